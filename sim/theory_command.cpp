@@ -1,0 +1,247 @@
+// `cdl theory`: finite-N sweeps of the effective dynamics, from configuration to HDF5.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "io/config.hpp"
+#include "io/parse.hpp"
+#include "io/theory_output.hpp"
+#include "progress.hpp"
+#include "sweep/theory_sweep.hpp"
+
+namespace cdl::sim {
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* published_sigma_grid = "log:-2.2:-1:15,log:-1:1:30,log:1:2.2:15";
+
+// Options that define the physics and the grid: recorded in every file's `config`.
+const std::vector<std::string> recorded_options{
+    "units",  "runs",    "depths",  "sigma",     "protocols", "gamma",    "t-end",
+    "samples", "rtol",   "atol",    "max-steps", "disorder",  "init",     "topology",
+    "seed",   "save-final-states"};
+
+po::options_description theory_options() {
+  po::options_description options("cdl theory options");
+  const auto text = [](const char* default_value) {
+    return po::value<std::string>()->default_value(default_value);
+  };
+  options.add_options()
+      ("help,h", "show this help")
+      ("config", po::value<std::vector<std::string>>()->composing(),
+       "INI file of options (repeatable, later files win; the command line wins over files)")
+      ("units", text("200"), "number of units N (integer >= 2)")
+      ("runs", text("50"), "disorder realizations R")
+      ("depths", text("0,1,2"), "network depths D, comma-separated")
+      ("sigma", text(published_sigma_grid),
+       "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")
+      ("protocols", text("nonadiabatic,adiabatic_up"),
+       "any of nonadiabatic, adiabatic_up, adiabatic_down")
+      ("gamma", text("0.001"), "weight decay gamma (>= 0)")
+      ("t-end", text("10"), "integration time per coupling")
+      ("samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")
+      ("rtol", text("1e-3"), "relative tolerance of the integrator")
+      ("atol", text("1e-6"), "absolute tolerance of the integrator")
+      ("max-steps", text("100000"), "step budget of one integration")
+      ("disorder", text("normal:0:2"),
+       "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")
+      ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
+      ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
+      ("seed", text("1"), "random seed (non-negative integer)")
+      ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")
+      ("output", text("data/theory.h5"), "output HDF5 file")
+      ("overwrite", po::bool_switch(), "replace an existing output file")
+      ("threads", text("0"), "OpenMP threads (0: all cores)")
+      ("quiet", po::bool_switch(), "no progress on stderr")
+      ("dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
+  return options;
+}
+
+long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
+                           const std::string& requirement) {
+  const std::string value = io::text(values, name);
+  const long long n = io::parse_integer(value, name);
+  if (n < low) io::reject(name, value, requirement);
+  return n;
+}
+
+double positive(const po::variables_map& values, const std::string& name) {
+  const std::string value = io::text(values, name);
+  const double x = io::parse_double(value, name);
+  if (!(x > 0)) io::reject(name, value, "must be > 0");
+  return x;
+}
+
+sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
+  sweep::TheorySweep sweep;
+  const std::string units = io::text(values, "units");
+  if (units == "inf")
+    io::reject("units", units, "the N -> infinity quadrature population is not available yet");
+  sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
+  if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
+  sweep.runs = static_cast<int>(integer_at_least(values, "runs", 1, "need at least 1 realization"));
+  sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
+  sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
+  sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
+  sweep.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
+  if (sweep.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+  sweep.t_end = positive(values, "t-end");
+  sweep.samples = static_cast<int>(integer_at_least(values, "samples", 2, "need at least 2 samples"));
+  sweep.integrator.rtol = positive(values, "rtol");
+  sweep.integrator.atol = positive(values, "atol");
+  sweep.integrator.max_steps = integer_at_least(values, "max-steps", 1, "must be >= 1");
+  sweep.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
+                                             {"normal", "uniform", "bimodal", "file"});
+  sweep::validate_distribution_shape(sweep.disorder, sweep.units, sweep.runs, "disorder");
+  sweep.initial_state = sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+  sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
+  coupling::validate_topology(sweep.topology, sweep.units, "topology");
+  sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
+  sweep.save_final_states = values["save-final-states"].as<bool>();
+  return sweep;
+}
+
+// Refuses an output that exists (without --overwrite) or whose directory cannot be written,
+// before anything is created.
+void check_output(const std::string& output, bool overwrite) {
+  if (output.empty()) io::reject("output", output, "empty path");
+  const fs::path path(output);
+  std::error_code error;
+  if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
+  if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
+    io::reject("output", output,
+               fs::exists(path, error) ? "file exists; pass --overwrite to replace it"
+                                       : "a partial file " + output + ".part exists; pass --overwrite");
+  fs::path ancestor = fs::absolute(path, error).parent_path();
+  while (!ancestor.empty() && !fs::exists(ancestor, error) && ancestor != ancestor.root_path())
+    ancestor = ancestor.parent_path();
+  if (!fs::is_directory(ancestor, error) || access(ancestor.c_str(), W_OK) != 0)
+    io::reject("output", output, "directory " + ancestor.string() + " is not writable");
+  if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
+    io::reject("output", output, "file is not writable");
+}
+
+// Rough work model: the step size is accuracy-limited at weak coupling and limited by the
+// explicit method's stability (|h λ| ≲ 3.3 with λ ≈ −σ) at strong coupling.
+double estimated_steps(const sweep::TheorySweep& sweep) {
+  double steps = 0;
+  for (double s : sweep.sigma) steps += 40 + sweep.t_end * s / 3.0;
+  return steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
+}
+
+void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
+  std::cout << "cdl theory (dry run): N = " << sweep.units << ", " << sweep.runs
+            << " realizations, depths";
+  for (int d : sweep.depths) std::cout << " " << d;
+  std::cout << ", protocols";
+  for (auto p : sweep.protocols) std::cout << " " << sweep::name(p);
+  std::cout << "\nsigma (" << sweep.sigma.size() << " values):";
+  for (double s : sweep.sigma) std::printf(" %.4g", s);
+  const double integrations =
+      static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
+  const double steps = estimated_steps(sweep);
+  // ~7 right-hand-side evaluations per step at ~1.5 ns per unit (see bench/RESULTS.md).
+  const double seconds = steps * 7 * sweep.units * 1.5e-9 / threads;
+  std::printf("\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
+              integrations, steps, seconds, threads);
+}
+
+// The ⟨m⟩ table and the failure count, read back from the written file.
+void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
+  const io::h5::File file = io::h5::File::open_read_only(path);
+  const io::h5::Group root = file.root();
+  const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
+  std::vector<long> status_count(sweep::point_status_names.size(), 0);
+  for (const auto protocol : sweep.protocols) {
+    const io::h5::Group group = root.open_group(sweep::name(protocol));
+    const auto order = group.open_dataset("order_parameter").read<double>();
+    const auto status = group.open_dataset("status").read<std::int8_t>();
+    for (auto s : status) ++status_count[static_cast<std::size_t>(s)];
+    std::printf("\n<m>: mean +- standard error over realizations, protocol %s\n%10s",
+                sweep::name(protocol).c_str(), "sigma");
+    for (int d : sweep.depths) std::printf("   %8s D=%-9d", "", d);
+    std::printf("\n");
+    for (std::size_t s = 0; s < n_sigma; ++s) {
+      std::printf("%10.4g", sweep.sigma[s]);
+      for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
+        double sum = 0, sum_sq = 0;
+        long n = 0;
+        for (std::size_t r = 0; r < n_run; ++r) {
+          const std::size_t i = (d * n_run + r) * n_sigma + s;
+          if (status[i] != 0) continue;  // failed points never enter a summary
+          sum += order[i];
+          sum_sq += order[i] * order[i];
+          ++n;
+        }
+        const double mean = n > 0 ? sum / n : NAN;
+        const double se = n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
+        std::printf("   %8.4f +- %-7.4f", mean, se);
+      }
+      std::printf("\n");
+    }
+  }
+  long failed = 0;
+  for (std::size_t k = 1; k < status_count.size(); ++k) failed += status_count[k];
+  std::printf("\nintegrations: %ld done, %ld failed", status_count[0], failed);
+  for (std::size_t k = 1; k < status_count.size(); ++k)
+    if (status_count[k] > 0) std::printf(", %s %ld", sweep::point_status_names[k], status_count[k]);
+  std::printf("\n");
+}
+
+}  // namespace
+
+int run_theory(const std::vector<std::string>& arguments, const std::string& command_line) {
+  const po::options_description options = theory_options();
+  const po::variables_map values = io::parse_options("theory", options, arguments);
+  if (values.count("help")) {
+    std::cout << "usage: cdl theory [options]\n" << options << "\n";
+    return 0;
+  }
+  const sweep::TheorySweep sweep = sweep_from_options(values);
+  const int threads_requested =
+      static_cast<int>(integer_at_least(values, "threads", 0, "must be >= 0"));
+  const int threads = threads_requested > 0 ? threads_requested : omp_get_max_threads();
+  const bool quiet = values["quiet"].as<bool>();
+  if (values["dry-run"].as<bool>()) {
+    print_dry_run(sweep, threads);
+    return 0;
+  }
+  const std::string output = io::text(values, "output");
+  check_output(output, values["overwrite"].as<bool>());
+
+  // Results go to OUTPUT.part, flushed chain by chain, and take the final name only when complete.
+  const std::string partial = output + ".part";
+  const fs::path directory = fs::absolute(fs::path(output)).parent_path();
+  fs::create_directories(directory);
+  const io::Provenance provenance{command_line, io::resolved_ini("theory", values, recorded_options)};
+  io::TheoryFileWriter writer(partial, sweep, provenance);
+  const long points_per_chain = static_cast<long>(sweep.sigma.size());
+  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
+  Progress progress(chains * points_per_chain, "integrations", quiet);
+  const auto outcome = sweep::run_theory_sweep(sweep, threads, [&](const sweep::TheoryChainResult& r) {
+    writer.write(r);
+    progress.advance(points_per_chain);
+  });
+  progress.finish();
+  writer.close();
+  if (outcome.interrupted) {
+    std::cerr << "cdl theory: interrupted after " << outcome.chains_done << " of " << chains
+              << " chains; finished results are in " << partial << "\n";
+    return 3;
+  }
+  fs::rename(partial, output);
+  print_summary(output, sweep);
+  if (!quiet) std::cerr << "wrote " << output << "\n";
+  return 0;
+}
+
+}  // namespace cdl::sim

@@ -1,0 +1,56 @@
+// Coupling graphs and the diffusive coupling (σ/N) Σ_j A_ij (x_j − x_i).
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace cdl::coupling {
+
+enum class TopologyKind { complete, erdos_renyi, watts_strogatz, ring, star };
+
+// What the user asked for (`--topology`); the graph itself is drawn per realization.
+struct Topology {
+  TopologyKind kind = TopologyKind::complete;
+  int neighbours = 0;         // ws:K:P and ring:K — K nearest neighbours in total (K/2 per side)
+  double probability = 0.0;   // er:P edge probability, ws:K:P rewiring probability
+};
+
+// Parses complete | er:P | ws:K:P | ring:K | star; throws cdl::InputError naming `option`.
+Topology parse_topology(const std::string& text, const std::string& option);
+std::string to_string(const Topology& topology);
+// Checks the topology fits N units (K even, 2 ≤ K < N); throws cdl::InputError.
+void validate_topology(const Topology& topology, int units, const std::string& option);
+
+// Undirected, unweighted graph on N units in compressed sparse row form. The complete graph
+// is not stored: its coupling is σ(m − x_i), O(N) per evaluation.
+class CouplingGraph {
+ public:
+  // The complete graph on `units` units.
+  static CouplingGraph complete(int units);
+  // Draws the topology's graph; the random draws are a function of `stream_key` only.
+  static CouplingGraph draw(const Topology& topology, int units, std::uint64_t stream_key);
+  // An explicit undirected edge list (each pair once, i ≠ j).
+  static CouplingGraph from_edges(int units, const std::vector<std::pair<int, int>>& edges);
+
+  int units() const { return units_; }
+  bool is_complete() const { return complete_; }
+  std::int64_t edge_count() const;
+
+  // out_i += (σ/N) Σ_j A_ij (x_j − x_i). Allocation-free.
+  void add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const;
+  // (σ/(4N)) Σ_ij A_ij (x_i − x_j)², the coupling's part of the Lyapunov function.
+  double coupling_energy(double sigma, const Eigen::ArrayXd& x) const;
+  // Neighbour lists, for tests and diagnostics.
+  std::vector<int> neighbours(int unit) const;
+
+ private:
+  int units_ = 0;
+  bool complete_ = false;
+  std::vector<std::int64_t> row_start_;  // CSR: neighbours of i are column_[row_start_[i]..]
+  std::vector<int> column_;
+  Eigen::ArrayXd degree_;
+};
+
+}  // namespace cdl::coupling

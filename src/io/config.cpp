@@ -1,0 +1,89 @@
+#include "io/config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "errors.hpp"
+
+namespace cdl::io {
+
+const std::vector<std::string>& subcommand_names() {
+  static const std::vector<std::string> names{"theory", "stationary", "micro",
+                                              "merge",  "analyze",    "info"};
+  return names;
+}
+
+namespace {
+
+// Renames `[subcommand] key` to `key`, drops other subcommands' sections and rejects the rest.
+po::parsed_options config_file_options(const std::string& path, const std::string& subcommand,
+                                       const po::options_description& options) {
+  std::ifstream in(path);
+  if (!in) throw InputError("--config: cannot read file '" + path + "'");
+  po::parsed_options parsed(&options);
+  try {
+    parsed = po::parse_config_file(in, options, /*allow_unregistered=*/true);
+  } catch (const po::error& e) {
+    throw InputError("--config: file '" + path + "': " + e.what());
+  }
+  po::parsed_options kept(&options);
+  for (po::option option : parsed.options) {
+    if (option.unregistered) {
+      const auto dot = option.string_key.find('.');
+      const std::string section = dot == std::string::npos ? "" : option.string_key.substr(0, dot);
+      const std::string key = option.string_key.substr(dot == std::string::npos ? 0 : dot + 1);
+      bool other_subcommand = false;
+      for (const auto& name : subcommand_names())
+        other_subcommand |= (section == name && name != subcommand);
+      if (other_subcommand) continue;
+      if (section != subcommand || !options.find_nothrow(key, false))
+        throw InputError("--config: unknown key '" + option.string_key + "' in file '" + path + "'");
+      if (key == "config")
+        throw InputError("--config: file '" + path + "' may not name further config files");
+      option.string_key = key;
+      option.unregistered = false;
+    }
+    kept.options.push_back(option);
+  }
+  return kept;
+}
+
+}  // namespace
+
+po::variables_map parse_options(const std::string& subcommand, const po::options_description& options,
+                                const std::vector<std::string>& arguments) {
+  po::variables_map values;
+  try {
+    // Stored first wins in program_options: command line, then files from last to first.
+    po::store(po::command_line_parser(arguments).options(options).run(), values);
+    if (values.count("config")) {
+      const auto files = values["config"].as<std::vector<std::string>>();
+      for (auto file = files.rbegin(); file != files.rend(); ++file)
+        po::store(config_file_options(*file, subcommand, options), values);
+    }
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  return values;
+}
+
+std::string text(const po::variables_map& values, const std::string& name) {
+  return values[name].as<std::string>();
+}
+
+std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,
+                         const std::vector<std::string>& names) {
+  std::ostringstream ini;
+  ini << "[" << subcommand << "]\n";
+  for (const auto& name : names) {
+    const auto& value = values[name].value();
+    if (const auto* s = boost::any_cast<std::string>(&value))
+      ini << name << " = " << *s << "\n";
+    else if (const auto* b = boost::any_cast<bool>(&value))
+      ini << name << " = " << (*b ? "true" : "false") << "\n";
+  }
+  return ini.str();
+}
+
+}  // namespace cdl::io

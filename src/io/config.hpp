@@ -1,0 +1,31 @@
+// Options of a subcommand from the command line and INI files (ALPSCore-style parameters):
+// `--config FILE` may repeat (later files win), the command line wins over every file. In a
+// file, keys are option names without dashes, at top level or in a section named after the
+// subcommand (`[theory]`); sections of other subcommands are skipped, anything else is an error.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace cdl::io {
+
+namespace po = boost::program_options;
+
+// Names of the subcommands whose sections may appear in a configuration file.
+const std::vector<std::string>& subcommand_names();
+
+// Parses `arguments` (what follows the subcommand) and the files named by --config.
+// Throws cdl::InputError for unknown options or keys, malformed values, unreadable files.
+po::variables_map parse_options(const std::string& subcommand, const po::options_description& options,
+                                const std::vector<std::string>& arguments);
+
+// The resolved values of `names` as an INI section `[subcommand]`: enough to rerun.
+std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,
+                         const std::vector<std::string>& names);
+
+// The value of a string option; every option but switches is declared as a string so that
+// parsing (and its error messages) is ours.
+std::string text(const po::variables_map& values, const std::string& name);
+
+}  // namespace cdl::io

@@ -1,0 +1,326 @@
+#include "io/hdf5.hpp"
+
+#include <hdf5_hl.h>
+
+#include <cmath>
+
+#include "errors.hpp"
+
+namespace cdl::io::h5 {
+
+namespace {
+
+hid_t check(hid_t id, const std::string& what) {
+  if (id < 0) throw RuntimeError("HDF5: " + what + " failed");
+  return id;
+}
+
+void check_status(herr_t status, const std::string& what) {
+  if (status < 0) throw RuntimeError("HDF5: " + what + " failed");
+}
+
+// Silences the library's own error stack printing: failures surface as exceptions.
+void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+Handle utf8_string_type() {
+  Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
+  check_status(H5Tset_size(type.id(), H5T_VARIABLE), "H5Tset_size");
+  check_status(H5Tset_cset(type.id(), H5T_CSET_UTF8), "H5Tset_cset");
+  return type;
+}
+
+Handle simple_space(const Dims& dims) {
+  return Handle(check(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr),
+                      "H5Screate_simple"),
+                H5Sclose);
+}
+
+void write_attribute(hid_t object, const std::string& name, hid_t type, const Handle& space,
+                     const void* data) {
+  if (H5Aexists(object, name.c_str()) > 0) check_status(H5Adelete(object, name.c_str()), "H5Adelete");
+  Handle attribute(check(H5Acreate2(object, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                         "creating attribute " + name),
+                   H5Aclose);
+  check_status(H5Awrite(attribute.id(), type, data), "writing attribute " + name);
+}
+
+Handle open_attribute(hid_t object, const std::string& name) {
+  return Handle(check(H5Aopen(object, name.c_str(), H5P_DEFAULT), "opening attribute " + name),
+                H5Aclose);
+}
+
+}  // namespace
+
+Handle::Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
+
+Handle& Handle::operator=(Handle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    id_ = std::exchange(other.id_, H5I_INVALID_HID);
+    closer_ = std::exchange(other.closer_, nullptr);
+  }
+  return *this;
+}
+
+void Handle::reset() {
+  if (id_ >= 0 && closer_) closer_(id_);
+  id_ = H5I_INVALID_HID;
+  closer_ = nullptr;
+}
+
+// ---- attributes ----------------------------------------------------------------------------
+
+void Object::set_attribute(const std::string& name, const std::string& value) const {
+  const Handle type = utf8_string_type();
+  const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  const char* text = value.c_str();
+  write_attribute(id(), name, type.id(), space, &text);
+}
+
+void Object::set_attribute(const std::string& name, double value) const {
+  const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  write_attribute(id(), name, H5T_NATIVE_DOUBLE, space, &value);
+}
+
+void Object::set_attribute(const std::string& name, std::int64_t value) const {
+  const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
+  write_attribute(id(), name, H5T_NATIVE_INT64, space, &value);
+}
+
+void Object::set_attribute(const std::string& name, std::span<const std::int32_t> values) const {
+  const Handle space = simple_space({values.size()});
+  write_attribute(id(), name, H5T_NATIVE_INT32, space, values.data());
+}
+
+bool Object::has_attribute(const std::string& name) const {
+  return H5Aexists(id(), name.c_str()) > 0;
+}
+
+std::string Object::string_attribute(const std::string& name) const {
+  const Handle attribute = open_attribute(id(), name);
+  const Handle stored(check(H5Aget_type(attribute.id()), "H5Aget_type"), H5Tclose);
+  if (H5Tget_class(stored.id()) != H5T_STRING) throw RuntimeError("attribute " + name + " is not a string");
+  if (H5Tis_variable_str(stored.id()) > 0) {
+    const Handle type = utf8_string_type();
+    char* text = nullptr;
+    check_status(H5Aread(attribute.id(), type.id(), &text), "reading attribute " + name);
+    std::string value = text ? text : "";
+    H5free_memory(text);
+    return value;
+  }
+  std::string value(H5Tget_size(stored.id()), '\0');
+  check_status(H5Aread(attribute.id(), stored.id(), value.data()), "reading attribute " + name);
+  return value.substr(0, value.find('\0'));
+}
+
+double Object::double_attribute(const std::string& name) const {
+  const Handle attribute = open_attribute(id(), name);
+  double value = 0;
+  check_status(H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value), "reading attribute " + name);
+  return value;
+}
+
+std::vector<std::string> Object::attribute_names() const {
+  H5O_info_t info;
+  check_status(H5Oget_info2(id(), &info, H5O_INFO_NUM_ATTRS), "H5Oget_info");
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    const ssize_t length =
+        H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(static_cast<std::size_t>(length) + 1, '\0');
+    H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    name.resize(static_cast<std::size_t>(length));
+    names.push_back(name);
+  }
+  return names;
+}
+
+// ---- datasets ------------------------------------------------------------------------------
+
+Dims Dataset::dims() const {
+  const Handle space(check(H5Dget_space(id()), "H5Dget_space"), H5Sclose);
+  const int rank = H5Sget_simple_extent_ndims(space.id());
+  Dims dims(static_cast<std::size_t>(rank));
+  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  return dims;
+}
+
+std::string Dataset::name() const {
+  const ssize_t length = H5Iget_name(id(), nullptr, 0);
+  std::string path(static_cast<std::size_t>(length) + 1, '\0');
+  H5Iget_name(id(), path.data(), path.size());
+  path.resize(static_cast<std::size_t>(length));
+  return path.substr(path.rfind('/') + 1);
+}
+
+template <class T>
+void Dataset::write(std::span<const T> data) const {
+  check_status(H5Dwrite(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
+               "writing dataset");
+}
+
+template <class T>
+void Dataset::write_block(const Dims& offset, const Dims& count, std::span<const T> data) const {
+  const Handle file_space(check(H5Dget_space(id()), "H5Dget_space"), H5Sclose);
+  check_status(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
+                                   count.data(), nullptr),
+               "selecting hyperslab");
+  const Handle memory_space = simple_space(count);
+  check_status(H5Dwrite(id(), native_type<T>(), memory_space.id(), file_space.id(), H5P_DEFAULT,
+                        data.data()),
+               "writing hyperslab");
+}
+
+template <class T>
+std::vector<T> Dataset::read() const {
+  std::size_t size = 1;
+  for (hsize_t d : dims()) size *= d;
+  std::vector<T> values(size);
+  check_status(H5Dread(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+               "reading dataset");
+  return values;
+}
+
+hid_t Dataset::stored_type_class() const {
+  const Handle type(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
+  return H5Tget_class(type.id());
+}
+
+void Dataset::make_scale(const std::string& name) const {
+  check_status(H5DSset_scale(id(), name.c_str()), "H5DSset_scale " + name);
+}
+
+void Dataset::attach_to(const Dataset& target, unsigned dim) const {
+  check_status(H5DSattach_scale(target.id(), id(), dim), "H5DSattach_scale");
+}
+
+std::vector<std::string> Dataset::scale_names() const {
+  std::vector<std::string> names;
+  const auto rank = dims().size();
+  for (unsigned dim = 0; dim < rank; ++dim) {
+    std::string found;
+    H5DSiterate_scales(
+        id(), dim, nullptr,
+        [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
+          char buffer[256] = {0};
+          H5DSget_scale_name(scale, buffer, sizeof buffer);
+          *static_cast<std::string*>(out) = buffer;
+          return 1;
+        },
+        &found);
+    names.push_back(found);
+  }
+  return names;
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+Group Group::create_group(const std::string& name) const {
+  return Group(Handle(check(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                            "creating group " + name),
+                      H5Gclose));
+}
+
+Group Group::open_group(const std::string& name) const {
+  return Group(Handle(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "opening group " + name),
+                      H5Gclose));
+}
+
+bool Group::has_link(const std::string& name) const {
+  return H5Lexists(id(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+bool Group::is_group(const std::string& name) const {
+  H5O_info_t info;
+  if (H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  return info.type == H5O_TYPE_GROUP;
+}
+
+std::vector<std::string> Group::link_names() const {
+  std::vector<std::string> names;
+  H5Literate(
+      id(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+      [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+        static_cast<std::vector<std::string>*>(out)->push_back(name);
+        return 0;
+      },
+      &names);
+  return names;
+}
+
+template <class T>
+Dataset Group::create_dataset(const std::string& name, const Dims& dims,
+                              const DatasetOptions& options) const {
+  const Handle space = simple_space(dims);
+  const Handle properties(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose);
+  if (!options.chunk.empty()) {
+    check_status(H5Pset_chunk(properties.id(), static_cast<int>(options.chunk.size()),
+                              options.chunk.data()),
+                 "H5Pset_chunk");
+    check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
+    check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
+                 "H5Pset_deflate");
+  }
+  if (options.has_fill) {
+    const T fill = static_cast<T>(options.fill_double);
+    check_status(H5Pset_fill_value(properties.id(), native_type<T>(), &fill), "H5Pset_fill_value");
+    check_status(H5Pset_fill_time(properties.id(), H5D_FILL_TIME_ALLOC), "H5Pset_fill_time");
+  }
+  return Dataset(Handle(check(H5Dcreate2(id(), name.c_str(), native_type<T>(), space.id(),
+                                         H5P_DEFAULT, properties.id(), H5P_DEFAULT),
+                              "creating dataset " + name),
+                        H5Dclose));
+}
+
+Dataset Group::open_dataset(const std::string& name) const {
+  return Dataset(Handle(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "opening dataset " + name),
+                        H5Dclose));
+}
+
+template <class T>
+Dataset Group::create_scale(const std::string& name, std::span<const T> values) const {
+  Dataset scale = create_dataset<T>(name, {values.size()});
+  scale.write<T>(values);
+  scale.make_scale(name);
+  return scale;
+}
+
+// ---- files ---------------------------------------------------------------------------------
+
+File File::create(const std::string& path) {
+  silence_hdf5_errors();
+  File file;
+  file.handle_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
+                              "creating " + path),
+                        H5Fclose);
+  return file;
+}
+
+File File::open_read_only(const std::string& path) {
+  silence_hdf5_errors();
+  File file;
+  file.handle_ = Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening " + path),
+                        H5Fclose);
+  return file;
+}
+
+Group File::root() const {
+  return Group(Handle(check(H5Gopen2(handle_.id(), "/", H5P_DEFAULT), "opening /"), H5Gclose));
+}
+
+void File::flush() const { check_status(H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
+
+#define CDL_INSTANTIATE(T)                                                                      \
+  template void Dataset::write<T>(std::span<const T>) const;                                    \
+  template void Dataset::write_block<T>(const Dims&, const Dims&, std::span<const T>) const;    \
+  template std::vector<T> Dataset::read<T>() const;                                             \
+  template Dataset Group::create_dataset<T>(const std::string&, const Dims&,                    \
+                                            const DatasetOptions&) const;                       \
+  template Dataset Group::create_scale<T>(const std::string&, std::span<const T>) const;
+CDL_INSTANTIATE(double)
+CDL_INSTANTIATE(std::int64_t)
+CDL_INSTANTIATE(std::int32_t)
+CDL_INSTANTIATE(std::int8_t)
+#undef CDL_INSTANTIATE
+
+}  // namespace cdl::io::h5

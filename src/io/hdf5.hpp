@@ -1,0 +1,120 @@
+// A thin RAII layer over the HDF5 C API and its dimension-scale API (H5DS): just what the
+// output contract needs — files, groups, chunked compressed datasets, hyperslab writes,
+// attributes, dimension scales — and the matching reads.
+#pragma once
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace cdl::io::h5 {
+
+// Owns one HDF5 identifier and closes it with the matching H5?close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer closer);
+  Handle(Handle&& other) noexcept { *this = std::move(other); }
+  Handle& operator=(Handle&& other) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+  hid_t id() const { return id_; }
+  void reset();
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer closer_ = nullptr;
+};
+
+template <class T>
+hid_t native_type();
+template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <> inline hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
+template <> inline hid_t native_type<std::int8_t>() { return H5T_NATIVE_INT8; }
+
+using Dims = std::vector<hsize_t>;
+
+// Operations on anything that carries attributes (file root, group, dataset).
+class Object {
+ public:
+  hid_t id() const { return handle_.id(); }
+  void set_attribute(const std::string& name, const std::string& value) const;
+  void set_attribute(const std::string& name, double value) const;
+  void set_attribute(const std::string& name, std::int64_t value) const;
+  void set_attribute(const std::string& name, std::span<const std::int32_t> values) const;
+  bool has_attribute(const std::string& name) const;
+  std::string string_attribute(const std::string& name) const;
+  double double_attribute(const std::string& name) const;
+  std::vector<std::string> attribute_names() const;
+
+ protected:
+  Object() = default;
+  explicit Object(Handle handle) : handle_(std::move(handle)) {}
+  Handle handle_;
+};
+
+class Dataset : public Object {
+ public:
+  Dataset() = default;
+  explicit Dataset(Handle handle) : Object(std::move(handle)) {}
+  Dims dims() const;
+  std::string name() const;  // the link name (last path component)
+  // Whole-dataset and hyperslab I/O in the dataset's row-major layout.
+  template <class T> void write(std::span<const T> data) const;
+  template <class T> void write_block(const Dims& offset, const Dims& count, std::span<const T> data) const;
+  template <class T> std::vector<T> read() const;
+  hid_t stored_type_class() const;  // H5T_FLOAT, H5T_INTEGER, …
+  // Marks this 1-D dataset as the dimension scale `name` and attaches it to dimension `dim`
+  // of `target`.
+  void make_scale(const std::string& name) const;
+  void attach_to(const Dataset& target, unsigned dim) const;
+  // Names of the scales attached to each dimension (empty where none).
+  std::vector<std::string> scale_names() const;
+};
+
+struct DatasetOptions {
+  Dims chunk;                // empty: contiguous
+  int deflate_level = 4;     // applied with the shuffle filter when chunked
+  bool has_fill = false;
+  double fill_double = 0;    // converted to the dataset type
+};
+
+class Group : public Object {
+ public:
+  Group() = default;
+  explicit Group(Handle handle) : Object(std::move(handle)) {}
+  Group create_group(const std::string& name) const;
+  Group open_group(const std::string& name) const;
+  bool has_link(const std::string& name) const;
+  std::vector<std::string> link_names() const;
+  bool is_group(const std::string& name) const;
+  template <class T>
+  Dataset create_dataset(const std::string& name, const Dims& dims,
+                         const DatasetOptions& options = {}) const;
+  Dataset open_dataset(const std::string& name) const;
+  // A 1-D dataset holding `values`, made a dimension scale of the same name.
+  template <class T>
+  Dataset create_scale(const std::string& name, std::span<const T> values) const;
+};
+
+class File {
+ public:
+  // Creates (truncating) a file; throws cdl::RuntimeError on failure.
+  static File create(const std::string& path);
+  static File open_read_only(const std::string& path);
+  Group root() const;
+  void flush() const;
+  void close() { handle_.reset(); }
+
+ private:
+  Handle handle_;
+};
+
+}  // namespace cdl::io::h5

@@ -1,0 +1,18 @@
+// Strict parsing of option values; every failure is a cdl::InputError naming the option.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace cdl::io {
+
+// A finite double; rejects trailing garbage, "nan" and "inf".
+double parse_double(const std::string& text, const std::string& option);
+// A whole number in range of long long; rejects trailing garbage.
+long long parse_integer(const std::string& text, const std::string& option);
+// Splits on `separator`, keeping empty fields (so that "1,,2" can be rejected).
+std::vector<std::string> split(const std::string& text, char separator);
+// "--option: invalid value 'text' (why)" — the one-line message of bad input.
+[[noreturn]] void reject(const std::string& option, const std::string& text, const std::string& why);
+
+}  // namespace cdl::io

@@ -1,0 +1,31 @@
+// Outcome of one sweep point, stored in the `status` dataset (CF flag_values/flag_meanings).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+namespace cdl::sweep {
+
+enum class PointStatus : std::int8_t {
+  done = 0,
+  not_run = 1,         // not computed (yet): the fill value of every status dataset
+  diverged = 2,        // the state became non-finite
+  step_underflow = 3,  // the adaptive step size collapsed below round-off
+  step_budget = 4,     // the integration exceeded its step budget
+  chain_broken = 5,    // adiabatic chain: an earlier coupling failed, so this one has no start
+};
+
+inline constexpr std::array<const char*, 6> point_status_names = {
+    "done", "not_run", "diverged", "step_underflow", "step_budget", "chain_broken"};
+
+inline std::string flag_meanings() {
+  std::string text;
+  for (const char* n : point_status_names) {
+    if (!text.empty()) text += ' ';
+    text += n;
+  }
+  return text;
+}
+
+}  // namespace cdl::sweep

@@ -1,0 +1,80 @@
+// `cdl theory`: the effective dynamics (MODEL.md §2) swept over protocol × depth × realization
+// × σ, with the observables of MODEL.md §3.
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "coupling/graph.hpp"
+#include "sweep/distribution.hpp"
+#include "sweep/driver.hpp"
+#include "sweep/grid.hpp"
+#include "sweep/status.hpp"
+#include "theory/dopri5.hpp"
+
+namespace cdl::sweep {
+
+// The complete, validated description of a finite-N effective-theory sweep. Defaults are the
+// published experiment (MODEL.md §3) except the number of realizations.
+struct TheorySweep {
+  int units = 200;
+  int runs = 20;
+  std::vector<int> depths{0, 1, 2};
+  std::vector<double> sigma;
+  std::vector<Protocol> protocols{Protocol::nonadiabatic, Protocol::adiabatic_up};
+  double gamma = 0.001;
+  double t_end = 10;
+  int samples = 100;
+  theory::Dopri5Settings integrator;
+  Distribution disorder;       // Δ_i, normal(0, 2)
+  Distribution initial_state;  // φ_i(0), uniform(−1.7, 2.3)
+  coupling::Topology topology;
+  std::uint64_t seed = 1;
+  bool save_final_states = false;
+
+  // Equally spaced sample times from 0 to t_end inclusive.
+  std::vector<double> sample_times() const;
+  // Samples whose index is ≥ this enter the time averages (the second half).
+  int first_measured_sample() const { return samples / 2; }
+};
+
+// The quenched inputs of one realization. They depend on (seed, realization) only, so every
+// depth and protocol of realization r sees the same disorder, initial state and graph (common
+// random numbers: differences between depths are not sampling noise).
+struct Realization {
+  Eigen::ArrayXd disorder;
+  Eigen::ArrayXd initial_state;
+  coupling::CouplingGraph graph;
+};
+Realization draw_realization(const TheorySweep& sweep, int run);
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
+struct TheoryChainResult {
+  Chain chain;
+  Eigen::ArrayXd disorder, initial_state;
+  std::vector<double> order_parameter, loss;  // NaN where status != done
+  std::vector<std::int8_t> status;
+  std::vector<std::int64_t> steps;  // accepted integrator steps
+  RowMatrix m_trace, loss_trace;    // [σ, time]
+  RowMatrix final_state;            // [σ, unit], only with save_final_states
+};
+
+// Per-thread scratch: the integrator's workspace and the result buffers, reused by chains.
+struct TheoryWorkspace {
+  theory::Dopri5 integrator;
+  Eigen::ArrayXd phi;
+  TheoryChainResult result;
+};
+
+TheoryWorkspace make_theory_workspace(const TheorySweep& sweep);
+void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWorkspace& workspace);
+
+// Runs every chain with `threads` OpenMP threads, handing each result to `deliver`.
+SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
+                              const std::function<void(const TheoryChainResult&)>& deliver);
+
+}  // namespace cdl::sweep

@@ -1,0 +1,55 @@
+// The effective theory of MODEL.md §2: a deformed Ginzburg–Landau gradient flow with quenched
+// disorder,
+//     dφ_i/dt = Δ_i φ_i^D − φ_i^{2D+1} − γ φ_i + (σ/N) Σ_j A_ij (φ_j − φ_i),
+// its Lyapunov function H and the effective loss ℓ(φ) = φ^{2(D+1)} − 2 Δ̄ φ^{D+1}.
+#pragma once
+
+#include <Eigen/Core>
+
+#include "coupling/graph.hpp"
+
+namespace cdl::theory {
+
+class EffectiveDynamics {
+ public:
+  EffectiveDynamics(int depth, double gamma, const Eigen::ArrayXd& disorder,
+                    const coupling::CouplingGraph& graph);
+
+  void set_sigma(double sigma) { sigma_ = sigma; }
+  double sigma() const { return sigma_; }
+  int depth() const { return depth_; }
+  Eigen::Index units() const { return disorder_.size(); }
+
+  // dφ/dt; the system callable of the integrator. Allocation-free.
+  void operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const;
+  // H(φ), non-increasing along exact trajectories.
+  double lyapunov(const Eigen::ArrayXd& phi) const;
+
+ private:
+  int depth_;
+  double gamma_;
+  double sigma_ = 0;
+  const Eigen::ArrayXd& disorder_;
+  const coupling::CouplingGraph& graph_;
+};
+
+// φ^n for a small non-negative integer n, by repeated multiplication (exact for the
+// polynomial terms, and vectorisable).
+template <class Expr>
+auto integer_power(const Expr& x, int n) {
+  typename Expr::PlainObject result = Expr::PlainObject::Ones(x.size());
+  for (int k = 0; k < n; ++k) result *= x;
+  return result;
+}
+
+// ℓ(φ) = φ^{2(D+1)} − 2 Δ̄ φ^{D+1} of one unit's parameter on the whole population's data.
+inline double effective_loss(double phi, int depth, double mean_disorder) {
+  double p = 1;  // φ^{D+1}
+  for (int k = 0; k <= depth; ++k) p *= phi;
+  return p * (p - 2 * mean_disorder);
+}
+
+// Mean over units of the effective loss, allocation-free.
+double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_disorder);
+
+}  // namespace cdl::theory
