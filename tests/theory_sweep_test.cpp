@@ -1,0 +1,203 @@
+// The theory sweep: protocols, determinism across threads, status handling and the HDF5 file.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <tuple>
+
+#include "io/theory_output.hpp"
+#include "sweep/theory_sweep.hpp"
+
+using namespace cdl::sweep;
+namespace h5 = cdl::io::h5;
+
+namespace {
+
+TheorySweep small_sweep() {
+  TheorySweep sweep;
+  sweep.units = 40;
+  sweep.runs = 3;
+  sweep.depths = {0, 1, 2};
+  sweep.sigma = parse_sigma_grid("log:-1:1.5:6,0.3", "sigma");
+  sweep.protocols = {Protocol::nonadiabatic, Protocol::adiabatic_up, Protocol::adiabatic_down};
+  sweep.disorder = parse_distribution("normal:0:2", "disorder", {"normal"});
+  sweep.initial_state = parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  sweep.save_final_states = true;
+  sweep.samples = 20;
+  return sweep;
+}
+
+using Key = std::tuple<int, int, int>;
+std::map<Key, TheoryChainResult> run_collect(const TheorySweep& sweep, int threads) {
+  std::map<Key, TheoryChainResult> results;
+  run_theory_sweep(sweep, threads, [&](const TheoryChainResult& r) {
+    results[{r.chain.protocol, r.chain.depth_index, r.chain.run}] = r;
+  });
+  return results;
+}
+
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(double)) == 0;
+}
+
+bool same_bits(const RowMatrix& a, const std::vector<double>& b) {
+  return static_cast<std::size_t>(a.size()) == b.size() &&
+         std::memcmp(a.data(), b.data(), b.size() * sizeof(double)) == 0;
+}
+
+std::filesystem::path temporary_file(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("cdl_test_" + std::to_string(::getpid()) + "_" + name);
+}
+
+}  // namespace
+
+TEST_CASE("results are bit-identical for 1 and 2 threads") {
+  const TheorySweep sweep = small_sweep();
+  const auto one = run_collect(sweep, 1);
+  const auto two = run_collect(sweep, 2);
+  REQUIRE(one.size() == 27);
+  REQUIRE(two.size() == one.size());
+  for (const auto& [key, a] : one) {
+    const auto& b = two.at(key);
+    CHECK(same_bits(a.order_parameter, b.order_parameter));
+    CHECK(same_bits(a.loss, b.loss));
+    CHECK(a.m_trace == b.m_trace);
+    CHECK(a.final_state == b.final_state);
+    CHECK(a.steps == b.steps);
+  }
+}
+
+TEST_CASE("protocols start each coupling where they should") {
+  const TheorySweep sweep = small_sweep();
+  const auto results = run_collect(sweep, 2);
+  for (int d = 0; d < 3; ++d)
+    for (int r = 0; r < sweep.runs; ++r) {
+      const double m0 = draw_realization(sweep, r).initial_state.mean();
+      const auto& fresh = results.at({0, d, r});
+      for (std::size_t s = 0; s < sweep.sigma.size(); ++s) CHECK(fresh.m_trace(s, 0) == Approx(m0).epsilon(1e-14));
+      for (int p : {1, 2}) {
+        const auto& chain = results.at({p, d, r});
+        const auto order = visiting_order(sweep.protocols[p], sweep.sigma);
+        CHECK(chain.m_trace(order[0], 0) == Approx(m0).epsilon(1e-14));
+        for (std::size_t k = 1; k < order.size(); ++k)  // continues from the previous final state
+          CHECK(chain.m_trace(order[k], 0) ==
+                Approx(chain.final_state.row(order[k - 1]).mean()).epsilon(1e-14));
+      }
+    }
+  // D = 0 is disordered at every coupling: ⟨m⟩ → |Δ̄|/(1+γ) (t_end = 10 ≫ 1/(1+γ)).
+  for (int r = 0; r < sweep.runs; ++r) {
+    const double expected = std::abs(draw_realization(sweep, r).disorder.mean()) / (1 + sweep.gamma);
+    for (double op : results.at({0, 0, r}).order_parameter) CHECK(op == Approx(expected).epsilon(0.02));
+  }
+}
+
+TEST_CASE("failed integrations are marked and never averaged; the sweep goes on") {
+  TheorySweep sweep = small_sweep();
+  sweep.integrator.max_steps = 40;  // enough at weak coupling, too few at strong coupling
+  const auto results = run_collect(sweep, 2);
+  int failed = 0, done = 0;
+  for (const auto& [key, chain] : results) {
+    const Protocol protocol = sweep.protocols[std::get<0>(key)];
+    bool broken = false;
+    for (int s : visiting_order(protocol, sweep.sigma)) {
+      const auto status = static_cast<PointStatus>(chain.status[s]);
+      if (broken && protocol != Protocol::nonadiabatic) CHECK(status == PointStatus::chain_broken);
+      if (status == PointStatus::done) {
+        ++done;
+        CHECK(std::isfinite(chain.order_parameter[s]));
+      } else {
+        ++failed;
+        broken = true;
+        CHECK(std::isnan(chain.order_parameter[s]));
+        CHECK(std::isnan(chain.loss[s]));
+        CHECK(chain.m_trace.row(s).array().isNaN().all());
+      }
+    }
+  }
+  CHECK(failed > 0);
+  CHECK(done > 0);
+}
+
+TEST_CASE("the HDF5 file round-trips every dataset and attribute") {
+  const TheorySweep sweep = small_sweep();
+  const auto path = temporary_file("roundtrip.h5");
+  const cdl::io::Provenance provenance{"cdl theory --test", "[theory]\nunits = 40\n"};
+  std::map<Key, TheoryChainResult> results;
+  {
+    cdl::io::TheoryFileWriter writer(path.string(), sweep, provenance);
+    run_theory_sweep(sweep, 2, [&](const TheoryChainResult& r) {
+      writer.write(r);
+      results[{r.chain.protocol, r.chain.depth_index, r.chain.run}] = r;
+    });
+  }
+  const h5::File file = h5::File::open_read_only(path.string());
+  const h5::Group root = file.root();
+  CHECK(root.string_attribute("command") == provenance.command);
+  CHECK(root.string_attribute("config") == provenance.config_ini);
+  CHECK(root.string_attribute("cdl_version") == CDL_VERSION);
+  CHECK(root.has_attribute("created"));
+  CHECK(root.open_dataset("depth").read<std::int32_t>() == std::vector<std::int32_t>{0, 1, 2});
+  CHECK(root.open_dataset("disorder").scale_names() == std::vector<std::string>{"depth", "run", "unit"});
+  const auto disorder = root.open_dataset("disorder").read<double>();
+  const auto initial = root.open_dataset("initial_state").read<double>();
+  const std::size_t n = static_cast<std::size_t>(sweep.units), n_sigma = sweep.sigma.size(),
+                    n_time = static_cast<std::size_t>(sweep.samples);
+  for (int d = 0; d < 3; ++d)
+    for (int r = 0; r < sweep.runs; ++r) {
+      const Realization realization = draw_realization(sweep, r);
+      const std::size_t at = (static_cast<std::size_t>(d) * sweep.runs + r) * n;
+      CHECK(std::equal(disorder.begin() + at, disorder.begin() + at + n, realization.disorder.data()));
+      CHECK(std::equal(initial.begin() + at, initial.begin() + at + n, realization.initial_state.data()));
+    }
+  for (std::size_t p = 0; p < sweep.protocols.size(); ++p) {
+    const h5::Group group = root.open_group(name(sweep.protocols[p]));
+    CHECK(group.open_dataset("sigma").read<double>() == sweep.sigma);
+    CHECK(group.open_dataset("time").read<double>() == sweep.sample_times());
+    CHECK(group.open_dataset("m").scale_names() == std::vector<std::string>{"depth", "run", "sigma", "time"});
+    CHECK(group.open_dataset("status").string_attribute("flag_meanings") == flag_meanings());
+    const auto order = group.open_dataset("order_parameter").read<double>();
+    const auto loss = group.open_dataset("loss").read<double>();
+    const auto status = group.open_dataset("status").read<std::int8_t>();
+    const auto steps = group.open_dataset("steps").read<std::int64_t>();
+    const auto m = group.open_dataset("m").read<double>();
+    const auto loss_trace = group.open_dataset("loss_trace").read<double>();
+    const auto final_state = group.open_dataset("final_state").read<double>();
+    for (int d = 0; d < 3; ++d)
+      for (int r = 0; r < sweep.runs; ++r) {
+        const auto& chain = results.at({static_cast<int>(p), d, r});
+        const std::size_t c = static_cast<std::size_t>(d) * sweep.runs + r;
+        const auto slice = [&](const auto& all, std::size_t size) {
+          return std::vector(all.begin() + c * size, all.begin() + (c + 1) * size);
+        };
+        CHECK(same_bits(slice(order, n_sigma), chain.order_parameter));
+        CHECK(same_bits(slice(loss, n_sigma), chain.loss));
+        CHECK(slice(status, n_sigma) == chain.status);
+        CHECK(slice(steps, n_sigma) == chain.steps);
+        CHECK(same_bits(chain.m_trace, slice(m, n_sigma * n_time)));
+        CHECK(same_bits(chain.loss_trace, slice(loss_trace, n_sigma * n_time)));
+        CHECK(same_bits(chain.final_state, slice(final_state, n_sigma * n)));
+      }
+  }
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a file being written shows unfinished points as not_run") {
+  const TheorySweep sweep = small_sweep();
+  const auto path = temporary_file("partial.h5");
+  {
+    cdl::io::TheoryFileWriter writer(path.string(), sweep, {"cdl theory", ""});
+    TheoryWorkspace workspace = make_theory_workspace(sweep);
+    compute_theory_chain(sweep, {1, 2, 1}, workspace);  // one chain only
+    writer.write(workspace.result);
+  }
+  const h5::File file = h5::File::open_read_only(path.string());
+  const auto status = file.root().open_group("adiabatic_up").open_dataset("status").read<std::int8_t>();
+  const auto order = file.root().open_group("adiabatic_up").open_dataset("order_parameter").read<double>();
+  const std::size_t n_sigma = sweep.sigma.size(), written = (2 * 3 + 1) * n_sigma;
+  for (std::size_t i = 0; i < status.size(); ++i) {
+    const bool in_chain = i >= written && i < written + n_sigma;
+    CHECK(status[i] == (in_chain ? 0 : static_cast<int>(PointStatus::not_run)));
+    CHECK(std::isnan(order[i]) == !in_chain);
+  }
+  std::filesystem::remove(path);
+}
