@@ -37,6 +37,7 @@ po::options_description theory_options() {
   };
   options.add_options()
       ("help,h", "show this help")
+      ("version", "print the version")
       ("config", po::value<std::vector<std::string>>()->composing(),
        "INI file of options (repeatable, later files win; the command line wins over files)")
       ("units", text("200"), "number of units N (integer >= 2)")
@@ -149,8 +150,8 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
   const double integrations =
       static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
   const double steps = estimated_steps(sweep);
-  // ~7 right-hand-side evaluations per step at ~1.5 ns per unit (see bench/RESULTS.md).
-  const double seconds = steps * 7 * sweep.units * 1.5e-9 / threads;
+  // About 6 ns per unit and step on the reference machine (bench/RESULTS.md).
+  const double seconds = steps * sweep.units * 6e-9 / threads;
   std::printf("\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
               integrations, steps, seconds, threads);
 }
@@ -204,6 +205,10 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const po::variables_map values = io::parse_options("theory", options, arguments);
   if (values.count("help")) {
     std::cout << "usage: cdl theory [options]\n" << options << "\n";
+    return 0;
+  }
+  if (values.count("version")) {
+    std::cout << "cdl " << CDL_VERSION << "\n";
     return 0;
   }
   const sweep::TheorySweep sweep = sweep_from_options(values);

@@ -1,0 +1,480 @@
+"""End-to-end tests of `cdl theory`: the command line, the exit codes and the HDF5 file it writes.
+
+Run from the repository root with
+
+    /usr/bin/python3 -m unittest -v tests/e2e/test_theory_cli.py
+
+`CDL_BIN` names the executable (default: build/cdl under the repository root). Every test works
+in its own temporary directory and uses small sweeps, so the whole file takes a few seconds.
+"""
+
+import configparser
+import os
+import re
+import signal
+import subprocess
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xarray
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+
+PROTOCOLS = ("nonadiabatic", "adiabatic_up", "adiabatic_down")
+SUMMARY_VARIABLES = ("order_parameter", "loss", "status", "steps")
+TRACE_VARIABLES = ("m", "loss_trace")
+STATUS_DONE, STATUS_NOT_RUN, STATUS_STEP_BUDGET, STATUS_CHAIN_BROKEN = 0, 1, 4, 5
+
+# A small sweep: 3 realizations of 20 units at 5 couplings.
+SMALL = ["--units", "20", "--runs", "3", "--sigma", "log:-1:1:5", "--quiet"]
+
+RUNNING_AS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def setUpModule():
+    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
+        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+
+
+def run_cdl(args, cwd, timeout=120):
+    return subprocess.run([str(CDL), "theory", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def snapshot(directory):
+    """Every file and directory under `directory` with its bytes and modification time."""
+    state = {}
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            state[os.path.relpath(os.path.join(root, name), directory) + "/"] = None
+        for name in files:
+            path = os.path.join(root, name)
+            state[os.path.relpath(path, directory)] = (Path(path).read_bytes(),
+                                                        os.stat(path).st_mtime_ns)
+    return state
+
+
+def datasets(path):
+    """{name: array} for every dataset of an HDF5 file, in every group."""
+    found = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                found[name] = obj[()]
+        f.visititems(visit)
+    return found
+
+
+def contains_token(line, text):
+    """`text` occurs in `line` not glued to further word characters or dots."""
+    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
+
+
+def write_ini(path, text):
+    Path(path).write_text(text)
+    return str(path)
+
+
+class TheoryCliTest(unittest.TestCase):
+    maxDiff = None
+
+    def run_ok(self, args, cwd):
+        result = run_cdl(args, cwd)
+        self.assertEqual(result.returncode, 0,
+                         f"cdl theory {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def assert_same_datasets(self, path_a, path_b):
+        a, b = datasets(path_a), datasets(path_b)
+        self.assertEqual(sorted(a), sorted(b))
+        for name in a:
+            with self.subTest(dataset=name):
+                self.assertEqual(a[name].dtype, b[name].dtype)
+                self.assertEqual(a[name].shape, b[name].shape)
+                equal_nan = a[name].dtype.kind == "f"
+                self.assertTrue(np.array_equal(a[name], b[name], equal_nan=equal_nan),
+                                f"{name} differs")
+
+    # ------------------------------------------------------------------ bad input
+
+    def assert_rejected(self, tmp, args, option, values, out, existing=None):
+        """`args` must fail with exit 2 and one stderr line naming `option` and one of `values`,
+        print nothing on stdout and leave the directory exactly as it was."""
+        before = snapshot(tmp)
+        result = run_cdl([*args, "--output", out], tmp, timeout=60)
+        after = snapshot(tmp)
+        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
+        self.assertEqual(result.stdout, "")
+        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
+        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
+        self.assertTrue(line.strip(), "stderr is empty")
+        self.assertIn(option, line)
+        self.assertTrue(any(contains_token(line, v) for v in values),
+                        f"{line!r} names none of {values}")
+        self.assertEqual(after, before, "the directory changed on bad input")
+        if existing is not None:
+            self.assertEqual(Path(out).read_bytes(), existing)
+
+    def bad_input_cases(self, tmp):
+        """(name, arguments, option the message must name, acceptable value texts)."""
+        unknown_key = write_ini(Path(tmp) / "unknown_key.ini", "[theory]\nfoo = 1\n")
+        malformed = write_ini(Path(tmp) / "malformed.ini", "[theory]\nunits 200\n")
+        return [
+            ("unknown option", ["--bogus", "1"], "--bogus", ["--bogus"]),
+            ("unknown config key", ["--config", unknown_key], "--config", ["foo", "theory.foo"]),
+            ("malformed number", ["--gamma", "1e-3x"], "--gamma", ["1e-3x"]),
+            ("grid segment missing its count", ["--sigma", "log:-1:1"], "--sigma", ["log:-1:1"]),
+            ("one unit", ["--units", "1"], "--units", ["1"]),
+            ("no realization", ["--runs", "0"], "--runs", ["0"]),
+            ("negative depth", ["--depths", "0,-1"], "--depths", ["0,-1", "-1"]),
+            ("negative coupling", ["--sigma", "-0.5"], "--sigma", ["-0.5"]),
+            ("non-finite gamma", ["--gamma", "nan"], "--gamma", ["nan"]),
+            ("non-finite t-end", ["--t-end", "inf"], "--t-end", ["inf"]),
+            ("zero rtol", ["--rtol", "0"], "--rtol", ["0"]),
+            ("negative rtol", ["--rtol", "-1e-3"], "--rtol", ["-1e-3"]),
+            ("one sample", ["--samples", "1"], "--samples", ["1"]),
+            ("zero t-end", ["--t-end", "0"], "--t-end", ["0"]),
+            ("missing config file", ["--config", "/nonexistent.ini"], "--config", ["/nonexistent.ini"]),
+            ("config line without '='", ["--config", malformed], "--config", ["units 200"]),
+        ]
+
+    @staticmethod
+    def with_small_defaults(args):
+        """`args` plus the small-sweep options it does not set itself (program_options refuses
+        an option given twice), so that a wrongly accepted case stays cheap."""
+        small = {"--units": "20", "--runs": "3", "--sigma": "log:-1:1:5", "--depths": "0,1"}
+        given = set(args)
+        extra = [w for option, value in small.items() if option not in given for w in (option, value)]
+        return [*args, *extra, "--quiet"]
+
+    def test_bad_input_exits_2_with_one_line_naming_option_and_value_and_writes_nothing(self):
+        for overwrite in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, args, option, values in self.bad_input_cases(tmp):
+                    with self.subTest(case=name, existing_output_with_overwrite=overwrite):
+                        out = os.path.join(tmp, "out.h5")
+                        existing = None
+                        if overwrite:
+                            # The bad option must be refused before an --overwrite touches it.
+                            existing = b"precious bytes, not HDF5\n"
+                            Path(out).write_bytes(existing)
+                            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+                            args = [*args, "--overwrite"]
+                        self.assert_rejected(tmp, self.with_small_defaults(args), option, values,
+                                             out, existing)
+                        if os.path.exists(out):
+                            os.remove(out)
+
+    def test_existing_output_without_overwrite_is_refused_and_left_untouched(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            existing = b"an earlier result\x00\x01\x02\n"
+            Path(out).write_bytes(existing)
+            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+            self.assert_rejected(tmp, SMALL, "--output", [out], out, existing)
+
+    # Bug: with `--sigma log:a:1:5` the message is
+    #   cdl theory: --sigma: invalid value 'a' (not a number)
+    # It names the field 'a' but not the segment the user typed, so in a grid such as
+    # `log:-2:-1:5,lin:a:1:5` the user is not told which segment is wrong (grid.cpp passes the
+    # option name to parse_double/parse_integer for the fields of a segment).
+    @unittest.expectedFailure
+    def test_malformed_grid_segment_message_names_the_segment(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            self.assert_rejected(tmp, self.with_small_defaults(["--sigma", "log:a:1:5"]), "--sigma",
+                                 ["log:a:1:5"], out)
+
+    # Bug when run as root: check_output() tests writability with access(2), which root
+    # passes on /proc; the failure then surfaces later as exit 1 with
+    #   cdl theory: error: filesystem error: cannot create directories: No such file or
+    #   directory [/proc/forbidden]
+    # which names neither --output nor the value. As an ordinary user the check works.
+    @(unittest.expectedFailure if RUNNING_AS_ROOT else (lambda test: test))
+    def test_unwritable_output_is_bad_input(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = "/proc/forbidden/x.h5"
+            self.assert_rejected(tmp, SMALL, "--output", [out], out)
+            self.assertFalse(os.path.exists("/proc/forbidden"))
+
+    # ------------------------------------------------------------------ output contract
+
+    def test_output_file_follows_the_public_contract(self):
+        t_end, samples = 5.0, 40
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "sweep.h5")
+            self.run_ok([*SMALL, "--protocols", ",".join(PROTOCOLS), "--depths", "0,1",
+                         "--t-end", "5", "--samples", str(samples), "--save-final-states",
+                         "--output", out], tmp)
+            self.assertEqual(sorted(os.listdir(tmp)), ["sweep.h5"])
+            n_depth, n_run, n_sigma, n_unit = 2, 3, 5, 20
+            with h5py.File(out, "r") as f:
+                for name in ("cdl_version", "command", "config", "created"):
+                    self.assertIn(name, f.attrs)
+                    self.assertIsInstance(f.attrs[name], str, name)
+                config = configparser.ConfigParser()
+                config.read_string(f.attrs["config"])
+                self.assertIn("theory", config)
+                self.assertEqual(config["theory"]["units"], "20")
+                self.assertEqual(config["theory"]["runs"], "3")
+                self.assertEqual(config["theory"]["sigma"], "log:-1:1:5")
+
+                for name in ("disorder", "initial_state"):
+                    self.assertEqual(f[name].shape, (n_depth, n_run, n_unit), name)
+                    self.assertIsNotNone(f[name].chunks, name)
+                    self.assertEqual(f[name].compression, "gzip", name)
+
+                for protocol in PROTOCOLS:
+                    with self.subTest(protocol=protocol):
+                        g = f[protocol]
+                        for name in SUMMARY_VARIABLES:
+                            self.assertEqual(g[name].shape, (n_depth, n_run, n_sigma), name)
+                        for name in TRACE_VARIABLES:
+                            self.assertEqual(g[name].shape, (n_depth, n_run, n_sigma, samples), name)
+                        self.assertEqual(g["final_state"].shape, (n_depth, n_run, n_sigma, n_unit))
+                        for name in (*SUMMARY_VARIABLES, *TRACE_VARIABLES, "final_state"):
+                            self.assertIsNotNone(g[name].chunks, name)
+                            self.assertEqual(g[name].compression, "gzip", name)
+                        status = g["status"][()]
+                        self.assertTrue(np.all(status == STATUS_DONE), status)
+                        self.assertIn("flag_values", g["status"].attrs)
+                        self.assertIn("flag_meanings", g["status"].attrs)
+
+                        m = g["m"][()]
+                        expected = np.abs(np.mean(m[..., samples // 2:], axis=-1))
+                        np.testing.assert_allclose(g["order_parameter"][()], expected, rtol=0,
+                                                   atol=1e-12)
+                        times = g["time"][()]
+                        self.assertEqual(times[0], 0.0)
+                        self.assertEqual(times[-1], t_end)
+                        np.testing.assert_allclose(times, np.linspace(0, t_end, samples), rtol=1e-14,
+                                                   atol=0)
+
+                        with xarray.open_dataset(out, group=protocol, engine="h5netcdf") as ds:
+                            for name in SUMMARY_VARIABLES:
+                                self.assertEqual(ds[name].dims, ("depth", "run", "sigma"), name)
+                            for name in TRACE_VARIABLES:
+                                self.assertEqual(ds[name].dims, ("depth", "run", "sigma", "time"), name)
+                            for coordinate in ("sigma", "depth", "run", "time"):
+                                self.assertIn(coordinate, ds.coords)
+                                np.testing.assert_array_equal(ds[coordinate].values,
+                                                              g[coordinate][()], coordinate)
+                            np.testing.assert_array_equal(ds["depth"].values, [0, 1])
+                            np.testing.assert_array_equal(ds["run"].values, [0, 1, 2])
+                            np.testing.assert_allclose(ds["sigma"].values, np.logspace(-1, 1, 5),
+                                                       rtol=1e-14)
+                            np.testing.assert_array_equal(ds["order_parameter"].values,
+                                                          g["order_parameter"][()])
+
+                with xarray.open_dataset(out, engine="h5netcdf") as root:
+                    self.assertEqual(root["disorder"].dims, ("depth", "run", "unit"))
+                    self.assertEqual(root["initial_state"].dims, ("depth", "run", "unit"))
+                    for coordinate in ("depth", "run", "unit"):
+                        self.assertIn(coordinate, root.coords)
+                    np.testing.assert_array_equal(root["disorder"].values, f["disorder"][()])
+
+    # ------------------------------------------------------------------ provenance
+
+    def test_rerun_from_the_recorded_config_reproduces_every_dataset(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            first = os.path.join(tmp, "first.h5")
+            self.run_ok([*SMALL, "--depths", "0,2", "--protocols", "adiabatic_down,nonadiabatic",
+                         "--seed", "7", "--gamma", "0.01", "--t-end", "4", "--samples", "30",
+                         "--disorder", "uniform:-1:1.5", "--init", "normal:0.3:1",
+                         "--topology", "er:0.5", "--save-final-states", "--output", first], tmp)
+            with h5py.File(first, "r") as f:
+                recorded = f.attrs["config"]
+            ini = write_ini(Path(tmp) / "recorded.ini", recorded)
+            second = os.path.join(tmp, "second.h5")
+            self.run_ok(["--config", ini, "--quiet", "--output", second], tmp)
+            self.assert_same_datasets(first, second)
+            with h5py.File(second, "r") as f:
+                self.assertEqual(f.attrs["config"], recorded)
+
+    # ------------------------------------------------------------------ determinism
+
+    def test_results_do_not_depend_on_the_thread_count(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            outputs = []
+            for threads in (1, 2):
+                out = os.path.join(tmp, f"threads{threads}.h5")
+                self.run_ok([*SMALL, "--depths", "0,1,2", "--protocols", ",".join(PROTOCOLS),
+                             "--topology", "ws:4:0.3", "--save-final-states",
+                             "--threads", str(threads), "--output", out], tmp)
+                outputs.append(out)
+            self.assert_same_datasets(*outputs)
+
+    # ------------------------------------------------------------------ configuration
+
+    def test_later_config_files_and_the_command_line_take_precedence(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            a = write_ini(Path(tmp) / "a.ini", "[theory]\nruns = 2\nunits = 7\ndepths = 0,1\n")
+            b = write_ini(Path(tmp) / "b.ini", "[theory]\nruns = 4\n")
+            cases = [
+                ("b after a, --units on the command line", [a, b], ["--units", "9"], 4, 9),
+                ("a after b, --units on the command line", [b, a], ["--units", "9"], 2, 9),
+                ("a after b, units from a", [b, a], [], 2, 7),
+            ]
+            for k, (name, files, extra, runs, units) in enumerate(cases):
+                with self.subTest(case=name):
+                    out = os.path.join(tmp, f"out{k}.h5")
+                    args = [w for path in files for w in ("--config", path)]
+                    self.run_ok([*args, *extra, "--sigma", "0.5,2", "--quiet", "--output", out], tmp)
+                    with h5py.File(out, "r") as f:
+                        self.assertEqual(f["disorder"].shape, (2, runs, units))
+                        self.assertEqual(f["nonadiabatic/order_parameter"].shape, (2, runs, 2))
+                        config = configparser.ConfigParser()
+                        config.read_string(f.attrs["config"])
+                        self.assertEqual(config["theory"]["runs"], str(runs))
+                        self.assertEqual(config["theory"]["units"], str(units))
+
+    # ------------------------------------------------------------------ failures
+
+    def summary_counts(self, stdout):
+        lines = [l for l in stdout.splitlines() if l.startswith("integrations:")]
+        self.assertEqual(len(lines), 1, stdout)
+        match = re.match(r"integrations: (\d+) done, (\d+) failed((?:, \w+ \d+)*)$", lines[0])
+        self.assertIsNotNone(match, lines[0])
+        by_name = {name: int(n) for name, n in re.findall(r", (\w+) (\d+)", match.group(3))}
+        return int(match.group(1)), int(match.group(2)), by_name
+
+    def assert_failures_recorded(self, out, stdout, protocols):
+        names = None
+        total = {}
+        with h5py.File(out, "r") as f:
+            for protocol in protocols:
+                g = f[protocol]
+                status = g["status"][()]
+                order = g["order_parameter"][()]
+                np.testing.assert_array_equal(np.isnan(order), status != STATUS_DONE)
+                self.assertTrue(np.all(np.isnan(g["m"][()][status != STATUS_DONE])))
+                names = g["status"].attrs["flag_meanings"].split()
+                for code, count in zip(*np.unique(status, return_counts=True)):
+                    total[int(code)] = total.get(int(code), 0) + int(count)
+        done, failed, by_name = self.summary_counts(stdout)
+        self.assertEqual(done, total.get(STATUS_DONE, 0))
+        self.assertEqual(failed, sum(n for code, n in total.items() if code != STATUS_DONE))
+        self.assertEqual(by_name, {names[code]: n for code, n in total.items() if code != STATUS_DONE})
+
+    def test_failed_integrations_are_recorded_in_status_and_never_averaged(self):
+        units, runs = 20, 3
+        protocols = ("nonadiabatic", "adiabatic_up")
+        normal = " ".join(["0.5"] * units)
+        huge = " ".join(["0.5"] * 7 + ["1e200"] + ["0.5"] * (units - 8))
+        cases = [("one row for every realization", [huge], {0, 1, 2}),
+                 ("one row per realization, the second huge", [normal, huge, normal], {1})]
+        for name, rows, failing_runs in cases:
+            with self.subTest(case=name), tempfile.TemporaryDirectory() as tmp:
+                disorder = Path(tmp) / "disorder.txt"
+                disorder.write_text("\n".join(rows) + "\n")
+                out = os.path.join(tmp, "out.h5")
+                result = self.run_ok([*SMALL, "--depths", "0,1", "--protocols", ",".join(protocols),
+                                      "--disorder", f"file:{disorder}", "--output", out], tmp)
+                self.assert_failures_recorded(out, result.stdout, protocols)
+                with h5py.File(out, "r") as f:
+                    status = f["nonadiabatic/status"][()]
+                    for run in range(runs):
+                        if run in failing_runs:
+                            self.assertTrue(np.all(np.isin(status[:, run], [2, 3, 4])), status[:, run])
+                        else:
+                            self.assertTrue(np.all(status[:, run] == STATUS_DONE), status[:, run])
+                    up = f["adiabatic_up/status"][()]
+                    self.assertTrue(np.all(up[:, sorted(failing_runs)] != STATUS_DONE))
+                    np.testing.assert_array_equal(f["disorder"][0, :, 7] == 1e200,
+                                                  [r in failing_runs for r in range(runs)])
+                _, failed, _ = self.summary_counts(result.stdout)
+                self.assertGreater(failed, 0)
+
+    def test_step_budget_fails_every_point_and_breaks_adiabatic_chains(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            # Deliberately not sorted, so that the visiting order differs from the index order.
+            sigma = "1,0.1,10,0.3"
+            result = self.run_ok(["--units", "20", "--runs", "3", "--sigma", sigma, "--quiet",
+                                  "--depths", "0,1", "--protocols", ",".join(PROTOCOLS),
+                                  "--max-steps", "3", "--output", out], tmp)
+            self.assert_failures_recorded(out, result.stdout, PROTOCOLS)
+            values = np.array([float(s) for s in sigma.split(",")])
+            with h5py.File(out, "r") as f:
+                self.assertTrue(np.all(f["nonadiabatic/status"][()] == STATUS_STEP_BUDGET))
+                for protocol, first in (("adiabatic_up", np.argmin(values)),
+                                        ("adiabatic_down", np.argmax(values))):
+                    with self.subTest(protocol=protocol):
+                        status = f[protocol]["status"][()]
+                        self.assertTrue(np.all(status[..., first] == STATUS_STEP_BUDGET), status)
+                        rest = np.delete(status, first, axis=-1)
+                        self.assertTrue(np.all(rest == STATUS_CHAIN_BROKEN), status)
+
+    # ------------------------------------------------------------------ dry run
+
+    def test_dry_run_prints_the_number_of_integrations_and_creates_nothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            before = snapshot(tmp)
+            result = self.run_ok(["--units", "20", "--runs", "3", "--sigma", "log:-1:1:5,2.5",
+                                  "--depths", "0,1", "--protocols", ",".join(PROTOCOLS),
+                                  "--dry-run", "--output", out], tmp)
+            self.assertEqual(snapshot(tmp), before)
+            self.assertFalse(os.path.exists(out))
+            self.assertFalse(os.path.exists(out + ".part"))
+            match = re.search(r"(\d+) integrations", result.stdout)
+            self.assertIsNotNone(match, result.stdout)
+            self.assertEqual(int(match.group(1)), 3 * 2 * 3 * 6)
+
+    # ------------------------------------------------------------------ interruption
+
+    def test_interrupt_exits_3_and_leaves_a_partial_file_with_a_status_mask(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            part = out + ".part"
+            for runs in (40, 200, 1000):
+                for path in (out, part):
+                    if os.path.exists(path):
+                        os.remove(path)
+                process = subprocess.Popen(
+                    [str(CDL), "theory", "--units", "200", "--runs", str(runs), "--threads", "1",
+                     "--quiet", "--output", out],
+                    cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                try:
+                    # The signal handler is installed before the partial file is created.
+                    deadline = time.monotonic() + 30
+                    while not os.path.exists(part) and process.poll() is None:
+                        self.assertLess(time.monotonic(), deadline, "no partial file appeared")
+                        time.sleep(0.01)
+                    time.sleep(0.3)
+                    if process.poll() is None:
+                        process.send_signal(signal.SIGINT)
+                    stdout, stderr = process.communicate(timeout=120)
+                finally:
+                    if process.poll() is None:
+                        process.kill()
+                        process.communicate()
+                if process.returncode == 0:
+                    continue  # finished before the signal: try a larger sweep
+                break
+            else:
+                self.fail("the sweep always finished before SIGINT")
+
+            self.assertEqual(process.returncode, 3, f"stdout: {stdout!r}\nstderr: {stderr!r}")
+            self.assertFalse(os.path.exists(out), "an interrupted run left the final name")
+            self.assertTrue(os.path.exists(part))
+            statuses = []
+            with h5py.File(part, "r") as f:
+                for protocol in ("nonadiabatic", "adiabatic_up"):
+                    status = f[protocol]["status"][()]
+                    order = f[protocol]["order_parameter"][()]
+                    self.assertTrue(np.all(np.isfinite(order[status == STATUS_DONE])))
+                    self.assertTrue(np.all(np.isnan(order[status == STATUS_NOT_RUN])))
+                    statuses.append(status.ravel())
+            statuses = np.concatenate(statuses)
+            self.assertTrue(np.any(statuses == STATUS_DONE), "no finished point in the partial file")
+            self.assertTrue(np.any(statuses == STATUS_NOT_RUN), "no unfinished point in the partial file")
+
+
+if __name__ == "__main__":
+    unittest.main()
