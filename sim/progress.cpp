@@ -7,15 +7,20 @@
 namespace cdl::sim {
 
 Progress::Progress(long total, std::string unit, bool quiet)
-    : total_(total), unit_(std::move(unit)), quiet_(quiet), terminal_(isatty(STDERR_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()), last_line_(start_) {}
+    : total_(total),
+      unit_(std::move(unit)),
+      quiet_(quiet),
+      terminal_(isatty(STDERR_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_line_(start_) {}
 
 void Progress::advance(long amount) {
   done_ += amount;
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const int decile = total_ > 0 ? static_cast<int>(10 * done_ / total_) : 10;
-  if (terminal_ || decile > last_decile_ || now - last_line_ > std::chrono::seconds(10)) draw(false);
+  if (terminal_ || decile > last_decile_ || now - last_line_ > std::chrono::seconds(10))
+    draw(false);
   last_decile_ = decile;
 }
 

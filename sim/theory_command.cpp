@@ -26,44 +26,43 @@ constexpr const char* published_sigma_grid = "log:-2.2:-1:15,log:-1:1:30,log:1:2
 
 // Options that define the physics and the grid: recorded in every file's `config`.
 const std::vector<std::string> recorded_options{
-    "units",  "runs",    "depths",  "sigma",     "protocols", "gamma",    "t-end",
-    "samples", "rtol",   "atol",    "max-steps", "disorder",  "init",     "topology",
-    "seed",   "save-final-states"};
+    "units",     "runs",     "depths",    "sigma",
+    "protocols", "gamma",    "t-end",     "samples",
+    "rtol",      "atol",     "max-steps", "disorder",
+    "init",      "topology", "seed",      "save-final-states"};
 
 po::options_description theory_options() {
   po::options_description options("cdl theory options");
   const auto text = [](const char* default_value) {
     return po::value<std::string>()->default_value(default_value);
   };
-  options.add_options()
-      ("help,h", "show this help")
-      ("version", "print the version")
-      ("config", po::value<std::vector<std::string>>()->composing(),
-       "INI file of options (repeatable, later files win; the command line wins over files)")
-      ("units", text("200"), "number of units N (integer >= 2)")
-      ("runs", text("50"), "disorder realizations R")
-      ("depths", text("0,1,2"), "network depths D, comma-separated")
-      ("sigma", text(published_sigma_grid),
-       "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")
-      ("protocols", text("nonadiabatic,adiabatic_up"),
-       "any of nonadiabatic, adiabatic_up, adiabatic_down")
-      ("gamma", text("0.001"), "weight decay gamma (>= 0)")
-      ("t-end", text("10"), "integration time per coupling")
-      ("samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")
-      ("rtol", text("1e-3"), "relative tolerance of the integrator")
-      ("atol", text("1e-6"), "absolute tolerance of the integrator")
-      ("max-steps", text("100000"), "step budget of one integration")
-      ("disorder", text("normal:0:2"),
-       "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")
-      ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
-      ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
-      ("seed", text("1"), "random seed (non-negative integer)")
-      ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")
-      ("output", text("data/theory.h5"), "output HDF5 file")
-      ("overwrite", po::bool_switch(), "replace an existing output file")
-      ("threads", text("0"), "OpenMP threads (0: all cores)")
-      ("quiet", po::bool_switch(), "no progress on stderr")
-      ("dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
+  options.add_options()("help,h", "show this help")("version", "print the version")(
+      "config", po::value<std::vector<std::string>>()->composing(),
+      "INI file of options (repeatable, later files win; the command line wins over files)")(
+      "units", text("200"), "number of units N (integer >= 2)")(
+      "runs", text("50"), "disorder realizations R")("depths", text("0,1,2"),
+                                                     "network depths D, comma-separated")(
+      "sigma", text(published_sigma_grid),
+      "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")(
+      "protocols", text("nonadiabatic,adiabatic_up"),
+      "any of nonadiabatic, adiabatic_up, adiabatic_down")(
+      "gamma", text("0.001"), "weight decay gamma (>= 0)")("t-end", text("10"),
+                                                           "integration time per coupling")(
+      "samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")(
+      "rtol", text("1e-3"), "relative tolerance of the integrator")(
+      "atol", text("1e-6"), "absolute tolerance of the integrator")(
+      "max-steps", text("100000"), "step budget of one integration")(
+      "disorder", text("normal:0:2"),
+      "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")(
+      "init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")(
+      "topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")(
+      "seed", text("1"), "random seed (non-negative integer)")(
+      "save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")(
+      "output", text("data/theory.h5"), "output HDF5 file")("overwrite", po::bool_switch(),
+                                                            "replace an existing output file")(
+      "threads", text("0"), "OpenMP threads (0: all cores)")("quiet", po::bool_switch(),
+                                                             "no progress on stderr")(
+      "dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
   return options;
 }
 
@@ -96,14 +95,16 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
   if (sweep.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
   sweep.t_end = positive(values, "t-end");
-  sweep.samples = static_cast<int>(integer_at_least(values, "samples", 2, "need at least 2 samples"));
+  sweep.samples =
+      static_cast<int>(integer_at_least(values, "samples", 2, "need at least 2 samples"));
   sweep.integrator.rtol = positive(values, "rtol");
   sweep.integrator.atol = positive(values, "atol");
   sweep.integrator.max_steps = integer_at_least(values, "max-steps", 1, "must be >= 1");
   sweep.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
                                              {"normal", "uniform", "bimodal", "file"});
   sweep::validate_distribution_shape(sweep.disorder, sweep.units, sweep.runs, "disorder");
-  sweep.initial_state = sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+  sweep.initial_state =
+      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
   sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
   coupling::validate_topology(sweep.topology, sweep.units, "topology");
   sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
@@ -120,8 +121,9 @@ void check_output(const std::string& output, bool overwrite) {
   if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
   if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
     io::reject("output", output,
-               fs::exists(path, error) ? "file exists; pass --overwrite to replace it"
-                                       : "a partial file " + output + ".part exists; pass --overwrite");
+               fs::exists(path, error)
+                   ? "file exists; pass --overwrite to replace it"
+                   : "a partial file " + output + ".part exists; pass --overwrite");
   fs::path ancestor = fs::absolute(path, error).parent_path();
   while (!ancestor.empty() && !fs::exists(ancestor, error) && ancestor != ancestor.root_path())
     ancestor = ancestor.parent_path();
@@ -129,6 +131,21 @@ void check_output(const std::string& output, bool overwrite) {
     io::reject("output", output, "directory " + ancestor.string() + " is not writable");
   if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
     io::reject("output", output, "file is not writable");
+}
+
+// Permission checks cannot see everything (root, read-only mounts, /proc): a failure to create
+// the file is still bad input on --output.
+io::TheoryFileWriter create_writer(const std::string& output, const std::string& partial,
+                                   const sweep::TheorySweep& sweep,
+                                   const io::Provenance& provenance) {
+  try {
+    fs::create_directories(fs::absolute(fs::path(output)).parent_path());
+    return io::TheoryFileWriter(partial, sweep, provenance);
+  } catch (const fs::filesystem_error& e) {
+    io::reject("output", output, std::string("cannot create its directory: ") + e.code().message());
+  } catch (const RuntimeError&) {
+    io::reject("output", output, "cannot create " + partial);
+  }
 }
 
 // Rough work model: the step size is accuracy-limited at weak coupling and limited by the
@@ -148,12 +165,14 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
   std::cout << "\nsigma (" << sweep.sigma.size() << " values):";
   for (double s : sweep.sigma) std::printf(" %.4g", s);
   const double integrations =
-      static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
+      static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) *
+      sweep.runs;
   const double steps = estimated_steps(sweep);
   // About 6 ns per unit and step on the reference machine (bench/RESULTS.md).
   const double seconds = steps * sweep.units * 6e-9 / threads;
-  std::printf("\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
-              integrations, steps, seconds, threads);
+  std::printf(
+      "\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
+      integrations, steps, seconds, threads);
 }
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
@@ -184,7 +203,8 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
           ++n;
         }
         const double mean = n > 0 ? sum / n : NAN;
-        const double se = n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
+        const double se =
+            n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
         std::printf("   %8.4f +- %-7.4f", mean, se);
       }
       std::printf("\n");
@@ -225,17 +245,19 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
 
   // Results go to OUTPUT.part, flushed chain by chain, and take the final name only when complete.
   const std::string partial = output + ".part";
-  const fs::path directory = fs::absolute(fs::path(output)).parent_path();
-  fs::create_directories(directory);
-  const io::Provenance provenance{command_line, io::resolved_ini("theory", values, recorded_options)};
-  io::TheoryFileWriter writer(partial, sweep, provenance);
+  const io::Provenance provenance{command_line,
+                                  io::resolved_ini("theory", values, recorded_options,
+                                                   {{"disorder", sweep.disorder.to_string()},
+                                                    {"init", sweep.initial_state.to_string()}})};
+  io::TheoryFileWriter writer = create_writer(output, partial, sweep, provenance);
   const long points_per_chain = static_cast<long>(sweep.sigma.size());
   const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
   Progress progress(chains * points_per_chain, "integrations", quiet);
-  const auto outcome = sweep::run_theory_sweep(sweep, threads, [&](const sweep::TheoryChainResult& r) {
-    writer.write(r);
-    progress.advance(points_per_chain);
-  });
+  const auto outcome =
+      sweep::run_theory_sweep(sweep, threads, [&](const sweep::TheoryChainResult& r) {
+        writer.write(r);
+        progress.advance(points_per_chain);
+      });
   progress.finish();
   writer.close();
   if (outcome.interrupted) {

@@ -21,8 +21,10 @@ Array random_state(int n) {
 }
 
 std::vector<Topology> every_topology() {
-  return {{TopologyKind::complete, 0, 0},       {TopologyKind::erdos_renyi, 0, 0.15},
-          {TopologyKind::watts_strogatz, 4, 0.3}, {TopologyKind::ring, 6, 0},
+  return {{TopologyKind::complete, 0, 0},
+          {TopologyKind::erdos_renyi, 0, 0.15},
+          {TopologyKind::watts_strogatz, 4, 0.3},
+          {TopologyKind::ring, 6, 0},
           {TopologyKind::star, 0, 0}};
 }
 
@@ -55,7 +57,8 @@ TEST_CASE("the all-to-all fast path equals the explicit complete graph") {
   fast.add_coupling(2.3, x, a);
   explicit_graph.add_coupling(2.3, x, b);
   CHECK((a - b).abs().maxCoeff() < 1e-13);
-  CHECK(fast.coupling_energy(2.3, x) == Approx(explicit_graph.coupling_energy(2.3, x)).epsilon(1e-12));
+  CHECK(fast.coupling_energy(2.3, x) ==
+        Approx(explicit_graph.coupling_energy(2.3, x)).epsilon(1e-12));
   CHECK(fast.edge_count() == explicit_graph.edge_count());
 }
 

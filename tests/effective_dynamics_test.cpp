@@ -1,4 +1,6 @@
 // The effective dynamics of MODEL.md §2 against exact solutions and its Lyapunov function.
+#include "theory/effective_dynamics.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <vector>
@@ -6,7 +8,6 @@
 #include "sweep/distribution.hpp"
 #include "sweep/random.hpp"
 #include "theory/dopri5.hpp"
-#include "theory/effective_dynamics.hpp"
 
 using cdl::coupling::CouplingGraph;
 using cdl::coupling::Topology;
@@ -75,11 +76,12 @@ TEST_CASE("D = 0 with all-to-all coupling follows the closed-form linear solutio
       double worst_unit = 0, worst_mean = 0;
       for (std::size_t k = 0; k < times.size(); ++k) {
         const double t = times[k];
-        const Array expected = initial * std::exp(-a * t) + (disorder + sigma * M) * (1 - std::exp(-a * t)) / a +
+        const Array expected = initial * std::exp(-a * t) +
+                               (disorder + sigma * M) * (1 - std::exp(-a * t)) / a +
                                (m0 - M) * (std::exp(-g * t) - std::exp(-a * t));
         worst_unit = std::max(worst_unit, (recorder.samples[k] - expected).abs().maxCoeff());
-        worst_mean = std::max(worst_mean, std::abs(recorder.samples[k].mean() -
-                                                   (M + (m0 - M) * std::exp(-g * t))));
+        worst_mean = std::max(
+            worst_mean, std::abs(recorder.samples[k].mean() - (M + (m0 - M) * std::exp(-g * t))));
       }
       INFO("sigma " << sigma << " rtol " << rtol << " unit error " << worst_unit << " mean error "
                     << worst_mean);

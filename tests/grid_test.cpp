@@ -1,10 +1,11 @@
 // The sweep grid: σ segments, depths, protocols and their visiting order.
+#include "sweep/grid.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "errors.hpp"
 #include "sweep/distribution.hpp"
-#include "sweep/grid.hpp"
 
 using namespace cdl::sweep;
 
@@ -76,8 +77,8 @@ TEST_CASE("distributions draw with the requested moments and are counter-based")
   Eigen::ArrayXd few(10);
   parse_distribution("bimodal:1.5:0.25", "disorder", {"bimodal"}).draw(rng, 0, few);
   CHECK((few == x.head(10)).all());
-  for (const char* bad : {"normal:0", "normal:0:-1", "uniform:2:1", "bimodal:1:2", "gamma:1:1",
-                          "normal:0:nan"})
+  for (const char* bad :
+       {"normal:0", "normal:0:-1", "uniform:2:1", "bimodal:1:2", "gamma:1:1", "normal:0:nan"})
     CHECK_THROWS_AS(parse_distribution(bad, "disorder", {"normal", "uniform", "bimodal"}),
                     cdl::InputError);
   CHECK_THROWS_AS(parse_distribution("file:/nonexistent", "disorder", {"file"}), cdl::InputError);

@@ -1,4 +1,6 @@
 // The theory sweep: protocols, determinism across threads, status handling and the HDF5 file.
+#include "sweep/theory_sweep.hpp"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <filesystem>
@@ -6,7 +8,6 @@
 #include <tuple>
 
 #include "io/theory_output.hpp"
-#include "sweep/theory_sweep.hpp"
 
 using namespace cdl::sweep;
 namespace h5 = cdl::io::h5;
@@ -46,7 +47,8 @@ bool same_bits(const RowMatrix& a, const std::vector<double>& b) {
 }
 
 std::filesystem::path temporary_file(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("cdl_test_" + std::to_string(::getpid()) + "_" + name);
+  return std::filesystem::temp_directory_path() /
+         ("cdl_test_" + std::to_string(::getpid()) + "_" + name);
 }
 
 }  // namespace
@@ -74,7 +76,8 @@ TEST_CASE("protocols start each coupling where they should") {
     for (int r = 0; r < sweep.runs; ++r) {
       const double m0 = draw_realization(sweep, r).initial_state.mean();
       const auto& fresh = results.at({0, d, r});
-      for (std::size_t s = 0; s < sweep.sigma.size(); ++s) CHECK(fresh.m_trace(s, 0) == Approx(m0).epsilon(1e-14));
+      for (std::size_t s = 0; s < sweep.sigma.size(); ++s)
+        CHECK(fresh.m_trace(s, 0) == Approx(m0).epsilon(1e-14));
       for (int p : {1, 2}) {
         const auto& chain = results.at({p, d, r});
         const auto order = visiting_order(sweep.protocols[p], sweep.sigma);
@@ -86,8 +89,10 @@ TEST_CASE("protocols start each coupling where they should") {
     }
   // D = 0 is disordered at every coupling: ⟨m⟩ → |Δ̄|/(1+γ) (t_end = 10 ≫ 1/(1+γ)).
   for (int r = 0; r < sweep.runs; ++r) {
-    const double expected = std::abs(draw_realization(sweep, r).disorder.mean()) / (1 + sweep.gamma);
-    for (double op : results.at({0, 0, r}).order_parameter) CHECK(op == Approx(expected).epsilon(0.02));
+    const double expected =
+        std::abs(draw_realization(sweep, r).disorder.mean()) / (1 + sweep.gamma);
+    for (double op : results.at({0, 0, r}).order_parameter)
+      CHECK(op == Approx(expected).epsilon(0.02));
   }
 }
 
@@ -137,7 +142,8 @@ TEST_CASE("the HDF5 file round-trips every dataset and attribute") {
   CHECK(root.string_attribute("cdl_version") == CDL_VERSION);
   CHECK(root.has_attribute("created"));
   CHECK(root.open_dataset("depth").read<std::int32_t>() == std::vector<std::int32_t>{0, 1, 2});
-  CHECK(root.open_dataset("disorder").scale_names() == std::vector<std::string>{"depth", "run", "unit"});
+  CHECK(root.open_dataset("disorder").scale_names() ==
+        std::vector<std::string>{"depth", "run", "unit"});
   const auto disorder = root.open_dataset("disorder").read<double>();
   const auto initial = root.open_dataset("initial_state").read<double>();
   const std::size_t n = static_cast<std::size_t>(sweep.units), n_sigma = sweep.sigma.size(),
@@ -146,14 +152,17 @@ TEST_CASE("the HDF5 file round-trips every dataset and attribute") {
     for (int r = 0; r < sweep.runs; ++r) {
       const Realization realization = draw_realization(sweep, r);
       const std::size_t at = (static_cast<std::size_t>(d) * sweep.runs + r) * n;
-      CHECK(std::equal(disorder.begin() + at, disorder.begin() + at + n, realization.disorder.data()));
-      CHECK(std::equal(initial.begin() + at, initial.begin() + at + n, realization.initial_state.data()));
+      CHECK(std::equal(disorder.begin() + at, disorder.begin() + at + n,
+                       realization.disorder.data()));
+      CHECK(std::equal(initial.begin() + at, initial.begin() + at + n,
+                       realization.initial_state.data()));
     }
   for (std::size_t p = 0; p < sweep.protocols.size(); ++p) {
     const h5::Group group = root.open_group(name(sweep.protocols[p]));
     CHECK(group.open_dataset("sigma").read<double>() == sweep.sigma);
     CHECK(group.open_dataset("time").read<double>() == sweep.sample_times());
-    CHECK(group.open_dataset("m").scale_names() == std::vector<std::string>{"depth", "run", "sigma", "time"});
+    CHECK(group.open_dataset("m").scale_names() ==
+          std::vector<std::string>{"depth", "run", "sigma", "time"});
     CHECK(group.open_dataset("status").string_attribute("flag_meanings") == flag_meanings());
     const auto order = group.open_dataset("order_parameter").read<double>();
     const auto loss = group.open_dataset("loss").read<double>();
@@ -191,8 +200,10 @@ TEST_CASE("a file being written shows unfinished points as not_run") {
     writer.write(workspace.result);
   }
   const h5::File file = h5::File::open_read_only(path.string());
-  const auto status = file.root().open_group("adiabatic_up").open_dataset("status").read<std::int8_t>();
-  const auto order = file.root().open_group("adiabatic_up").open_dataset("order_parameter").read<double>();
+  const auto status =
+      file.root().open_group("adiabatic_up").open_dataset("status").read<std::int8_t>();
+  const auto order =
+      file.root().open_group("adiabatic_up").open_dataset("order_parameter").read<double>();
   const std::size_t n_sigma = sweep.sigma.size(), written = (2 * 3 + 1) * n_sigma;
   for (std::size_t i = 0; i < status.size(); ++i) {
     const bool in_chain = i >= written && i < written + n_sigma;

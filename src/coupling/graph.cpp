@@ -5,6 +5,7 @@
 
 #include "errors.hpp"
 #include "io/parse.hpp"
+#include "numerics/fixed_order_sum.hpp"
 #include "sweep/random.hpp"
 
 namespace cdl::coupling {
@@ -44,12 +45,17 @@ Topology parse_topology(const std::string& text, const std::string& option) {
 
 std::string to_string(const Topology& topology) {
   switch (topology.kind) {
-    case TopologyKind::complete: return "complete";
-    case TopologyKind::star: return "star";
-    case TopologyKind::erdos_renyi: return "er:" + std::to_string(topology.probability);
-    case TopologyKind::ring: return "ring:" + std::to_string(topology.neighbours);
+    case TopologyKind::complete:
+      return "complete";
+    case TopologyKind::star:
+      return "star";
+    case TopologyKind::erdos_renyi:
+      return "er:" + std::to_string(topology.probability);
+    case TopologyKind::ring:
+      return "ring:" + std::to_string(topology.neighbours);
     case TopologyKind::watts_strogatz:
-      return "ws:" + std::to_string(topology.neighbours) + ":" + std::to_string(topology.probability);
+      return "ws:" + std::to_string(topology.neighbours) + ":" +
+             std::to_string(topology.probability);
   }
   return "?";
 }
@@ -128,7 +134,8 @@ CouplingGraph CouplingGraph::draw(const Topology& topology, int units, std::uint
   const sweep::CounterRng rng(stream_key, sweep::Purpose::graph, 0);
   std::vector<std::pair<int, int>> edges;
   switch (topology.kind) {
-    case TopologyKind::complete: return complete(units);
+    case TopologyKind::complete:
+      return complete(units);
     case TopologyKind::star:
       for (int j = 1; j < units; ++j) edges.emplace_back(0, j);
       break;
@@ -157,7 +164,7 @@ std::int64_t CouplingGraph::edge_count() const {
 void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const {
   if (complete_) {
     // Σ_{j≠i} (x_j − x_i) = N (m − x_i): the O(N) mean-field form.
-    const double m = x.mean();
+    const double m = numerics::fixed_order_mean(x);
     out += sigma * (m - x);
     return;
   }
@@ -170,7 +177,12 @@ void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::A
 }
 
 double CouplingGraph::coupling_energy(double sigma, const Eigen::ArrayXd& x) const {
-  if (complete_) return 0.5 * sigma * (x - x.mean()).square().sum();
+  if (complete_) {
+    const double m = numerics::fixed_order_mean(x);
+    return 0.5 * sigma * numerics::fixed_order_sum(x.size(), [&](Eigen::Index i) {
+             return (x[i] - m) * (x[i] - m);
+           });
+  }
   double sum = 0;
   for (int i = 0; i < units_; ++i)
     for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) {

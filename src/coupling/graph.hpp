@@ -13,8 +13,8 @@ enum class TopologyKind { complete, erdos_renyi, watts_strogatz, ring, star };
 // What the user asked for (`--topology`); the graph itself is drawn per realization.
 struct Topology {
   TopologyKind kind = TopologyKind::complete;
-  int neighbours = 0;         // ws:K:P and ring:K — K nearest neighbours in total (K/2 per side)
-  double probability = 0.0;   // er:P edge probability, ws:K:P rewiring probability
+  int neighbours = 0;        // ws:K:P and ring:K — K nearest neighbours in total (K/2 per side)
+  double probability = 0.0;  // er:P edge probability, ws:K:P rewiring probability
 };
 
 // Parses complete | er:P | ws:K:P | ring:K | star; throws cdl::InputError naming `option`.

@@ -37,7 +37,8 @@ po::parsed_options config_file_options(const std::string& path, const std::strin
         other_subcommand |= (section == name && name != subcommand);
       if (other_subcommand) continue;
       if (section != subcommand || !options.find_nothrow(key, false))
-        throw InputError("--config: unknown key '" + option.string_key + "' in file '" + path + "'");
+        throw InputError("--config: unknown key '" + option.string_key + "' in file '" + path +
+                         "'");
       if (key == "config")
         throw InputError("--config: file '" + path + "' may not name further config files");
       option.string_key = key;
@@ -50,7 +51,8 @@ po::parsed_options config_file_options(const std::string& path, const std::strin
 
 }  // namespace
 
-po::variables_map parse_options(const std::string& subcommand, const po::options_description& options,
+po::variables_map parse_options(const std::string& subcommand,
+                                const po::options_description& options,
                                 const std::vector<std::string>& arguments) {
   po::variables_map values;
   try {
@@ -73,12 +75,15 @@ std::string text(const po::variables_map& values, const std::string& name) {
 }
 
 std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,
-                         const std::vector<std::string>& names) {
+                         const std::vector<std::string>& names,
+                         const std::map<std::string, std::string>& canonical) {
   std::ostringstream ini;
   ini << "[" << subcommand << "]\n";
   for (const auto& name : names) {
     const auto& value = values[name].value();
-    if (const auto* s = boost::any_cast<std::string>(&value))
+    if (const auto found = canonical.find(name); found != canonical.end())
+      ini << name << " = " << found->second << "\n";
+    else if (const auto* s = boost::any_cast<std::string>(&value))
       ini << name << " = " << *s << "\n";
     else if (const auto* b = boost::any_cast<bool>(&value))
       ini << name << " = " << (*b ? "true" : "false") << "\n";

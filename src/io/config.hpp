@@ -5,6 +5,7 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,12 +18,15 @@ const std::vector<std::string>& subcommand_names();
 
 // Parses `arguments` (what follows the subcommand) and the files named by --config.
 // Throws cdl::InputError for unknown options or keys, malformed values, unreadable files.
-po::variables_map parse_options(const std::string& subcommand, const po::options_description& options,
+po::variables_map parse_options(const std::string& subcommand,
+                                const po::options_description& options,
                                 const std::vector<std::string>& arguments);
 
-// The resolved values of `names` as an INI section `[subcommand]`: enough to rerun.
+// The resolved values of `names` as an INI section `[subcommand]`: enough to rerun. `canonical`
+// replaces the typed text of some options (e.g. a data file's path made absolute).
 std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,
-                         const std::vector<std::string>& names);
+                         const std::vector<std::string>& names,
+                         const std::map<std::string, std::string>& canonical = {});
 
 // The value of a string option; every option but switches is declared as a string so that
 // parsing (and its error messages) is ours.

@@ -37,10 +37,12 @@ Handle simple_space(const Dims& dims) {
 
 void write_attribute(hid_t object, const std::string& name, hid_t type, const Handle& space,
                      const void* data) {
-  if (H5Aexists(object, name.c_str()) > 0) check_status(H5Adelete(object, name.c_str()), "H5Adelete");
-  Handle attribute(check(H5Acreate2(object, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
-                         "creating attribute " + name),
-                   H5Aclose);
+  if (H5Aexists(object, name.c_str()) > 0)
+    check_status(H5Adelete(object, name.c_str()), "H5Adelete");
+  Handle attribute(
+      check(H5Acreate2(object, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+            "creating attribute " + name),
+      H5Aclose);
   check_status(H5Awrite(attribute.id(), type, data), "writing attribute " + name);
 }
 
@@ -99,7 +101,8 @@ bool Object::has_attribute(const std::string& name) const {
 std::string Object::string_attribute(const std::string& name) const {
   const Handle attribute = open_attribute(id(), name);
   const Handle stored(check(H5Aget_type(attribute.id()), "H5Aget_type"), H5Tclose);
-  if (H5Tget_class(stored.id()) != H5T_STRING) throw RuntimeError("attribute " + name + " is not a string");
+  if (H5Tget_class(stored.id()) != H5T_STRING)
+    throw RuntimeError("attribute " + name + " is not a string");
   if (H5Tis_variable_str(stored.id()) > 0) {
     const Handle type = utf8_string_type();
     char* text = nullptr;
@@ -128,7 +131,8 @@ std::vector<std::string> Object::attribute_names() const {
     const ssize_t length =
         H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
     std::string name(static_cast<std::size_t>(length) + 1, '\0');
-    H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(), H5P_DEFAULT);
+    H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                       H5P_DEFAULT);
     name.resize(static_cast<std::size_t>(length));
     names.push_back(name);
   }
@@ -222,8 +226,8 @@ Group Group::create_group(const std::string& name) const {
 }
 
 Group Group::open_group(const std::string& name) const {
-  return Group(Handle(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "opening group " + name),
-                      H5Gclose));
+  return Group(
+      Handle(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "opening group " + name), H5Gclose));
 }
 
 bool Group::has_link(const std::string& name) const {
@@ -232,7 +236,8 @@ bool Group::has_link(const std::string& name) const {
 
 bool Group::is_group(const std::string& name) const {
   H5O_info_t info;
-  if (H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0) return false;
+  if (H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
+    return false;
   return info.type == H5O_TYPE_GROUP;
 }
 
@@ -254,9 +259,9 @@ Dataset Group::create_dataset(const std::string& name, const Dims& dims,
   const Handle space = simple_space(dims);
   const Handle properties(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose);
   if (!options.chunk.empty()) {
-    check_status(H5Pset_chunk(properties.id(), static_cast<int>(options.chunk.size()),
-                              options.chunk.data()),
-                 "H5Pset_chunk");
+    check_status(
+        H5Pset_chunk(properties.id(), static_cast<int>(options.chunk.size()), options.chunk.data()),
+        "H5Pset_chunk");
     check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
     check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
                  "H5Pset_deflate");
@@ -290,17 +295,17 @@ Dataset Group::create_scale(const std::string& name, std::span<const T> values) 
 File File::create(const std::string& path) {
   silence_hdf5_errors();
   File file;
-  file.handle_ = Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT),
-                              "creating " + path),
-                        H5Fclose);
+  file.handle_ = Handle(
+      check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), "creating " + path),
+      H5Fclose);
   return file;
 }
 
 File File::open_read_only(const std::string& path) {
   silence_hdf5_errors();
   File file;
-  file.handle_ = Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening " + path),
-                        H5Fclose);
+  file.handle_ = Handle(
+      check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening " + path), H5Fclose);
   return file;
 }
 
@@ -310,12 +315,12 @@ Group File::root() const {
 
 void File::flush() const { check_status(H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
 
-#define CDL_INSTANTIATE(T)                                                                      \
-  template void Dataset::write<T>(std::span<const T>) const;                                    \
-  template void Dataset::write_block<T>(const Dims&, const Dims&, std::span<const T>) const;    \
-  template std::vector<T> Dataset::read<T>() const;                                             \
-  template Dataset Group::create_dataset<T>(const std::string&, const Dims&,                    \
-                                            const DatasetOptions&) const;                       \
+#define CDL_INSTANTIATE(T)                                                                   \
+  template void Dataset::write<T>(std::span<const T>) const;                                 \
+  template void Dataset::write_block<T>(const Dims&, const Dims&, std::span<const T>) const; \
+  template std::vector<T> Dataset::read<T>() const;                                          \
+  template Dataset Group::create_dataset<T>(const std::string&, const Dims&,                 \
+                                            const DatasetOptions&) const;                    \
   template Dataset Group::create_scale<T>(const std::string&, std::span<const T>) const;
 CDL_INSTANTIATE(double)
 CDL_INSTANTIATE(std::int64_t)

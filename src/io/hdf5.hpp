@@ -34,10 +34,22 @@ class Handle {
 
 template <class T>
 hid_t native_type();
-template <> inline hid_t native_type<double>() { return H5T_NATIVE_DOUBLE; }
-template <> inline hid_t native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
-template <> inline hid_t native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
-template <> inline hid_t native_type<std::int8_t>() { return H5T_NATIVE_INT8; }
+template <>
+inline hid_t native_type<double>() {
+  return H5T_NATIVE_DOUBLE;
+}
+template <>
+inline hid_t native_type<std::int64_t>() {
+  return H5T_NATIVE_INT64;
+}
+template <>
+inline hid_t native_type<std::int32_t>() {
+  return H5T_NATIVE_INT32;
+}
+template <>
+inline hid_t native_type<std::int8_t>() {
+  return H5T_NATIVE_INT8;
+}
 
 using Dims = std::vector<hsize_t>;
 
@@ -67,9 +79,12 @@ class Dataset : public Object {
   Dims dims() const;
   std::string name() const;  // the link name (last path component)
   // Whole-dataset and hyperslab I/O in the dataset's row-major layout.
-  template <class T> void write(std::span<const T> data) const;
-  template <class T> void write_block(const Dims& offset, const Dims& count, std::span<const T> data) const;
-  template <class T> std::vector<T> read() const;
+  template <class T>
+  void write(std::span<const T> data) const;
+  template <class T>
+  void write_block(const Dims& offset, const Dims& count, std::span<const T> data) const;
+  template <class T>
+  std::vector<T> read() const;
   hid_t stored_type_class() const;  // H5T_FLOAT, H5T_INTEGER, …
   // Marks this 1-D dataset as the dimension scale `name` and attaches it to dimension `dim`
   // of `target`.
@@ -80,10 +95,10 @@ class Dataset : public Object {
 };
 
 struct DatasetOptions {
-  Dims chunk;                // empty: contiguous
-  int deflate_level = 4;     // applied with the shuffle filter when chunked
+  Dims chunk;             // empty: contiguous
+  int deflate_level = 4;  // applied with the shuffle filter when chunked
   bool has_fill = false;
-  double fill_double = 0;    // converted to the dataset type
+  double fill_double = 0;  // converted to the dataset type
 };
 
 class Group : public Object {

@@ -13,6 +13,7 @@ long long parse_integer(const std::string& text, const std::string& option);
 // Splits on `separator`, keeping empty fields (so that "1,,2" can be rejected).
 std::vector<std::string> split(const std::string& text, char separator);
 // "--option: invalid value 'text' (why)" — the one-line message of bad input.
-[[noreturn]] void reject(const std::string& option, const std::string& text, const std::string& why);
+[[noreturn]] void reject(const std::string& option, const std::string& text,
+                         const std::string& why);
 
 }  // namespace cdl::io

@@ -84,7 +84,8 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
   }
 
   for (const sweep::Protocol protocol : sweep.protocols) {
-    ProtocolDatasets p{root.create_group(sweep::name(protocol)), {}, {}, {}, {}, {}, {}, std::nullopt};
+    ProtocolDatasets p{
+        root.create_group(sweep::name(protocol)), {}, {}, {}, {}, {}, {}, std::nullopt};
     const h5::Group& g = p.group;
     g.set_attribute("protocol", sweep::name(protocol));
     g.set_attribute("visiting_order", std::string(protocol == sweep::Protocol::nonadiabatic
@@ -100,9 +101,9 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
     const Dims summary{n_depth, n_run, n_sigma}, trace{n_depth, n_run, n_sigma, n_time};
     const std::vector<const h5::Dataset*> summary_scales{&depth, &run, &sigma};
     const std::vector<const h5::Dataset*> trace_scales{&depth, &run, &sigma, &time};
-    p.order_parameter = create_variable<double>(
-        g, "order_parameter", summary, nan, summary_scales,
-        "|time average of m(t)| over the second half of the samples");
+    p.order_parameter =
+        create_variable<double>(g, "order_parameter", summary, nan, summary_scales,
+                                "|time average of m(t)| over the second half of the samples");
     p.loss = create_variable<double>(g, "loss", summary, nan, summary_scales,
                                      "effective loss averaged over units and the second half");
     p.status = create_variable<std::int8_t>(g, "status", summary,
@@ -118,9 +119,9 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
                                            "effective loss averaged over units at time t");
     if (sweep.save_final_states) {
       const h5::Dataset unit = g.create_scale<std::int32_t>("unit", units);
-      p.final_state.emplace(create_variable<double>(
-          g, "final_state", {n_depth, n_run, n_sigma, n_unit}, nan,
-          {&depth, &run, &sigma, &unit}, "state phi_i at t_end"));
+      p.final_state.emplace(
+          create_variable<double>(g, "final_state", {n_depth, n_run, n_sigma, n_unit}, nan,
+                                  {&depth, &run, &sigma, &unit}, "state phi_i at t_end"));
     }
     protocols_.push_back(std::move(p));
   }

@@ -1,6 +1,8 @@
 #include "sweep/distribution.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -12,24 +14,45 @@ void Distribution::draw(const CounterRng& rng, int realization, Eigen::ArrayXd& 
   for (Eigen::Index i = 0; i < out.size(); ++i) {
     const auto unit = static_cast<std::uint64_t>(i);
     switch (kind) {
-      case Kind::normal: out[i] = a + b * rng.normal(unit, 0); break;
-      case Kind::uniform: out[i] = a + (b - a) * rng.uniform(unit, 0); break;
-      case Kind::bimodal: out[i] = rng.uniform(unit, 0) < b ? a : -a; break;
-      case Kind::file: out[i] = rows[rows.size() == 1 ? 0 : static_cast<std::size_t>(realization)][i]; break;
+      case Kind::normal:
+        out[i] = a + b * rng.normal(unit, 0);
+        break;
+      case Kind::uniform:
+        out[i] = a + (b - a) * rng.uniform(unit, 0);
+        break;
+      case Kind::bimodal:
+        out[i] = rng.uniform(unit, 0) < b ? a : -a;
+        break;
+      case Kind::file:
+        out[i] = rows[rows.size() == 1 ? 0 : static_cast<std::size_t>(realization)][i];
+        break;
     }
   }
 }
 
+namespace {
+
+// The shortest text that reads back as the same double.
+std::string shortest(double x) {
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, x).ptr;
+  return std::string(buffer, end);
+}
+
+}  // namespace
+
 std::string Distribution::to_string() const {
-  std::ostringstream text;
-  text.precision(17);
   switch (kind) {
-    case Kind::normal: text << "normal:" << a << ':' << b; break;
-    case Kind::uniform: text << "uniform:" << a << ':' << b; break;
-    case Kind::bimodal: text << "bimodal:" << a << ':' << b; break;
-    case Kind::file: text << "file:" << path; break;
+    case Kind::normal:
+      return "normal:" + shortest(a) + ":" + shortest(b);
+    case Kind::uniform:
+      return "uniform:" + shortest(a) + ":" + shortest(b);
+    case Kind::bimodal:
+      return "bimodal:" + shortest(a) + ":" + shortest(b);
+    case Kind::file:
+      return "file:" + path;
   }
-  return text.str();
+  return "?";
 }
 
 namespace {
@@ -63,13 +86,15 @@ Distribution parse_distribution(const std::string& text, const std::string& opti
   const std::string kind = text.substr(0, colon);
   std::string forms;
   for (const auto& k : allowed) forms += (forms.empty() ? "" : ", ") + k;
-  if (std::find(allowed.begin(), allowed.end(), kind) == allowed.end() || colon == std::string::npos)
+  if (std::find(allowed.begin(), allowed.end(), kind) == allowed.end() ||
+      colon == std::string::npos)
     io::reject(option, text, "expected one of " + forms + " with its parameters");
   Distribution d;
   if (kind == "file") {
     d.kind = Distribution::Kind::file;
-    d.path = text.substr(colon + 1);
-    d.rows = read_rows(d.path, option, text);
+    d.rows = read_rows(text.substr(colon + 1), option, text);
+    // Absolute, so that the configuration recorded in an output reruns from anywhere.
+    d.path = std::filesystem::absolute(text.substr(colon + 1)).string();
     return d;
   }
   const auto fields = io::split(text, ':');
@@ -95,13 +120,13 @@ void validate_distribution_shape(const Distribution& distribution, int units, in
   const auto& rows = distribution.rows;
   if (rows.size() != 1 && rows.size() != static_cast<std::size_t>(realizations))
     io::reject(option, distribution.to_string(),
-               "file has " + std::to_string(rows.size()) + " rows; need 1 or --runs = " +
-                   std::to_string(realizations));
+               "file has " + std::to_string(rows.size()) +
+                   " rows; need 1 or --runs = " + std::to_string(realizations));
   for (const auto& row : rows)
     if (row.size() != static_cast<std::size_t>(units))
       io::reject(option, distribution.to_string(),
-                 "a row has " + std::to_string(row.size()) + " values; need --units = " +
-                     std::to_string(units));
+                 "a row has " + std::to_string(row.size()) +
+                     " values; need --units = " + std::to_string(units));
 }
 
 }  // namespace cdl::sweep

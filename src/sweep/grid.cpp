@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "errors.hpp"
 #include "io/parse.hpp"
 
 namespace cdl::sweep {
@@ -16,13 +17,22 @@ std::vector<double> parse_sigma_grid(const std::string& text, const std::string&
     if (fields.size() == 1) {
       sigma.push_back(io::parse_double(segment, option));
     } else if (fields.size() == 4 && (fields[0] == "log" || fields[0] == "lin")) {
-      const double a = io::parse_double(fields[1], option);
-      const double b = io::parse_double(fields[2], option);
-      const long long n = io::parse_integer(fields[3], option);
+      double a = 0, b = 0;
+      long long n = 0;
+      try {
+        a = io::parse_double(fields[1], option);
+        b = io::parse_double(fields[2], option);
+        n = io::parse_integer(fields[3], option);
+      } catch (const InputError&) {
+        io::reject(option, segment,
+                   "expected " + fields[0] + ":a:b:n with numbers a, b and a count n");
+      }
       if (n < 1 || n > 1000000) io::reject(option, segment, "count must be between 1 and 10^6");
       for (long long k = 0; k < n; ++k) {
         // Same points as numpy's linspace/logspace; the last one is exactly the end point.
-        const double x = (k == n - 1 && n > 1) ? b : a + (b - a) * static_cast<double>(k) / static_cast<double>(std::max(n - 1, 1LL));
+        const double x = (k == n - 1 && n > 1) ? b
+                                               : a + (b - a) * static_cast<double>(k) /
+                                                         static_cast<double>(std::max(n - 1, 1LL));
         sigma.push_back(fields[0] == "log" ? std::pow(10.0, x) : x);
       }
     } else {
@@ -30,7 +40,8 @@ std::vector<double> parse_sigma_grid(const std::string& text, const std::string&
     }
   }
   for (double s : sigma)
-    if (!(s >= 0) || !std::isfinite(s)) io::reject(option, text, "coupling sigma must be finite and >= 0");
+    if (!(s >= 0) || !std::isfinite(s))
+      io::reject(option, text, "coupling sigma must be finite and >= 0");
   return sigma;
 }
 
@@ -46,9 +57,12 @@ std::vector<int> parse_depths(const std::string& text, const std::string& option
 
 std::string name(Protocol protocol) {
   switch (protocol) {
-    case Protocol::nonadiabatic: return "nonadiabatic";
-    case Protocol::adiabatic_up: return "adiabatic_up";
-    case Protocol::adiabatic_down: return "adiabatic_down";
+    case Protocol::nonadiabatic:
+      return "nonadiabatic";
+    case Protocol::adiabatic_up:
+      return "adiabatic_up";
+    case Protocol::adiabatic_down:
+      return "adiabatic_down";
   }
   return "?";
 }

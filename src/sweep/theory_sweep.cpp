@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
 
 namespace cdl::sweep {
@@ -36,17 +37,21 @@ struct TraceRecorder {
   int depth;
   double mean_disorder;
   void sample(int k, const Eigen::ArrayXd& phi) {
-    m[k] = phi.mean();
+    m[k] = numerics::fixed_order_mean(phi);
     loss[k] = theory::mean_effective_loss(phi, depth, mean_disorder);
   }
 };
 
 PointStatus to_point_status(theory::IntegrationStatus status) {
   switch (status) {
-    case theory::IntegrationStatus::done: return PointStatus::done;
-    case theory::IntegrationStatus::diverged: return PointStatus::diverged;
-    case theory::IntegrationStatus::step_underflow: return PointStatus::step_underflow;
-    case theory::IntegrationStatus::step_budget: return PointStatus::step_budget;
+    case theory::IntegrationStatus::done:
+      return PointStatus::done;
+    case theory::IntegrationStatus::diverged:
+      return PointStatus::diverged;
+    case theory::IntegrationStatus::step_underflow:
+      return PointStatus::step_underflow;
+    case theory::IntegrationStatus::step_budget:
+      return PointStatus::step_budget;
   }
   return PointStatus::diverged;
 }
@@ -67,7 +72,8 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
   return workspace;
 }
 
-void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWorkspace& workspace) {
+void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
+                          TheoryWorkspace& workspace) {
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
@@ -77,7 +83,7 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWo
   result.chain = chain;
   result.disorder = realization.disorder;
   result.initial_state = realization.initial_state;
-  const double mean_disorder = realization.disorder.mean();
+  const double mean_disorder = numerics::fixed_order_mean(realization.disorder);
   theory::EffectiveDynamics dynamics(depth, sweep.gamma, realization.disorder, realization.graph);
   const std::vector<double> times = sweep.sample_times();
   const int first_measured = sweep.first_measured_sample();
@@ -100,7 +106,8 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWo
     dynamics.set_sigma(sweep.sigma[s]);
     TraceRecorder recorder{result.m_trace.row(s).data(), result.loss_trace.row(s).data(), depth,
                            mean_disorder};
-    const auto outcome = workspace.integrator.integrate(dynamics, phi, 0.0, sweep.t_end, times, recorder);
+    const auto outcome =
+        workspace.integrator.integrate(dynamics, phi, 0.0, sweep.t_end, times, recorder);
     const PointStatus status = to_point_status(outcome.status);
     result.status[s] = static_cast<std::int8_t>(status);
     result.steps[s] = outcome.accepted_steps;
@@ -111,8 +118,9 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWo
       continue;
     }
     const auto measured = sweep.samples - first_measured;
-    result.order_parameter[s] = std::abs(result.m_trace.row(s).tail(measured).mean());
-    result.loss[s] = result.loss_trace.row(s).tail(measured).mean();
+    result.order_parameter[s] =
+        std::abs(numerics::fixed_order_mean(result.m_trace.row(s).tail(measured)));
+    result.loss[s] = numerics::fixed_order_mean(result.loss_trace.row(s).tail(measured));
     if (sweep.save_final_states) result.final_state.row(s) = phi.matrix().transpose();
   }
 }

@@ -9,6 +9,8 @@
 #include <limits>
 #include <span>
 
+#include "numerics/fixed_order_sum.hpp"
+
 namespace cdl::theory {
 
 struct Dopri5Settings {
@@ -107,9 +109,14 @@ void Dopri5::trial_step(System& f, const Array& y, double h) {
 inline double Dopri5::error_norm(const Array& y, double h) const {
   using namespace dopri5_coefficients;
   const double rtol = settings_.rtol, atol = settings_.atol;
-  const auto scale = atol + rtol * y.abs().max(y_new_.abs());
-  const auto local_error = h * (e1 * k1_ + e3 * k3_ + e4 * k4_ + e5 * k5_ + e6 * k6_ + e7 * k7_);
-  return std::sqrt((local_error / scale).square().sum() / static_cast<double>(y.size()));
+  const double sum = numerics::fixed_order_sum(y.size(), [&](Eigen::Index i) {
+    const double scale = atol + rtol * std::max(std::abs(y[i]), std::abs(y_new_[i]));
+    const double local_error =
+        h * (e1 * k1_[i] + e3 * k3_[i] + e4 * k4_[i] + e5 * k5_[i] + e6 * k6_[i] + e7 * k7_[i]);
+    const double scaled = local_error / scale;
+    return scaled * scaled;
+  });
+  return std::sqrt(sum / static_cast<double>(y.size()));
 }
 
 template <class System>
@@ -119,13 +126,16 @@ double Dopri5::initial_step(System& f, const Array& y, double t0, double t_end) 
   const double n = static_cast<double>(y.size());
   const double span = t_end - t0;
   const auto scale = atol + rtol * y.abs();
-  const double d0 = std::sqrt((y / scale).square().sum() / n);
-  const double d1 = std::sqrt((k1_ / scale).square().sum() / n);
+  const auto rms = [&](const auto& x) {
+    return std::sqrt(numerics::fixed_order_sum(x.square()) / n);
+  };
+  const double d0 = rms(y / scale);
+  const double d1 = rms(k1_ / scale);
   double h0 = (d0 < 1e-5 || d1 < 1e-5) ? 1e-6 : 0.01 * d0 / d1;
   h0 = std::min(h0, span);
   y_stage_ = y + h0 * k1_;
   f(y_stage_, k2_);
-  const double d2 = std::sqrt(((k2_ - k1_) / scale).square().sum() / n) / h0;
+  const double d2 = rms((k2_ - k1_) / scale) / h0;
   const double dmax = std::max(d1, d2);
   const double h1 = dmax <= 1e-15 ? std::max(1e-6, h0 * 1e-3) : std::pow(0.01 / dmax, 1.0 / 5);
   return std::min({100 * h0, h1, span});
@@ -134,7 +144,8 @@ double Dopri5::initial_step(System& f, const Array& y, double t0, double t_end) 
 inline void Dopri5::dense_output(const Array& y, double h, double theta, Array& out) const {
   using namespace dopri5_coefficients;
   const double theta1 = 1 - theta;
-  // Hairer's CONTD5 in Horner form: y + θ(Δy + (1−θ)(hk1 − Δy + θ(Δy − hk7 − hk1 + Δy + (1−θ) r5))).
+  // Hairer's CONTD5 in Horner form: y + θ(Δy + (1−θ)(hk1 − Δy + θ(Δy − hk7 − hk1 + Δy + (1−θ)
+  // r5))).
   const auto dy = y_new_ - y;
   const auto bspl = h * k1_ - dy;
   const auto r4 = dy - h * k7_ - bspl;
@@ -184,8 +195,8 @@ IntegrationResult Dopri5::integrate(System& f, Array& y, double t0, double t_end
     result.rhs_evaluations += 6;
     const double err = error_norm(y, h);
     if (!(err <= 1.0)) {  // also rejects NaN from a non-finite trial
-      const double shrink = std::isfinite(err) ? std::min(1 / fac_min, std::pow(err, expo) / safety)
-                                               : 1 / fac_min;
+      const double shrink =
+          std::isfinite(err) ? std::min(1 / fac_min, std::pow(err, expo) / safety) : 1 / fac_min;
       h /= shrink;
       last_rejected = true;
       ++result.rejected_steps;

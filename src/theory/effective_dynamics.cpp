@@ -1,5 +1,7 @@
 #include "theory/effective_dynamics.hpp"
 
+#include "numerics/fixed_order_sum.hpp"
+
 namespace cdl::theory {
 
 EffectiveDynamics::EffectiveDynamics(int depth, double gamma, const Eigen::ArrayXd& disorder,
@@ -37,34 +39,43 @@ void local_force_any_depth(int depth, const Eigen::ArrayXd& phi, const Eigen::Ar
 
 void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const {
   switch (depth_) {
-    case 0: local_force<0>(phi, disorder_, gamma_, dphi_dt); break;
-    case 1: local_force<1>(phi, disorder_, gamma_, dphi_dt); break;
-    case 2: local_force<2>(phi, disorder_, gamma_, dphi_dt); break;
-    case 3: local_force<3>(phi, disorder_, gamma_, dphi_dt); break;
-    case 4: local_force<4>(phi, disorder_, gamma_, dphi_dt); break;
-    default: local_force_any_depth(depth_, phi, disorder_, gamma_, dphi_dt);
+    case 0:
+      local_force<0>(phi, disorder_, gamma_, dphi_dt);
+      break;
+    case 1:
+      local_force<1>(phi, disorder_, gamma_, dphi_dt);
+      break;
+    case 2:
+      local_force<2>(phi, disorder_, gamma_, dphi_dt);
+      break;
+    case 3:
+      local_force<3>(phi, disorder_, gamma_, dphi_dt);
+      break;
+    case 4:
+      local_force<4>(phi, disorder_, gamma_, dphi_dt);
+      break;
+    default:
+      local_force_any_depth(depth_, phi, disorder_, gamma_, dphi_dt);
   }
   if (sigma_ != 0) graph_.add_coupling(sigma_, phi, dphi_dt);
 }
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
   const auto p = integer_power(phi, depth_ + 1);  // φ^{D+1}
-  const double local =
-      ((0.5 * p.square() - disorder_ * p) / (depth_ + 1) + 0.5 * gamma_ * phi.square()).sum();
+  const double local = numerics::fixed_order_sum((0.5 * p.square() - disorder_ * p) / (depth_ + 1) +
+                                                 0.5 * gamma_ * phi.square());
   return local + graph_.coupling_energy(sigma_, phi);
 }
 
 namespace {
 
 template <int D>
-double mean_loss_at_depth(const Eigen::ArrayXd& phi, double mean_disorder) {
-  double sum = 0;
-  for (Eigen::Index i = 0; i < phi.size(); ++i) {
+double loss_sum_at_depth(const Eigen::ArrayXd& phi, double mean_disorder) {
+  return numerics::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
     double p = phi[i];  // φ^{D+1}
     for (int k = 0; k < D; ++k) p *= phi[i];
-    sum += p * (p - 2 * mean_disorder);
-  }
-  return sum;
+    return p * (p - 2 * mean_disorder);
+  });
 }
 
 }  // namespace
@@ -72,11 +83,18 @@ double mean_loss_at_depth(const Eigen::ArrayXd& phi, double mean_disorder) {
 double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_disorder) {
   double sum = 0;
   switch (depth) {
-    case 0: sum = mean_loss_at_depth<0>(phi, mean_disorder); break;
-    case 1: sum = mean_loss_at_depth<1>(phi, mean_disorder); break;
-    case 2: sum = mean_loss_at_depth<2>(phi, mean_disorder); break;
+    case 0:
+      sum = loss_sum_at_depth<0>(phi, mean_disorder);
+      break;
+    case 1:
+      sum = loss_sum_at_depth<1>(phi, mean_disorder);
+      break;
+    case 2:
+      sum = loss_sum_at_depth<2>(phi, mean_disorder);
+      break;
     default:
-      for (Eigen::Index i = 0; i < phi.size(); ++i) sum += effective_loss(phi[i], depth, mean_disorder);
+      sum = numerics::fixed_order_sum(
+          phi.size(), [&](Eigen::Index i) { return effective_loss(phi[i], depth, mean_disorder); });
   }
   return sum / static_cast<double>(phi.size());
 }
