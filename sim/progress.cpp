@@ -19,8 +19,10 @@ void Progress::advance(long amount) {
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const int decile = total_ > 0 ? static_cast<int>(10 * done_ / total_) : 10;
-  if (terminal_ || decile > last_decile_ || now - last_line_ > std::chrono::seconds(10))
-    draw(false);
+  // A terminal bar is redrawn at most ten times a second; plain lines every 10 % or 10 s.
+  const bool due = terminal_ ? now - last_line_ > std::chrono::milliseconds(100)
+                             : decile > last_decile_ || now - last_line_ > std::chrono::seconds(10);
+  if (due) draw(false);
   last_decile_ = decile;
 }
 
