@@ -1,0 +1,550 @@
+#include "theory/stationary.hpp"
+
+#include <unsupported/Eigen/Polynomials>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "errors.hpp"
+#include "theory/quadrature.hpp"
+
+namespace cdl::theory {
+
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+double power(double x, int n) {
+  double p = 1;
+  for (int k = 0; k < n; ++k) p *= x;
+  return p;
+}
+
+double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
+
+// Φ⁻¹(p) of the standard normal by Newton on the complementary error function.
+double normal_quantile(double p) {
+  double x = 0;
+  for (int it = 0; it < 100; ++it) {
+    const double cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
+    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
+    const double step = (cdf - p) / std::max(pdf, 1e-300);
+    x -= std::clamp(step, -1.0, 1.0);
+    if (std::abs(step) < 1e-14) break;
+  }
+  return x;
+}
+
+double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
+
+}  // namespace
+
+// ---- the unit -------------------------------------------------------------------------------
+
+double UnitModel::potential(double disorder, double phi) const {
+  const double p = power(phi, depth + 1);
+  return (0.5 * p * p - disorder * p) / (depth + 1) + 0.5 * gamma * phi * phi;
+}
+
+double UnitModel::curvature(double disorder, double phi) const {
+  const double low = depth >= 1 ? depth * disorder * power(phi, depth - 1) : 0.0;
+  return (2 * depth + 1) * power(phi, 2 * depth) - low + gamma;
+}
+
+// ---- the fixed-point curve Δ(φ) ------------------------------------------------------------
+
+FixedPointCurve::FixedPointCurve(const UnitModel& model, double sigma, double m)
+    : depth_(model.depth), stiffness_(model.gamma + sigma), field_(sigma * m) {
+  if (depth_ == 0) {  // Δ(φ) = (1 + γ + σ)φ − σm: one increasing piece
+    pieces_.push_back({-inf, inf, -inf, inf, true, true});
+    return;
+  }
+  if (m == 0) throw RuntimeError("FixedPointCurve needs m != 0 for depth >= 1");
+  // Critical points: real roots of (D+1)φ^{2D+1} + c(1−D)φ + Dσm.
+  Eigen::VectorXd coefficients = Eigen::VectorXd::Zero(2 * depth_ + 2);
+  coefficients[0] = depth_ * field_;
+  coefficients[1] = stiffness_ * (1 - depth_);
+  coefficients[2 * depth_ + 1] = depth_ + 1;
+  Eigen::PolynomialSolver<double, Eigen::Dynamic> solver(coefficients);
+  std::vector<double> critical;
+  for (const auto& root : solver.roots()) {
+    if (std::abs(root.imag()) > 1e-9 * (1 + std::abs(root.real()))) continue;
+    double x = root.real();
+    for (int it = 0; it < 3; ++it) {  // polish
+      const double value = Eigen::poly_eval(coefficients, x);
+      const double slope = (2 * depth_ + 1) * (depth_ + 1) * power(x, 2 * depth_) + coefficients[1];
+      if (slope != 0) x -= value / slope;
+    }
+    if (x != 0) critical.push_back(x);
+  }
+  std::sort(critical.begin(), critical.end());
+  const auto limit = [&](double phi) {  // Δ at ±∞ and at the pole 0±
+    if (std::isinf(phi)) return phi > 0 ? inf : (depth_ % 2 == 1 ? inf : -inf);
+    if (phi == 0 && std::signbit(phi)) return -sign(field_) * (depth_ % 2 == 0 ? 1 : -1) * inf;
+    if (phi == 0) return -sign(field_) * inf;
+    return disorder_at(phi);
+  };
+  std::vector<double> ends{-inf};
+  for (double c : critical)
+    if (c < 0) ends.push_back(c);
+  ends.push_back(-0.0);
+  const std::size_t negative_end = ends.size();
+  ends.push_back(0.0);
+  for (double c : critical)
+    if (c > 0) ends.push_back(c);
+  ends.push_back(inf);
+  for (std::size_t k = 0; k + 1 < ends.size(); ++k) {
+    if (k + 1 == negative_end) continue;  // the pole
+    const double a = ends[k], b = ends[k + 1];
+    const double da = limit(a), db = limit(b);
+    const bool increasing = db > da;
+    const bool positive_side = b > 0 || (b == 0 && !std::signbit(b) && a >= 0);
+    const double phi_sign = positive_side ? 1.0 : (depth_ % 2 == 0 ? 1.0 : -1.0);
+    pieces_.push_back({a, b, std::min(da, db), std::max(da, db), increasing,
+                       phi_sign * (increasing ? 1.0 : -1.0) > 0});
+  }
+}
+
+double FixedPointCurve::disorder_at(double phi) const {
+  // Δ(φ) = φ^{D+1} + cφ^{1−D} − σm φ^{−D}
+  const double pd = power(phi, depth_);
+  return pd * phi + stiffness_ * phi / pd - field_ / pd;
+}
+
+double FixedPointCurve::root_on(const Piece& piece, double disorder) const {
+  const double s = piece.increasing ? 1.0 : -1.0;
+  const auto f = [&](double phi) { return s * (disorder_at(phi) - disorder); };  // increasing
+  // A finite bracket [lo, hi] with f(lo) ≤ 0 ≤ f(hi): walk out towards an infinite end,
+  // in towards the pole at 0.
+  double lo = piece.phi_lo, hi = piece.phi_hi;
+  if (std::isinf(lo)) {
+    double x = std::min(std::isinf(hi) ? 0.0 : hi, 0.0) - 1;
+    while (f(x) > 0) x = 2 * x;
+    lo = x;
+  } else if (lo == 0) {
+    double x = std::isinf(hi) ? 1.0 : 0.5 * hi;
+    while (f(x) > 0) x = 0.5 * x;
+    lo = x;
+  }
+  if (std::isinf(hi)) {
+    double x = std::max(lo, 0.0) + 1;
+    while (f(x) < 0) x = 2 * x;
+    hi = x;
+  } else if (hi == 0) {
+    double x = 0.5 * lo;
+    while (f(x) < 0) x = 0.5 * x;
+    hi = x;
+  }
+  // Safeguarded Newton inside [lo, hi] (Numerical Recipes' rtsafe idea).
+  double x = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; ++it) {
+    const double value = f(x);
+    if (value == 0) return x;
+    (value < 0 ? lo : hi) = x;
+    const double slope = s * slope_at(x);
+    double next = slope > 0 ? x - value / slope : 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    if (std::abs(next - x) <= 1e-15 * std::max(1.0, std::abs(x))) return next;
+    x = next;
+  }
+  return x;
+}
+
+double FixedPointCurve::slope_at(double phi) const {
+  // Δ'(φ) = (D+1)φ^D + c(1−D)φ^{−D} + Dσm φ^{−D−1}
+  const double pd = power(phi, depth_);
+  return (depth_ + 1) * pd + (stiffness_ * (1 - depth_) + depth_ * field_ / phi) / pd;
+}
+
+std::vector<double> FixedPointCurve::fixed_points(double disorder) const {
+  std::vector<double> roots;
+  for (const Piece& piece : pieces_)
+    if (disorder > piece.delta_lo && disorder < piece.delta_hi) roots.push_back(root_on(piece, disorder));
+  return roots;
+}
+
+// ---- averages over the disorder ------------------------------------------------------------
+
+DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
+    : disorder_(disorder), order_(order) {
+  const QuadratureRule rule = gauss_legendre(order, 0.0, 1.0);
+  unit_nodes_ = rule.nodes;
+  unit_weights_ = rule.weights;
+  using Kind = sweep::Distribution::Kind;
+  switch (disorder.kind) {
+    case Kind::normal:
+      support_lo_ = disorder.a - 9 * disorder.b;
+      support_hi_ = disorder.a + 9 * disorder.b;
+      panel_width_ = 0.5 * disorder.b;
+      break;
+    case Kind::uniform:
+      support_lo_ = disorder.a;
+      support_hi_ = disorder.b;
+      panel_width_ = (disorder.b - disorder.a) / 8;
+      break;
+    case Kind::bimodal:
+      support_lo_ = -std::abs(disorder.a);
+      support_hi_ = std::abs(disorder.a);
+      panel_width_ = 0;
+      break;
+    case Kind::file: throw InputError("--disorder: file disorder has no quadrature; use normal, uniform or bimodal");
+  }
+}
+
+double DisorderAverage::density(double delta) const {
+  if (disorder_.kind == sweep::Distribution::Kind::normal) {
+    const double z = (delta - disorder_.a) / disorder_.b;
+    return std::exp(-0.5 * z * z) / (disorder_.b * std::sqrt(2 * M_PI));
+  }
+  return 1.0 / (disorder_.b - disorder_.a);
+}
+
+template <class F>
+void DisorderAverage::for_each_node(double lo, double hi, F f) const {
+  const auto atom = [&](double x, double w) {
+    if (x >= lo && x < hi && w > 0) f(x, w);
+  };
+  using Kind = sweep::Distribution::Kind;
+  if (disorder_.kind == Kind::bimodal) {
+    atom(disorder_.a, disorder_.b);
+    atom(-disorder_.a, 1 - disorder_.b);
+    return;
+  }
+  if (support_hi_ <= support_lo_) {  // degenerate: a point mass
+    atom(support_lo_, 1.0);
+    return;
+  }
+  const double a = std::max(lo, support_lo_), b = std::min(hi, support_hi_);
+  if (!(a < b)) return;
+  // Panels on a grid fixed in Δ, cut at a and b: the rule then moves smoothly with the ends of
+  // a piece, so averages are smooth functions of (σ, m) as continuation needs.
+  const int first = static_cast<int>(std::floor((a - support_lo_) / panel_width_));
+  const int last = static_cast<int>(std::ceil((b - support_lo_) / panel_width_));
+  for (int p = first; p < last; ++p) {
+    const double x0 = std::max(a, support_lo_ + p * panel_width_);
+    const double x1 = std::min(b, support_lo_ + (p + 1) * panel_width_);
+    if (!(x0 < x1)) continue;
+    const double width = x1 - x0;
+    for (std::size_t k = 0; k < unit_nodes_.size(); ++k) {
+      // Smoothstep map t → 3t² − 2t³: flat at both panel ends, so a square-root behaviour at a
+      // piece's end (a unit's well being born) is integrated to full order.
+      const double t = unit_nodes_[k];
+      const double x = x0 + width * t * t * (3 - 2 * t);
+      const double jacobian = width * 6 * t * (1 - t);
+      f(x, unit_weights_[k] * jacobian * density(x));
+    }
+  }
+}
+
+// ---- the solver ----------------------------------------------------------------------------
+
+StationarySolver::StationarySolver(UnitModel model, const sweep::Distribution& disorder,
+                                   const sweep::Distribution& initial_state, int quadrature_order,
+                                   int history_nodes)
+    : model_(model), average_(disorder, quadrature_order), initial_state_(initial_state),
+      history_nodes_(history_nodes) {}
+
+MeanField StationarySolver::ordered_field(double sigma, double m) const {
+  const FixedPointCurve curve(model_, sigma, m);
+  const auto& pieces = curve.pieces();
+  MeanField field;
+  field.min_stiffness = inf;
+  const auto add = [&](const FixedPointCurve::Piece& piece, double lo, double hi) {
+    average_.for_each_node(lo, hi, [&](double delta, double w) {
+      const double phi = curve.root_on(piece, delta);
+      const double a = model_.curvature(delta, phi) + sigma;
+      field.mean += w * phi;
+      field.secular += w * sigma / a;
+      field.min_stiffness = std::min(field.min_stiffness, a);
+      field.lyapunov += w * (model_.potential(delta, phi) + 0.5 * sigma * (phi - m) * (phi - m));
+    });
+  };
+  // The largest root of a unit with disorder Δ lies on a stable increasing piece at positive φ
+  // where Δ(φ) is below every value of Δ(ψ) for ψ > φ. Walk the pieces from the right.
+  double threshold = inf;
+  for (auto piece = pieces.rbegin(); piece != pieces.rend(); ++piece) {
+    if (piece->phi_hi <= 0 && model_.depth > 0) break;
+    if (piece->increasing) {
+      const double hi = std::min(threshold, piece->delta_hi);
+      if (piece->delta_lo < hi) add(*piece, piece->delta_lo, hi);
+    }
+    threshold = std::min(threshold, piece->delta_lo);
+  }
+  return field;
+}
+
+Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step) const {
+  Branch branch;
+  const bool needs_positive_m = model_.depth > 0;
+  const double m_floor = 1e-7;
+  // σ(m − M): at strong coupling every unit sits near m and m − M is O(1/σ), so the factor σ
+  // keeps the residual and its gradient O(1) for the corrector.
+  const auto F = [&](double x, double m) {
+    return std::exp(x) * (m - ordered_field(std::exp(x), m).mean);
+  };
+  const auto gradient = [&](double x, double m) {
+    const double hx = 1e-6, hm = 1e-7 * std::max(1.0, std::abs(m));
+    return std::array<double, 2>{(F(x + hx, m) - F(x - hx, m)) / (2 * hx),
+                                 (F(x, m + hm) - F(x, m - hm)) / (2 * hm)};
+  };
+  const auto record = [&](double x, double m) {
+    const MeanField field = ordered_field(std::exp(x), m);
+    branch.points.push_back({std::exp(x), m, field.stable(), field.lyapunov});
+  };
+  // Start: iterate the (increasing) map M down from a large m: the largest fixed point.
+  double x = std::log(sigma_min), m = 10;
+  for (int it = 0; it < 10000; ++it) {
+    const double next = ordered_field(sigma_min, m).mean;
+    if (std::abs(next - m) < 1e-14 * std::max(1.0, std::abs(m))) break;
+    m = next;
+  }
+  for (int it = 0; it < 50; ++it) {  // Newton polish
+    const auto g = gradient(x, m);
+    const double delta = F(x, m) / g[1];
+    m -= delta;
+    if (std::abs(delta) < 1e-14) break;
+  }
+  if (needs_positive_m && !(m > m_floor)) return branch;  // no ordered state at σ_min
+  record(x, m);
+  auto g = gradient(x, m);
+  double tx = g[1], tm = -g[0];
+  {
+    const double n = std::hypot(tx, tm);
+    tx /= n;
+    tm /= n;
+    if (tx < 0) tx = -tx, tm = -tm;
+  }
+  const double x_max = std::log(sigma_max), x_min = std::log(sigma_min);
+  double ds = step;
+  for (int steps = 0; steps < 100000 && ds > 1e-9; ++steps) {
+    const double px = x + ds * tx, pm = m + ds * tm;
+    double cx = px, cm = pm;
+    bool converged = false;
+    int iterations = 0;
+    for (; iterations < 12; ++iterations) {
+      if (needs_positive_m && cm <= 0) break;
+      const double f = F(cx, cm);
+      const auto gc = gradient(cx, cm);
+      const double arc = tx * (cx - px) + tm * (cm - pm);
+      const double det = gc[0] * tm - gc[1] * tx;
+      if (det == 0) break;
+      const double dx = (-f * tm + arc * gc[1]) / det;
+      const double dm = (-gc[0] * arc + tx * f) / det;
+      cx += dx;
+      cm += dm;
+      // 1e-9 in (log σ, m): near folds at strong coupling ∂F/∂m ~ 1e-4, so round-off in F
+      // (~1e-13) already moves the Newton update by ~1e-9; asking for more never converges.
+      if (std::abs(dx) + std::abs(dm) < 1e-9 && std::abs(f) < 1e-9) {
+        converged = true;
+        break;
+      }
+    }
+    if (!converged) {
+      ds *= 0.5;
+      continue;
+    }
+    if (needs_positive_m && cm < m_floor) {  // reached m = 0: the symmetric state
+      const double s = m / (m - cm);         // linear interpolation to m = 0
+      branch.points.push_back({std::exp(x + s * (cx - x)), 0.0, false, 0.0});
+      break;
+    }
+    g = gradient(cx, cm);
+    double nx = g[1], nm = -g[0];
+    const double n = std::hypot(nx, nm);
+    nx /= n;
+    nm /= n;
+    if (nx * tx + nm * tm < 0) nx = -nx, nm = -nm;
+    if ((nx > 0) != (tx > 0)) {
+      // Turning point: the Hermite interpolant with tangents t and n has x' = 0 at s*.
+      const double s = ds * tx / (tx - nx);
+      const double fx = x + s * tx + s * s / (2 * ds) * (nx - tx);
+      const double fm = m + s * tm + s * s / (2 * ds) * (nm - tm);
+      branch.folds.push_back({std::exp(fx), fm, false, ordered_field(std::exp(fx), fm).lyapunov});
+    }
+    if (cx > x_max || cx < x_min) break;
+    x = cx;
+    m = cm;
+    tx = nx;
+    tm = nm;
+    record(x, m);
+    ds = iterations <= 3 ? std::min(step, 1.5 * ds) : (iterations >= 6 ? 0.7 * ds : ds);
+  }
+  return branch;
+}
+
+Branch StationarySolver::symmetric(const std::vector<double>& sigma) const {
+  Branch branch;
+  if (model_.depth == 0) return branch;  // φ = 0 is not a fixed point without depth
+  for (double s : sigma) {
+    double secular = 0, min_stiffness = inf;
+    average_.for_each_node(-inf, inf, [&](double delta, double w) {
+      const double a = model_.curvature(delta, 0.0) + s;
+      secular += w * s / a;
+      min_stiffness = std::min(min_stiffness, a);
+    });
+    branch.points.push_back({s, 0.0, min_stiffness > 0 && secular < 1, 0.0});
+  }
+  return branch;
+}
+
+namespace {
+
+// A discretised population for the zero-temperature sweep: equal-probability disorder nodes,
+// each with the fraction of its units in the upper (largest-φ) well.
+struct HistoryState {
+  double m = 0;
+  std::vector<double> upper_fraction, phi_upper, phi_lower;
+};
+
+}  // namespace
+
+Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma_joined) const {
+  using Kind = sweep::Distribution::Kind;
+  const auto& d = average_.distribution();
+  std::vector<double> nodes, weights;
+  if (d.kind == Kind::bimodal) {
+    nodes = {d.a, -d.a};
+    weights = {d.b, 1 - d.b};
+  } else {
+    for (int j = 0; j < history_nodes_; ++j) {
+      const double u = (j + 0.5) / history_nodes_;
+      nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u) : d.a + (d.b - d.a) * u);
+      weights.push_back(1.0 / history_nodes_);
+    }
+  }
+  const std::size_t n = nodes.size();
+  const auto initial_above = [&](double phi) {  // P(φ(0) > phi)
+    if (initial_state_.kind == Kind::normal)
+      return initial_state_.b > 0 ? 1 - normal_cdf((phi - initial_state_.a) / initial_state_.b)
+                                  : (initial_state_.a > phi ? 1.0 : 0.0);
+    const double lo = initial_state_.a, hi = initial_state_.b;
+    return hi > lo ? std::clamp((hi - phi) / (hi - lo), 0.0, 1.0) : (lo > phi ? 1.0 : 0.0);
+  };
+  const auto nonzero = [](double m) { return m == 0 ? 1e-14 : m; };
+
+  HistoryState state;
+  state.upper_fraction.assign(n, 1.0);
+  state.phi_upper.assign(n, 0.0);
+  state.phi_lower.assign(n, 0.0);
+  bool any_bistable = false;
+
+  // Relaxes (m, wells) at σ from the current state: the mean field moves towards the fixed
+  // point, and a unit whose well disappears moves to the remaining one, for good.
+  const auto relax = [&](HistoryState& s, double sig, bool choose_initial_wells) {
+    MeanField field;
+    double walk = 1e-4, previous_residual = 0;
+    for (int it = 0; it < 100000; ++it) {
+      const FixedPointCurve curve(model_, sig, nonzero(s.m));
+      field = MeanField{};
+      field.min_stiffness = inf;
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto roots = curve.fixed_points(nodes[j]);
+        const double up = roots.back(), low = roots.front();
+        if (roots.size() >= 3) {
+          any_bistable = true;
+          if (choose_initial_wells) s.upper_fraction[j] = initial_above(roots[roots.size() - 2]);
+        } else if (!choose_initial_wells && s.phi_upper[j] != s.phi_lower[j]) {
+          // One well left: the units of the vanished well join it.
+          s.upper_fraction[j] =
+              std::abs(up - s.phi_upper[j]) < std::abs(up - s.phi_lower[j]) ? 1.0 : 0.0;
+        }
+        const double q = s.upper_fraction[j];
+        for (const auto& [phi, share] : {std::pair{up, q}, std::pair{low, 1 - q}}) {
+          if (share <= 0) continue;
+          const double a = model_.curvature(nodes[j], phi) + sig;
+          field.mean += weights[j] * share * phi;
+          field.secular += weights[j] * share * sig / a;
+          field.min_stiffness = std::min(field.min_stiffness, a);
+          field.lyapunov += weights[j] * share *
+                            (model_.potential(nodes[j], phi) + 0.5 * sig * (phi - s.m) * (phi - s.m));
+        }
+        s.phi_upper[j] = up;
+        s.phi_lower[j] = low;
+      }
+      const double residual = field.mean - s.m;
+      if (std::abs(residual) < 1e-12 * std::max(1.0, std::abs(s.m))) break;
+      // Newton at fixed occupation near a stable fixed point. Past a fold (∂M/∂m ≥ 1) the map
+      // crawls through the ghost of the lost fixed point, so m walks in the direction of
+      // M(m) − m with doubling steps instead, shrinking when it overshoots. Steps stay short
+      // (≤ max_step) so that no range of m in which some unit's well disappears is jumped over.
+      constexpr double max_step = 0.02;
+      if (residual * previous_residual < 0) walk = std::max(0.25 * walk, 1e-12);
+      previous_residual = residual;
+      double step;
+      if (field.secular < 1 - 1e-6) {
+        step = residual / (1 - field.secular);
+      } else {
+        step = std::copysign(walk, residual);
+        walk = std::min(2 * walk, max_step);
+      }
+      s.m += std::clamp(step, -max_step, max_step);
+    }
+    return field;
+  };
+  const auto joined = [&](const HistoryState& s) {  // every bistable unit in the upper well
+    if (s.m <= 0) return false;
+    for (std::size_t j = 0; j < n; ++j)
+      if (s.phi_upper[j] != s.phi_lower[j] && s.upper_fraction[j] < 1) return false;
+    return true;
+  };
+
+  Branch branch;
+  *sigma_joined = nan;
+  state.m = initial_state_.kind == Kind::normal ? initial_state_.a
+                                                : 0.5 * (initial_state_.a + initial_state_.b);
+  for (std::size_t k = 0; k < sigma.size(); ++k) {
+    const HistoryState before = state;
+    const MeanField field = relax(state, sigma[k], k == 0);
+    branch.points.push_back({sigma[k], state.m, field.stable(), field.lyapunov});
+    if (std::isnan(*sigma_joined) && k > 0 && joined(state) && !joined(before)) {
+      // Bisect the coupling at which the sweep lands on the ordered branch.
+      double lo = sigma[k - 1], hi = sigma[k];
+      for (int it = 0; it < 30; ++it) {
+        HistoryState trial = before;
+        const double mid = std::sqrt(lo * hi);
+        relax(trial, mid, false);
+        (joined(trial) ? hi : lo) = mid;
+      }
+      *sigma_joined = hi;
+    }
+  }
+  if (!any_bistable) *sigma_joined = nan;
+  return branch;
+}
+
+CriticalCouplings StationarySolver::critical(const Branch& ordered, const Branch& symmetric,
+                                             double sigma_joined) const {
+  CriticalCouplings c{sigma_joined, nan, nan};
+  if (model_.depth == 0) return {nan, nan, nan};
+  const auto& p = ordered.points;
+  // Order is lost where the ordered branch turns back for good or reaches m = 0.
+  if (!ordered.folds.empty()) {
+    double largest = 0;
+    for (const auto& f : ordered.folds) largest = std::max(largest, f.sigma);
+    c.sigma_c2 = largest;
+  }
+  if (!p.empty() && p.back().m == 0 && (std::isnan(c.sigma_c2) || p.back().sigma > c.sigma_c2))
+    c.sigma_c2 = p.back().sigma;
+  // Coexistence: H per unit of the stable ordered branch equals the symmetric branch's (0)
+  // where the symmetric branch is stable too.
+  const auto symmetric_stable = [&](double s) {
+    for (std::size_t k = 0; k + 1 < symmetric.points.size(); ++k)
+      if (symmetric.points[k].sigma <= s && s <= symmetric.points[k + 1].sigma)
+        return symmetric.points[k].stable && symmetric.points[k + 1].stable;
+    return false;
+  };
+  for (std::size_t k = 0; k + 1 < p.size(); ++k) {
+    const auto &a = p[k], &b = p[k + 1];
+    if (!a.stable || !b.stable || (a.lyapunov < 0) == (b.lyapunov < 0)) continue;
+    const double s = a.sigma + (b.sigma - a.sigma) * a.lyapunov / (a.lyapunov - b.lyapunov);
+    if (symmetric_stable(s)) {
+      c.sigma_coexistence = s;
+      break;
+    }
+  }
+  return c;
+}
+
+}  // namespace cdl::theory

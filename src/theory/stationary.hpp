@@ -1,0 +1,133 @@
+// Stationary states of the all-to-all effective theory in the N → ∞ limit (MODEL.md §4).
+//
+// A unit with disorder Δ in the mean field m sits at a root of its force
+//     g(φ) = Δφ^D − φ^{2D+1} − (γ+σ)φ + σm,            m = ⟨φ⟩ self-consistently.
+// g is linear in Δ, so for m ≠ 0 (and D ≥ 1) the roots of a unit are the preimages of Δ under
+//     Δ(φ) = φ^{D+1} + (γ+σ)φ^{1−D} − σm φ^{−D},
+// the disorder for which φ is a fixed point. Δ(φ) is monotone between its critical points (the
+// real roots of (D+1)φ^{2D+1} + (γ+σ)(1−D)φ + Dσm, shared by every unit), so each monotone
+// piece holds at most one root of each unit, found by safeguarded Newton, and a root is stable
+// iff φ^D Δ'(φ) > 0. Averages over the disorder distribution are integrated piece by piece in Δ:
+// inside a piece the chosen root is smooth in Δ, and the pieces' ends (a unit gaining or losing
+// a well) are where Gauss rules would otherwise lose their order.
+//
+// Stability of a fixed point of the all-to-all system: the Jacobian −diag(aᵢ) + (σ/N) 1 1ᵀ,
+// aᵢ = U''(φᵢ) + σ, has eigenvalues −aᵢ and the roots λ of the secular equation
+// 1 = σ ⟨1/(aᵢ + λ)⟩. With every aᵢ > 0 it is stable iff σ⟨1/a⟩ < 1; σ⟨1/a⟩ = ∂M/∂m of the
+// self-consistency map M(m) = ⟨φ*(m)⟩, so folds of a branch are where it crosses 1.
+#pragma once
+
+#include <vector>
+
+#include "sweep/distribution.hpp"
+
+namespace cdl::theory {
+
+struct UnitModel {
+  int depth = 1;
+  double gamma = 0.001;
+  // U(φ) = (φ^{2D+2}/2 − Δφ^{D+1})/(D+1) + γφ²/2, the local potential.
+  double potential(double disorder, double phi) const;
+  // U''(φ) = (2D+1)φ^{2D} − DΔφ^{D−1} + γ.
+  double curvature(double disorder, double phi) const;
+};
+
+// The curve Δ(φ) at given (σ, m ≠ 0) cut into monotone pieces.
+class FixedPointCurve {
+ public:
+  struct Piece {
+    double phi_lo, phi_hi;      // may be ±∞ or ±0 (the pole)
+    double delta_lo, delta_hi;  // the range of Δ over the piece (±∞ allowed)
+    bool increasing;
+    bool stable;  // roots on this piece are stable
+  };
+  FixedPointCurve(const UnitModel& model, double sigma, double m);
+  double disorder_at(double phi) const;
+  double slope_at(double phi) const;  // dΔ/dφ
+  const std::vector<Piece>& pieces() const { return pieces_; }
+  // The root of Δ(φ) = disorder on `piece`; the disorder must lie in its range.
+  double root_on(const Piece& piece, double disorder) const;
+  // All roots for a unit, increasing in φ.
+  std::vector<double> fixed_points(double disorder) const;
+
+ private:
+  int depth_;
+  double stiffness_, field_;  // γ + σ and σm
+  std::vector<Piece> pieces_;
+};
+
+// Averages over the disorder distribution: normal (piecewise Gauss–Legendre in Δ over
+// μ ± 9 std), uniform (over its support), bimodal (two point masses).
+class DisorderAverage {
+ public:
+  DisorderAverage(const sweep::Distribution& disorder, int order);
+  // Σ over integration nodes of w · f(Δ) for Δ restricted to [lo, hi]; the rule is split at
+  // lo and hi so that f may be discontinuous there.
+  template <class F>
+  void for_each_node(double lo, double hi, F f) const;
+  double support_lo() const { return support_lo_; }
+  double support_hi() const { return support_hi_; }
+  const sweep::Distribution& distribution() const { return disorder_; }
+
+ private:
+  double density(double delta) const;
+  sweep::Distribution disorder_;
+  int order_;
+  double support_lo_, support_hi_, panel_width_;
+  std::vector<double> unit_nodes_, unit_weights_;  // Gauss–Legendre on [0, 1]
+};
+
+// One evaluation of a branch's self-consistency map at (σ, m).
+struct MeanField {
+  double mean = 0;          // M(σ, m) = ⟨φ⟩
+  double secular = 0;       // σ⟨1/a⟩ = ∂M/∂m at fixed occupation
+  double min_stiffness = 0; // min of a = U''(φ) + σ over occupied wells
+  double lyapunov = 0;      // H per unit: ⟨U(φ)⟩ + (σ/2)⟨(φ − m)²⟩
+  bool stable() const { return min_stiffness > 0 && secular < 1; }
+};
+
+struct StationaryPoint {
+  double sigma = 0, m = 0;
+  bool stable = false;
+  double lyapunov = 0;
+};
+
+struct Branch {
+  std::vector<StationaryPoint> points;  // in continuation order
+  std::vector<StationaryPoint> folds;   // turning points in σ
+};
+
+struct CriticalCouplings {
+  double sigma_c1;           // the history branch joins the ordered one: onset of collective learning
+  double sigma_c2;           // the ordered branch folds back or reaches m = 0: order lost
+  double sigma_coexistence;  // stable ordered and symmetric branches have equal H per unit
+};
+
+class StationarySolver {
+ public:
+  StationarySolver(UnitModel model, const sweep::Distribution& disorder,
+                   const sweep::Distribution& initial_state, int quadrature_order,
+                   int history_nodes);
+
+  // Every unit in its largest-φ well (for m > 0 the well whose sign matches m).
+  MeanField ordered_field(double sigma, double m) const;
+  // Pseudo-arclength continuation of the ordered branch in (log σ, m) from σ_min, through
+  // folds, until σ leaves [σ_min, σ_max] or m reaches 0. `step` is the largest arclength step.
+  Branch ordered(double sigma_min, double sigma_max, double step) const;
+  // m = 0, every unit at φ = 0 (a fixed point of every unit when m = 0 and D ≥ 1).
+  Branch symmetric(const std::vector<double>& sigma) const;
+  // A zero-temperature sweep up the grid: units start in the well of their initial state and
+  // change well only when the mean field removes theirs.
+  Branch history(const std::vector<double>& sigma, double* sigma_joined) const;
+
+  CriticalCouplings critical(const Branch& ordered, const Branch& symmetric,
+                             double sigma_joined) const;
+
+ private:
+  UnitModel model_;
+  DisorderAverage average_;
+  sweep::Distribution initial_state_;
+  int history_nodes_;
+};
+
+}  // namespace cdl::theory
