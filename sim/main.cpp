@@ -20,6 +20,8 @@ void usage(std::ostream& out) {
   out << "usage: cdl <subcommand> [options]    (cdl <subcommand> --help for its options)\n"
          "subcommands:\n"
          "  theory       effective Ginzburg-Landau dynamics swept over coupling and depth\n"
+         "  stationary   N -> infinity stationary branches, their stability and critical "
+         "couplings\n"
          "options: --help, --version\n";
 }
 
@@ -51,6 +53,7 @@ int main(int argc, char** argv) {
   const std::vector<std::string> arguments(words.begin() + 1, words.end());
   try {
     if (subcommand == "theory") return cdl::sim::run_theory(arguments, command_line);
+    if (subcommand == "stationary") return cdl::sim::run_stationary(arguments, command_line);
     const auto& known = cdl::io::subcommand_names();
     if (std::find(known.begin(), known.end(), subcommand) != known.end()) {
       std::cerr << "cdl: subcommand '" << subcommand << "' is not implemented in this version\n";

@@ -1,6 +1,4 @@
 // `cdl theory`: finite-N sweeps of the effective dynamics, from configuration to HDF5.
-#include <omp.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -12,6 +10,7 @@
 #include "io/config.hpp"
 #include "io/parse.hpp"
 #include "io/theory_output.hpp"
+#include "options.hpp"
 #include "progress.hpp"
 #include "sweep/theory_sweep.hpp"
 
@@ -66,21 +65,6 @@ po::options_description theory_options() {
   return options;
 }
 
-long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
-                           const std::string& requirement) {
-  const std::string value = io::text(values, name);
-  const long long n = io::parse_integer(value, name);
-  if (n < low) io::reject(name, value, requirement);
-  return n;
-}
-
-double positive(const po::variables_map& values, const std::string& name) {
-  const std::string value = io::text(values, name);
-  const double x = io::parse_double(value, name);
-  if (!(x > 0)) io::reject(name, value, "must be > 0");
-  return x;
-}
-
 sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep::TheorySweep sweep;
   const std::string units = io::text(values, "units");
@@ -110,42 +94,6 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
   sweep.save_final_states = values["save-final-states"].as<bool>();
   return sweep;
-}
-
-// Refuses an output that exists (without --overwrite) or whose directory cannot be written,
-// before anything is created.
-void check_output(const std::string& output, bool overwrite) {
-  if (output.empty()) io::reject("output", output, "empty path");
-  const fs::path path(output);
-  std::error_code error;
-  if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
-  if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
-    io::reject("output", output,
-               fs::exists(path, error)
-                   ? "file exists; pass --overwrite to replace it"
-                   : "a partial file " + output + ".part exists; pass --overwrite");
-  fs::path ancestor = fs::absolute(path, error).parent_path();
-  while (!ancestor.empty() && !fs::exists(ancestor, error) && ancestor != ancestor.root_path())
-    ancestor = ancestor.parent_path();
-  if (!fs::is_directory(ancestor, error) || access(ancestor.c_str(), W_OK) != 0)
-    io::reject("output", output, "directory " + ancestor.string() + " is not writable");
-  if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
-    io::reject("output", output, "file is not writable");
-}
-
-// Permission checks cannot see everything (root, read-only mounts, /proc): a failure to create
-// the file is still bad input on --output.
-io::TheoryFileWriter create_writer(const std::string& output, const std::string& partial,
-                                   const sweep::TheorySweep& sweep,
-                                   const io::Provenance& provenance) {
-  try {
-    fs::create_directories(fs::absolute(fs::path(output)).parent_path());
-    return io::TheoryFileWriter(partial, sweep, provenance);
-  } catch (const fs::filesystem_error& e) {
-    io::reject("output", output, std::string("cannot create its directory: ") + e.code().message());
-  } catch (const RuntimeError&) {
-    io::reject("output", output, "cannot create " + partial);
-  }
 }
 
 // Rough work model: the step size is accuracy-limited at weak coupling and limited by the
@@ -232,9 +180,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
     return 0;
   }
   const sweep::TheorySweep sweep = sweep_from_options(values);
-  const int threads_requested =
-      static_cast<int>(integer_at_least(values, "threads", 0, "must be >= 0"));
-  const int threads = threads_requested > 0 ? threads_requested : omp_get_max_threads();
+  const int threads = thread_count(values);
   const bool quiet = values["quiet"].as<bool>();
   if (values["dry-run"].as<bool>()) {
     print_dry_run(sweep, threads);
@@ -249,7 +195,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                   io::resolved_ini("theory", values, recorded_options,
                                                    {{"disorder", sweep.disorder.to_string()},
                                                     {"init", sweep.initial_state.to_string()}})};
-  io::TheoryFileWriter writer = create_writer(output, partial, sweep, provenance);
+  io::TheoryFileWriter writer =
+      create_output(output, [&] { return io::TheoryFileWriter(partial, sweep, provenance); });
   const long points_per_chain = static_cast<long>(sweep.sigma.size());
   const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
   Progress progress(chains * points_per_chain, "integrations", quiet);

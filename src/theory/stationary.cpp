@@ -1,10 +1,9 @@
 #include "theory/stationary.hpp"
 
-#include <unsupported/Eigen/Polynomials>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unsupported/Eigen/Polynomials>
 
 #include "errors.hpp"
 #include "theory/quadrature.hpp"
@@ -161,7 +160,8 @@ double FixedPointCurve::slope_at(double phi) const {
 std::vector<double> FixedPointCurve::fixed_points(double disorder) const {
   std::vector<double> roots;
   for (const Piece& piece : pieces_)
-    if (disorder > piece.delta_lo && disorder < piece.delta_hi) roots.push_back(root_on(piece, disorder));
+    if (disorder > piece.delta_lo && disorder < piece.delta_hi)
+      roots.push_back(root_on(piece, disorder));
   return roots;
 }
 
@@ -189,7 +189,9 @@ DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
       support_hi_ = std::abs(disorder.a);
       panel_width_ = 0;
       break;
-    case Kind::file: throw InputError("--disorder: file disorder has no quadrature; use normal, uniform or bimodal");
+    case Kind::file:
+      throw InputError(
+          "--disorder: file disorder has no quadrature; use normal, uniform or bimodal");
   }
 }
 
@@ -243,7 +245,9 @@ void DisorderAverage::for_each_node(double lo, double hi, F f) const {
 StationarySolver::StationarySolver(UnitModel model, const sweep::Distribution& disorder,
                                    const sweep::Distribution& initial_state, int quadrature_order,
                                    int history_nodes)
-    : model_(model), average_(disorder, quadrature_order), initial_state_(initial_state),
+    : model_(model),
+      average_(disorder, quadrature_order),
+      initial_state_(initial_state),
       history_nodes_(history_nodes) {}
 
 MeanField StationarySolver::ordered_field(double sigma, double m) const {
@@ -347,7 +351,7 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
     }
     if (needs_positive_m && cm < m_floor) {  // reached m = 0: the symmetric state
       const double s = m / (m - cm);         // linear interpolation to m = 0
-      branch.points.push_back({std::exp(x + s * (cx - x)), 0.0, false, 0.0});
+      branch.points.push_back(symmetric_point(std::exp(x + s * (cx - x))));
       break;
     }
     g = gradient(cx, cm);
@@ -356,6 +360,12 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
     nx /= n;
     nm /= n;
     if (nx * tx + nm * tm < 0) nx = -nx, nm = -nm;
+    // A sharp turn between consecutive tangents means the step cut across a fold (and may
+    // have landed on another part of the curve): retry shorter.
+    if (nx * tx + nm * tm < 0.99 && ds > 1e-6) {
+      ds *= 0.5;
+      continue;
+    }
     if ((nx > 0) != (tx > 0)) {
       // Turning point: the Hermite interpolant with tangents t and n has x' = 0 at s*.
       const double s = ds * tx / (tx - nx);
@@ -377,16 +387,18 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
 Branch StationarySolver::symmetric(const std::vector<double>& sigma) const {
   Branch branch;
   if (model_.depth == 0) return branch;  // φ = 0 is not a fixed point without depth
-  for (double s : sigma) {
-    double secular = 0, min_stiffness = inf;
-    average_.for_each_node(-inf, inf, [&](double delta, double w) {
-      const double a = model_.curvature(delta, 0.0) + s;
-      secular += w * s / a;
-      min_stiffness = std::min(min_stiffness, a);
-    });
-    branch.points.push_back({s, 0.0, min_stiffness > 0 && secular < 1, 0.0});
-  }
+  for (double s : sigma) branch.points.push_back(symmetric_point(s));
   return branch;
+}
+
+StationaryPoint StationarySolver::symmetric_point(double sigma) const {
+  double secular = 0, min_stiffness = inf;
+  average_.for_each_node(-inf, inf, [&](double delta, double w) {
+    const double a = model_.curvature(delta, 0.0) + sigma;
+    secular += w * sigma / a;
+    min_stiffness = std::min(min_stiffness, a);
+  });
+  return {sigma, 0.0, min_stiffness > 0 && secular < 1, 0.0};
 }
 
 namespace {
@@ -410,7 +422,8 @@ Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma
   } else {
     for (int j = 0; j < history_nodes_; ++j) {
       const double u = (j + 0.5) / history_nodes_;
-      nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u) : d.a + (d.b - d.a) * u);
+      nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u)
+                                             : d.a + (d.b - d.a) * u);
       weights.push_back(1.0 / history_nodes_);
     }
   }
@@ -457,8 +470,9 @@ Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma
           field.mean += weights[j] * share * phi;
           field.secular += weights[j] * share * sig / a;
           field.min_stiffness = std::min(field.min_stiffness, a);
-          field.lyapunov += weights[j] * share *
-                            (model_.potential(nodes[j], phi) + 0.5 * sig * (phi - s.m) * (phi - s.m));
+          field.lyapunov +=
+              weights[j] * share *
+              (model_.potential(nodes[j], phi) + 0.5 * sig * (phi - s.m) * (phi - s.m));
         }
         s.phi_upper[j] = up;
         s.phi_lower[j] = low;
@@ -519,13 +533,11 @@ CriticalCouplings StationarySolver::critical(const Branch& ordered, const Branch
   CriticalCouplings c{sigma_joined, nan, nan};
   if (model_.depth == 0) return {nan, nan, nan};
   const auto& p = ordered.points;
-  // Order is lost where the ordered branch turns back for good or reaches m = 0.
-  if (!ordered.folds.empty()) {
-    double largest = 0;
-    for (const auto& f : ordered.folds) largest = std::max(largest, f.sigma);
-    c.sigma_c2 = largest;
-  }
-  if (!p.empty() && p.back().m == 0 && (std::isnan(c.sigma_c2) || p.back().sigma > c.sigma_c2))
+  // Order is lost where the stable ordered branch ends: at its first fold along the
+  // continuation (a first-order loss), or where it reaches m = 0 (a continuous one).
+  if (!ordered.folds.empty())
+    c.sigma_c2 = ordered.folds.front().sigma;
+  else if (!p.empty() && p.back().m == 0)
     c.sigma_c2 = p.back().sigma;
   // Coexistence: H per unit of the stable ordered branch equals the symmetric branch's (0)
   // where the symmetric branch is stable too.
@@ -538,9 +550,24 @@ CriticalCouplings StationarySolver::critical(const Branch& ordered, const Branch
   for (std::size_t k = 0; k + 1 < p.size(); ++k) {
     const auto &a = p[k], &b = p[k + 1];
     if (!a.stable || !b.stable || (a.lyapunov < 0) == (b.lyapunov < 0)) continue;
-    const double s = a.sigma + (b.sigma - a.sigma) * a.lyapunov / (a.lyapunov - b.lyapunov);
-    if (symmetric_stable(s)) {
-      c.sigma_coexistence = s;
+    // Secant on σ between the two branch points, each iterate solved back onto the branch.
+    double s0 = a.sigma, h0 = a.lyapunov, s1 = b.sigma, h1 = b.lyapunov, m = a.m;
+    for (int it = 0; it < 30 && std::abs(s1 - s0) > 1e-12 * s1; ++it) {
+      const double s = s1 - h1 * (s1 - s0) / (h1 - h0);
+      m += (b.m - a.m) * (s - s1) / (b.sigma - a.sigma);
+      for (int newton = 0; newton < 30; ++newton) {
+        const double dm = 1e-7 * std::max(1.0, std::abs(m));
+        const double f = m - ordered_field(s, m).mean;
+        const double slope =
+            1 - (ordered_field(s, m + dm).mean - ordered_field(s, m - dm).mean) / (2 * dm);
+        m -= f / slope;
+        if (std::abs(f / slope) < 1e-13) break;
+      }
+      s0 = s1, h0 = h1;
+      s1 = s, h1 = ordered_field(s, m).lyapunov;
+    }
+    if (symmetric_stable(s1)) {
+      c.sigma_coexistence = s1;
       break;
     }
   }

@@ -79,10 +79,10 @@ class DisorderAverage {
 
 // One evaluation of a branch's self-consistency map at (σ, m).
 struct MeanField {
-  double mean = 0;          // M(σ, m) = ⟨φ⟩
-  double secular = 0;       // σ⟨1/a⟩ = ∂M/∂m at fixed occupation
-  double min_stiffness = 0; // min of a = U''(φ) + σ over occupied wells
-  double lyapunov = 0;      // H per unit: ⟨U(φ)⟩ + (σ/2)⟨(φ − m)²⟩
+  double mean = 0;           // M(σ, m) = ⟨φ⟩
+  double secular = 0;        // σ⟨1/a⟩ = ∂M/∂m at fixed occupation
+  double min_stiffness = 0;  // min of a = U''(φ) + σ over occupied wells
+  double lyapunov = 0;       // H per unit: ⟨U(φ)⟩ + (σ/2)⟨(φ − m)²⟩
   bool stable() const { return min_stiffness > 0 && secular < 1; }
 };
 
@@ -98,8 +98,8 @@ struct Branch {
 };
 
 struct CriticalCouplings {
-  double sigma_c1;           // the history branch joins the ordered one: onset of collective learning
-  double sigma_c2;           // the ordered branch folds back or reaches m = 0: order lost
+  double sigma_c1;  // the history branch joins the ordered one: onset of collective learning
+  double sigma_c2;  // the ordered branch folds back or reaches m = 0: order lost
   double sigma_coexistence;  // stable ordered and symmetric branches have equal H per unit
 };
 
@@ -124,6 +124,7 @@ class StationarySolver {
                              double sigma_joined) const;
 
  private:
+  StationaryPoint symmetric_point(double sigma) const;
   UnitModel model_;
   DisorderAverage average_;
   sweep::Distribution initial_state_;

@@ -1,0 +1,51 @@
+#include "options.hpp"
+
+#include <omp.h>
+#include <unistd.h>
+
+#include "io/config.hpp"
+
+namespace cdl::sim {
+
+namespace fs = std::filesystem;
+
+long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
+                           const std::string& requirement) {
+  const std::string value = io::text(values, name);
+  const long long n = io::parse_integer(value, name);
+  if (n < low) io::reject(name, value, requirement);
+  return n;
+}
+
+double positive(const po::variables_map& values, const std::string& name) {
+  const std::string value = io::text(values, name);
+  const double x = io::parse_double(value, name);
+  if (!(x > 0)) io::reject(name, value, "must be > 0");
+  return x;
+}
+
+int thread_count(const po::variables_map& values) {
+  const auto threads = static_cast<int>(integer_at_least(values, "threads", 0, "must be >= 0"));
+  return threads > 0 ? threads : omp_get_max_threads();
+}
+
+void check_output(const std::string& output, bool overwrite) {
+  if (output.empty()) io::reject("output", output, "empty path");
+  const fs::path path(output);
+  std::error_code error;
+  if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
+  if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
+    io::reject("output", output,
+               fs::exists(path, error)
+                   ? "file exists; pass --overwrite to replace it"
+                   : "a partial file " + output + ".part exists; pass --overwrite");
+  fs::path ancestor = fs::absolute(path, error).parent_path();
+  while (!ancestor.empty() && !fs::exists(ancestor, error) && ancestor != ancestor.root_path())
+    ancestor = ancestor.parent_path();
+  if (!fs::is_directory(ancestor, error) || access(ancestor.c_str(), W_OK) != 0)
+    io::reject("output", output, "directory " + ancestor.string() + " is not writable");
+  if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
+    io::reject("output", output, "file is not writable");
+}
+
+}  // namespace cdl::sim

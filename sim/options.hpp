@@ -1,0 +1,42 @@
+// Option checks and output-file handling shared by the subcommands.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <string>
+
+#include "errors.hpp"
+#include "io/parse.hpp"
+
+namespace cdl::sim {
+
+namespace po = boost::program_options;
+
+// An integer option ≥ low; `requirement` says why otherwise.
+long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
+                           const std::string& requirement);
+// A finite option > 0.
+double positive(const po::variables_map& values, const std::string& name);
+// --threads, 0 meaning every core.
+int thread_count(const po::variables_map& values);
+
+// Refuses an output that exists (without --overwrite, also as OUTPUT.part) or whose directory
+// cannot be written, before anything is created.
+void check_output(const std::string& output, bool overwrite);
+
+// Creates the output's directory and runs `make` (which creates the file). Permission checks
+// cannot see everything (root, read-only mounts, /proc): a failure here is still bad input
+// on --output.
+template <class Make>
+auto create_output(const std::string& output, Make make) {
+  try {
+    std::filesystem::create_directories(std::filesystem::absolute(output).parent_path());
+    return make();
+  } catch (const std::filesystem::filesystem_error& e) {
+    io::reject("output", output, "cannot create its directory: " + e.code().message());
+  } catch (const RuntimeError&) {
+    io::reject("output", output, "cannot create " + output + ".part");
+  }
+}
+
+}  // namespace cdl::sim

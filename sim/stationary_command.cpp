@@ -1,0 +1,170 @@
+// `cdl stationary`: self-consistent stationary branches of the all-to-all effective theory in
+// the N → ∞ limit, their stability, folds and the critical couplings.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "io/config.hpp"
+#include "io/stationary_output.hpp"
+#include "options.hpp"
+#include "sweep/distribution.hpp"
+#include "sweep/grid.hpp"
+
+namespace cdl::sim {
+
+namespace {
+
+const std::vector<std::string> recorded_options{"depths",        "sigma",       "gamma",
+                                                "disorder",      "init",        "quadrature-order",
+                                                "history-nodes", "max-arc-step"};
+
+po::options_description stationary_options() {
+  po::options_description options("cdl stationary options");
+  const auto text = [](const char* default_value) {
+    return po::value<std::string>()->default_value(default_value);
+  };
+  options.add_options()("help,h", "show this help")("version", "print the version")(
+      "config", po::value<std::vector<std::string>>()->composing(),
+      "INI file of options (repeatable, later files win; the command line wins over files)")(
+      "depths", text("0,1,2"), "network depths D, comma-separated")(
+      "sigma", text("log:-2.2:2.2:200"),
+      "increasing coupling grid: the range of the continuation and the history sweep's steps")(
+      "gamma", text("0.001"), "weight decay gamma (>= 0)")(
+      "disorder", text("normal:0:2"),
+      "disorder Delta: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P")(
+      "init", text("uniform:-1.7:2.3"),
+      "initial states, which select the wells of the history branch: uniform:LO:HI | "
+      "normal:MEAN:STD")("quadrature-order", text("12"),
+                         "Gauss-Legendre points per panel of the disorder average (>= 2)")(
+      "history-nodes", text("400"), "equal-probability disorder nodes of the history sweep (>= 2)")(
+      "max-arc-step", text("0"),
+      "largest continuation step in (ln sigma, m); 0: twice the grid's spacing in ln sigma")(
+      "output", text("data/stationary.h5"), "output HDF5 file")("overwrite", po::bool_switch(),
+                                                                "replace an existing output file")(
+      "threads", text("0"), "OpenMP threads across depths (0: all cores)")(
+      "quiet", po::bool_switch(), "print nothing but the table")(
+      "dry-run", po::bool_switch(), "check the options and print the work, compute nothing");
+  return options;
+}
+
+struct StationaryConfig {
+  std::vector<int> depths;
+  std::vector<double> sigma;
+  double gamma = 0.001;
+  sweep::Distribution disorder, initial_state;
+  int quadrature_order = 12, history_nodes = 400;
+  double max_arc_step = 0;
+};
+
+StationaryConfig config_from_options(const po::variables_map& values) {
+  StationaryConfig c;
+  c.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
+  c.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
+  for (std::size_t k = 0; k < c.sigma.size(); ++k)
+    if (!(c.sigma[k] > 0) || (k > 0 && !(c.sigma[k] > c.sigma[k - 1])))
+      io::reject("sigma", io::text(values, "sigma"),
+                 "continuation needs positive, strictly increasing couplings");
+  if (c.sigma.size() < 2)
+    io::reject("sigma", io::text(values, "sigma"), "need at least 2 couplings");
+  c.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
+  if (c.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+  c.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
+                                         {"normal", "uniform", "bimodal", "file"});
+  if (c.disorder.kind == sweep::Distribution::Kind::file)
+    io::reject("disorder", io::text(values, "disorder"),
+               "a sample has no quadrature; use normal, uniform or bimodal");
+  c.initial_state =
+      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+  c.quadrature_order =
+      static_cast<int>(integer_at_least(values, "quadrature-order", 2, "need at least 2 points"));
+  c.history_nodes =
+      static_cast<int>(integer_at_least(values, "history-nodes", 2, "need at least 2 nodes"));
+  const std::string step = io::text(values, "max-arc-step");
+  c.max_arc_step = io::parse_double(step, "max-arc-step");
+  if (c.max_arc_step < 0) io::reject("max-arc-step", step, "must be >= 0");
+  if (c.max_arc_step == 0)
+    c.max_arc_step = 2 * std::log(c.sigma.back() / c.sigma.front()) / (c.sigma.size() - 1);
+  return c;
+}
+
+io::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
+  const theory::StationarySolver solver({depth, c.gamma}, c.disorder, c.initial_state,
+                                        c.quadrature_order, c.history_nodes);
+  io::StationaryResult r;
+  r.depth = depth;
+  r.ordered = solver.ordered(c.sigma.front(), c.sigma.back(), c.max_arc_step);
+  r.symmetric = solver.symmetric(c.sigma);
+  double joined = NAN;
+  r.history = solver.history(c.sigma, &joined);
+  r.critical = solver.critical(r.ordered, r.symmetric, joined);
+  return r;
+}
+
+void print_table(const std::vector<io::StationaryResult>& results) {
+  const auto value = [](double x) {
+    char text[32];
+    if (std::isnan(x)) return std::string("-");
+    std::snprintf(text, sizeof text, "%.4g", x);
+    return std::string(text);
+  };
+  std::printf("%5s %12s %12s %14s   %s\n", "depth", "sigma_c1", "sigma_c2", "coexistence",
+              "folds of the ordered branch (sigma, m)");
+  for (const auto& r : results) {
+    std::printf("%5d %12s %12s %14s  ", r.depth, value(r.critical.sigma_c1).c_str(),
+                value(r.critical.sigma_c2).c_str(), value(r.critical.sigma_coexistence).c_str());
+    if (r.ordered.folds.empty()) std::printf(" -");
+    for (const auto& f : r.ordered.folds) std::printf(" (%.4g, %.4g)", f.sigma, f.m);
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line) {
+  const po::options_description options = stationary_options();
+  const po::variables_map values = io::parse_options("stationary", options, arguments);
+  if (values.count("help")) {
+    std::cout << "usage: cdl stationary [options]\n" << options << "\n";
+    return 0;
+  }
+  if (values.count("version")) {
+    std::cout << "cdl " << CDL_VERSION << "\n";
+    return 0;
+  }
+  const StationaryConfig config = config_from_options(values);
+  const int threads = thread_count(values);
+  const bool quiet = values["quiet"].as<bool>();
+  if (values["dry-run"].as<bool>()) {
+    std::printf(
+        "cdl stationary (dry run): %zu depths, sigma from %.4g to %.4g (%zu values), "
+        "branches ordered, symmetric, history\n",
+        config.depths.size(), config.sigma.front(), config.sigma.back(), config.sigma.size());
+    return 0;
+  }
+  const std::string output = io::text(values, "output");
+  check_output(output, values["overwrite"].as<bool>());
+
+  std::vector<io::StationaryResult> results(config.depths.size());
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
+  for (std::size_t d = 0; d < config.depths.size(); ++d)
+    results[d] = solve_depth(config, config.depths[d]);
+
+  const std::string partial = output + ".part";
+  const io::Provenance provenance{command_line,
+                                  io::resolved_ini("stationary", values, recorded_options,
+                                                   {{"disorder", config.disorder.to_string()},
+                                                    {"init", config.initial_state.to_string()}})};
+  create_output(output, [&] {
+    io::write_stationary_file(partial, results, provenance);
+    return 0;
+  });
+  std::filesystem::rename(partial, output);
+  print_table(results);
+  std::fflush(stdout);
+  if (!quiet) std::cerr << "wrote " << output << "\n";
+  return 0;
+}
+
+}  // namespace cdl::sim
