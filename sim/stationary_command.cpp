@@ -70,11 +70,10 @@ StationaryConfig config_from_options(const po::variables_map& values) {
     io::reject("sigma", io::text(values, "sigma"), "need at least 2 couplings");
   c.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
   if (c.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
-  c.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
-                                         {"normal", "uniform", "bimodal", "file"});
-  if (c.disorder.kind == sweep::Distribution::Kind::file)
-    io::reject("disorder", io::text(values, "disorder"),
-               "a sample has no quadrature; use normal, uniform or bimodal");
+  const std::string disorder = io::text(values, "disorder");
+  if (disorder.starts_with("file:"))
+    io::reject("disorder", disorder, "a sample has no quadrature; use normal, uniform or bimodal");
+  c.disorder = sweep::parse_distribution(disorder, "disorder", {"normal", "uniform", "bimodal"});
   c.initial_state =
       sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
   c.quadrature_order =

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "errors.hpp"
 #include "io/parse.hpp"
 
 namespace cdl::sweep {
@@ -70,7 +71,11 @@ std::vector<std::vector<double>> read_rows(const std::string& path, const std::s
     std::string field;
     while (fields >> field) {
       if (field.back() == ',') field.pop_back();
-      row.push_back(io::parse_double(field, option));
+      try {
+        row.push_back(io::parse_double(field, option));
+      } catch (const InputError&) {
+        io::reject(option, text, "file " + path + " holds '" + field + "', not a finite number");
+      }
     }
     if (!row.empty()) rows.push_back(std::move(row));
   }
