@@ -13,6 +13,7 @@
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep/theory_sweep.hpp"
+#include "theory/population.hpp"
 
 namespace cdl::sim {
 
@@ -25,54 +26,70 @@ constexpr const char* published_sigma_grid = "log:-2.2:-1:15,log:-1:1:30,log:1:2
 
 // Options that define the physics and the grid: recorded in every file's `config`.
 const std::vector<std::string> recorded_options{
-    "units",     "runs",     "depths",    "sigma",
-    "protocols", "gamma",    "t-end",     "samples",
-    "rtol",      "atol",     "max-steps", "disorder",
-    "init",      "topology", "seed",      "save-final-states"};
+    "units",          "runs",        "depths",    "sigma",
+    "protocols",      "gamma",       "t-end",     "samples",
+    "rtol",           "atol",        "max-steps", "disorder",
+    "init",           "topology",    "seed",      "save-final-states",
+    "disorder-nodes", "init-panels", "init-order"};
 
 po::options_description theory_options() {
   po::options_description options("cdl theory options");
   const auto text = [](const char* default_value) {
     return po::value<std::string>()->default_value(default_value);
   };
-  options.add_options()("help,h", "show this help")("version", "print the version")(
-      "config", po::value<std::vector<std::string>>()->composing(),
-      "INI file of options (repeatable, later files win; the command line wins over files)")(
-      "units", text("200"), "number of units N (integer >= 2)")(
-      "runs", text("50"), "disorder realizations R")("depths", text("0,1,2"),
-                                                     "network depths D, comma-separated")(
-      "sigma", text(published_sigma_grid),
-      "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")(
-      "protocols", text("nonadiabatic,adiabatic_up"),
-      "any of nonadiabatic, adiabatic_up, adiabatic_down")(
-      "gamma", text("0.001"), "weight decay gamma (>= 0)")("t-end", text("10"),
-                                                           "integration time per coupling")(
-      "samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")(
-      "rtol", text("1e-3"), "relative tolerance of the integrator")(
-      "atol", text("1e-6"), "absolute tolerance of the integrator")(
-      "max-steps", text("100000"), "step budget of one integration")(
-      "disorder", text("normal:0:2"),
-      "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")(
-      "init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")(
-      "topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")(
-      "seed", text("1"), "random seed (non-negative integer)")(
-      "save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")(
-      "output", text("data/theory.h5"), "output HDF5 file")("overwrite", po::bool_switch(),
-                                                            "replace an existing output file")(
-      "threads", text("0"), "OpenMP threads (0: all cores)")("quiet", po::bool_switch(),
-                                                             "no progress on stderr")(
-      "dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("version", "print the version")
+      ("config", po::value<std::vector<std::string>>()->composing(),
+       "INI file of options (repeatable, later files win; the command line wins over files)")
+      ("units", text("200"),
+       "number of units N (integer >= 2), or inf for the N -> infinity population by quadrature")
+      ("runs", text("50"), "disorder realizations R (1 with --units inf)")
+      ("depths", text("0,1,2"), "network depths D, comma-separated")
+      ("sigma", text(published_sigma_grid),
+       "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")
+      ("protocols", text("nonadiabatic,adiabatic_up"),
+       "any of nonadiabatic, adiabatic_up, adiabatic_down")
+      ("gamma", text("0.001"), "weight decay gamma (>= 0)")
+      ("t-end", text("10"), "integration time per coupling")
+      ("samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")
+      ("rtol", text("1e-3"), "relative tolerance of the integrator")
+      ("atol", text("1e-6"), "absolute tolerance of the integrator")
+      ("max-steps", text("100000"), "step budget of one integration")
+      ("disorder", text("normal:0:2"),
+       "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")
+      ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
+      ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
+      ("seed", text("1"), "random seed (non-negative integer)")
+      ("disorder-nodes", text("48"), "--units inf: Gauss points over the disorder")
+      ("init-panels", text("4"), "--units inf: Gauss-Legendre panels over the initial states")
+      ("init-order", text("8"), "--units inf: points per initial-state panel")
+      ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")
+      ("output", text("data/theory.h5"), "output HDF5 file")
+      ("overwrite", po::bool_switch(), "replace an existing output file")
+      ("threads", text("0"), "OpenMP threads (0: all cores)")
+      ("quiet", po::bool_switch(), "no progress on stderr")
+      ("dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
+  // clang-format on
   return options;
 }
 
 sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep::TheorySweep sweep;
   const std::string units = io::text(values, "units");
-  if (units == "inf")
-    io::reject("units", units, "the N -> infinity quadrature population is not available yet");
-  sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
-  if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
+  sweep.infinite_population = units == "inf";
+  if (!sweep.infinite_population) {
+    sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2 or inf"));
+    if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
+  }
   sweep.runs = static_cast<int>(integer_at_least(values, "runs", 1, "need at least 1 realization"));
+  sweep.population.disorder_nodes = static_cast<int>(
+      integer_at_least(values, "disorder-nodes", 2, "quadrature order must be >= 2"));
+  sweep.population.init_panels =
+      static_cast<int>(integer_at_least(values, "init-panels", 1, "need at least 1 panel"));
+  sweep.population.init_order =
+      static_cast<int>(integer_at_least(values, "init-order", 2, "quadrature order must be >= 2"));
   sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
   sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
   sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
@@ -93,6 +110,22 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   coupling::validate_topology(sweep.topology, sweep.units, "topology");
   sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
   sweep.save_final_states = values["save-final-states"].as<bool>();
+  if (sweep.infinite_population) {
+    // One deterministic N → ∞ trajectory: the unit axis holds the disorder quadrature nodes.
+    if (sweep.topology.kind != coupling::TopologyKind::complete)
+      io::reject("topology", io::text(values, "topology"),
+                 "--units inf needs all-to-all coupling (complete)");
+    if (sweep.disorder.kind == sweep::Distribution::Kind::file)
+      io::reject("disorder", io::text(values, "disorder"),
+                 "--units inf needs a distribution (normal, uniform, bimodal), not a sample");
+    if (sweep.save_final_states)
+      io::reject("save-final-states", "true",
+                 "--units inf stores the separatrix per disorder node, not final states");
+    sweep.runs = 1;
+    sweep.units =
+        theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
+            .disorder_count();
+  }
   return sweep;
 }
 
@@ -134,7 +167,13 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
     const auto order = group.open_dataset("order_parameter").read<double>();
     const auto status = group.open_dataset("status").read<std::int8_t>();
     for (auto s : status) ++status_count[static_cast<std::size_t>(s)];
-    std::printf("\n<m>: mean +- standard error over realizations, protocol %s\n%10s",
+    // N → ∞: one trajectory; the ± is the quadrature error estimate.
+    const auto error = sweep.infinite_population
+                           ? group.open_dataset("order_parameter_error").read<double>()
+                           : std::vector<double>{};
+    std::printf("\n<m>: %s, protocol %s\n%10s",
+                sweep.infinite_population ? "N -> infinity +- quadrature error estimate"
+                                          : "mean +- standard error over realizations",
                 sweep::name(protocol).c_str(), "sigma");
     for (int d : sweep.depths) std::printf("   %8s D=%-9d", "", d);
     std::printf("\n");
@@ -151,8 +190,9 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
           ++n;
         }
         const double mean = n > 0 ? sum / n : NAN;
-        const double se =
+        double se =
             n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
+        if (!error.empty()) se = error[d * n_sigma + s];
         std::printf("   %8.4f +- %-7.4f", mean, se);
       }
       std::printf("\n");
@@ -194,7 +234,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const io::Provenance provenance{command_line,
                                   io::resolved_ini("theory", values, recorded_options,
                                                    {{"disorder", sweep.disorder.to_string()},
-                                                    {"init", sweep.initial_state.to_string()}})};
+                                                    {"init", sweep.initial_state.to_string()},
+                                                    {"runs", std::to_string(sweep.runs)}})};
   io::TheoryFileWriter writer =
       create_output(output, [&] { return io::TheoryFileWriter(partial, sweep, provenance); });
   const long points_per_chain = static_cast<long>(sweep.sigma.size());

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "io/theory_output.hpp"
+#include "theory/population.hpp"
 
 using namespace cdl::sweep;
 namespace h5 = cdl::io::h5;
@@ -211,4 +212,65 @@ TEST_CASE("a file being written shows unfinished points as not_run") {
     CHECK(std::isnan(order[i]) == !in_chain);
   }
   std::filesystem::remove(path);
+}
+
+TEST_CASE("N -> infinity: D = 0 follows the exact mean-field trajectory") {
+  // dm/dt = Δ̄ − (1+γ) m for D = 0 (the coupling cancels in the mean), so
+  // m(t) = Δ̄/(1+γ) + (m0 − Δ̄/(1+γ)) e^{−(1+γ)t} with Δ̄ and m0 the distributions' means.
+  TheorySweep sweep = small_sweep();
+  sweep.infinite_population = true;
+  sweep.runs = 1;
+  sweep.depths = {0};
+  sweep.protocols = {Protocol::nonadiabatic};
+  sweep.save_final_states = false;
+  sweep.disorder = parse_distribution("normal:0.4:2", "disorder", {"normal"});
+  sweep.integrator.rtol = 1e-8;
+  sweep.integrator.atol = 1e-10;
+  sweep.units =
+      cdl::theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
+          .disorder_count();
+  const auto results = run_collect(sweep, 1);
+  const auto& chain = results.at({0, 0, 0});
+  const double g = 1 + sweep.gamma, target = 0.4 / g, m0 = 0.3;
+  const auto times = sweep.sample_times();
+  for (std::size_t s = 0; s < sweep.sigma.size(); ++s)
+    for (int k = 0; k < sweep.samples; ++k)
+      CHECK(chain.m_trace(s, k) ==
+            Approx(target + (m0 - target) * std::exp(-g * times[k])).margin(1e-7));
+  for (double e : chain.order_parameter_error) CHECK(e < 1e-7);
+}
+
+TEST_CASE("N -> infinity agrees with the mean of many finite-N realizations") {
+  // The loss is self-averaging: the N → ∞ value lies within the finite-N spread of its mean
+  // (sampling error of 30 realizations of N = 400, plus O(1/N) and the quadrature estimate).
+  TheorySweep finite = small_sweep();
+  finite.units = 400;
+  finite.runs = 30;
+  finite.depths = {1, 2};
+  finite.sigma = {0.3, 3.0, 30.0};
+  finite.protocols = {Protocol::nonadiabatic};
+  finite.save_final_states = false;
+  TheorySweep infinite = finite;
+  infinite.infinite_population = true;
+  infinite.runs = 1;
+  infinite.units = cdl::theory::PopulationQuadrature(infinite.disorder, infinite.initial_state,
+                                                     infinite.population)
+                       .disorder_count();
+  const auto sample = run_collect(finite, 2);
+  const auto limit = run_collect(infinite, 2);
+  for (int d = 0; d < 2; ++d)
+    for (std::size_t s = 0; s < finite.sigma.size(); ++s) {
+      double sum = 0, sum_sq = 0;
+      for (int r = 0; r < finite.runs; ++r) {
+        const double x = sample.at({0, d, r}).loss[s];
+        sum += x;
+        sum_sq += x * x;
+      }
+      const double mean = sum / finite.runs;
+      const double se = std::sqrt((sum_sq / finite.runs - mean * mean) / (finite.runs - 1));
+      const auto& chain = limit.at({0, d, 0});
+      INFO("D " << finite.depths[d] << " sigma " << finite.sigma[s] << " finite-N loss " << mean
+                << " +- " << se << ", N -> inf " << chain.loss[s] << " +- " << chain.loss_error[s]);
+      CHECK(std::abs(chain.loss[s] - mean) < 3 * se + chain.loss_error[s] + 0.01);
+    }
 }

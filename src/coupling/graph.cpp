@@ -161,10 +161,21 @@ std::int64_t CouplingGraph::edge_count() const {
   return row_start_.back() / 2;
 }
 
+CouplingGraph CouplingGraph::weighted_complete(const Eigen::ArrayXd& weights) {
+  CouplingGraph graph = complete(static_cast<int>(weights.size()));
+  graph.weights_ = weights;
+  return graph;
+}
+
+double CouplingGraph::mean_field(const Eigen::ArrayXd& x) const {
+  if (weights_.size() == 0) return numerics::fixed_order_mean(x);
+  return numerics::fixed_order_sum(x.size(), [&](Eigen::Index i) { return weights_[i] * x[i]; });
+}
+
 void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const {
   if (complete_) {
     // Σ_{j≠i} (x_j − x_i) = N (m − x_i): the O(N) mean-field form.
-    const double m = numerics::fixed_order_mean(x);
+    const double m = mean_field(x);
     out += sigma * (m - x);
     return;
   }
@@ -178,9 +189,10 @@ void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::A
 
 double CouplingGraph::coupling_energy(double sigma, const Eigen::ArrayXd& x) const {
   if (complete_) {
-    const double m = numerics::fixed_order_mean(x);
+    const double m = mean_field(x);
     return 0.5 * sigma * numerics::fixed_order_sum(x.size(), [&](Eigen::Index i) {
-             return (x[i] - m) * (x[i] - m);
+             const double w = weights_.size() == 0 ? 1.0 : weights_[i];
+             return w * (x[i] - m) * (x[i] - m);
            });
   }
   double sum = 0;

@@ -31,6 +31,9 @@ class CouplingGraph {
   static CouplingGraph complete(int units);
   // Draws the topology's graph; the random draws are a function of `stream_key` only.
   static CouplingGraph draw(const Topology& topology, int units, std::uint64_t stream_key);
+  // The N → ∞ all-to-all population: nodes with weights summing to one, coupled to the
+  // weighted mean field m = Σ w_i x_i (zero-weight nodes follow it without acting on it).
+  static CouplingGraph weighted_complete(const Eigen::ArrayXd& weights);
   // An explicit undirected edge list (each pair once, i ≠ j).
   static CouplingGraph from_edges(int units, const std::vector<std::pair<int, int>>& edges);
 
@@ -40,7 +43,10 @@ class CouplingGraph {
 
   // out_i += (σ/N) Σ_j A_ij (x_j − x_i). Allocation-free.
   void add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const;
-  // (σ/(4N)) Σ_ij A_ij (x_i − x_j)², the coupling's part of the Lyapunov function.
+  // m: the (weighted) mean of x over units.
+  double mean_field(const Eigen::ArrayXd& x) const;
+  // (σ/(4N)) Σ_ij A_ij (x_i − x_j)², the coupling's part of the Lyapunov function (per unit,
+  // (σ/2) Σ w_i (x_i − m)², for a weighted population).
   double coupling_energy(double sigma, const Eigen::ArrayXd& x) const;
   // Neighbour lists, for tests and diagnostics.
   std::vector<int> neighbours(int unit) const;
@@ -51,6 +57,7 @@ class CouplingGraph {
   std::vector<std::int64_t> row_start_;  // CSR: neighbours of i are column_[row_start_[i]..]
   std::vector<int> column_;
   Eigen::ArrayXd degree_;
+  Eigen::ArrayXd weights_;  // weighted_complete only
 };
 
 }  // namespace cdl::coupling

@@ -81,11 +81,28 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
     initial_state_ = create_variable<double>(root, "initial_state", {n_depth, n_run, n_unit}, nan,
                                              {&depth, &run, &unit}, "initial state phi_i(0)");
     initial_state_.set_attribute("distribution", sweep.initial_state.to_string());
+    if (sweep.infinite_population) {
+      // N → ∞: `unit` indexes the disorder quadrature nodes; the initial states are integrated
+      // by Gauss–Legendre panels split at the separatrix (see `separatrix`), so they are NaN here.
+      weight_.emplace(create_variable<double>(root, "weight", {n_depth, n_run, n_unit}, nan,
+                                              {&depth, &run, &unit},
+                                              "quadrature weight of the disorder node"));
+      root.set_attribute("population", std::string("N -> infinity quadrature"));
+    }
   }
 
   for (const sweep::Protocol protocol : sweep.protocols) {
-    ProtocolDatasets p{
-        root.create_group(sweep::name(protocol)), {}, {}, {}, {}, {}, {}, std::nullopt};
+    ProtocolDatasets p{root.create_group(sweep::name(protocol)),
+                       {},
+                       {},
+                       {},
+                       {},
+                       {},
+                       {},
+                       std::nullopt,
+                       std::nullopt,
+                       std::nullopt,
+                       std::nullopt};
     const h5::Group& g = p.group;
     g.set_attribute("protocol", sweep::name(protocol));
     g.set_attribute("visiting_order", std::string(protocol == sweep::Protocol::nonadiabatic
@@ -123,6 +140,18 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
           create_variable<double>(g, "final_state", {n_depth, n_run, n_sigma, n_unit}, nan,
                                   {&depth, &run, &sigma, &unit}, "state phi_i at t_end"));
     }
+    if (sweep.infinite_population) {
+      p.order_parameter_error.emplace(create_variable<double>(
+          g, "order_parameter_error", summary, nan, summary_scales,
+          "estimated quadrature error of order_parameter (difference to a refined rule)"));
+      p.loss_error.emplace(create_variable<double>(
+          g, "loss_error", summary, nan, summary_scales,
+          "estimated quadrature error of loss (difference to a refined rule)"));
+      const h5::Dataset unit = g.create_scale<std::int32_t>("unit", units);
+      p.separatrix.emplace(create_variable<double>(
+          g, "separatrix", {n_depth, n_run, n_sigma, n_unit}, nan, {&depth, &run, &sigma, &unit},
+          "initial state of the disorder node whose path ends at the unstable root at t_end"));
+    }
     protocols_.push_back(std::move(p));
   }
   file_.flush();
@@ -138,6 +167,9 @@ void TheoryFileWriter::write(const sweep::TheoryChainResult& result) {
                                   {result.disorder.data(), static_cast<std::size_t>(n_unit)});
     initial_state_.write_block<double>(
         {d, r, 0}, {1, 1, n_unit}, {result.initial_state.data(), static_cast<std::size_t>(n_unit)});
+    if (weight_)
+      weight_->write_block<double>({d, r, 0}, {1, 1, n_unit},
+                                   {result.weight.data(), static_cast<std::size_t>(n_unit)});
   }
   const ProtocolDatasets& p = protocols_[static_cast<std::size_t>(result.chain.protocol)];
   const Dims at{d, r, 0}, row{1, 1, n_sigma};
@@ -150,6 +182,13 @@ void TheoryFileWriter::write(const sweep::TheoryChainResult& result) {
   p.loss_trace.write_block<double>(
       trace_at, trace_block,
       {result.loss_trace.data(), static_cast<std::size_t>(result.loss_trace.size())});
+  if (p.separatrix) {
+    p.order_parameter_error->write_block<double>(at, row, result.order_parameter_error);
+    p.loss_error->write_block<double>(at, row, result.loss_error);
+    p.separatrix->write_block<double>(
+        trace_at, {1, 1, n_sigma, n_unit},
+        {result.separatrix.data(), static_cast<std::size_t>(result.separatrix.size())});
+  }
   if (p.final_state)
     p.final_state->write_block<double>(
         trace_at, {1, 1, n_sigma, n_unit},

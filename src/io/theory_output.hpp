@@ -35,10 +35,13 @@ class TheoryFileWriter {
     h5::Group group;
     h5::Dataset order_parameter, loss, status, steps, m, loss_trace;
     std::optional<h5::Dataset> final_state;  // only when final states are saved
+    // --units inf only: error estimates and the separatrix per disorder node.
+    std::optional<h5::Dataset> order_parameter_error, loss_error, separatrix;
   };
   const sweep::TheorySweep& sweep_;
   h5::File file_;
   h5::Dataset disorder_, initial_state_;
+  std::optional<h5::Dataset> weight_;  // --units inf: the disorder quadrature weights
   std::vector<ProtocolDatasets> protocols_;
 };
 

@@ -5,6 +5,7 @@
 
 #include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
+#include "theory/stationary.hpp"
 
 namespace cdl::sweep {
 
@@ -30,16 +31,28 @@ Realization draw_realization(const TheorySweep& sweep, int run) {
 
 namespace {
 
-// Observer of one integration: m(t) and the mean effective loss at every sample time.
+// Observer of one integration: m(t) and the mean effective loss at every sample time
+// (weighted for an N → ∞ population).
 struct TraceRecorder {
   double* m;
   double* loss;
   int depth;
   double mean_disorder;
+  const Eigen::ArrayXd* weights = nullptr;
   void sample(int k, const Eigen::ArrayXd& phi) {
-    m[k] = numerics::fixed_order_mean(phi);
-    loss[k] = theory::mean_effective_loss(phi, depth, mean_disorder);
+    if (weights) {
+      m[k] = numerics::fixed_order_sum(phi.size(),
+                                       [&](Eigen::Index i) { return (*weights)[i] * phi[i]; });
+      loss[k] = theory::weighted_effective_loss(phi, *weights, depth, mean_disorder);
+    } else {
+      m[k] = numerics::fixed_order_mean(phi);
+      loss[k] = theory::mean_effective_loss(phi, depth, mean_disorder);
+    }
   }
+};
+
+struct NoObserver {
+  void sample(int, const Eigen::ArrayXd&) {}
 };
 
 PointStatus to_point_status(theory::IntegrationStatus status) {
@@ -69,11 +82,197 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
   result.m_trace.resize(n_sigma, sweep.samples);
   result.loss_trace.resize(n_sigma, sweep.samples);
   if (sweep.save_final_states) result.final_state.resize(n_sigma, sweep.units);
+  if (sweep.infinite_population) {
+    result.order_parameter_error.resize(sweep.sigma.size());
+    result.loss_error.resize(sweep.sigma.size());
+    result.separatrix.resize(n_sigma, sweep.units);
+  }
   return workspace;
 }
 
+namespace {
+
+constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+
+struct PopulationRun {
+  Eigen::ArrayXd disorder, initial_state, weight, phi;
+};
+
+// One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
+// to the rows when given.
+theory::IntegrationStatus integrate_population(const TheorySweep& sweep, int depth, double sigma,
+                                               PopulationRun& run, theory::Dopri5& integrator,
+                                               const std::vector<double>& times, double* m_row,
+                                               double* loss_row, double mean_disorder) {
+  const auto graph = coupling::CouplingGraph::weighted_complete(run.weight);
+  theory::EffectiveDynamics dynamics(depth, sweep.gamma, run.disorder, graph);
+  dynamics.set_sigma(sigma);
+  if (m_row) {
+    TraceRecorder recorder{m_row, loss_row, depth, mean_disorder, &run.weight};
+    return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, recorder).status;
+  }
+  NoObserver none;
+  return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, none).status;
+}
+
+// The unstable root separating a unit's two outermost wells in the mean field m, or NaN when
+// the unit has a single well.
+double unstable_root(int depth, double gamma, double sigma, double m, double disorder) {
+  if (depth == 0) return not_a_number;
+  const theory::FixedPointCurve curve({depth, gamma}, sigma, m == 0 ? 1e-14 : m);
+  const auto roots = curve.fixed_points(disorder);
+  return roots.size() >= 3 ? roots[roots.size() - 2] : not_a_number;
+}
+
+// Locates, for every disorder node, the initial state whose path ends at the unstable root at
+// t_end, with zero-weight probes riding along the population: each pass narrows every bracket
+// by a factor probes − 1, and the population is rebuilt split at the current estimates so that
+// m(t) converges together with them. `split` holds the previous estimates (warm start).
+std::vector<double> locate_separatrix(const TheorySweep& sweep,
+                                      const theory::PopulationQuadrature& q, int depth,
+                                      double sigma, std::vector<double> split,
+                                      theory::Dopri5& integrator, const std::vector<double>& times,
+                                      theory::IntegrationStatus& status) {
+  constexpr int probes = 24, passes = 5;
+  const int n = q.disorder_count();
+  const double full = q.init_hi() - q.init_lo(), warm = 0.05 * full;
+  std::vector<std::array<double, 2>> bracket(n);
+  for (int j = 0; j < n; ++j)
+    bracket[j] = std::isnan(split[j]) ? std::array{q.init_lo(), q.init_hi()}
+                                      : std::array{std::max(q.init_lo(), split[j] - warm),
+                                                   std::min(q.init_hi(), split[j] + warm)};
+  PopulationRun run;
+  for (int pass = 0; pass < passes; ++pass) {
+    q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
+    run.phi = run.initial_state;
+    status = integrate_population(sweep, depth, sigma, run, integrator, times, nullptr, nullptr, 0);
+    if (status != theory::IntegrationStatus::done) return split;
+    const double m_end = numerics::fixed_order_sum(
+        run.phi.size(), [&](Eigen::Index i) { return run.weight[i] * run.phi[i]; });
+    const Eigen::Index first_probe = run.phi.size() - static_cast<Eigen::Index>(n) * probes;
+    bool settled = true;
+    for (int j = 0; j < n; ++j) {
+      const double boundary =
+          unstable_root(depth, sweep.gamma, sigma, m_end, q.disorder().nodes[j]);
+      const double* ends = run.phi.data() + first_probe + static_cast<Eigen::Index>(j) * probes;
+      int k = -1;  // the probe interval the separatrix lies in
+      if (!std::isnan(boundary))
+        for (int p = 0; p + 1 < probes; ++p)
+          if (ends[p] <= boundary && ends[p + 1] > boundary) k = p;
+      const double width = bracket[j][1] - bracket[j][0];
+      if (k < 0) {  // no crossing here: search the whole range next pass, or there is none
+        settled &= width >= full * (1 - 1e-12);
+        split[j] = not_a_number;
+        bracket[j] = {q.init_lo(), q.init_hi()};
+        continue;
+      }
+      const double lo = bracket[j][0] + width * k / (probes - 1);
+      bracket[j] = {lo, lo + width / (probes - 1)};
+      split[j] = 0.5 * (bracket[j][0] + bracket[j][1]);
+      settled &= bracket[j][1] - bracket[j][0] < 1e-5 * full;
+    }
+    if (settled) break;
+  }
+  return split;
+}
+
+// N → ∞: a quadrature population (rule A) split at the separatrix, and the same with a refined
+// rule (B: 1.5× the disorder nodes, 4 more points per panel, splits interpolated in Δ) whose
+// difference is the error estimate. Adiabatic chains carry both populations' states along.
+void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
+                            TheoryWorkspace& workspace) {
+  const Protocol protocol = sweep.protocols[chain.protocol];
+  const int depth = sweep.depths[chain.depth_index];
+  auto& result = workspace.result;
+  const theory::PopulationQuadrature rule_a(sweep.disorder, sweep.initial_state, sweep.population);
+  theory::PopulationRule refined = sweep.population;
+  refined.disorder_nodes += sweep.population.disorder_nodes / 2;
+  refined.init_order += 4;
+  const theory::PopulationQuadrature rule_b(sweep.disorder, sweep.initial_state, refined);
+  const int n = rule_a.disorder_count();
+  const auto& nodes = rule_a.disorder().nodes;
+  result.chain = chain;
+  result.disorder = Eigen::Map<const Eigen::ArrayXd>(nodes.data(), n);
+  result.weight = Eigen::Map<const Eigen::ArrayXd>(rule_a.disorder().weights.data(), n);
+  result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
+  const double mean_disorder = (result.weight * result.disorder).sum();
+  const std::vector<double> times = sweep.sample_times();
+  const int measured = sweep.samples - sweep.first_measured_sample();
+  std::vector<double> m_b(sweep.samples), loss_b(sweep.samples);
+  const auto tail_mean = [&](const double* row) {
+    return numerics::fixed_order_sum(
+               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
+           measured;
+  };
+  // Rule B's splits: rule A's, interpolated linearly in Δ between nodes that have one.
+  const auto interpolate_splits = [&](const std::vector<double>& split) {
+    std::vector<double> out(rule_b.disorder_count(), not_a_number);
+    for (int i = 0; i < rule_b.disorder_count(); ++i) {
+      const double x = rule_b.disorder().nodes[i];
+      for (int j = 0; j + 1 < n; ++j)
+        if (nodes[j] <= x && x <= nodes[j + 1] && !std::isnan(split[j]) &&
+            !std::isnan(split[j + 1]))
+          out[i] =
+              split[j] + (split[j + 1] - split[j]) * (x - nodes[j]) / (nodes[j + 1] - nodes[j]);
+    }
+    return out;
+  };
+  const std::vector<std::array<double, 2>> no_brackets;
+
+  std::vector<double> split(n, not_a_number);
+  PopulationRun a, b;
+  bool chain_broken = false, first = true;
+  for (const int s : visiting_order(protocol, sweep.sigma)) {
+    const double sigma = sweep.sigma[s];
+    result.m_trace.row(s).setConstant(not_a_number);
+    result.loss_trace.row(s).setConstant(not_a_number);
+    result.separatrix.row(s).setConstant(not_a_number);
+    result.order_parameter[s] = result.loss[s] = not_a_number;
+    result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
+    result.steps[s] = 0;
+    if (chain_broken) {
+      result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
+      continue;
+    }
+    auto status = theory::IntegrationStatus::done;
+    if (protocol == Protocol::nonadiabatic || first) {
+      split = locate_separatrix(sweep, rule_a, depth, sigma, split, workspace.integrator, times,
+                                status);
+      rule_a.build(split, no_brackets, 0, a.disorder, a.initial_state, a.weight);
+      rule_b.build(interpolate_splits(split), no_brackets, 0, b.disorder, b.initial_state,
+                   b.weight);
+      a.phi = a.initial_state;
+      b.phi = b.initial_state;
+    }
+    first = false;
+    for (int j = 0; j < n; ++j) result.separatrix(s, j) = split[j];
+    if (status == theory::IntegrationStatus::done)
+      status = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
+                                    result.m_trace.row(s).data(), result.loss_trace.row(s).data(),
+                                    mean_disorder);
+    if (status == theory::IntegrationStatus::done)
+      status = integrate_population(sweep, depth, sigma, b, workspace.integrator, times, m_b.data(),
+                                    loss_b.data(), mean_disorder);
+    result.status[s] = static_cast<std::int8_t>(to_point_status(status));
+    if (status != theory::IntegrationStatus::done) {
+      result.m_trace.row(s).setConstant(not_a_number);
+      result.loss_trace.row(s).setConstant(not_a_number);
+      chain_broken = protocol != Protocol::nonadiabatic;
+      continue;
+    }
+    result.order_parameter[s] = std::abs(tail_mean(result.m_trace.row(s).data()));
+    result.loss[s] = tail_mean(result.loss_trace.row(s).data());
+    result.order_parameter_error[s] =
+        std::abs(result.order_parameter[s] - std::abs(tail_mean(m_b.data())));
+    result.loss_error[s] = std::abs(result.loss[s] - tail_mean(loss_b.data()));
+  }
+}
+
+}  // namespace
+
 void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
                           TheoryWorkspace& workspace) {
+  if (sweep.infinite_population) return compute_infinite_chain(sweep, chain, workspace);
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];

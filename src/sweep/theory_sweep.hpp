@@ -13,6 +13,7 @@
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
 #include "theory/dopri5.hpp"
+#include "theory/population.hpp"
 
 namespace cdl::sweep {
 
@@ -33,6 +34,10 @@ struct TheorySweep {
   coupling::Topology topology;
   std::uint64_t seed = 1;
   bool save_final_states = false;
+  // N → ∞ (`--units inf`): a quadrature population instead of a sample; then runs = 1 and the
+  // unit axis holds the disorder quadrature nodes.
+  bool infinite_population = false;
+  theory::PopulationRule population;
 
   // Equally spaced sample times from 0 to t_end inclusive.
   std::vector<double> sample_times() const;
@@ -61,6 +66,11 @@ struct TheoryChainResult {
   std::vector<std::int64_t> steps;  // accepted integrator steps
   RowMatrix m_trace, loss_trace;    // [σ, time]
   RowMatrix final_state;            // [σ, unit], only with save_final_states
+  // N → ∞ only: error estimates (difference to a refined rule), the disorder nodes' weights
+  // and the separatrix in φ(0) of each disorder node at each σ (NaN: none).
+  std::vector<double> order_parameter_error, loss_error;
+  Eigen::ArrayXd weight;
+  RowMatrix separatrix;  // [σ, disorder node]
 };
 
 // Per-thread scratch: the integrator's workspace and the result buffers, reused by chains.

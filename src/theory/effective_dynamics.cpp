@@ -99,4 +99,11 @@ double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_dis
   return sum / static_cast<double>(phi.size());
 }
 
+double weighted_effective_loss(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& weights, int depth,
+                               double mean_disorder) {
+  return numerics::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
+    return weights[i] * effective_loss(phi[i], depth, mean_disorder);
+  });
+}
+
 }  // namespace cdl::theory

@@ -51,5 +51,8 @@ inline double effective_loss(double phi, int depth, double mean_disorder) {
 
 // Mean over units of the effective loss, allocation-free.
 double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_disorder);
+// Σ w_i ℓ(φ_i) for a weighted (N → ∞) population.
+double weighted_effective_loss(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& weights, int depth,
+                               double mean_disorder);
 
 }  // namespace cdl::theory

@@ -139,6 +139,14 @@ class TheoryCliTest(unittest.TestCase):
             ("zero t-end", ["--t-end", "0"], "--t-end", ["0"]),
             ("missing config file", ["--config", "/nonexistent.ini"], "--config", ["/nonexistent.ini"]),
             ("config line without '='", ["--config", malformed], "--config", ["units 200"]),
+            ("N -> infinity on a sparse graph", ["--units", "inf", "--topology", "ring:2"],
+             "--topology", ["ring:2"]),
+            ("quadrature order below 2", ["--units", "inf", "--disorder-nodes", "1"],
+             "--disorder-nodes", ["1"]),
+            ("initial-state order below 2", ["--units", "inf", "--init-order", "1"],
+             "--init-order", ["1"]),
+            ("N -> infinity from a disorder sample", ["--units", "inf", "--disorder",
+             "file:/nonexistent"], "--disorder", ["file:/nonexistent"]),
         ]
 
     @staticmethod

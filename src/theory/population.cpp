@@ -1,0 +1,80 @@
+#include "theory/population.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "errors.hpp"
+
+namespace cdl::theory {
+
+PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
+                                           const sweep::Distribution& init, PopulationRule rule)
+    : init_(init), rule_(rule), panel_(gauss_legendre(rule.init_order, 0.0, 1.0)) {
+  using Kind = sweep::Distribution::Kind;
+  switch (disorder.kind) {
+    case Kind::normal:
+      disorder_ = gauss_hermite(rule.disorder_nodes, disorder.a, disorder.b);
+      break;
+    case Kind::uniform:
+      disorder_ = gauss_legendre(rule.disorder_nodes, disorder.a, disorder.b);
+      break;
+    case Kind::bimodal:
+      disorder_ = {{disorder.a, -disorder.a}, {disorder.b, 1 - disorder.b}};
+      break;
+    case Kind::file:
+      throw InputError("--disorder: a sample from a file has no quadrature");
+  }
+  if (init.kind == Kind::uniform) {
+    init_lo_ = init.a;
+    init_hi_ = init.b;
+  } else {  // normal: ±8 standard deviations carry all but 1e-15 of the mass
+    init_lo_ = init.a - 8 * init.b;
+    init_hi_ = init.a + 8 * init.b;
+  }
+}
+
+double PopulationQuadrature::init_density(double phi) const {
+  if (init_.kind == sweep::Distribution::Kind::uniform) return 1.0 / (init_hi_ - init_lo_);
+  const double z = (phi - init_.a) / init_.b;
+  return std::exp(-0.5 * z * z) / (init_.b * std::sqrt(2 * M_PI));
+}
+
+void PopulationQuadrature::build(const std::vector<double>& split,
+                                 const std::vector<std::array<double, 2>>& bracket, int probes,
+                                 Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
+                                 Eigen::ArrayXd& weight) const {
+  std::vector<double> delta, phi, w;
+  const int n = disorder_count();
+  const double width = (init_hi_ - init_lo_) / rule_.init_panels;
+  for (int j = 0; j < n; ++j) {
+    std::vector<double> ends;
+    for (int p = 0; p <= rule_.init_panels; ++p) ends.push_back(init_lo_ + p * width);
+    ends.back() = init_hi_;
+    if (!std::isnan(split[j]) && split[j] > init_lo_ && split[j] < init_hi_)
+      ends.push_back(split[j]);
+    std::sort(ends.begin(), ends.end());
+    for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
+      const double a = ends[p], b = ends[p + 1];
+      if (!(b > a)) continue;
+      for (std::size_t k = 0; k < panel_.nodes.size(); ++k) {
+        const double x = a + (b - a) * panel_.nodes[k];
+        delta.push_back(disorder_.nodes[j]);
+        phi.push_back(x);
+        w.push_back(disorder_.weights[j] * panel_.weights[k] * (b - a) * init_density(x));
+      }
+    }
+  }
+  for (int j = 0; j < n && probes > 0; ++j)
+    for (int k = 0; k < probes; ++k) {
+      delta.push_back(disorder_.nodes[j]);
+      phi.push_back(bracket[j][0] + (bracket[j][1] - bracket[j][0]) * k / (probes - 1));
+      w.push_back(0.0);
+    }
+  disorder =
+      Eigen::Map<const Eigen::ArrayXd>(delta.data(), static_cast<Eigen::Index>(delta.size()));
+  initial_state =
+      Eigen::Map<const Eigen::ArrayXd>(phi.data(), static_cast<Eigen::Index>(phi.size()));
+  weight = Eigen::Map<const Eigen::ArrayXd>(w.data(), static_cast<Eigen::Index>(w.size()));
+}
+
+}  // namespace cdl::theory
