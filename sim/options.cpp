@@ -3,11 +3,28 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <iostream>
+
 #include "io/config.hpp"
 
 namespace cdl::sim {
 
 namespace fs = std::filesystem;
+
+std::optional<po::variables_map> parse_command(const std::string& subcommand,
+                                               const po::options_description& options,
+                                               const std::vector<std::string>& arguments) {
+  po::variables_map values = io::parse_options(subcommand, options, arguments);
+  if (values.count("help")) {
+    std::cout << "usage: cdl " << subcommand << " [options]\n" << options << "\n";
+    return std::nullopt;
+  }
+  if (values.count("version")) {
+    std::cout << "cdl " << CDL_VERSION << "\n";
+    return std::nullopt;
+  }
+  return values;
+}
 
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement) {

@@ -3,7 +3,9 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "errors.hpp"
 #include "io/parse.hpp"
@@ -11,6 +13,12 @@
 namespace cdl::sim {
 
 namespace po = boost::program_options;
+
+// Parses a subcommand's options (command line and --config files); answers --help and
+// --version itself and then returns nothing.
+std::optional<po::variables_map> parse_command(const std::string& subcommand,
+                                               const po::options_description& options,
+                                               const std::vector<std::string>& arguments);
 
 // An integer option ≥ low; `requirement` says why otherwise.
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,

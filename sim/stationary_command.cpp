@@ -124,16 +124,9 @@ void print_table(const std::vector<io::StationaryResult>& results) {
 }  // namespace
 
 int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line) {
-  const po::options_description options = stationary_options();
-  const po::variables_map values = io::parse_options("stationary", options, arguments);
-  if (values.count("help")) {
-    std::cout << "usage: cdl stationary [options]\n" << options << "\n";
-    return 0;
-  }
-  if (values.count("version")) {
-    std::cout << "cdl " << CDL_VERSION << "\n";
-    return 0;
-  }
+  const auto parsed = parse_command("stationary", stationary_options(), arguments);
+  if (!parsed) return 0;  // --help or --version
+  const po::variables_map& values = *parsed;
   const StationaryConfig config = config_from_options(values);
   const int threads = thread_count(values);
   const bool quiet = values["quiet"].as<bool>();

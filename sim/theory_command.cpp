@@ -209,16 +209,9 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
 }  // namespace
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line) {
-  const po::options_description options = theory_options();
-  const po::variables_map values = io::parse_options("theory", options, arguments);
-  if (values.count("help")) {
-    std::cout << "usage: cdl theory [options]\n" << options << "\n";
-    return 0;
-  }
-  if (values.count("version")) {
-    std::cout << "cdl " << CDL_VERSION << "\n";
-    return 0;
-  }
+  const auto parsed = parse_command("theory", theory_options(), arguments);
+  if (!parsed) return 0;  // --help or --version
+  const po::variables_map& values = *parsed;
   const sweep::TheorySweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
   const bool quiet = values["quiet"].as<bool>();

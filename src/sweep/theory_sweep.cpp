@@ -100,7 +100,7 @@ struct PopulationRun {
 
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
 // to the rows when given.
-theory::IntegrationStatus integrate_population(const TheorySweep& sweep, int depth, double sigma,
+theory::IntegrationResult integrate_population(const TheorySweep& sweep, int depth, double sigma,
                                                PopulationRun& run, theory::Dopri5& integrator,
                                                const std::vector<double>& times, double* m_row,
                                                double* loss_row, double mean_disorder) {
@@ -109,10 +109,10 @@ theory::IntegrationStatus integrate_population(const TheorySweep& sweep, int dep
   dynamics.set_sigma(sigma);
   if (m_row) {
     TraceRecorder recorder{m_row, loss_row, depth, mean_disorder, &run.weight};
-    return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, recorder).status;
+    return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, recorder);
   }
   NoObserver none;
-  return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, none).status;
+  return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, none);
 }
 
 // The unstable root separating a unit's two outermost wells in the mean field m, or NaN when
@@ -145,7 +145,8 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   for (int pass = 0; pass < passes; ++pass) {
     q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
     run.phi = run.initial_state;
-    status = integrate_population(sweep, depth, sigma, run, integrator, times, nullptr, nullptr, 0);
+    status = integrate_population(sweep, depth, sigma, run, integrator, times, nullptr, nullptr, 0)
+                 .status;
     if (status != theory::IntegrationStatus::done) return split;
     const double m_end = numerics::fixed_order_sum(
         run.phi.size(), [&](Eigen::Index i) { return run.weight[i] * run.phi[i]; });
@@ -246,13 +247,17 @@ void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
     }
     first = false;
     for (int j = 0; j < n; ++j) result.separatrix(s, j) = split[j];
-    if (status == theory::IntegrationStatus::done)
-      status = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
-                                    result.m_trace.row(s).data(), result.loss_trace.row(s).data(),
-                                    mean_disorder);
+    if (status == theory::IntegrationStatus::done) {
+      const auto outcome = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
+                                                result.m_trace.row(s).data(),
+                                                result.loss_trace.row(s).data(), mean_disorder);
+      status = outcome.status;
+      result.steps[s] = outcome.accepted_steps;
+    }
     if (status == theory::IntegrationStatus::done)
       status = integrate_population(sweep, depth, sigma, b, workspace.integrator, times, m_b.data(),
-                                    loss_b.data(), mean_disorder);
+                                    loss_b.data(), mean_disorder)
+                   .status;
     result.status[s] = static_cast<std::int8_t>(to_point_status(status));
     if (status != theory::IntegrationStatus::done) {
       result.m_trace.row(s).setConstant(not_a_number);
