@@ -157,14 +157,27 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
           unstable_root(depth, sweep.gamma, sigma, m_end, q.disorder().nodes[j]);
       const double* ends = run.phi.data() + first_probe + static_cast<Eigen::Index>(j) * probes;
       int k = -1;  // the probe interval the separatrix lies in
-      if (!std::isnan(boundary))
+      if (!std::isnan(boundary)) {
         for (int p = 0; p + 1 < probes; ++p)
           if (ends[p] <= boundary && ends[p + 1] > boundary) k = p;
+      } else {
+        // A single well at t_end, but units that started above the ghost of the vanished
+        // well may still be passing it: split at the steepest step if it is concentrated.
+        int steepest = 0;
+        for (int p = 1; p + 1 < probes; ++p)
+          if (ends[p + 1] - ends[p] > ends[steepest + 1] - ends[steepest]) steepest = p;
+        const double total = ends[probes - 1] - ends[0];
+        if (total > 1e-3 && ends[steepest + 1] - ends[steepest] > 0.25 * total) k = steepest;
+      }
       const double width = bracket[j][1] - bracket[j][0];
-      if (k < 0) {  // no crossing here: search the whole range next pass, or there is none
-        settled &= width >= full * (1 - 1e-12);
-        split[j] = not_a_number;
-        bracket[j] = {q.init_lo(), q.init_hi()};
+      if (k < 0) {
+        if (width >= full * (1 - 1e-12)) {  // nothing to split anywhere
+          split[j] = not_a_number;
+        } else if (!std::isnan(boundary)) {  // the crossing moved out: search everywhere
+          settled = false;
+          split[j] = not_a_number;
+          bracket[j] = {q.init_lo(), q.init_hi()};
+        }  // else a ghost step resolved within the bracket: keep the split
         continue;
       }
       const double lo = bracket[j][0] + width * k / (probes - 1);

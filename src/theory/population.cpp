@@ -13,7 +13,9 @@ PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
   using Kind = sweep::Distribution::Kind;
   switch (disorder.kind) {
     case Kind::normal:
-      disorder_ = gauss_hermite(rule.disorder_nodes, disorder.a, disorder.b);
+      // Panels of 4 points, equal in probability: resolution where the mass is.
+      disorder_ = normal_panels(std::max(1, rule.disorder_nodes / 4),
+                                std::min(4, rule.disorder_nodes), disorder.a, disorder.b);
       break;
     case Kind::uniform:
       disorder_ = gauss_legendre(rule.disorder_nodes, disorder.a, disorder.b);
@@ -50,8 +52,16 @@ void PopulationQuadrature::build(const std::vector<double>& split,
     std::vector<double> ends;
     for (int p = 0; p <= rule_.init_panels; ++p) ends.push_back(init_lo_ + p * width);
     ends.back() = init_hi_;
-    if (!std::isnan(split[j]) && split[j] > init_lo_ && split[j] < init_hi_)
+    if (!std::isnan(split[j]) && split[j] > init_lo_ && split[j] < init_hi_) {
+      // Split at the separatrix, with panels graded towards it: units that started close to
+      // it are still leaving the unstable root at t, a boundary layer of width ~e^{−λt}.
       ends.push_back(split[j]);
+      for (double grade : {0.1, 0.02, 0.004})
+        for (double side : {-1.0, 1.0}) {
+          const double x = split[j] + side * grade * (init_hi_ - init_lo_);
+          if (x > init_lo_ && x < init_hi_) ends.push_back(x);
+        }
+    }
     std::sort(ends.begin(), ends.end());
     for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
       const double a = ends[p], b = ends[p + 1];

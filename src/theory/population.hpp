@@ -21,9 +21,9 @@
 namespace cdl::theory {
 
 struct PopulationRule {
-  int disorder_nodes = 48;  // Gauss points in Δ
+  int disorder_nodes = 32;  // points in Δ (panels of 4 for normal disorder)
   int init_panels = 4;      // Gauss–Legendre panels over the support of φ(0)
-  int init_order = 8;       // points per panel
+  int init_order = 6;       // points per panel
 };
 
 class PopulationQuadrature {

@@ -23,21 +23,6 @@ double power(double x, int n) {
 
 double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 
-// Φ⁻¹(p) of the standard normal by Newton on the complementary error function.
-double normal_quantile(double p) {
-  double x = 0;
-  for (int it = 0; it < 100; ++it) {
-    const double cdf = 0.5 * std::erfc(-x / std::sqrt(2.0));
-    const double pdf = std::exp(-0.5 * x * x) / std::sqrt(2 * M_PI);
-    const double step = (cdf - p) / std::max(pdf, 1e-300);
-    x -= std::clamp(step, -1.0, 1.0);
-    if (std::abs(step) < 1e-14) break;
-  }
-  return x;
-}
-
-double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
-
 }  // namespace
 
 // ---- the unit -------------------------------------------------------------------------------
