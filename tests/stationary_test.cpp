@@ -155,15 +155,17 @@ TEST_CASE(
   finite.runs = 1;
   finite.depths = {2};
   finite.sigma = sigma;
-  finite.protocols = {sweep::Protocol::adiabatic_up};
+  finite.protocols = {sweep::Protocol::adiabatic_up, sweep::Protocol::adiabatic_down};
   finite.gamma = gamma;
   finite.t_end = 60;
   finite.samples = 20;
   finite.disorder = distribution("normal:0:2");
   finite.initial_state = distribution("uniform:-1.7:2.3");
   finite.save_final_states = true;
-  sweep::TheoryChainResult chain;
-  sweep::run_theory_sweep(finite, 2, [&](const sweep::TheoryChainResult& r) { chain = r; });
+  sweep::TheoryChainResult chain, down;
+  sweep::run_theory_sweep(finite, 2, [&](const sweep::TheoryChainResult& r) {
+    (r.chain.protocol == 0 ? chain : down) = r;
+  });
 
   StationarySolver solver({2, gamma}, finite.disorder, finite.initial_state, 12, 1000);
   double joined = 0;
@@ -185,6 +187,11 @@ TEST_CASE(
   CHECK(drop > 0.3);
   CHECK(sigma[jump] > 0.85 * fold);
   CHECK(sigma[jump - 1] < 1.15 * fold);
+  // Sweeping down from strong coupling the ensemble stays on the symmetric branch, which for
+  // D = 2 is stable at every coupling (U''(0) + σ = γ + σ > 0 and σ/(γ+σ) < 1): no jump back.
+  for (const auto& p : symmetric.points) CHECK(p.stable);
+  for (std::size_t s = 0; s < sigma.size(); ++s)
+    CHECK(std::abs(down.final_state.row(s).mean()) < 0.06);
   // Away from the jump and from the first coupling (where the wells are chosen by the initial
   // transient, which the stationary theory only approximates), the states agree.
   for (std::size_t s = 1; s < sigma.size(); ++s) {
