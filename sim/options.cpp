@@ -11,6 +11,27 @@ namespace cdl::sim {
 
 namespace fs = std::filesystem;
 
+po::typed_value<std::string>* text_option(const char* default_value) {
+  return po::value<std::string>()->default_value(default_value);
+}
+
+po::options_description common_options(const char* default_output) {
+  po::options_description options("common options");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("version", "print the version")
+      ("config", po::value<std::vector<std::string>>()->composing(),
+       "INI file of options (repeatable, later files win; the command line wins over files)")
+      ("output", text_option(default_output), "output HDF5 file")
+      ("overwrite", po::bool_switch(), "replace an existing output file")
+      ("threads", text_option("0"), "OpenMP threads (0: all cores); results do not depend on it")
+      ("quiet", po::bool_switch(), "no progress or messages on stderr")
+      ("dry-run", po::bool_switch(), "check the options and print the work, run nothing");
+  // clang-format on
+  return options;
+}
+
 std::optional<po::variables_map> parse_command(const std::string& subcommand,
                                                const po::options_description& options,
                                                const std::vector<std::string>& arguments) {

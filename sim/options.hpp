@@ -14,6 +14,13 @@ namespace cdl::sim {
 
 namespace po = boost::program_options;
 
+// A string option with a default: every value is parsed by us, so that errors name it.
+po::typed_value<std::string>* text_option(const char* default_value);
+
+// The options every subcommand has: --help, --version, --config, --output, --overwrite,
+// --threads, --quiet, --dry-run.
+po::options_description common_options(const char* default_output);
+
 // Parses a subcommand's options (command line and --config files); answers --help and
 // --version itself and then returns nothing.
 std::optional<po::variables_map> parse_command(const std::string& subcommand,

@@ -22,15 +22,9 @@ const std::vector<std::string> recorded_options{"depths",        "sigma",       
 
 po::options_description stationary_options() {
   po::options_description options("cdl stationary options");
-  const auto text = [](const char* default_value) {
-    return po::value<std::string>()->default_value(default_value);
-  };
+  const auto text = text_option;
   // clang-format off
   options.add_options()
-      ("help,h", "show this help")
-      ("version", "print the version")
-      ("config", po::value<std::vector<std::string>>()->composing(),
-       "INI file of options (repeatable, later files win; the command line wins over files)")
       ("depths", text("0,1,2"), "network depths D, comma-separated")
       ("sigma", text("log:-2.2:2.2:200"),
        "increasing coupling grid: the range of the continuation and the history sweep's steps")
@@ -41,13 +35,9 @@ po::options_description stationary_options() {
       ("quadrature-order", text("12"), "Gauss-Legendre points per panel of the disorder average (>= 2)")
       ("history-nodes", text("400"), "equal-probability disorder nodes of the history sweep (>= 2)")
       ("max-arc-step", text("0"),
-       "largest continuation step in (ln sigma, m); 0: twice the grid's spacing in ln sigma")
-      ("output", text("data/stationary.h5"), "output HDF5 file")
-      ("overwrite", po::bool_switch(), "replace an existing output file")
-      ("threads", text("0"), "OpenMP threads across depths (0: all cores)")
-      ("quiet", po::bool_switch(), "print nothing but the table")
-      ("dry-run", po::bool_switch(), "check the options and print the work, compute nothing");
+       "largest continuation step in (ln sigma, m); 0: twice the grid's spacing in ln sigma");
   // clang-format on
+  options.add(common_options("data/stationary.h5"));
   return options;
 }
 

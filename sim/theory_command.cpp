@@ -34,15 +34,9 @@ const std::vector<std::string> recorded_options{
 
 po::options_description theory_options() {
   po::options_description options("cdl theory options");
-  const auto text = [](const char* default_value) {
-    return po::value<std::string>()->default_value(default_value);
-  };
+  const auto text = text_option;
   // clang-format off
   options.add_options()
-      ("help,h", "show this help")
-      ("version", "print the version")
-      ("config", po::value<std::vector<std::string>>()->composing(),
-       "INI file of options (repeatable, later files win; the command line wins over files)")
       ("units", text("200"),
        "number of units N (integer >= 2), or inf for the N -> infinity population by quadrature")
       ("runs", text("50"), "disorder realizations R (1 with --units inf)")
@@ -65,13 +59,9 @@ po::options_description theory_options() {
       ("disorder-nodes", text("32"), "--units inf: quadrature points over the disorder")
       ("init-panels", text("4"), "--units inf: Gauss-Legendre panels over the initial states")
       ("init-order", text("6"), "--units inf: points per initial-state panel")
-      ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]")
-      ("output", text("data/theory.h5"), "output HDF5 file")
-      ("overwrite", po::bool_switch(), "replace an existing output file")
-      ("threads", text("0"), "OpenMP threads (0: all cores)")
-      ("quiet", po::bool_switch(), "no progress on stderr")
-      ("dry-run", po::bool_switch(), "print the grid and an estimate of the work, run nothing");
+      ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]");
   // clang-format on
+  options.add(common_options("data/theory.h5"));
   return options;
 }
 

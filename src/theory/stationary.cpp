@@ -153,7 +153,7 @@ std::vector<double> FixedPointCurve::fixed_points(double disorder) const {
 // ---- averages over the disorder ------------------------------------------------------------
 
 DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
-    : disorder_(disorder), order_(order) {
+    : disorder_(disorder) {
   const QuadratureRule rule = gauss_legendre(order, 0.0, 1.0);
   unit_nodes_ = rule.nodes;
   unit_weights_ = rule.weights;

@@ -72,7 +72,6 @@ class DisorderAverage {
  private:
   double density(double delta) const;
   sweep::Distribution disorder_;
-  int order_;
   double support_lo_, support_hi_, panel_width_;
   std::vector<double> unit_nodes_, unit_weights_;  // Gauss–Legendre on [0, 1]
 };
