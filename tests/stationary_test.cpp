@@ -200,5 +200,9 @@ TEST_CASE(
     INFO("sigma " << sigma[s] << " finite-N m " << m_final << " history m " << history.points[s].m);
     CHECK(std::abs(m_final - history.points[s].m) < 0.06);
     CHECK(history.points[s].stable);
+    // Never on a part of the ordered branch predicted unstable.
+    for (const auto& p : ordered.points)
+      if (!p.stable && std::abs(std::log(p.sigma / sigma[s])) < 0.02)
+        CHECK(std::abs(m_final - p.m) > 0.05);
   }
 }
