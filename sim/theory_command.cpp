@@ -128,8 +128,11 @@ double estimated_steps(const sweep::TheorySweep& sweep) {
 }
 
 void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
-  std::cout << "cdl theory (dry run): N = " << sweep.units << ", " << sweep.runs
-            << " realizations, depths";
+  if (sweep.infinite_population)
+    std::cout << "cdl theory (dry run): N = inf (" << sweep.units << " disorder nodes), depths";
+  else
+    std::cout << "cdl theory (dry run): N = " << sweep.units << ", " << sweep.runs
+              << " realizations, depths";
   for (int d : sweep.depths) std::cout << " " << d;
   std::cout << ", protocols";
   for (auto p : sweep.protocols) std::cout << " " << sweep::name(p);
