@@ -56,7 +56,8 @@ po::options_description theory_options() {
       ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
       ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
       ("seed", text("1"), "random seed (non-negative integer)")
-      ("disorder-nodes", text("32"), "--units inf: quadrature points over the disorder")
+      ("disorder-nodes", text("32"),
+       "--units inf: points over the disorder bulk (panels of 4 equal in probability; tails add more)")
       ("init-panels", text("4"), "--units inf: Gauss-Legendre panels over the initial states")
       ("init-order", text("6"), "--units inf: points per initial-state panel")
       ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]");
