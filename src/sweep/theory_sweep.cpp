@@ -127,20 +127,19 @@ double unstable_root(int depth, double gamma, double sigma, double m, double dis
 // Locates, for every disorder node, the initial state whose path ends at the unstable root at
 // t_end, with zero-weight probes riding along the population: each pass narrows every bracket
 // by a factor probes − 1, and the population is rebuilt split at the current estimates so that
-// m(t) converges together with them. `split` holds the previous estimates (warm start).
+// m(t) converges together with them. `split` holds the previous coupling's estimates, which
+// split the first pass's population; every bracket starts from the whole range, since one
+// warm-started from the previous coupling can lock onto a stale step.
 std::vector<double> locate_separatrix(const TheorySweep& sweep,
                                       const theory::PopulationQuadrature& q, int depth,
                                       double sigma, std::vector<double> split,
                                       theory::Dopri5& integrator, const std::vector<double>& times,
                                       theory::IntegrationStatus& status) {
-  constexpr int probes = 24, passes = 5;
+  constexpr int probes = 24, passes = 9;  // a bracket widened to the full range needs ~4
   const int n = q.disorder_count();
-  const double full = q.init_hi() - q.init_lo(), warm = 0.05 * full;
+  const double full = q.init_hi() - q.init_lo();
   std::vector<std::array<double, 2>> bracket(n);
-  for (int j = 0; j < n; ++j)
-    bracket[j] = std::isnan(split[j]) ? std::array{q.init_lo(), q.init_hi()}
-                                      : std::array{std::max(q.init_lo(), split[j] - warm),
-                                                   std::min(q.init_hi(), split[j] + warm)};
+  for (int j = 0; j < n; ++j) bracket[j] = std::array{q.init_lo(), q.init_hi()};
   PopulationRun run;
   for (int pass = 0; pass < passes; ++pass) {
     q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
