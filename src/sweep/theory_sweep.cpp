@@ -161,12 +161,13 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
           if (ends[p] <= boundary && ends[p + 1] > boundary) k = p;
       } else {
         // A single well at t_end, but units that started above the ghost of the vanished
-        // well may still be passing it: split at the steepest step if it is concentrated.
+        // well may still be passing it: split at the steepest step if it is a real jump
+        // between wells (large and concentrated); looser tests split smooth profiles wrongly.
         int steepest = 0;
         for (int p = 1; p + 1 < probes; ++p)
           if (ends[p + 1] - ends[p] > ends[steepest + 1] - ends[steepest]) steepest = p;
         const double total = ends[probes - 1] - ends[0];
-        if (total > 1e-3 && ends[steepest + 1] - ends[steepest] > 0.25 * total) k = steepest;
+        if (total > 0.2 && ends[steepest + 1] - ends[steepest] > 0.5 * total) k = steepest;
       }
       const double width = bracket[j][1] - bracket[j][0];
       if (k < 0) {
