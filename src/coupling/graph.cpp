@@ -169,7 +169,7 @@ CouplingGraph CouplingGraph::weighted_complete(const Eigen::ArrayXd& weights) {
 
 double CouplingGraph::mean_field(const Eigen::ArrayXd& x) const {
   if (weights_.size() == 0) return numerics::fixed_order_mean(x);
-  return numerics::fixed_order_sum(x.size(), [&](Eigen::Index i) { return weights_[i] * x[i]; });
+  return numerics::fixed_order_weighted_mean(x, weights_);
 }
 
 void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const {

@@ -92,17 +92,8 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
   }
 
   for (const sweep::Protocol protocol : sweep.protocols) {
-    ProtocolDatasets p{root.create_group(sweep::name(protocol)),
-                       {},
-                       {},
-                       {},
-                       {},
-                       {},
-                       {},
-                       std::nullopt,
-                       std::nullopt,
-                       std::nullopt,
-                       std::nullopt};
+    ProtocolDatasets p;
+    p.group = root.create_group(sweep::name(protocol));
     const h5::Group& g = p.group;
     g.set_attribute("protocol", sweep::name(protocol));
     g.set_attribute("visiting_order", std::string(protocol == sweep::Protocol::nonadiabatic

@@ -29,4 +29,11 @@ double fixed_order_mean(const Eigen::DenseBase<Derived>& x) {
   return fixed_order_sum(x) / static_cast<double>(x.size());
 }
 
+// Σ w_i x_i in the same fixed order: the mean of x under weights w summing to one.
+template <class A, class B>
+double fixed_order_weighted_mean(const Eigen::DenseBase<A>& x, const Eigen::DenseBase<B>& w) {
+  return fixed_order_sum(
+      x.size(), [&](Eigen::Index i) { return w.derived().coeff(i) * x.derived().coeff(i); });
+}
+
 }  // namespace cdl::numerics

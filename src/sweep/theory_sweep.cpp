@@ -41,8 +41,7 @@ struct TraceRecorder {
   const Eigen::ArrayXd* weights = nullptr;
   void sample(int k, const Eigen::ArrayXd& phi) {
     if (weights) {
-      m[k] = numerics::fixed_order_sum(phi.size(),
-                                       [&](Eigen::Index i) { return (*weights)[i] * phi[i]; });
+      m[k] = numerics::fixed_order_weighted_mean(phi, *weights);
       loss[k] = theory::weighted_effective_loss(phi, *weights, depth, mean_disorder);
     } else {
       m[k] = numerics::fixed_order_mean(phi);
@@ -147,8 +146,7 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
     status = integrate_population(sweep, depth, sigma, run, integrator, times, nullptr, nullptr, 0)
                  .status;
     if (status != theory::IntegrationStatus::done) return split;
-    const double m_end = numerics::fixed_order_sum(
-        run.phi.size(), [&](Eigen::Index i) { return run.weight[i] * run.phi[i]; });
+    const double m_end = numerics::fixed_order_weighted_mean(run.phi, run.weight);
     const Eigen::Index first_probe = run.phi.size() - static_cast<Eigen::Index>(n) * probes;
     bool settled = true;
     for (int j = 0; j < n; ++j) {
