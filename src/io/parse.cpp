@@ -11,6 +11,12 @@ void reject(const std::string& option, const std::string& text, const std::strin
   throw InputError("--" + option + ": invalid value '" + text + "' (" + why + ")");
 }
 
+std::string format_double(double x) {
+  char buffer[32];
+  const auto end = std::to_chars(buffer, buffer + sizeof buffer, x).ptr;
+  return std::string(buffer, end);
+}
+
 double parse_double(const std::string& text, const std::string& option) {
   double value = 0;
   const char* first = text.data();

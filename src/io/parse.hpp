@@ -10,6 +10,8 @@ namespace cdl::io {
 double parse_double(const std::string& text, const std::string& option);
 // A whole number in range of long long; rejects trailing garbage.
 long long parse_integer(const std::string& text, const std::string& option);
+// The shortest text that reads back as the same double.
+std::string format_double(double x);
 // Splits on `separator`, keeping empty fields (so that "1,,2" can be rejected).
 std::vector<std::string> split(const std::string& text, char separator);
 // "--option: invalid value 'text' (why)" — the one-line message of bad input.

@@ -1,7 +1,6 @@
 #include "sweep/distribution.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -31,25 +30,14 @@ void Distribution::draw(const CounterRng& rng, int realization, Eigen::ArrayXd& 
   }
 }
 
-namespace {
-
-// The shortest text that reads back as the same double.
-std::string shortest(double x) {
-  char buffer[32];
-  const auto end = std::to_chars(buffer, buffer + sizeof buffer, x).ptr;
-  return std::string(buffer, end);
-}
-
-}  // namespace
-
 std::string Distribution::to_string() const {
   switch (kind) {
     case Kind::normal:
-      return "normal:" + shortest(a) + ":" + shortest(b);
+      return "normal:" + io::format_double(a) + ":" + io::format_double(b);
     case Kind::uniform:
-      return "uniform:" + shortest(a) + ":" + shortest(b);
+      return "uniform:" + io::format_double(a) + ":" + io::format_double(b);
     case Kind::bimodal:
-      return "bimodal:" + shortest(a) + ":" + shortest(b);
+      return "bimodal:" + io::format_double(a) + ":" + io::format_double(b);
     case Kind::file:
       return "file:" + path;
   }

@@ -188,48 +188,79 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   return split;
 }
 
-// N → ∞: a quadrature population (rule A) split at the separatrix, and the same with a refined
-// rule (B: 1.5× the disorder nodes, 4 more points per panel, splits interpolated in Δ) whose
-// difference is the error estimate. Adiabatic chains carry both populations' states along.
-void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
-                            TheoryWorkspace& workspace) {
-  const Protocol protocol = sweep.protocols[chain.protocol];
-  const int depth = sweep.depths[chain.depth_index];
-  auto& result = workspace.result;
-  const theory::PopulationQuadrature rule_a(sweep.disorder, sweep.initial_state, sweep.population);
-  theory::PopulationRule refined = sweep.population;
-  refined.disorder_nodes += sweep.population.disorder_nodes / 2;
-  refined.init_order += 4;
-  const theory::PopulationQuadrature rule_b(sweep.disorder, sweep.initial_state, refined);
-  const int n = rule_a.disorder_count();
-  const auto& nodes = rule_a.disorder().nodes;
-  result.chain = chain;
-  result.disorder = Eigen::Map<const Eigen::ArrayXd>(nodes.data(), n);
-  result.weight = Eigen::Map<const Eigen::ArrayXd>(rule_a.disorder().weights.data(), n);
-  result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
-  const double mean_disorder = (result.weight * result.disorder).sum();
-  const std::vector<double> times = sweep.sample_times();
-  const int measured = sweep.samples - sweep.first_measured_sample();
-  std::vector<double> m_b(sweep.samples), loss_b(sweep.samples);
-  const auto tail_mean = [&](const double* row) {
-    return numerics::fixed_order_sum(
-               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
-           measured;
-  };
+// The rules of one refinement level: rule A, whose populations are split at the separatrix,
+// and a refined rule B (1.5× the disorder nodes, 4 more points per panel, A's splits
+// interpolated in Δ). B's result is reported and |A − B| is its error estimate.
+struct RefinementLevel {
+  theory::PopulationQuadrature a, b;
+  static RefinementLevel make(const TheorySweep& sweep, theory::PopulationRule rule) {
+    theory::PopulationRule refined = rule;
+    refined.disorder_nodes += rule.disorder_nodes / 2;
+    refined.init_order += 4;
+    return {theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, rule),
+            theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, refined)};
+  }
   // Rule B's splits: rule A's, interpolated linearly in Δ between nodes that have one.
-  const auto interpolate_splits = [&](const std::vector<double>& split) {
-    std::vector<double> out(rule_b.disorder_count(), not_a_number);
-    for (int i = 0; i < rule_b.disorder_count(); ++i) {
-      const double x = rule_b.disorder().nodes[i];
-      for (int j = 0; j + 1 < n; ++j)
+  std::vector<double> interpolate_splits(const std::vector<double>& split) const {
+    const auto& nodes = a.disorder().nodes;
+    std::vector<double> out(b.disorder_count(), not_a_number);
+    for (int i = 0; i < b.disorder_count(); ++i) {
+      const double x = b.disorder().nodes[i];
+      for (std::size_t j = 0; j + 1 < nodes.size(); ++j)
         if (nodes[j] <= x && x <= nodes[j + 1] && !std::isnan(split[j]) &&
             !std::isnan(split[j + 1]))
           out[i] =
               split[j] + (split[j + 1] - split[j]) * (x - nodes[j]) / (nodes[j + 1] - nodes[j]);
     }
     return out;
+  }
+  void build(const std::vector<double>& split, PopulationRun& run_a, PopulationRun& run_b) const {
+    const std::vector<std::array<double, 2>> no_brackets;
+    a.build(split, no_brackets, 0, run_a.disorder, run_a.initial_state, run_a.weight);
+    b.build(interpolate_splits(split), no_brackets, 0, run_b.disorder, run_b.initial_state,
+            run_b.weight);
+    run_a.phi = run_a.initial_state;
+    run_b.phi = run_b.initial_state;
+  }
+};
+
+// A non-adiabatic point whose error estimate exceeds this is recomputed with the disorder
+// nodes and the initial-state panels doubled, up to max_refinements times: the estimate
+// flags the couplings where units cross between wells during the measuring window.
+constexpr double refine_above = 2.5e-4;
+constexpr int max_refinements = 2;
+
+// N → ∞: the population quadrature at each coupling (MODEL.md §4). The unit axis holds the
+// base rule's disorder nodes and their separatrix; adiabatic chains carry both populations'
+// states along and are never refined (their state cannot change rule mid-chain).
+void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
+                            TheoryWorkspace& workspace) {
+  const Protocol protocol = sweep.protocols[chain.protocol];
+  const int depth = sweep.depths[chain.depth_index];
+  auto& result = workspace.result;
+  std::vector<RefinementLevel> levels;
+  theory::PopulationRule rule = sweep.population;
+  const int n_levels = protocol == Protocol::nonadiabatic ? max_refinements + 1 : 1;
+  for (int level = 0; level < n_levels; ++level) {
+    levels.push_back(RefinementLevel::make(sweep, rule));
+    rule.disorder_nodes *= 2;
+    rule.init_panels *= 2;
+  }
+  const auto& base = levels.front().a;
+  const int n = base.disorder_count();
+  result.chain = chain;
+  result.disorder = Eigen::Map<const Eigen::ArrayXd>(base.disorder().nodes.data(), n);
+  result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
+  result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
+  const double mean_disorder = (result.weight * result.disorder).sum();
+  const std::vector<double> times = sweep.sample_times();
+  const int measured = sweep.samples - sweep.first_measured_sample();
+  std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
+  const auto tail_mean = [&](const double* row) {
+    return numerics::fixed_order_sum(
+               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
+           measured;
   };
-  const std::vector<std::array<double, 2>> no_brackets;
 
   std::vector<double> split(n, not_a_number);
   PopulationRun a, b;
@@ -247,40 +278,48 @@ void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
       continue;
     }
     auto status = theory::IntegrationStatus::done;
-    if (protocol == Protocol::nonadiabatic || first) {
-      split = locate_separatrix(sweep, rule_a, depth, sigma, split, workspace.integrator, times,
-                                status);
-      rule_a.build(split, no_brackets, 0, a.disorder, a.initial_state, a.weight);
-      rule_b.build(interpolate_splits(split), no_brackets, 0, b.disorder, b.initial_state,
-                   b.weight);
-      a.phi = a.initial_state;
-      b.phi = b.initial_state;
+    for (std::size_t level = 0; level < levels.size(); ++level) {
+      const RefinementLevel& rules = levels[level];
+      if (protocol == Protocol::nonadiabatic || first) {
+        // Refined levels locate their own separatrix: B's interpolated splits would inherit
+        // any misplaced one, hiding it from the estimate.
+        std::vector<double> level_split =
+            level == 0 ? split : std::vector<double>(rules.a.disorder_count(), not_a_number);
+        level_split = locate_separatrix(sweep, rules.a, depth, sigma, level_split,
+                                        workspace.integrator, times, status);
+        if (level == 0) split = level_split;
+        rules.build(level_split, a, b);
+      }
+      first = false;
+      if (level == 0)
+        for (int j = 0; j < n; ++j) result.separatrix(s, j) = split[j];
+      if (status == theory::IntegrationStatus::done)
+        status = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
+                                      m_a.data(), loss_a.data(), mean_disorder)
+                     .status;
+      if (status == theory::IntegrationStatus::done) {
+        const auto outcome = integrate_population(sweep, depth, sigma, b, workspace.integrator,
+                                                  times, result.m_trace.row(s).data(),
+                                                  result.loss_trace.row(s).data(), mean_disorder);
+        status = outcome.status;
+        result.steps[s] += outcome.accepted_steps;
+      }
+      if (status != theory::IntegrationStatus::done) break;
+      result.order_parameter[s] = std::abs(tail_mean(result.m_trace.row(s).data()));
+      result.loss[s] = tail_mean(result.loss_trace.row(s).data());
+      result.order_parameter_error[s] =
+          std::abs(result.order_parameter[s] - std::abs(tail_mean(m_a.data())));
+      result.loss_error[s] = std::abs(result.loss[s] - tail_mean(loss_a.data()));
+      if (result.order_parameter_error[s] <= refine_above) break;
     }
-    first = false;
-    for (int j = 0; j < n; ++j) result.separatrix(s, j) = split[j];
-    if (status == theory::IntegrationStatus::done) {
-      const auto outcome = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
-                                                result.m_trace.row(s).data(),
-                                                result.loss_trace.row(s).data(), mean_disorder);
-      status = outcome.status;
-      result.steps[s] = outcome.accepted_steps;
-    }
-    if (status == theory::IntegrationStatus::done)
-      status = integrate_population(sweep, depth, sigma, b, workspace.integrator, times, m_b.data(),
-                                    loss_b.data(), mean_disorder)
-                   .status;
     result.status[s] = static_cast<std::int8_t>(to_point_status(status));
     if (status != theory::IntegrationStatus::done) {
       result.m_trace.row(s).setConstant(not_a_number);
       result.loss_trace.row(s).setConstant(not_a_number);
+      result.order_parameter[s] = result.loss[s] = not_a_number;
+      result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
       chain_broken = protocol != Protocol::nonadiabatic;
-      continue;
     }
-    result.order_parameter[s] = std::abs(tail_mean(result.m_trace.row(s).data()));
-    result.loss[s] = tail_mean(result.loss_trace.row(s).data());
-    result.order_parameter_error[s] =
-        std::abs(result.order_parameter[s] - std::abs(tail_mean(m_b.data())));
-    result.loss_error[s] = std::abs(result.loss[s] - tail_mean(loss_b.data()));
   }
 }
 
