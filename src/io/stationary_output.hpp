@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/theory_output.hpp"
+#include "io/sweep_file.hpp"
 #include "theory/stationary.hpp"
 
 namespace cdl::io {

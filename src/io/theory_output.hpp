@@ -1,25 +1,13 @@
-// The HDF5 file of a `cdl theory` sweep, laid out per the public contract (DESIGN.md):
-// root attributes and quenched inputs, one self-contained group per protocol with dimension
-// scales, chunked and compressed datasets written chain by chain as they complete.
+// The HDF5 file of a `cdl theory` sweep: the shared sweep layout (io/sweep_file.hpp) with the
+// effective theory's observables.
 #pragma once
 
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "io/hdf5.hpp"
+#include "io/sweep_file.hpp"
 #include "sweep/theory_sweep.hpp"
 
 namespace cdl::io {
-
-// What every cdl output file records about how it was made.
-struct Provenance {
-  std::string command;     // the command line as typed
-  std::string config_ini;  // the full resolved configuration, enough to rerun
-};
-
-// Writes cdl_version, command, config and created on the root group.
-void write_provenance(const h5::Group& root, const Provenance& provenance);
 
 class TheoryFileWriter {
  public:
@@ -31,18 +19,8 @@ class TheoryFileWriter {
   void close() { file_.close(); }
 
  private:
-  struct ProtocolDatasets {
-    h5::Group group;
-    h5::Dataset order_parameter, loss, status, steps, m, loss_trace;
-    std::optional<h5::Dataset> final_state;  // only when final states are saved
-    // --units inf only: error estimates and the separatrix per disorder node.
-    std::optional<h5::Dataset> order_parameter_error, loss_error, separatrix;
-  };
   const sweep::TheorySweep& sweep_;
-  h5::File file_;
-  h5::Dataset disorder_, initial_state_;
-  std::optional<h5::Dataset> weight_;  // --units inf: the disorder quadrature weights
-  std::vector<ProtocolDatasets> protocols_;
+  SweepFile file_;
 };
 
 }  // namespace cdl::io

@@ -1,0 +1,214 @@
+#include "io/sweep_file.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <ctime>
+#include <limits>
+#include <numeric>
+
+#include "errors.hpp"
+#include "sweep/status.hpp"
+
+namespace cdl::io {
+
+namespace {
+
+using h5::Dims;
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return text;
+}
+
+std::vector<std::int32_t> index_range(std::size_t n) {
+  std::vector<std::int32_t> values(n);
+  std::iota(values.begin(), values.end(), 0);
+  return values;
+}
+
+// Chunks hold one chain's slice [1, 1, …]: the unit of writing and of typical reading.
+h5::DatasetOptions per_chain_chunks(const Dims& dims, double fill) {
+  Dims chunk = dims;
+  chunk[0] = 1;
+  chunk[1] = 1;
+  return {chunk, 4, true, fill};
+}
+
+template <class T>
+h5::Dataset create_variable(const h5::Group& group, const std::string& name, const Dims& dims,
+                            const std::vector<const h5::Dataset*>& scales,
+                            const std::string& long_name, double fill) {
+  h5::Dataset dataset = group.create_dataset<T>(name, dims, per_chain_chunks(dims, fill));
+  for (unsigned d = 0; d < scales.size(); ++d) scales[d]->attach_to(dataset, d);
+  dataset.set_attribute("long_name", long_name);
+  return dataset;
+}
+
+template <class T>
+double fill_value() {
+  return std::is_floating_point_v<T> ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+}
+
+std::string visiting_order_text(sweep::Protocol protocol) {
+  switch (protocol) {
+    case sweep::Protocol::nonadiabatic:
+      return "each sigma from the initial state";
+    case sweep::Protocol::adiabatic_up:
+      return "increasing sigma, continuing the state";
+    case sweep::Protocol::adiabatic_down:
+      return "decreasing sigma, continuing the state";
+  }
+  return "";
+}
+
+}  // namespace
+
+void write_provenance(const h5::Group& root, const Provenance& provenance) {
+  root.set_attribute("cdl_version", std::string(CDL_VERSION));
+  root.set_attribute("command", provenance.command);
+  root.set_attribute("config", provenance.config_ini);
+  root.set_attribute("created", utc_timestamp());
+}
+
+SweepFile::SweepFile(const std::string& path, const SweepAxes& axes, const Provenance& provenance,
+                     const std::string& subcommand)
+    : axes_(axes), file_(h5::File::create(path)), root_(file_.root()) {
+  write_provenance(root_, provenance);
+  root_.set_attribute("subcommand", subcommand);
+  const std::vector<std::int32_t> depths(axes.depths.begin(), axes.depths.end());
+  const std::vector<std::int32_t> runs = index_range(static_cast<std::size_t>(axes.runs));
+  root_depth_ = root_.create_scale<std::int32_t>("depth", depths);
+  root_run_ = root_.create_scale<std::int32_t>("run", runs);
+  root_unit_ =
+      root_.create_scale<std::int32_t>("unit", index_range(static_cast<std::size_t>(axes.units)));
+  for (const sweep::Protocol protocol : axes.protocols) {
+    ProtocolGroup p;
+    p.group = root_.create_group(sweep::name(protocol));
+    p.group.set_attribute("protocol", sweep::name(protocol));
+    p.group.set_attribute("visiting_order", visiting_order_text(protocol));
+    p.sigma = p.group.create_scale<double>("sigma", axes.sigma);
+    p.sigma.set_attribute("long_name", std::string("coupling strength sigma"));
+    p.depth = p.group.create_scale<std::int32_t>("depth", depths);
+    p.run = p.group.create_scale<std::int32_t>("run", runs);
+    p.time = p.group.create_scale<double>("time", axes.time);
+    groups_.push_back(std::move(p));
+  }
+  add<std::int8_t>("status", Shape::summary, "outcome of the point");
+  const std::vector<std::int32_t> flag_values = index_range(sweep::point_status_names.size());
+  for (ProtocolGroup& p : groups_) {
+    const h5::Dataset& status = p.datasets.at("status");
+    status.set_attribute("flag_values", std::span<const std::int32_t>(flag_values));
+    status.set_attribute("flag_meanings", sweep::flag_meanings());
+  }
+  file_.flush();
+}
+
+Dims SweepFile::dims(Shape shape) const {
+  Dims dims{axes_.depths.size(), static_cast<hsize_t>(axes_.runs), axes_.sigma.size()};
+  const auto units = static_cast<hsize_t>(axes_.units);
+  switch (shape) {
+    case Shape::summary:
+      break;
+    case Shape::trace:
+      dims.push_back(axes_.time.size());
+      break;
+    case Shape::unit:
+      dims.push_back(units);
+      break;
+    case Shape::unit_pair:
+      dims.push_back(units);
+      dims.push_back(units);
+      break;
+  }
+  return dims;
+}
+
+h5::Dataset& SweepFile::add_quenched(const std::string& name, const std::string& long_name) {
+  const Dims dims{axes_.depths.size(), static_cast<hsize_t>(axes_.runs),
+                  static_cast<hsize_t>(axes_.units)};
+  auto [at, inserted] = quenched_.emplace(
+      name, create_variable<double>(root_, name, dims, {&root_depth_, &root_run_, &root_unit_},
+                                    long_name, fill_value<double>()));
+  if (!inserted) throw RuntimeError("sweep file: quenched input '" + name + "' declared twice");
+  return at->second;
+}
+
+template <class T>
+void SweepFile::add(const std::string& name, Shape shape, const std::string& long_name) {
+  const Dims shape_dims = dims(shape);
+  for (ProtocolGroup& p : groups_) {
+    if ((shape == Shape::unit || shape == Shape::unit_pair) && p.unit.id() < 0)
+      p.unit = p.group.create_scale<std::int32_t>(
+          "unit", index_range(static_cast<std::size_t>(axes_.units)));
+    std::vector<const h5::Dataset*> scales{&p.depth, &p.run, &p.sigma};
+    if (shape == Shape::trace) scales.push_back(&p.time);
+    if (shape == Shape::unit || shape == Shape::unit_pair) scales.push_back(&p.unit);
+    if (shape == Shape::unit_pair) scales.push_back(&p.unit);
+    const double fill =
+        name == "status" ? static_cast<double>(sweep::PointStatus::not_run) : fill_value<T>();
+    if (!p.datasets
+             .emplace(name, create_variable<T>(p.group, name, shape_dims, scales, long_name, fill))
+             .second)
+      throw RuntimeError("sweep file: dataset '" + name + "' declared twice");
+  }
+}
+
+template <class T>
+void SweepFile::add_time_coordinate(const std::string& name, std::span<const T> values,
+                                    const std::string& long_name) {
+  for (ProtocolGroup& p : groups_) {
+    h5::Dataset dataset = p.group.create_dataset<T>(name, {values.size()});
+    dataset.write<T>(values);
+    p.time.attach_to(dataset, 0);
+    dataset.set_attribute("long_name", long_name);
+  }
+}
+
+const h5::Dataset& SweepFile::dataset(int protocol, const std::string& name) const {
+  const auto& datasets = groups_[static_cast<std::size_t>(protocol)].datasets;
+  const auto found = datasets.find(name);
+  if (found == datasets.end()) throw RuntimeError("sweep file: no dataset '" + name + "'");
+  return found->second;
+}
+
+void SweepFile::write_quenched(const std::string& name, int depth_index, int run,
+                               std::span<const double> values) {
+  const auto found = quenched_.find(name);
+  if (found == quenched_.end()) throw RuntimeError("sweep file: no quenched input '" + name + "'");
+  found->second.write_block<double>(
+      {static_cast<hsize_t>(depth_index), static_cast<hsize_t>(run), 0},
+      {1, 1, static_cast<hsize_t>(axes_.units)}, values);
+}
+
+template <class T>
+void SweepFile::write(int protocol, const std::string& name, int depth_index, int run,
+                      std::span<const T> values) {
+  const h5::Dataset& target = dataset(protocol, name);
+  Dims offset(target.dims().size(), 0), count = target.dims();
+  offset[0] = static_cast<hsize_t>(depth_index);
+  offset[1] = static_cast<hsize_t>(run);
+  count[0] = count[1] = 1;
+  target.write_block<T>(offset, count, values);
+}
+
+void SweepFile::finish_chain(int protocol, int depth_index, int run,
+                             std::span<const std::int8_t> status) {
+  write<std::int8_t>(protocol, "status", depth_index, run, status);
+  file_.flush();
+}
+
+template void SweepFile::add<double>(const std::string&, Shape, const std::string&);
+template void SweepFile::add<std::int64_t>(const std::string&, Shape, const std::string&);
+template void SweepFile::add<std::int8_t>(const std::string&, Shape, const std::string&);
+template void SweepFile::add_time_coordinate<std::int64_t>(const std::string&,
+                                                           std::span<const std::int64_t>,
+                                                           const std::string&);
+template void SweepFile::write<double>(int, const std::string&, int, int, std::span<const double>);
+template void SweepFile::write<std::int64_t>(int, const std::string&, int, int,
+                                             std::span<const std::int64_t>);
+template void SweepFile::write<std::int8_t>(int, const std::string&, int, int,
+                                            std::span<const std::int8_t>);
+
+}  // namespace cdl::io

@@ -1,0 +1,94 @@
+// The HDF5 file of a sweep (`cdl theory`, `cdl micro`), laid out per the public contract
+// (DESIGN.md): provenance attributes and quenched inputs [depth, run, unit] at the root, one
+// self-contained group per protocol whose datasets share the dimension scales depth, run,
+// sigma, time (and unit), chunked one chain per chunk and written chain by chain.
+//
+// A command declares its datasets by name and shape; the file then takes one chain's slice
+// of each. `status` exists in every protocol group and is written last, so that a point reads
+// as done only once all its data are on disk.
+#pragma once
+
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "io/hdf5.hpp"
+#include "sweep/grid.hpp"
+
+namespace cdl::io {
+
+// What every cdl output file records about how it was made.
+struct Provenance {
+  std::string command;     // the command line as typed
+  std::string config_ini;  // the full resolved configuration, enough to rerun
+};
+
+// Writes cdl_version, command, config and created on the root group.
+void write_provenance(const h5::Group& root, const Provenance& provenance);
+
+// The grid shared by every dataset of a sweep file.
+struct SweepAxes {
+  std::vector<int> depths;
+  int runs = 1;
+  int units = 1;
+  std::vector<double> sigma;
+  std::vector<double> time;  // the trace sample times
+  std::vector<sweep::Protocol> protocols;
+};
+
+// Per-protocol dataset shapes; every one starts with [depth, run, sigma].
+enum class Shape {
+  summary,    // [depth, run, sigma]
+  trace,      // [depth, run, sigma, time]
+  unit,       // [depth, run, sigma, unit]
+  unit_pair,  // [depth, run, sigma, unit, unit]
+};
+
+class SweepFile {
+ public:
+  // Creates (truncating) the file with the provenance, the scales and a `status` dataset
+  // (all not_run) in every protocol group.
+  SweepFile(const std::string& path, const SweepAxes& axes, const Provenance& provenance,
+            const std::string& subcommand);
+
+  const h5::Group& root() const { return root_; }
+  const h5::Group& group(int protocol) const { return groups_[protocol].group; }
+  // A quenched input [depth, run, unit] at the root, NaN until written.
+  h5::Dataset& add_quenched(const std::string& name, const std::string& long_name);
+  // A dataset of `shape` in every protocol group (fill: NaN for doubles, 0 for integers).
+  template <class T>
+  void add(const std::string& name, Shape shape, const std::string& long_name);
+  // A 1-D dataset along `time` in every protocol group (e.g. the step of each sample).
+  template <class T>
+  void add_time_coordinate(const std::string& name, std::span<const T> values,
+                           const std::string& long_name);
+
+  // One chain's slice: `values` holds the dataset's trailing dimensions in row-major order.
+  void write_quenched(const std::string& name, int depth_index, int run,
+                      std::span<const double> values);
+  template <class T>
+  void write(int protocol, const std::string& name, int depth_index, int run,
+             std::span<const T> values);
+  // Writes the chain's status and flushes: the last write of a chain.
+  void finish_chain(int protocol, int depth_index, int run, std::span<const std::int8_t> status);
+  void close() { file_.close(); }
+
+ private:
+  struct ProtocolGroup {
+    h5::Group group;
+    h5::Dataset depth, run, sigma, time;
+    h5::Dataset unit;  // created with the first per-unit dataset
+    std::map<std::string, h5::Dataset> datasets;
+  };
+  h5::Dims dims(Shape shape) const;
+  const h5::Dataset& dataset(int protocol, const std::string& name) const;
+  SweepAxes axes_;
+  h5::File file_;
+  h5::Group root_;
+  h5::Dataset root_depth_, root_run_, root_unit_;
+  std::map<std::string, h5::Dataset> quenched_;
+  std::vector<ProtocolGroup> groups_;
+};
+
+}  // namespace cdl::io
