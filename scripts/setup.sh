@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake make g++ pkg-config libeigen3-dev libhdf5-dev libboost-program-options-dev catch2
+packages=(cmake make g++ pkg-config libeigen3-dev libhdf5-dev zlib1g-dev libboost-program-options-dev catch2
           python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf)
 missing=()
 for package in "${packages[@]}"; do

@@ -9,5 +9,6 @@ namespace cdl::sim {
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line);
+int run_micro(const std::vector<std::string>& arguments, const std::string& command_line);
 
 }  // namespace cdl::sim

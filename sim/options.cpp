@@ -32,6 +32,46 @@ po::options_description common_options(const char* default_output) {
   return options;
 }
 
+po::options_description sweep_options(const SweepDefaults& defaults) {
+  po::options_description options("sweep options");
+  const auto text = text_option;
+  // clang-format off
+  options.add_options()
+      ("runs", text(defaults.runs), "disorder realizations R")
+      ("depths", text(defaults.depths), "network depths D, comma-separated")
+      ("sigma", text(defaults.sigma),
+       "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")
+      ("protocols", text(defaults.protocols),
+       "any of nonadiabatic, adiabatic_up, adiabatic_down")
+      ("gamma", text("0.001"), "weight decay gamma (>= 0)")
+      ("disorder", text("normal:0:2"),
+       "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")
+      ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
+      ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
+      ("seed", text("1"), "random seed (non-negative integer)");
+  // clang-format on
+  return options;
+}
+
+SweepValues read_sweep_options(const po::variables_map& values, int units) {
+  SweepValues sweep;
+  sweep.runs = static_cast<int>(integer_at_least(values, "runs", 1, "need at least 1 realization"));
+  sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
+  sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
+  sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
+  sweep.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
+  if (sweep.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+  sweep.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
+                                             {"normal", "uniform", "bimodal", "file"});
+  sweep::validate_distribution_shape(sweep.disorder, units, sweep.runs, "disorder");
+  sweep.initial_state =
+      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+  sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
+  coupling::validate_topology(sweep.topology, units, "topology");
+  sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
+  return sweep;
+}
+
 std::optional<po::variables_map> parse_command(const std::string& subcommand,
                                                const po::options_description& options,
                                                const std::vector<std::string>& arguments) {

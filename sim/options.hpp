@@ -7,8 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "coupling/graph.hpp"
 #include "errors.hpp"
 #include "io/parse.hpp"
+#include "sweep/distribution.hpp"
+#include "sweep/grid.hpp"
 
 namespace cdl::sim {
 
@@ -20,6 +23,29 @@ po::typed_value<std::string>* text_option(const char* default_value);
 // The options every subcommand has: --help, --version, --config, --output, --overwrite,
 // --threads, --quiet, --dry-run.
 po::options_description common_options(const char* default_output);
+
+// The grid and quenched-input options `cdl theory` and `cdl micro` share, with the
+// subcommand's defaults: --runs --depths --sigma --protocols --gamma --disorder --init
+// --topology --seed.
+struct SweepDefaults {
+  const char* runs;
+  const char* depths;
+  const char* sigma;
+  const char* protocols;
+};
+po::options_description sweep_options(const SweepDefaults& defaults);
+struct SweepValues {
+  int runs = 1;
+  std::vector<int> depths;
+  std::vector<double> sigma;
+  std::vector<sweep::Protocol> protocols;
+  double gamma = 0;
+  sweep::Distribution disorder, initial_state;
+  coupling::Topology topology;
+  std::uint64_t seed = 1;
+};
+// Parses and checks them; `units` is N (for file disorder and graph sizes).
+SweepValues read_sweep_options(const po::variables_map& values, int units);
 
 // Parses a subcommand's options (command line and --config files); answers --help and
 // --version itself and then returns nothing.

@@ -39,29 +39,18 @@ po::options_description theory_options() {
   options.add_options()
       ("units", text("200"),
        "number of units N (integer >= 2), or inf for the N -> infinity population by quadrature")
-      ("runs", text("50"), "disorder realizations R (1 with --units inf)")
-      ("depths", text("0,1,2"), "network depths D, comma-separated")
-      ("sigma", text(published_sigma_grid),
-       "coupling grid: segments log:a:b:n (10^a..10^b), lin:a:b:n or numbers, comma-separated")
-      ("protocols", text("nonadiabatic,adiabatic_up"),
-       "any of nonadiabatic, adiabatic_up, adiabatic_down")
-      ("gamma", text("0.001"), "weight decay gamma (>= 0)")
       ("t-end", text("10"), "integration time per coupling")
       ("samples", text("100"), "equally spaced samples on [0, t_end] (>= 2)")
       ("rtol", text("1e-3"), "relative tolerance of the integrator (1e-5 by default with --units inf)")
       ("atol", text("1e-6"), "absolute tolerance of the integrator (1e-8 by default with --units inf)")
       ("max-steps", text("100000"), "step budget of one integration")
-      ("disorder", text("normal:0:2"),
-       "disorder Delta_i: normal:MEAN:STD | uniform:LO:HI | bimodal:A:P | file:PATH")
-      ("init", text("uniform:-1.7:2.3"), "initial states: uniform:LO:HI | normal:MEAN:STD")
-      ("topology", text("complete"), "coupling graph: complete | er:P | ws:K:P | ring:K | star")
-      ("seed", text("1"), "random seed (non-negative integer)")
       ("disorder-nodes", text("32"),
        "--units inf: points over the disorder bulk (panels of 4 equal in probability; tails add more)")
       ("init-panels", text("4"), "--units inf: Gauss-Legendre panels over the initial states")
       ("init-order", text("6"), "--units inf: points per initial-state panel")
       ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]");
   // clang-format on
+  options.add(sweep_options({"50", "0,1,2", published_sigma_grid, "nonadiabatic,adiabatic_up"}));
   options.add(common_options("data/theory.h5"));
   return options;
 }
@@ -74,18 +63,22 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
     sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2 or inf"));
     if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
   }
-  sweep.runs = static_cast<int>(integer_at_least(values, "runs", 1, "need at least 1 realization"));
   sweep.population.disorder_nodes = static_cast<int>(
       integer_at_least(values, "disorder-nodes", 2, "quadrature order must be >= 2"));
   sweep.population.init_panels =
       static_cast<int>(integer_at_least(values, "init-panels", 1, "need at least 1 panel"));
   sweep.population.init_order =
       static_cast<int>(integer_at_least(values, "init-order", 2, "quadrature order must be >= 2"));
-  sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
-  sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
-  sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
-  sweep.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
-  if (sweep.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+  const SweepValues grid = read_sweep_options(values, sweep.units);
+  sweep.runs = grid.runs;
+  sweep.depths = grid.depths;
+  sweep.sigma = grid.sigma;
+  sweep.protocols = grid.protocols;
+  sweep.gamma = grid.gamma;
+  sweep.disorder = grid.disorder;
+  sweep.initial_state = grid.initial_state;
+  sweep.topology = grid.topology;
+  sweep.seed = grid.seed;
   sweep.t_end = positive(values, "t-end");
   sweep.samples =
       static_cast<int>(integer_at_least(values, "samples", 2, "need at least 2 samples"));
@@ -96,14 +89,6 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   if (units == "inf" && values["rtol"].defaulted()) sweep.integrator.rtol = 1e-5;
   if (units == "inf" && values["atol"].defaulted()) sweep.integrator.atol = 1e-8;
   sweep.integrator.max_steps = integer_at_least(values, "max-steps", 1, "must be >= 1");
-  sweep.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
-                                             {"normal", "uniform", "bimodal", "file"});
-  sweep::validate_distribution_shape(sweep.disorder, sweep.units, sweep.runs, "disorder");
-  sweep.initial_state =
-      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
-  sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
-  coupling::validate_topology(sweep.topology, sweep.units, "topology");
-  sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
   sweep.save_final_states = values["save-final-states"].as<bool>();
   if (sweep.infinite_population) {
     // One deterministic N → ∞ trajectory: the unit axis holds the disorder quadrature nodes.

@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <utility>
 
 #include "errors.hpp"
 
@@ -41,11 +44,12 @@ std::size_t read_bytes(gzFile file, const std::string& path, std::uint8_t* out, 
     done += static_cast<std::size_t>(got);
   }
   int error = Z_OK;
-  const char* message = gzerror(file, &error);
-  if (error == Z_BUF_ERROR)  // the gzip stream itself ends early
-    fail(path, std::string("is truncated (zlib: ") + message + ")");
-  if (error != Z_OK) fail(path, std::string("cannot be read (zlib: ") + message + ")");
-  return done;
+  std::string message = gzerror(file, &error);
+  if (error == Z_OK) return done;
+  // zlib prefixes its message with the path, which the caller's message already names.
+  if (message.starts_with(path + ": ")) message.erase(0, path.size() + 2);
+  if (error == Z_BUF_ERROR) fail(path, "is truncated (the gzip stream ends early)");
+  fail(path, "is corrupt or unreadable (zlib: " + message + ")");
 }
 
 struct IdxArray {
@@ -60,7 +64,7 @@ IdxArray read_idx(const std::string& path, int want_dims) {
   if (!std::filesystem::exists(path, ignored)) fail(path, "not found");
   if (std::filesystem::is_directory(path, ignored)) fail(path, "is a directory");
   GzFile file(gzopen(path.c_str(), "rb"));
-  if (!file) fail(path, "cannot be opened");
+  if (!file) fail(path, std::string("cannot be opened (") + std::strerror(errno) + ")");
   gzbuffer(file.get(), 1 << 17);
 
   std::array<std::uint8_t, 4> magic{};
@@ -68,17 +72,17 @@ IdxArray read_idx(const std::string& path, int want_dims) {
     fail(path, "is truncated (no 4-byte magic number)");
   const std::uint32_t magic_value = (std::uint32_t{magic[0]} << 24) | (magic[1] << 16) |
                                     (magic[2] << 8) | std::uint32_t{magic[3]};
-  const std::string expected =
-      "(expected unsigned-byte IDX with " + std::to_string(want_dims) + " dimensions, " +
-      hex32(0x800u + static_cast<unsigned>(want_dims)) + ")";
+  const std::string expected = "(expected unsigned-byte IDX with " + std::to_string(want_dims) +
+                               " dimensions, " + hex32(0x800u + static_cast<unsigned>(want_dims)) +
+                               ")";
   if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] != want_dims)
     fail(path, "has bad magic " + hex32(magic_value) + " " + expected);
 
   IdxArray array;
   std::vector<std::uint8_t> header(4 * static_cast<std::size_t>(want_dims));
   if (read_bytes(file.get(), path, header.data(), header.size()) < header.size())
-    fail(path, "is truncated (header ends inside the " + std::to_string(want_dims) +
-                   " dimensions)");
+    fail(path,
+         "is truncated (header ends inside the " + std::to_string(want_dims) + " dimensions)");
   // Multiply with a bound at every step: the product of 32-bit dims can overflow 64 bits.
   constexpr std::uint64_t kMaxBytes = std::numeric_limits<std::int32_t>::max();
   std::uint64_t bytes = 1;
@@ -147,6 +151,9 @@ std::vector<std::uint8_t> read_idx_labels(const std::string& path) {
 }
 
 IdxDataset read_idx_dataset(const std::string& dir) {
+  std::error_code ignored;
+  if (!std::filesystem::is_directory(dir, ignored))
+    throw InputError("--data: idx directory '" + dir + "' not found");
   const std::string train_images = find_file(dir, "train-images-idx3-ubyte");
   const std::string train_labels = find_file(dir, "train-labels-idx1-ubyte");
   const std::string test_images = find_file(dir, "t10k-images-idx3-ubyte");
@@ -160,15 +167,15 @@ IdxDataset read_idx_dataset(const std::string& dir) {
   const auto check_count = [](const std::string& labels_path, std::size_t labels,
                               const std::string& images_path, int images) {
     if (labels != static_cast<std::size_t>(images))
-      fail(labels_path, "has " + std::to_string(labels) + " labels but '" + images_path +
-                            "' has " + std::to_string(images) + " images");
+      fail(labels_path, "has " + std::to_string(labels) + " labels but '" + images_path + "' has " +
+                            std::to_string(images) + " images");
   };
   check_count(train_labels, data.train_labels.size(), train_images, data.train_images.count);
   check_count(test_labels, data.test_labels.size(), test_images, data.test_images.count);
   if (data.test_images.rows != data.train_images.rows ||
       data.test_images.cols != data.train_images.cols)
-    fail(test_images, "has " + shape(data.test_images) + " images but '" + train_images +
-                          "' has " + shape(data.train_images));
+    fail(test_images, "has " + shape(data.test_images) + " images but '" + train_images + "' has " +
+                          shape(data.train_images));
   return data;
 }
 

@@ -93,6 +93,7 @@ SweepFile::SweepFile(const std::string& path, const SweepAxes& axes, const Prove
     p.depth = p.group.create_scale<std::int32_t>("depth", depths);
     p.run = p.group.create_scale<std::int32_t>("run", runs);
     p.time = p.group.create_scale<double>("time", axes.time);
+    p.time.set_attribute("long_name", axes.time_long_name);
     groups_.push_back(std::move(p));
   }
   add<std::int8_t>("status", Shape::summary, "outcome of the point");

@@ -35,6 +35,7 @@ struct SweepAxes {
   std::vector<double> sigma;
   std::vector<double> time;  // the trace sample times
   std::vector<sweep::Protocol> protocols;
+  std::string time_long_name = "time t";
 };
 
 // Per-protocol dataset shapes; every one starts with [depth, run, sigma].

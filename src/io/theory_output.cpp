@@ -7,8 +7,8 @@ namespace cdl::io {
 namespace {
 
 SweepAxes theory_axes(const sweep::TheorySweep& sweep) {
-  return {sweep.depths, sweep.runs,           sweep.units,
-          sweep.sigma,  sweep.sample_times(), sweep.protocols};
+  return {sweep.depths,         sweep.runs,      sweep.units,         sweep.sigma,
+          sweep.sample_times(), sweep.protocols, "integration time t"};
 }
 
 template <class Matrix>

@@ -17,7 +17,14 @@ constexpr std::uint64_t mix64(std::uint64_t x) {
 }
 
 // What a stream of draws is used for; part of the key so that streams never overlap.
-enum class Purpose : std::uint64_t { disorder = 1, initial_state = 2, graph = 3 };
+enum class Purpose : std::uint64_t {
+  disorder = 1,
+  initial_state = 2,
+  graph = 3,
+  data = 4,     // synthetic data sets and teachers
+  batch = 5,    // minibatch order
+  weights = 6,  // network weights (except balanced ones, which are initial states)
+};
 
 class CounterRng {
  public:

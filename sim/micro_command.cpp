@@ -1,0 +1,353 @@
+// `cdl micro`: sweeps of ensembles of coupled networks (MODEL.md §1, §5), from configuration
+// to HDF5.
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "commands.hpp"
+#include "errors.hpp"
+#include "io/config.hpp"
+#include "io/micro_output.hpp"
+#include "io/parse.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "sweep/micro_sweep.hpp"
+
+namespace cdl::sim {
+
+namespace fs = std::filesystem;
+namespace po = boost::program_options;
+
+namespace {
+
+// The published real-data grid (MODEL.md §5): 25 values log-spaced over [1e-4, 10], then 25
+// values from 25.2 to 390 in steps of 15.2.
+constexpr const char* published_sigma_grid = "log:-4:1:25,lin:25.2:390:25";
+
+// Options that define the physics and the grid: recorded in every file's `config`.
+const std::vector<std::string> recorded_options{"units",
+                                                "runs",
+                                                "depths",
+                                                "sigma",
+                                                "protocols",
+                                                "gamma",
+                                                "disorder",
+                                                "init",
+                                                "topology",
+                                                "seed",
+                                                "task",
+                                                "data",
+                                                "width",
+                                                "activation",
+                                                "bias",
+                                                "loss",
+                                                "lr",
+                                                "batch",
+                                                "weights",
+                                                "train-size",
+                                                "test-size",
+                                                "noise",
+                                                "transient-steps",
+                                                "measure-steps",
+                                                "record-every",
+                                                "precision"};
+
+po::options_description micro_options() {
+  po::options_description options("cdl micro options");
+  const auto text = text_option;
+  // clang-format off
+  options.add_options()
+      ("units", text("10"), "number of networks N (integer >= 2)")
+      ("task", text("classes"), "effective | teacher | classes")
+      ("data", text("synthetic:20:10"),
+       "synthetic:DIM:K (teacher: DIM inputs and outputs, K modes; classes: DIM inputs, K "
+       "classes) | idx:DIR[:K] (classes from IDX files, K = 10 by default)")
+      ("width", text("20"), "hidden-layer width h (task effective: 1)")
+      ("activation", text("linear"), "linear | relu | tanh (task effective: linear)")
+      ("bias", po::bool_switch(), "give every layer a bias")
+      ("loss", text("auto"), "mse | xent (auto: xent for classes, mse otherwise)")
+      ("lr", text("0.005"), "learning rate tau (> 0)")
+      ("batch", text("auto"),
+       "minibatch size per unit, or full (auto: full for task effective, 32 otherwise)")
+      ("weights", text("auto"),
+       "normal:SCALE | fanin | balanced (auto: balanced for task effective, fanin otherwise)")
+      ("train-size", text("100"), "training samples per class (classes) or per unit (teacher)")
+      ("test-size", text("100"), "test samples per class (classes) or per unit (teacher)")
+      ("noise", text("0.1"), "task teacher: standard deviation of the label noise")
+      ("transient-steps", text("1000"), "coupled steps before measuring, per coupling")
+      ("measure-steps", text("1000"), "coupled steps measured, per coupling")
+      ("record-every", text("100"), "steps between recorded samples (divides both step counts)")
+      ("precision", text("auto"),
+       "float32 | float64 (auto: float64 for task effective, float32 otherwise)");
+  // clang-format on
+  options.add(sweep_options({"1", "0,1,2", published_sigma_grid, "nonadiabatic"}));
+  options.add(common_options("data/micro.h5"));
+  return options;
+}
+
+// A task-dependent default ("auto") or the user's value.
+std::string resolved(const po::variables_map& values, const std::string& name,
+                     const std::string& automatic) {
+  const std::string value = io::text(values, name);
+  return value == "auto" ? automatic : value;
+}
+
+sweep::MicroSweep sweep_from_options(const po::variables_map& values) {
+  sweep::MicroSweep sweep;
+  auto& task = sweep.task;
+  const std::string task_name = io::text(values, "task");
+  if (task_name == "effective")
+    task.kind = micro::TaskKind::effective;
+  else if (task_name == "teacher")
+    task.kind = micro::TaskKind::teacher;
+  else if (task_name == "classes")
+    task.kind = micro::TaskKind::classes;
+  else
+    io::reject("task", task_name, "expected effective, teacher or classes");
+  const bool effective = task.kind == micro::TaskKind::effective;
+
+  task.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
+  if (task.units > 1000000) io::reject("units", io::text(values, "units"), "at most 10^6 units");
+  const SweepValues grid = read_sweep_options(values, task.units);
+  sweep.runs = grid.runs;
+  sweep.depths = grid.depths;
+  sweep.sigma = grid.sigma;
+  sweep.protocols = grid.protocols;
+  sweep.gamma = grid.gamma;
+  task.disorder = grid.disorder;
+  sweep.initial_state = grid.initial_state;
+  sweep.topology = grid.topology;
+  sweep.seed = task.seed = grid.seed;
+
+  task.data = micro::parse_data(io::text(values, "data"), "data");
+  if (effective && !values["data"].defaulted())
+    io::reject("data", io::text(values, "data"), "task effective has no data set");
+  if (task.kind == micro::TaskKind::teacher) {
+    if (task.data.kind != micro::DataSpec::Kind::synthetic)
+      io::reject("data", io::text(values, "data"), "task teacher needs synthetic:DIM:K");
+    if (task.data.modes > task.data.dim)
+      io::reject("data", io::text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
+  }
+  task.train_size =
+      static_cast<int>(integer_at_least(values, "train-size", 1, "need at least 1 sample"));
+  task.test_size =
+      static_cast<int>(integer_at_least(values, "test-size", 1, "need at least 1 sample"));
+  task.noise = io::parse_double(io::text(values, "noise"), "noise");
+  if (task.noise < 0) io::reject("noise", io::text(values, "noise"), "must be >= 0");
+
+  auto& net = sweep.architecture;
+  const std::string width =
+      effective && values["width"].defaulted() ? "1" : io::text(values, "width");
+  net.width = static_cast<int>(io::parse_integer(width, "width"));
+  if (net.width < 1 || net.width > 100000)
+    io::reject("width", width, "need an integer between 1 and 100000");
+  if (effective && net.width != 1)
+    io::reject("width", width, "task effective uses width-1 networks");
+  const std::string activation = io::text(values, "activation");
+  if (activation == "linear")
+    net.activation = micro::Activation::linear;
+  else if (activation == "relu")
+    net.activation = micro::Activation::relu;
+  else if (activation == "tanh")
+    net.activation = micro::Activation::tanh;
+  else
+    io::reject("activation", activation, "expected linear, relu or tanh");
+  net.bias = values["bias"].as<bool>();
+  if (effective && (net.activation != micro::Activation::linear || net.bias))
+    io::reject(net.bias ? "bias" : "activation", net.bias ? "true" : activation,
+               "task effective uses deep linear networks without biases");
+  const bool classes = task.kind == micro::TaskKind::classes;
+  const std::string loss = resolved(values, "loss", classes ? "xent" : "mse");
+  if (loss == "mse")
+    task.loss = micro::LossKind::mse;
+  else if (loss == "xent")
+    task.loss = micro::LossKind::xent;
+  else
+    io::reject("loss", loss, "expected mse or xent");
+  if (!classes && task.loss == micro::LossKind::xent)
+    io::reject("loss", loss, "cross-entropy needs classes; task " + task_name + " regresses");
+
+  sweep.learning_rate = positive(values, "lr");
+  const std::string batch = resolved(values, "batch", effective ? "full" : "32");
+  if (batch == "full") {
+    sweep.batch = 0;
+  } else {
+    const long long b = io::parse_integer(batch, "batch");
+    if (b < 1) io::reject("batch", batch, "need a size >= 1 or full");
+    // The smallest private data set bounds the batch (for idx data, checked once read).
+    const long long smallest = effective ? 1 : task.train_size;
+    if (task.data.kind == micro::DataSpec::Kind::synthetic && b > smallest)
+      io::reject("batch", batch,
+                 "larger than a unit's training data (" + std::to_string(smallest) + " samples)");
+    sweep.batch = static_cast<int>(b);
+  }
+  sweep.weights = micro::parse_weights(
+      resolved(values, "weights", effective ? "balanced" : "fanin"), "weights");
+  if (sweep.weights.kind == micro::WeightInit::Kind::balanced && (net.width != 1 || net.bias))
+    io::reject("weights", "balanced", "balanced weights need width 1 and no biases");
+
+  sweep.transient_steps = integer_at_least(values, "transient-steps", 0, "must be >= 0");
+  sweep.measure_steps = integer_at_least(values, "measure-steps", 1, "must be >= 1");
+  sweep.record_every = integer_at_least(values, "record-every", 1, "must be >= 1");
+  if (sweep.transient_steps % sweep.record_every != 0 ||
+      sweep.measure_steps % sweep.record_every != 0)
+    io::reject("record-every", io::text(values, "record-every"),
+               "must divide --transient-steps and --measure-steps");
+  if ((sweep.transient_steps + sweep.measure_steps) / sweep.record_every > 1000000)
+    io::reject("record-every", io::text(values, "record-every"), "more than 10^6 samples");
+  const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
+  if (precision == "float32")
+    sweep.precision = sweep::Precision::float32;
+  else if (precision == "float64")
+    sweep.precision = sweep::Precision::float64;
+  else
+    io::reject("precision", precision, "expected float32 or float64");
+
+  // Sizes from the task (IDX files are read here, so that their errors come before any output).
+  if (task.kind == micro::TaskKind::effective) {
+    net.input = net.output = 1;
+  } else if (task.kind == micro::TaskKind::teacher) {
+    net.input = net.output = task.data.dim;
+  } else if (task.data.kind == micro::DataSpec::Kind::synthetic) {
+    net.input = task.data.dim;
+    net.output = task.data.modes;
+  } else {
+    const auto data = micro::load_idx_classes<float>(task);
+    net.input = data->input;
+    net.output = data->output;
+    for (int i = 0; i < task.units && sweep.batch > 0; ++i)
+      if (data->unit_count[i] < sweep.batch)
+        io::reject("batch", batch,
+                   "larger than the training data of unit " + std::to_string(i) + " (" +
+                       std::to_string(data->unit_count[i]) + " images of class " +
+                       std::to_string(data->unit_class[i]) + ")");
+  }
+  return sweep;
+}
+
+// The resolved values of the "auto" options, recorded in the file's configuration.
+std::map<std::string, std::string> canonical_values(const sweep::MicroSweep& sweep) {
+  return {{"disorder", sweep.task.disorder.to_string()},
+          {"init", sweep.initial_state.to_string()},
+          {"data", sweep.task.data.to_string()},
+          {"width", std::to_string(sweep.architecture.width)},
+          {"loss", micro::name(sweep.task.loss)},
+          {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
+          {"weights", sweep.weights.to_string()},
+          {"precision", sweep.precision == sweep::Precision::float32 ? "float32" : "float64"}};
+}
+
+double parameters_per_unit(const sweep::MicroSweep& sweep, int depth) {
+  micro::Architecture net = sweep.architecture;
+  net.depth = depth;
+  return static_cast<double>(net.parameter_count());
+}
+
+void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
+  std::cout << "cdl micro (dry run): task " << micro::name(sweep.task.kind)
+            << ", N = " << sweep.units() << ", " << sweep.runs << " realizations, depths";
+  for (int d : sweep.depths)
+    std::cout << " " << d << " (" << parameters_per_unit(sweep, d) << " parameters per unit)";
+  std::cout << ", protocols";
+  for (auto p : sweep.protocols) std::cout << " " << sweep::name(p);
+  std::cout << "\nsigma (" << sweep.sigma.size() << " values):";
+  for (double s : sweep.sigma) std::printf(" %.4g", s);
+  const double steps =
+      static_cast<double>(sweep.transient_steps + sweep.measure_steps) *
+      static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) *
+      sweep.runs;
+  std::printf("\nwork: %.3g coupled steps of %d networks on %d threads\n", steps, sweep.units(),
+              threads);
+}
+
+// The table of the headline observable (test accuracy for classes, |<m>| otherwise), mean and
+// standard error over realizations, read back from the written file.
+void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
+  const bool classes = sweep.task.kind == micro::TaskKind::classes;
+  const char* observable = classes ? "accuracy" : "order_parameter";
+  const io::h5::File file = io::h5::File::open_read_only(path);
+  const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
+  long done = 0, failed = 0;
+  for (const auto protocol : sweep.protocols) {
+    const io::h5::Group group = file.root().open_group(sweep::name(protocol));
+    const auto values = group.open_dataset(observable).read<double>();
+    const auto vote = group.open_dataset("accuracy_vote").read<double>();
+    const auto status = group.open_dataset("status").read<std::int8_t>();
+    std::printf("\n%s: mean +- standard error over realizations, protocol %s\n%10s",
+                classes ? "test accuracy per unit [and of the vote]" : "|<m>|",
+                sweep::name(protocol).c_str(), "sigma");
+    for (int d : sweep.depths) std::printf("   %6s D=%-*d", "", classes ? 16 : 9, d);
+    std::printf("\n");
+    for (std::size_t s = 0; s < n_sigma; ++s) {
+      std::printf("%10.4g", sweep.sigma[s]);
+      for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
+        double sum = 0, sum_sq = 0, vote_sum = 0;
+        long n = 0;
+        for (std::size_t r = 0; r < n_run; ++r) {
+          const std::size_t i = (d * n_run + r) * n_sigma + s;
+          if (status[i] != 0) continue;  // failed points never enter a summary
+          sum += values[i];
+          sum_sq += values[i] * values[i];
+          vote_sum += vote[i];
+          ++n;
+        }
+        const double mean = n > 0 ? sum / n : NAN;
+        const double se =
+            n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
+        if (classes)
+          std::printf("   %6.3f +- %-5.3f [%5.3f]", mean, se, n > 0 ? vote_sum / n : NAN);
+        else
+          std::printf("   %8.4f +- %-7.4f", mean, se);
+      }
+      std::printf("\n");
+    }
+    for (auto s : status) (s == 0 ? done : failed) += 1;
+  }
+  std::printf("\npoints: %ld done, %ld failed or not run\n", done, failed);
+}
+
+}  // namespace
+
+int run_micro(const std::vector<std::string>& arguments, const std::string& command_line) {
+  const auto parsed = parse_command("micro", micro_options(), arguments);
+  if (!parsed) return 0;  // --help or --version
+  const po::variables_map& values = *parsed;
+  const sweep::MicroSweep sweep = sweep_from_options(values);
+  const int threads = thread_count(values);
+  const bool quiet = values["quiet"].as<bool>();
+  if (values["dry-run"].as<bool>()) {
+    print_dry_run(sweep, threads);
+    return 0;
+  }
+  const std::string output = io::text(values, "output");
+  check_output(output, values["overwrite"].as<bool>());
+
+  // Results go to OUTPUT.part, flushed chain by chain, and take the final name only when complete.
+  const std::string partial = output + ".part";
+  const io::Provenance provenance{
+      command_line, io::resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
+  io::MicroFileWriter writer =
+      create_output(output, [&] { return io::MicroFileWriter(partial, sweep, provenance); });
+  const long points_per_chain = static_cast<long>(sweep.sigma.size());
+  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
+  Progress progress(chains * points_per_chain, "points", quiet);
+  const auto outcome =
+      sweep::run_micro_sweep(sweep, threads, [&](const sweep::MicroChainResult& r) {
+        writer.write(r);
+        progress.advance(points_per_chain);
+      });
+  progress.finish();
+  writer.close();
+  if (outcome.interrupted || sweep::stop_requested().load()) {
+    std::cerr << "cdl micro: interrupted; finished results are in " << partial << "\n";
+    return 3;
+  }
+  fs::rename(partial, output);
+  print_summary(output, sweep);
+  if (!quiet) std::cerr << "wrote " << output << "\n";
+  return 0;
+}
+
+}  // namespace cdl::sim

@@ -1,0 +1,92 @@
+#include "io/micro_output.hpp"
+
+#include <span>
+
+namespace cdl::io {
+
+namespace {
+
+using sweep::observable_names;
+
+SweepAxes micro_axes(const sweep::MicroSweep& sweep) {
+  return {sweep.depths,
+          sweep.runs,
+          sweep.units(),
+          sweep.sigma,
+          sweep.sample_times(),
+          sweep.protocols,
+          "learning-rate time tau * step (MODEL.md section 2)"};
+}
+
+template <class Matrix>
+std::span<const double> all_of(const Matrix& matrix) {
+  return {matrix.data(), static_cast<std::size_t>(matrix.size())};
+}
+
+// Summary names follow `cdl theory`: the order parameter is |⟨m⟩|; the traces of the other
+// observables carry a _trace suffix, m keeps its name.
+std::string trace_name(std::size_t o) {
+  return o == 0 ? std::string("m") : std::string(observable_names[o]) + "_trace";
+}
+
+constexpr const char* descriptions[] = {
+    "magnetization m: mean over units of the mean of all parameters",
+    "data loss of each unit on its own training data, mean over units",
+    "data loss of each unit on the shared test data, mean over units",
+    "test accuracy of each unit, mean over units",
+    "test accuracy of the units' plurality vote",
+    "consensus distance: mean Euclidean distance between two units' parameters",
+    "parameter norm |theta_i|, mean over units",
+    "cosine of each unit's end-to-end map with its teacher's top mode, mean over units",
+};
+
+}  // namespace
+
+MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep,
+                                 const Provenance& provenance)
+    : file_(path, micro_axes(sweep), provenance, "micro") {
+  file_.add_quenched("disorder",
+                     "quenched disorder: Delta_i (effective), s_i0 (teacher), "
+                     "the class (classes)");
+  file_.add_quenched("initial_state", "mean of the unit's initial parameters");
+  file_.root().set_attribute("task", micro::name(sweep.task.kind));
+  file_.root().set_attribute("data", sweep.task.data.to_string());
+  file_.add<double>("order_parameter", Shape::summary,
+                    "|time average of m| over the measured steps");
+  file_.add<double>("m_abs", Shape::summary, "time average of |m| over the measured steps");
+  for (std::size_t o = 1; o < observable_names.size(); ++o)
+    file_.add<double>(observable_names[o], Shape::summary,
+                      std::string(descriptions[o]) + ", time-averaged over the measured steps");
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    file_.add<double>(trace_name(o), Shape::trace, descriptions[o]);
+  file_.add<double>("unit_accuracy", Shape::unit,
+                    "test accuracy of each unit, time-averaged over the measured steps");
+  file_.add<double>("cross_accuracy", Shape::unit_pair,
+                    "accuracy of unit i (first unit axis) on the test class of unit j, at the end");
+  file_.add<double>("rank1_r2", Shape::summary,
+                    "fraction of |cross_accuracy|^2 in its best rank-one approximation");
+  file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
+  const std::vector<std::int64_t> steps = sweep.sample_steps();
+  file_.add_time_coordinate<std::int64_t>("step", steps, "coupled steps at each sample time");
+}
+
+void MicroFileWriter::write(const sweep::MicroChainResult& result) {
+  const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
+  if (protocol == 0) {
+    file_.write_quenched("disorder", d, r, all_of(result.disorder));
+    file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+  }
+  file_.write<double>(protocol, "order_parameter", d, r, result.order_parameter);
+  file_.write<double>(protocol, "m_abs", d, r, result.m_abs);
+  for (std::size_t o = 1; o < observable_names.size(); ++o)
+    file_.write<double>(protocol, observable_names[o], d, r, result.average[o]);
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    file_.write<double>(protocol, trace_name(o), d, r, all_of(result.trace[o]));
+  file_.write<double>(protocol, "unit_accuracy", d, r, all_of(result.unit_accuracy));
+  file_.write<double>(protocol, "cross_accuracy", d, r, all_of(result.cross_accuracy));
+  file_.write<double>(protocol, "rank1_r2", d, r, result.rank1_r2);
+  file_.write<std::int64_t>(protocol, "steps", d, r, result.steps);
+  file_.finish_chain(protocol, d, r, result.status);
+}
+
+}  // namespace cdl::io

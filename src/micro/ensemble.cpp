@@ -1,0 +1,175 @@
+#include "micro/ensemble.hpp"
+
+#include <cmath>
+
+#include "errors.hpp"
+#include "io/parse.hpp"
+
+namespace cdl::micro {
+
+using sweep::CounterRng;
+using sweep::Purpose;
+
+std::string WeightInit::to_string() const {
+  switch (kind) {
+    case Kind::normal:
+      return "normal:" + io::format_double(scale);
+    case Kind::fanin:
+      return "fanin";
+    case Kind::balanced:
+      return "balanced";
+  }
+  return "";
+}
+
+WeightInit parse_weights(const std::string& text, const std::string& option) {
+  WeightInit init;
+  const auto fields = io::split(text, ':');
+  if (fields[0] == "fanin" && fields.size() == 1) {
+    init.kind = WeightInit::Kind::fanin;
+  } else if (fields[0] == "balanced" && fields.size() == 1) {
+    init.kind = WeightInit::Kind::balanced;
+  } else if (fields[0] == "normal" && fields.size() == 2) {
+    init.kind = WeightInit::Kind::normal;
+    init.scale = io::parse_double(fields[1], option);
+    if (!(init.scale > 0)) io::reject(option, text, "SCALE must be > 0");
+  } else {
+    io::reject(option, text, "expected normal:SCALE, fanin or balanced");
+  }
+  return init;
+}
+
+template <class S>
+Matrix<S> initial_parameters(const Architecture& net, int units, const WeightInit& init,
+                             const sweep::Distribution& initial_state, std::uint64_t seed,
+                             int run) {
+  const Eigen::Index count = net.parameter_count();
+  Matrix<S> theta = Matrix<S>::Zero(count, units);
+  const auto realization = static_cast<std::uint64_t>(run);
+  if (init.kind == WeightInit::Kind::balanced) {
+    Eigen::ArrayXd phi(units);
+    initial_state.draw(CounterRng(seed, Purpose::initial_state, realization), run, phi);
+    for (int i = 0; i < units; ++i) theta.col(i).setConstant(static_cast<S>(phi[i]));
+    return theta;
+  }
+  const CounterRng rng(seed, Purpose::weights, realization);
+  for (int i = 0; i < units; ++i) {
+    const auto unit = static_cast<std::uint64_t>(i);
+    for (int l = 0; l < net.layers(); ++l) {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(net.fan_in(l)));
+      const Eigen::Index first = net.weight_offset(l);
+      const Eigen::Index end = net.bias ? net.bias_offset(l) + net.fan_out(l)
+                                        : first + Eigen::Index{net.fan_out(l)} * net.fan_in(l);
+      for (Eigen::Index p = first; p < end; ++p) {
+        const bool is_bias = net.bias && p >= net.bias_offset(l);
+        const auto index = static_cast<std::uint64_t>(p);
+        double value = 0;
+        if (init.kind == WeightInit::Kind::fanin)
+          value = bound * (2 * rng.uniform(unit, index) - 1);
+        else if (!is_bias)
+          value = init.scale * rng.normal(unit, index);
+        theta(p, i) = static_cast<S>(value);
+      }
+    }
+  }
+  return theta;
+}
+
+template <class S>
+Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data, int batch,
+                      const coupling::CouplingGraph& graph, std::uint64_t seed, int run)
+    : architecture_(architecture),
+      data_(data),
+      batch_(batch),
+      graph_(graph),
+      batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)),
+      network_(architecture) {
+  const Eigen::Index count = architecture.parameter_count();
+  const auto units = static_cast<Eigen::Index>(data.unit_first.size());
+  theta_.resize(count, units);
+  coupling_.resize(count, units);
+  gradient_.resize(count);
+  scratch_.resize(count);
+  if (batch_ > 0) {
+    batch_inputs_.resize(data.input, batch_);
+    if (data.loss == LossKind::mse) batch_targets_.resize(data.output, batch_);
+    batch_labels_.resize(static_cast<std::size_t>(batch_));
+    order_.resize(static_cast<std::size_t>(units));
+    for (Eigen::Index i = 0; i < units; ++i)
+      order_[i].resize(static_cast<std::size_t>(data.unit_count[i]));
+  }
+  restart_batches();
+}
+
+template <class S>
+void Ensemble<S>::restart_batches() {
+  steps_ = 0;
+  epoch_.assign(data_.unit_first.size(), -1);
+}
+
+// Minibatches as a shuffling data loader makes them: a fresh permutation of the unit's samples
+// every epoch, cut into consecutive batches, the incomplete last one dropped. The permutation
+// is a pure function of (seed, run, unit, epoch).
+template <class S>
+Batch<S> Ensemble<S>::next_batch(int unit) {
+  const Eigen::Index first = data_.unit_first[unit], count = data_.unit_count[unit];
+  const Matrix<S>& inputs = *data_.train_inputs;
+  if (batch_ == 0) {
+    const int* labels = data_.train_labels.empty() ? nullptr : data_.train_labels.data() + first;
+    if (data_.loss == LossKind::mse)
+      return {inputs.middleCols(first, count), data_.train_targets.middleCols(first, count),
+              labels};
+    return {inputs.middleCols(first, count), batch_targets_, labels};
+  }
+  const long per_epoch = static_cast<long>(count / batch_);
+  const long epoch = steps_ / per_epoch, position = steps_ % per_epoch;
+  std::vector<int>& order = order_[unit];
+  if (epoch_[unit] != epoch) {
+    // Fisher–Yates with counter-based draws.
+    for (Eigen::Index k = 0; k < count; ++k) order[k] = static_cast<int>(k);
+    for (Eigen::Index k = count - 1; k > 0; --k) {
+      const double u = batch_rng_.uniform(static_cast<std::uint64_t>(unit),
+                                          static_cast<std::uint64_t>(epoch * count + k));
+      const auto j = static_cast<Eigen::Index>(u * static_cast<double>(k + 1));
+      std::swap(order[k], order[j]);
+    }
+    epoch_[unit] = epoch;
+  }
+  for (int b = 0; b < batch_; ++b) {
+    const Eigen::Index sample = first + order[position * batch_ + b];
+    batch_inputs_.col(b) = inputs.col(sample);
+    if (data_.loss == LossKind::mse)
+      batch_targets_.col(b) = data_.train_targets.col(sample);
+    else
+      batch_labels_[b] = data_.train_labels[sample];
+  }
+  return {batch_inputs_, batch_targets_, batch_labels_.data()};
+}
+
+template <class S>
+void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
+  // The coupling first, from the parameters before the step.
+  coupling_.setZero();
+  graph_.add_coupling_columns(sigma, theta_, coupling_, scratch_);
+  const LossKind loss = data_.loss;
+  for (Eigen::Index i = 0; i < theta_.cols(); ++i) {
+    auto theta = theta_.col(i);
+    if (local_learning) {
+      network_.loss_and_gradient(theta.data(), next_batch(static_cast<int>(i)), loss,
+                                 gradient_.data());
+      theta += tau * (coupling_.col(i) - gradient_ - gamma * theta);
+    } else {
+      theta += tau * coupling_.col(i);
+    }
+  }
+  ++steps_;
+}
+
+template Matrix<float> initial_parameters<float>(const Architecture&, int, const WeightInit&,
+                                                 const sweep::Distribution&, std::uint64_t, int);
+template Matrix<double> initial_parameters<double>(const Architecture&, int, const WeightInit&,
+                                                   const sweep::Distribution&, std::uint64_t, int);
+template class Ensemble<float>;
+template class Ensemble<double>;
+
+}  // namespace cdl::micro

@@ -1,0 +1,153 @@
+#include "micro/observables.hpp"
+
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace cdl::micro {
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+constexpr Eigen::Index evaluation_chunk = 512;  // samples per forward pass when evaluating
+
+}  // namespace
+
+double rank_one_r2(const Eigen::MatrixXd& matrix) {
+  const Eigen::JacobiSVD<Eigen::MatrixXd> svd(matrix);
+  const Eigen::VectorXd s = svd.singularValues();
+  const double total = s.squaredNorm();
+  return total > 0 ? s[0] * s[0] / total : nan;
+}
+
+template <class S>
+Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& data)
+    : architecture_(architecture), data_(data), network_(architecture) {
+  const auto units = static_cast<Eigen::Index>(data.unit_first.size());
+  if (data.classes > 0) predictions_.resize(data.test_inputs->cols(), units);
+  if (data.top_left.size() > 0) {
+    map_.resize(data.output, data.input);
+    identity_ = Matrix<S>::Identity(data.input, data.input);
+  }
+}
+
+template <class S>
+double Evaluator<S>::loss_over(const S* theta, const Matrix<S>& inputs, const Matrix<S>& targets,
+                               const std::vector<int>& labels, Eigen::Index first,
+                               Eigen::Index count, int* predicted) {
+  double total = 0;
+  for (Eigen::Index start = first; start < first + count; start += evaluation_chunk) {
+    const Eigen::Index n = std::min(evaluation_chunk, first + count - start);
+    const Batch<S> batch{
+        inputs.middleCols(start, n),
+        data_.loss == LossKind::mse ? targets.middleCols(start, n) : targets.middleCols(0, 0),
+        labels.empty() ? nullptr : labels.data() + start};
+    total += static_cast<double>(network_.forward(theta, batch, data_.loss)) * n;
+    if (predicted) {
+      const Matrix<S>& out = network_.outputs();
+      for (Eigen::Index k = 0; k < n; ++k) {
+        Eigen::Index best = 0;
+        out.col(k).maxCoeff(&best);  // the first maximum: ties go to the lower class
+        predicted[start - first + k] = static_cast<int>(best);
+      }
+    }
+  }
+  return total / static_cast<double>(count);
+}
+
+template <class S>
+void Evaluator<S>::end_to_end_map(const S* theta) {
+  if (architecture_.activation == Activation::linear && !architecture_.bias) {
+    network_.propagate(theta, identity_);
+    map_ = network_.outputs();
+    return;
+  }
+  const Matrix<S>& inputs = *data_.test_inputs;
+  map_.setZero();
+  for (Eigen::Index start = 0; start < inputs.cols(); start += evaluation_chunk) {
+    const Eigen::Index n = std::min(evaluation_chunk, inputs.cols() - start);
+    network_.propagate(theta, inputs.middleCols(start, n));
+    map_.noalias() += network_.outputs() * inputs.middleCols(start, n).transpose();
+  }
+  map_ /= static_cast<S>(inputs.cols());
+}
+
+template <class S>
+Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
+  const Eigen::Index units = theta.cols(), count = theta.rows();
+  Measurement out;
+  // Sums in unit order, in double: independent of the thread count and of the vector width.
+  double sum = 0, norm = 0;
+  for (Eigen::Index i = 0; i < units; ++i) {
+    sum += theta.col(i).template cast<double>().sum();
+    norm += std::sqrt(theta.col(i).template cast<double>().squaredNorm());
+  }
+  out.m = sum / static_cast<double>(units * count);
+  out.parameter_norm = norm / static_cast<double>(units);
+  double distance = 0;
+  for (Eigen::Index i = 0; i < units; ++i)
+    for (Eigen::Index j = i + 1; j < units; ++j)
+      distance += std::sqrt((theta.col(i) - theta.col(j)).template cast<double>().squaredNorm());
+  out.consensus = units > 1 ? distance / static_cast<double>(units * (units - 1) / 2) : 0.0;
+
+  const bool classes = data_.classes > 0;
+  const Matrix<S>& test = *data_.test_inputs;
+  const Eigen::Index n_test = test.cols();
+  double loss = 0, loss_test = 0, alignment = 0;
+  out.unit_accuracy = Eigen::ArrayXd::Constant(units, nan);
+  for (Eigen::Index i = 0; i < units; ++i) {
+    const S* unit = theta.col(i).data();
+    loss += loss_over(unit, *data_.train_inputs, data_.train_targets, data_.train_labels,
+                      data_.unit_first[i], data_.unit_count[i], nullptr);
+    loss_test += loss_over(unit, test, data_.test_targets, data_.test_labels, 0, n_test,
+                           classes ? predictions_.col(i).data() : nullptr);
+    if (classes) {
+      long correct = 0;
+      for (Eigen::Index k = 0; k < n_test; ++k)
+        correct += predictions_(k, i) == data_.test_labels[k];
+      out.unit_accuracy[i] = static_cast<double>(correct) / static_cast<double>(n_test);
+    }
+    if (data_.top_left.size() > 0) {
+      end_to_end_map(unit);
+      const double norm_map = std::sqrt(map_.template cast<double>().squaredNorm());
+      const double overlap =
+          static_cast<double>(data_.top_left.col(i).dot(map_ * data_.top_right.col(i)));
+      alignment += norm_map > 0 ? overlap / norm_map : 0.0;
+    }
+  }
+  out.loss = loss / static_cast<double>(units);
+  out.loss_test = loss_test / static_cast<double>(units);
+  out.alignment = data_.top_left.size() > 0 ? alignment / static_cast<double>(units) : nan;
+  out.accuracy = out.accuracy_vote = nan;
+  if (!classes) return out;
+
+  out.accuracy = out.unit_accuracy.mean();
+  std::vector<int> votes(static_cast<std::size_t>(data_.classes));
+  long vote_correct = 0;
+  for (Eigen::Index k = 0; k < n_test; ++k) {
+    std::fill(votes.begin(), votes.end(), 0);
+    for (Eigen::Index i = 0; i < units; ++i) ++votes[predictions_(k, i)];
+    // The plurality; ties go to the lower class.
+    const auto winner = std::max_element(votes.begin(), votes.end()) - votes.begin();
+    vote_correct += winner == data_.test_labels[k];
+  }
+  out.accuracy_vote = static_cast<double>(vote_correct) / static_cast<double>(n_test);
+  if (cross_accuracy) {
+    out.cross_accuracy.resize(units, units);
+    for (Eigen::Index i = 0; i < units; ++i)
+      for (Eigen::Index j = 0; j < units; ++j) {
+        const int c = data_.unit_class[j];
+        const Eigen::Index first = data_.test_class_first[c], n = data_.test_class_count[c];
+        long correct = 0;
+        for (Eigen::Index k = first; k < first + n; ++k) correct += predictions_(k, i) == c;
+        out.cross_accuracy(i, j) = n > 0 ? static_cast<double>(correct) / n : nan;
+      }
+  }
+  return out;
+}
+
+template class Evaluator<float>;
+template class Evaluator<double>;
+
+}  // namespace cdl::micro

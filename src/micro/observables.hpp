@@ -1,0 +1,53 @@
+// What `cdl micro` measures on an ensemble's parameters (issue 4, point 3).
+#pragma once
+
+#include <Eigen/Core>
+#include <vector>
+
+#include "micro/network.hpp"
+#include "micro/task.hpp"
+
+namespace cdl::micro {
+
+// One measurement of the ensemble. Observables a task does not have are NaN (accuracies for
+// regression, alignment outside the teacher task).
+struct Measurement {
+  double m = 0;                  // magnetization: mean over units of the mean of all parameters
+  double loss = 0;               // mean over units of the data loss on the unit's own training data
+  double loss_test = 0;          // mean over units of the data loss on the shared test data
+  double accuracy = 0;           // mean over units of the test accuracy
+  double accuracy_vote = 0;      // test accuracy of the units' plurality vote
+  double consensus = 0;          // mean Euclidean distance between the parameters of two units
+  double parameter_norm = 0;     // mean over units of ‖θ_i‖
+  double alignment = 0;          // teacher: mean cosine of unit maps with their teachers' top mode
+  Eigen::ArrayXd unit_accuracy;  // [unit]
+  Eigen::MatrixXd cross_accuracy;  // [unit i, unit j]: accuracy of i on the class of unit j
+};
+
+// Fraction of ‖C‖²_F in C's best rank-one approximation: σ₁² / Σ σ_k².
+double rank_one_r2(const Eigen::MatrixXd& matrix);
+
+template <class S>
+class Evaluator {
+ public:
+  Evaluator(const Architecture& architecture, const TaskData<S>& data);
+  // Everything above; the cross-accuracy matrix only when asked (classes task).
+  Measurement measure(const Matrix<S>& theta, bool cross_accuracy);
+
+ private:
+  // Data loss of unit `i` over the columns [first, first + count) of inputs, in chunks;
+  // predictions (argmax) go to `predicted` when given.
+  double loss_over(const S* theta, const Matrix<S>& inputs, const Matrix<S>& targets,
+                   const std::vector<int>& labels, Eigen::Index first, Eigen::Index count,
+                   int* predicted);
+  // The end-to-end linear map of a unit: exact for linear networks without biases, else the
+  // Gaussian-input estimate E[f(x) xᵀ] over the test inputs (Stein: E[∂f/∂x] for x ~ N(0, I)).
+  void end_to_end_map(const S* theta);
+  Architecture architecture_;
+  const TaskData<S>& data_;
+  NetworkWorkspace<S> network_;
+  Eigen::MatrixXi predictions_;  // [test sample, unit]
+  Matrix<S> map_, identity_;
+};
+
+}  // namespace cdl::micro

@@ -1,0 +1,189 @@
+#include "sweep/micro_sweep.hpp"
+
+#include <cmath>
+#include <limits>
+#include <memory>
+
+#include "micro/observables.hpp"
+#include "numerics/fixed_order_sum.hpp"
+#include "sweep/random.hpp"
+
+namespace cdl::sweep {
+
+std::vector<std::int64_t> MicroSweep::sample_steps() const {
+  std::vector<std::int64_t> steps;
+  for (long step = 0; step <= transient_steps + measure_steps; step += record_every)
+    steps.push_back(step);
+  return steps;
+}
+
+std::vector<double> MicroSweep::sample_times() const {
+  std::vector<double> times;
+  for (const std::int64_t step : sample_steps())
+    times.push_back(learning_rate * static_cast<double>(step));
+  return times;
+}
+
+MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
+  MicroWorkspace workspace;
+  auto& r = workspace.result;
+  const auto n_sigma = static_cast<Eigen::Index>(sweep.sigma.size());
+  const auto n_time = static_cast<Eigen::Index>(sweep.sample_steps().size());
+  const Eigen::Index units = sweep.units();
+  r.order_parameter.resize(sweep.sigma.size());
+  r.m_abs.resize(sweep.sigma.size());
+  for (auto& a : r.average) a.resize(sweep.sigma.size());
+  for (auto& t : r.trace) t.resize(n_sigma, n_time);
+  r.unit_accuracy.resize(n_sigma, units);
+  r.cross_accuracy.resize(n_sigma, units * units);
+  r.rank1_r2.resize(sweep.sigma.size());
+  r.status.resize(sweep.sigma.size());
+  r.steps.resize(sweep.sigma.size());
+  return workspace;
+}
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+void clear_point(MicroChainResult& r, int s) {
+  r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = nan;
+  for (auto& a : r.average) a[s] = nan;
+  for (auto& t : r.trace) t.row(s).setConstant(nan);
+  r.unit_accuracy.row(s).setConstant(nan);
+  r.cross_accuracy.row(s).setConstant(nan);
+  r.steps[s] = 0;
+}
+
+void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
+  const double values[] = {m.m,         m.loss,           m.loss_test, m.accuracy, m.accuracy_vote,
+                           m.consensus, m.parameter_norm, m.alignment};
+  for (std::size_t o = 0; o < observable_names.size(); ++o) r.trace[o](s, k) = values[o];
+}
+
+template <class S>
+void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace,
+                   const micro::TaskData<S>* idx) {
+  const Protocol protocol = sweep.protocols[chain.protocol];
+  auto& r = workspace.result;
+  r.chain = chain;
+  const micro::TaskData<S> data = micro::make_task_data<S>(sweep.task, chain.run, idx);
+  micro::Architecture architecture = sweep.architecture;
+  architecture.depth = sweep.depths[chain.depth_index];
+  const coupling::CouplingGraph graph =
+      sweep.topology.kind == coupling::TopologyKind::complete
+          ? coupling::CouplingGraph::complete(sweep.units())
+          : coupling::CouplingGraph::draw(
+                sweep.topology, sweep.units(),
+                CounterRng(sweep.seed, Purpose::graph, static_cast<std::uint64_t>(chain.run))
+                    .key());
+  const micro::Matrix<S> initial = micro::initial_parameters<S>(
+      architecture, sweep.units(), sweep.weights, sweep.initial_state, sweep.seed, chain.run);
+  r.disorder = data.disorder;
+  r.initial_state = initial.template cast<double>().colwise().mean().transpose().array();
+
+  micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
+  micro::Evaluator<S> evaluator(architecture, data);
+  const std::vector<std::int64_t> steps = sweep.sample_steps();
+  const int first_measured = sweep.first_measured_sample();
+  const int measured = static_cast<int>(steps.size()) - first_measured;
+  const S tau = static_cast<S>(sweep.learning_rate), gamma = static_cast<S>(sweep.gamma);
+  ensemble.parameters() = initial;
+  bool chain_broken = false;
+  for (const int s : visiting_order(protocol, sweep.sigma)) {
+    clear_point(r, s);
+    if (chain_broken || stop_requested().load()) {
+      r.status[s] =
+          static_cast<std::int8_t>(chain_broken ? PointStatus::chain_broken : PointStatus::not_run);
+      continue;
+    }
+    // Non-adiabatic: every coupling starts afresh; adiabatic: from the previous final state.
+    if (protocol == Protocol::nonadiabatic) ensemble.parameters() = initial;
+    ensemble.restart_batches();
+    const S sigma = static_cast<S>(sweep.sigma[s]);
+    bool finite = true;
+    long done = 0;
+    if (data.classes > 0) r.unit_accuracy.row(s).setZero();
+    for (std::size_t k = 0; k < steps.size() && finite; ++k) {
+      for (; done < steps[k]; ++done) ensemble.step(tau, gamma, sigma);
+      finite = ensemble.parameters().allFinite();
+      if (!finite) break;
+      const bool last = k + 1 == steps.size();
+      const micro::Measurement m = evaluator.measure(ensemble.parameters(), last);
+      record(r, s, static_cast<int>(k), m);
+      if (k >= static_cast<std::size_t>(first_measured))
+        r.unit_accuracy.row(s) += m.unit_accuracy.matrix().transpose() / measured;
+      if (last && m.cross_accuracy.size() > 0) {
+        r.cross_accuracy.row(s) =
+            Eigen::Map<const Eigen::RowVectorXd>(m.cross_accuracy.data(), m.cross_accuracy.size());
+        r.rank1_r2[s] = micro::rank_one_r2(m.cross_accuracy);
+      }
+    }
+    r.steps[s] = done;
+    if (!finite) {
+      clear_point(r, s);
+      r.steps[s] = done;
+      r.status[s] = static_cast<std::int8_t>(PointStatus::diverged);
+      chain_broken = protocol != Protocol::nonadiabatic;
+      continue;
+    }
+    // Time averages over the measured records, summed in a fixed order.
+    const auto tail_mean = [&](const RowMatrix& trace, auto transform) {
+      return numerics::fixed_order_sum(
+                 measured,
+                 [&](Eigen::Index k) { return transform(trace(s, first_measured + k)); }) /
+             measured;
+    };
+    const auto identity = [](double x) { return x; };
+    for (std::size_t o = 0; o < observable_names.size(); ++o)
+      r.average[o][s] = tail_mean(r.trace[o], identity);
+    r.order_parameter[s] = std::abs(r.average[0][s]);
+    r.m_abs[s] = tail_mean(r.trace[0], [](double x) { return std::abs(x); });
+    r.status[s] = static_cast<std::int8_t>(PointStatus::done);
+  }
+}
+
+}  // namespace
+
+void compute_micro_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace) {
+  // Reading IDX files per chain would repeat the work; run_micro_sweep shares one copy.
+  if (sweep.precision == Precision::float32) {
+    const auto idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
+                             sweep.task.kind == micro::TaskKind::classes
+                         ? micro::load_idx_classes<float>(sweep.task)
+                         : nullptr;
+    compute_chain<float>(sweep, chain, workspace, idx.get());
+  } else {
+    const auto idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
+                             sweep.task.kind == micro::TaskKind::classes
+                         ? micro::load_idx_classes<double>(sweep.task)
+                         : nullptr;
+    compute_chain<double>(sweep, chain, workspace, idx.get());
+  }
+}
+
+SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
+                             const std::function<void(const MicroChainResult&)>& deliver) {
+  const auto chains = make_chains(static_cast<int>(sweep.protocols.size()),
+                                  static_cast<int>(sweep.depths.size()), sweep.runs);
+  const bool idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
+                   sweep.task.kind == micro::TaskKind::classes;
+  // The images are read once and shared by every chain and unit.
+  std::shared_ptr<const micro::TaskData<float>> idx_float;
+  std::shared_ptr<const micro::TaskData<double>> idx_double;
+  if (idx && sweep.precision == Precision::float32)
+    idx_float = micro::load_idx_classes<float>(sweep.task);
+  if (idx && sweep.precision == Precision::float64)
+    idx_double = micro::load_idx_classes<double>(sweep.task);
+  return run_chains(
+      chains, threads, [&] { return make_micro_workspace(sweep); },
+      [&](MicroWorkspace& workspace, const Chain& chain) {
+        if (sweep.precision == Precision::float32)
+          compute_chain<float>(sweep, chain, workspace, idx_float.get());
+        else
+          compute_chain<double>(sweep, chain, workspace, idx_double.get());
+      },
+      deliver);
+}
+
+}  // namespace cdl::sweep

@@ -1,0 +1,95 @@
+// `cdl micro`: ensembles of coupled networks (MODEL.md §1) swept over protocol × depth ×
+// realization × σ with the driver, grid, protocols and seeding of `cdl theory`.
+#pragma once
+
+#include <Eigen/Core>
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "coupling/graph.hpp"
+#include "micro/ensemble.hpp"
+#include "micro/network.hpp"
+#include "micro/task.hpp"
+#include "sweep/distribution.hpp"
+#include "sweep/driver.hpp"
+#include "sweep/grid.hpp"
+#include "sweep/status.hpp"
+
+namespace cdl::sweep {
+
+enum class Precision { float32, float64 };
+
+// The complete, validated description of a microscopic sweep.
+struct MicroSweep {
+  int runs = 1;
+  std::vector<int> depths{0, 1, 2};
+  std::vector<double> sigma;
+  std::vector<Protocol> protocols{Protocol::nonadiabatic};
+  double gamma = 0.001;
+  double learning_rate = 0.005;  // τ
+  int batch = 32;                // 0: full batch
+  long transient_steps = 1000;
+  long measure_steps = 1000;
+  long record_every = 100;
+  Distribution initial_state;  // balanced weights: φ_i(0)
+  coupling::Topology topology;
+  std::uint64_t seed = 1;
+  micro::TaskSpec task;              // includes the units, the data and the disorder
+  micro::Architecture architecture;  // the depth is set per chain
+  micro::WeightInit weights;
+  Precision precision = Precision::float32;
+
+  int units() const { return task.units; }
+  // Recorded steps 0, k, 2k, …, transient + measured; the time axis is τ × step.
+  std::vector<std::int64_t> sample_steps() const;
+  std::vector<double> sample_times() const;
+  // Records with an index ≥ this lie in the measured part and enter the time averages.
+  int first_measured_sample() const { return static_cast<int>(transient_steps / record_every) + 1; }
+};
+
+// The scalar observables, each a time average over the measured part (summary) and a trace.
+enum class Observable {
+  m,
+  loss,
+  loss_test,
+  accuracy,
+  accuracy_vote,
+  consensus,
+  parameter_norm,
+  alignment,
+};
+inline constexpr std::array<const char*, 8> observable_names = {
+    "m",         "loss",           "loss_test", "accuracy", "accuracy_vote",
+    "consensus", "parameter_norm", "alignment"};
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+// Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
+struct MicroChainResult {
+  Chain chain;
+  Eigen::ArrayXd disorder, initial_state;                            // per unit
+  std::vector<double> order_parameter;                               // |time average of m|
+  std::vector<double> m_abs;                                         // time average of |m|
+  std::array<std::vector<double>, observable_names.size()> average;  // [observable][σ]
+  std::array<RowMatrix, observable_names.size()> trace;              // [observable][σ, time]
+  RowMatrix unit_accuracy;                                           // [σ, unit], time-averaged
+  RowMatrix cross_accuracy;  // [σ, unit × unit] at the end of each point
+  std::vector<double> rank1_r2;
+  std::vector<std::int8_t> status;
+  std::vector<std::int64_t> steps;
+};
+
+struct MicroWorkspace {
+  MicroChainResult result;
+};
+
+MicroWorkspace make_micro_workspace(const MicroSweep& sweep);
+void compute_micro_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace);
+
+// Runs every chain with `threads` OpenMP threads, handing each result to `deliver`.
+SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
+                             const std::function<void(const MicroChainResult&)>& deliver);
+
+}  // namespace cdl::sweep
