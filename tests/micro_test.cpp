@@ -1,0 +1,252 @@
+// The microscopic simulator: backpropagation against finite differences, the bridge to the
+// effective theory (MODEL.md §2), the coupling's invariants and determinism.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <tuple>
+
+#include "coupling/graph.hpp"
+#include "micro/ensemble.hpp"
+#include "micro/network.hpp"
+#include "micro/observables.hpp"
+#include "micro/task.hpp"
+#include "sweep/distribution.hpp"
+#include "sweep/grid.hpp"
+#include "sweep/micro_sweep.hpp"
+#include "sweep/random.hpp"
+#include "theory/dopri5.hpp"
+#include "theory/effective_dynamics.hpp"
+
+using namespace cdl;
+using micro::Activation;
+using micro::Architecture;
+using micro::LossKind;
+using Mat = Eigen::MatrixXd;
+
+namespace {
+
+Mat random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t stream) {
+  const sweep::CounterRng rng(7, sweep::Purpose::data, stream);
+  Mat m(rows, cols);
+  for (Eigen::Index k = 0; k < m.size(); ++k)
+    m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
+  return m;
+}
+
+micro::TaskSpec effective_spec(int units) {
+  micro::TaskSpec spec;
+  spec.kind = micro::TaskKind::effective;
+  spec.units = units;
+  spec.disorder = sweep::parse_distribution("normal:0:2", "disorder", {"normal"});
+  spec.loss = LossKind::mse;
+  return spec;
+}
+
+struct NoObserver {
+  void sample(int, const Eigen::ArrayXd&) {}
+};
+
+}  // namespace
+
+TEST_CASE(
+    "backpropagation matches central finite differences for every layer, activation and loss") {
+  for (const Activation activation : {Activation::linear, Activation::relu, Activation::tanh})
+    for (const bool bias : {false, true})
+      for (const LossKind loss : {LossKind::mse, LossKind::xent})
+        for (const int depth : {0, 1, 2}) {
+          const Architecture net{3, 4, 5, depth, activation, bias};
+          const Eigen::Index count = net.parameter_count();
+          const Mat theta = 0.7 * random_matrix(count, 1, 1);
+          const Mat inputs = random_matrix(3, 6, 2);
+          const Mat targets = random_matrix(4, 6, 3);
+          const std::vector<int> labels{0, 3, 1, 2, 2, 0};
+          const micro::Batch<double> batch{inputs, targets, labels.data()};
+          micro::NetworkWorkspace<double> network(net);
+          Mat gradient(count, 1);
+          network.loss_and_gradient(theta.data(), batch, loss, gradient.data());
+          double worst = 0;
+          for (Eigen::Index p = 0; p < count; ++p) {
+            const double h = 1e-6;
+            Mat plus = theta, minus = theta;
+            plus(p) += h;
+            minus(p) -= h;
+            const double numeric = (network.forward(plus.data(), batch, loss) -
+                                    network.forward(minus.data(), batch, loss)) /
+                                   (2 * h);
+            worst = std::max(worst, std::abs(numeric - gradient(p)) / (1e-6 + std::abs(numeric)));
+          }
+          INFO(micro::name(activation)
+               << " bias " << bias << " " << micro::name(loss) << " D " << depth);
+          CHECK(worst < 1e-5);
+        }
+}
+
+TEST_CASE("the effective task with balanced weights is forward Euler on the effective dynamics") {
+  const int units = 12;
+  const micro::TaskSpec spec = effective_spec(units);
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  const auto init = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto graph = coupling::CouplingGraph::complete(units);
+  const double tau = 1e-3, gamma = 0.001, sigma = 0.7;
+  for (const int depth : {0, 1, 2}) {
+    const Architecture net{1, 1, 1, depth, Activation::linear, false};
+    micro::Ensemble<double> ensemble(net, data, 0, graph, spec.seed, 0);
+    ensemble.parameters() = micro::initial_parameters<double>(
+        net, units, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
+    Eigen::ArrayXd phi = ensemble.parameters().row(0).transpose().array();
+    theory::EffectiveDynamics dynamics(depth, gamma, data.disorder, graph);
+    dynamics.set_sigma(sigma);
+    Eigen::ArrayXd rate(units);
+    double worst = 0;
+    for (int step = 0; step < 2000; ++step) {
+      ensemble.step(tau, gamma, sigma);
+      dynamics(phi, rate);
+      phi += tau * rate;
+      // Every layer of every unit stays equal to φ_i (balanced), up to round-off.
+      for (Eigen::Index l = 0; l < ensemble.parameters().rows(); ++l)
+        worst = std::max(worst,
+                         (ensemble.parameters().row(l).transpose().array() - phi).abs().maxCoeff());
+    }
+    INFO("D " << depth << ": largest difference " << worst);
+    CHECK(worst < 1e-12);
+    CHECK(phi.abs().maxCoeff() > 0.1);  // a non-trivial trajectory
+  }
+}
+
+TEST_CASE(
+    "the effective task converges to the adaptive effective-theory trajectory at first order") {
+  const int units = 10;
+  const micro::TaskSpec spec = effective_spec(units);
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  const auto init = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto graph = coupling::CouplingGraph::complete(units);
+  const double gamma = 0.001, sigma = 1.5, t_end = 2.0;
+  const int depth = 2;
+  const Architecture net{1, 1, 1, depth, Activation::linear, false};
+  const Mat initial = micro::initial_parameters<double>(
+      net, units, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
+
+  theory::EffectiveDynamics dynamics(depth, gamma, data.disorder, graph);
+  dynamics.set_sigma(sigma);
+  Eigen::ArrayXd exact = initial.row(0).transpose().array();
+  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
+  NoObserver none;
+  const std::vector<double> times{t_end};
+  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
+          theory::IntegrationStatus::done);
+
+  std::vector<double> errors;
+  for (const int steps : {1000, 2000, 4000, 8000}) {
+    micro::Ensemble<double> ensemble(net, data, 0, graph, spec.seed, 0);
+    ensemble.parameters() = initial;
+    const double tau = t_end / steps;
+    for (int k = 0; k < steps; ++k) ensemble.step(tau, gamma, sigma);
+    errors.push_back((ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff());
+  }
+  for (std::size_t k = 0; k + 1 < errors.size(); ++k) {
+    INFO("error " << errors[k] << " then " << errors[k + 1]);
+    CHECK(errors[k] / errors[k + 1] == Approx(2.0).epsilon(0.1));  // halving τ halves the error
+  }
+}
+
+TEST_CASE("coupling alone conserves every parameter's ensemble mean and contracts the spread") {
+  const int units = 9;
+  micro::TaskSpec spec;
+  spec.units = units;
+  spec.data = micro::parse_data("synthetic:4:3", "data");
+  spec.train_size = 10;
+  spec.test_size = 5;
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  const Architecture net{4, 3, 5, 1, Activation::relu, true};
+  for (const auto& graph :
+       {coupling::CouplingGraph::complete(units),
+        coupling::CouplingGraph::draw(coupling::parse_topology("ring:4", "topology"), units, 3)}) {
+    micro::Ensemble<double> ensemble(net, data, 4, graph, 1, 0);
+    ensemble.parameters() = random_matrix(net.parameter_count(), units, 5);
+    const Eigen::VectorXd mean = ensemble.parameters().rowwise().mean();
+    double spread = (ensemble.parameters().colwise() - mean).squaredNorm();
+    for (int step = 0; step < 50; ++step) {
+      ensemble.step(0.1, 0.0, 2.0, /*local_learning=*/false);
+      const double now = (ensemble.parameters().colwise() - mean).squaredNorm();
+      CHECK(now < spread);
+      spread = now;
+      CHECK((ensemble.parameters().rowwise().mean() - mean).cwiseAbs().maxCoeff() < 1e-13);
+    }
+  }
+}
+
+TEST_CASE("without coupling a unit's trajectory does not depend on another unit's data") {
+  micro::TaskSpec spec;
+  spec.kind = micro::TaskKind::teacher;
+  spec.units = 5;
+  spec.data = micro::parse_data("synthetic:4:2", "data");
+  spec.train_size = 16;
+  spec.test_size = 4;
+  spec.disorder = sweep::parse_distribution("normal:0:2", "disorder", {"normal"});
+  spec.loss = LossKind::mse;
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  micro::TaskData<double> changed = data;
+  changed.train_targets.middleCols(changed.unit_first[3], changed.unit_count[3]) *= -3.0;
+  const Architecture net{4, 4, 6, 2, Activation::tanh, true};
+  const auto graph = coupling::CouplingGraph::complete(spec.units);
+  const Mat initial =
+      micro::initial_parameters<double>(net, spec.units, micro::WeightInit{}, spec.disorder, 1, 0);
+  const auto run = [&](const micro::TaskData<double>& task, double sigma) {
+    micro::Ensemble<double> ensemble(net, task, 4, graph, 1, 0);
+    ensemble.parameters() = initial;
+    for (int step = 0; step < 60; ++step) ensemble.step(0.05, 0.001, sigma);
+    return Mat(ensemble.parameters());
+  };
+  const Mat a = run(data, 0.0), b = run(changed, 0.0);
+  for (int unit : {0, 1, 2, 4}) CHECK(a.col(unit) == b.col(unit));
+  CHECK(a.col(3) != b.col(3));
+  // With coupling the change reaches the other units.
+  CHECK(run(data, 1.0).col(0) != run(changed, 1.0).col(0));
+}
+
+TEST_CASE("the rank-one R^2 of a cross-accuracy matrix") {
+  Mat rank_one = Eigen::VectorXd::LinSpaced(4, 0.1, 0.9) * Eigen::RowVectorXd::LinSpaced(4, 1, 2);
+  CHECK(micro::rank_one_r2(rank_one) == Approx(1.0));
+  CHECK(micro::rank_one_r2(Mat::Identity(4, 4)) == Approx(0.25));
+}
+
+TEST_CASE("cdl micro sweeps are bit-identical for any thread count") {
+  sweep::MicroSweep sweep;
+  sweep.runs = 2;
+  sweep.depths = {0, 2};
+  sweep.sigma = sweep::parse_sigma_grid("0,0.3,3", "sigma");
+  sweep.protocols = {sweep::Protocol::nonadiabatic, sweep::Protocol::adiabatic_up};
+  sweep.transient_steps = 40;
+  sweep.measure_steps = 40;
+  sweep.record_every = 20;
+  sweep.batch = 8;
+  sweep.learning_rate = 0.05;
+  sweep.task.units = 6;
+  sweep.task.data = micro::parse_data("synthetic:5:3", "data");
+  sweep.task.train_size = 20;
+  sweep.task.test_size = 10;
+  sweep.architecture = {5, 3, 7, 0, Activation::relu, true};
+  sweep.initial_state = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  using Key = std::tuple<int, int, int>;
+  const auto collect = [&](int threads) {
+    std::map<Key, sweep::MicroChainResult> results;
+    sweep::run_micro_sweep(sweep, threads, [&](const sweep::MicroChainResult& r) {
+      results[{r.chain.protocol, r.chain.depth_index, r.chain.run}] = r;
+    });
+    return results;
+  };
+  const auto one = collect(1), two = collect(2);
+  REQUIRE(one.size() == 8);
+  REQUIRE(two.size() == 8);
+  for (const auto& [key, a] : one) {
+    const auto& b = two.at(key);
+    for (std::size_t o = 0; o < a.trace.size(); ++o)
+      CHECK(std::memcmp(a.trace[o].data(), b.trace[o].data(), a.trace[o].size() * sizeof(double)) ==
+            0);
+    CHECK(std::memcmp(a.cross_accuracy.data(), b.cross_accuracy.data(),
+                      a.cross_accuracy.size() * sizeof(double)) == 0);
+    CHECK(a.status == b.status);
+    for (auto s : a.status) CHECK(s == 0);
+  }
+}
