@@ -25,6 +25,7 @@ namespace {
 // The published real-data grid (MODEL.md §5): 25 values log-spaced over [1e-4, 10], then 25
 // values from 25.2 to 390 in steps of 15.2.
 constexpr const char* published_sigma_grid = "log:-4:1:25,lin:25.2:390:25";
+constexpr const char* default_data = "synthetic:20:10";
 
 // Options that define the physics and the grid: recorded in every file's `config`.
 const std::vector<std::string> recorded_options{"units",
@@ -61,7 +62,7 @@ po::options_description micro_options() {
   options.add_options()
       ("units", text("10"), "number of networks N (integer >= 2)")
       ("task", text("classes"), "effective | teacher | classes")
-      ("data", text("synthetic:20:10"),
+      ("data", text(default_data),
        "synthetic:DIM:K (teacher: DIM inputs and outputs, K modes; classes: DIM inputs, K "
        "classes) | idx:DIR[:K] (classes from IDX files, K = 10 by default)")
       ("width", text("20"), "hidden-layer width h (task effective: 1)")
@@ -122,7 +123,8 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values) {
   sweep.seed = task.seed = grid.seed;
 
   task.data = micro::parse_data(io::text(values, "data"), "data");
-  if (effective && !values["data"].defaulted())
+  // The effective task has no data set; a configuration may still carry the default value.
+  if (effective && io::text(values, "data") != default_data)
     io::reject("data", io::text(values, "data"), "task effective has no data set");
   if (task.kind == micro::TaskKind::teacher) {
     if (task.data.kind != micro::DataSpec::Kind::synthetic)
@@ -304,6 +306,19 @@ void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
       std::printf("\n");
     }
     for (auto s : status) (s == 0 ? done : failed) += 1;
+  }
+  if (classes) {
+    // The reference the collective phase approaches: one network trained on all the data.
+    const auto reference = file.root().open_dataset("all_data_accuracy").read<double>();
+    std::printf("\none network on all the training data, as many steps: test accuracy");
+    for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
+      double sum = 0;
+      long n = 0;
+      for (std::size_t r = 0; r < n_run; ++r)
+        if (std::isfinite(reference[d * n_run + r])) sum += reference[d * n_run + r], ++n;
+      std::printf("%s D=%d %.3f", d ? "," : "", sweep.depths[d], n ? sum / n : NAN);
+    }
+    std::printf("\n");
   }
   std::printf("\npoints: %ld done, %ld failed or not run\n", done, failed);
 }

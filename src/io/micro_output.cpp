@@ -49,6 +49,9 @@ MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSwee
                      "quenched disorder: Delta_i (effective), s_i0 (teacher), "
                      "the class (classes)");
   file_.add_quenched("initial_state", "mean of the unit's initial parameters");
+  file_.add_per_run("all_data_accuracy",
+                    "classes: test accuracy of one network trained on all the training data "
+                    "for as many steps as a point");
   file_.root().set_attribute("task", micro::name(sweep.task.kind));
   file_.root().set_attribute("data", sweep.task.data.to_string());
   file_.add<double>("order_parameter", Shape::summary,
@@ -75,6 +78,7 @@ void MicroFileWriter::write(const sweep::MicroChainResult& result) {
   if (protocol == 0) {
     file_.write_quenched("disorder", d, r, all_of(result.disorder));
     file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+    file_.write_per_run("all_data_accuracy", d, r, result.all_data_accuracy);
   }
   file_.write<double>(protocol, "order_parameter", d, r, result.order_parameter);
   file_.write<double>(protocol, "m_abs", d, r, result.m_abs);

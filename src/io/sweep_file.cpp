@@ -136,6 +136,22 @@ h5::Dataset& SweepFile::add_quenched(const std::string& name, const std::string&
   return at->second;
 }
 
+h5::Dataset& SweepFile::add_per_run(const std::string& name, const std::string& long_name) {
+  const Dims dims{axes_.depths.size(), static_cast<hsize_t>(axes_.runs)};
+  auto [at, inserted] =
+      quenched_.emplace(name, create_variable<double>(root_, name, dims, {&root_depth_, &root_run_},
+                                                      long_name, fill_value<double>()));
+  if (!inserted) throw RuntimeError("sweep file: root dataset '" + name + "' declared twice");
+  return at->second;
+}
+
+void SweepFile::write_per_run(const std::string& name, int depth_index, int run, double value) {
+  const auto found = quenched_.find(name);
+  if (found == quenched_.end()) throw RuntimeError("sweep file: no root dataset '" + name + "'");
+  found->second.write_block<double>({static_cast<hsize_t>(depth_index), static_cast<hsize_t>(run)},
+                                    {1, 1}, std::span<const double>(&value, 1));
+}
+
 template <class T>
 void SweepFile::add(const std::string& name, Shape shape, const std::string& long_name) {
   const Dims shape_dims = dims(shape);

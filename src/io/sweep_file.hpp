@@ -57,6 +57,8 @@ class SweepFile {
   const h5::Group& group(int protocol) const { return groups_[protocol].group; }
   // A quenched input [depth, run, unit] at the root, NaN until written.
   h5::Dataset& add_quenched(const std::string& name, const std::string& long_name);
+  // A per-realization result [depth, run] at the root, NaN until written.
+  h5::Dataset& add_per_run(const std::string& name, const std::string& long_name);
   // A dataset of `shape` in every protocol group (fill: NaN for doubles, 0 for integers).
   template <class T>
   void add(const std::string& name, Shape shape, const std::string& long_name);
@@ -68,6 +70,7 @@ class SweepFile {
   // One chain's slice: `values` holds the dataset's trailing dimensions in row-major order.
   void write_quenched(const std::string& name, int depth_index, int run,
                       std::span<const double> values);
+  void write_per_run(const std::string& name, int depth_index, int run, double value);
   template <class T>
   void write(int protocol, const std::string& name, int depth_index, int run,
              std::span<const T> values);

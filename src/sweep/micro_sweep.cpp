@@ -61,6 +61,25 @@ void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
   for (std::size_t o = 0; o < observable_names.size(); ++o) r.trace[o](s, k) = values[o];
 }
 
+// One network trained on the union of the units' training data, with the same step rule,
+// batch size and number of steps as a point; returns its final test accuracy.
+template <class S>
+double all_data_accuracy(const MicroSweep& sweep, const micro::Architecture& architecture,
+                         const micro::TaskData<S>& data, const micro::Matrix<S>& initial, int run) {
+  micro::TaskData<S> pooled = data;
+  pooled.unit_first = {0};
+  pooled.unit_count = {data.train_inputs->cols()};
+  pooled.unit_class = {0};
+  const coupling::CouplingGraph alone = coupling::CouplingGraph::complete(1);
+  micro::Ensemble<S> network(architecture, pooled, sweep.batch, alone, sweep.seed, run);
+  network.parameters() = initial.col(0);
+  for (long step = 0; step < sweep.transient_steps + sweep.measure_steps; ++step)
+    network.step(static_cast<S>(sweep.learning_rate), static_cast<S>(sweep.gamma), S(0));
+  if (!network.parameters().allFinite()) return nan;
+  micro::Evaluator<S> evaluator(architecture, pooled);
+  return evaluator.measure(network.parameters(), false).accuracy;
+}
+
 template <class S>
 void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace,
                    const micro::TaskData<S>* idx) {
@@ -82,6 +101,9 @@ void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& 
   r.disorder = data.disorder;
   r.initial_state = initial.template cast<double>().colwise().mean().transpose().array();
 
+  r.all_data_accuracy = data.classes > 0 && chain.protocol == 0
+                            ? all_data_accuracy<S>(sweep, architecture, data, initial, chain.run)
+                            : nan;
   micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
   micro::Evaluator<S> evaluator(architecture, data);
   const std::vector<std::int64_t> steps = sweep.sample_steps();

@@ -77,6 +77,9 @@ struct MicroChainResult {
   RowMatrix unit_accuracy;                                           // [σ, unit], time-averaged
   RowMatrix cross_accuracy;  // [σ, unit × unit] at the end of each point
   std::vector<double> rank1_r2;
+  // classes task: test accuracy of one network of the same depth trained on all the training
+  // data for as many steps (the reference the collective phase approaches); NaN otherwise.
+  double all_data_accuracy = 0;
   std::vector<std::int8_t> status;
   std::vector<std::int64_t> steps;
 };

@@ -1,0 +1,565 @@
+"""End-to-end tests of `cdl micro`: the command line, the exit codes and the HDF5 file it writes.
+
+Run from the repository root with
+
+    /usr/bin/python3 -m unittest -v tests/e2e/test_micro_cli.py
+
+`CDL_BIN` names the executable (default: build/cdl under the repository root). Every test works
+in its own temporary directory and uses tiny sweeps (a few networks, a few dozen steps), so the
+whole file takes a few seconds.
+"""
+
+import configparser
+import os
+import re
+import subprocess
+import tempfile
+import unittest
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import xarray
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+
+STATUS_DONE, STATUS_NOT_RUN, STATUS_DIVERGED = 0, 1, 2
+
+# Summaries [depth, run, sigma]; traces [depth, run, sigma, time] (m keeps its name, the other
+# observables carry a _trace suffix); per-unit [.., unit]; unit pairs [.., unit, unit].
+SUMMARY_VARIABLES = ("order_parameter", "m_abs", "loss", "loss_test", "accuracy", "accuracy_vote",
+                     "consensus", "parameter_norm", "alignment", "rank1_r2", "steps", "status")
+TRACE_VARIABLES = ("m", "loss_trace", "loss_test_trace", "accuracy_trace", "accuracy_vote_trace",
+                   "consensus_trace", "parameter_norm_trace", "alignment_trace")
+UNIT_VARIABLES = ("unit_accuracy",)
+PAIR_VARIABLES = ("cross_accuracy",)
+FLOAT_VARIABLES = tuple(n for n in (*SUMMARY_VARIABLES, *TRACE_VARIABLES, *UNIT_VARIABLES,
+                                    *PAIR_VARIABLES) if n not in ("steps", "status"))
+ROOT_ATTRIBUTES = ("cdl_version", "command", "config", "created", "subcommand", "task", "data")
+
+# A tiny sweep: 4 networks on 3 synthetic classes of 5 inputs, 2 couplings, 2 depths, 40 steps
+# recorded every 10 (5 samples, steps 0..40).
+TINY = {"--sigma": "0,1", "--depths": "0,1", "--transient-steps": "20", "--measure-steps": "20",
+        "--record-every": "10", "--train-size": "40", "--test-size": "20",
+        "--data": "synthetic:5:3", "--units": "4"}
+TINY_SAMPLES = 5
+TINY_STEPS = [0, 10, 20, 30, 40]
+
+# The small IDX set: 3 classes of 4x4 images, 8 training and 4 test images per class.
+IDX_CLASSES, IDX_TRAIN_PER_CLASS, IDX_TEST_PER_CLASS, IDX_SIDE = 3, 8, 4, 4
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+
+
+def setUpModule():
+    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
+        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+
+
+def run_cdl(args, cwd, timeout=120, subcommand="micro"):
+    return subprocess.run([str(CDL), subcommand, *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def with_tiny_defaults(args):
+    """`args` plus the tiny-sweep options it does not set itself (program_options refuses an
+    option given twice). Task effective takes no --data; IDX data gets a batch that fits it."""
+    given = set(args)
+    defaults = dict(TINY)
+    if "effective" in args:
+        del defaults["--data"]
+    data = args[args.index("--data") + 1] if "--data" in args else ""
+    if data.startswith("idx:"):
+        defaults["--batch"] = "4"
+    extra = [w for option, value in defaults.items() if option not in given
+             for w in (option, value)]
+    return [*args, *extra, "--quiet"]
+
+
+def snapshot(directory):
+    """Every file and directory under `directory` with its bytes and modification time."""
+    state = {}
+    for root, dirs, files in os.walk(directory):
+        for name in dirs:
+            state[os.path.relpath(os.path.join(root, name), directory) + "/"] = None
+        for name in files:
+            path = os.path.join(root, name)
+            state[os.path.relpath(path, directory)] = (Path(path).read_bytes(),
+                                                        os.stat(path).st_mtime_ns)
+    return state
+
+
+def datasets(path):
+    """{name: array} for every dataset of an HDF5 file, in every group."""
+    found = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                found[name] = obj[()]
+        f.visititems(visit)
+    return found
+
+
+# Dimension-scale bookkeeping holds object references, which differ between files.
+REFERENCE_ATTRIBUTES = {"DIMENSION_LIST", "REFERENCE_LIST"}
+
+
+def attributes(path, skip_root=("created", "command")):
+    """{(object name, attribute name): value} for every group and dataset of an HDF5 file, without
+    the root attributes `skip_root` and the dimension-scale references."""
+    found = {}
+    with h5py.File(path, "r") as f:
+        def collect(name, obj):
+            for key, value in obj.attrs.items():
+                if key in REFERENCE_ATTRIBUTES or (name == "/" and key in skip_root):
+                    continue
+                found[(name, key)] = value.tolist() if isinstance(value, np.ndarray) else value
+        collect("/", f)
+        f.visititems(collect)
+    return found
+
+
+def contains_token(line, text):
+    """`text` occurs in `line` not glued to further word characters or dots."""
+    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
+
+
+def idx_bytes(magic, dims, data):
+    header = magic.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in dims)
+    return header + np.asarray(data, dtype=np.uint8).tobytes()
+
+
+def write_idx_set(directory, train_labels=None, test_labels=None):
+    """The small valid IDX set in `directory` (created): class k has images around gray level
+    40 + 80 k, labels cycle through the classes. Returns the directory as a string."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(12345)
+
+    def images_for(labels):
+        noise = rng.integers(-30, 31, size=(len(labels), IDX_SIDE, IDX_SIDE))
+        return np.clip(40 + 80 * np.asarray(labels)[:, None, None] + noise, 0, 255)
+
+    if train_labels is None:
+        train_labels = [k % IDX_CLASSES for k in range(IDX_CLASSES * IDX_TRAIN_PER_CLASS)]
+    if test_labels is None:
+        test_labels = [k % IDX_CLASSES for k in range(IDX_CLASSES * IDX_TEST_PER_CLASS)]
+    for prefix, labels in (("train", train_labels), ("t10k", test_labels)):
+        images = images_for(labels)
+        (directory / f"{prefix}-images-idx3-ubyte").write_bytes(
+            idx_bytes(0x00000803, (len(labels), IDX_SIDE, IDX_SIDE), images))
+        (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            idx_bytes(0x00000801, (len(labels),), labels))
+    return str(directory)
+
+
+def write_corrupt_idx_sets(base):
+    """{name: directory} of IDX sets with one defect each."""
+    base = Path(base)
+    sets = {}
+    # The training images end one byte short of the 24 images the header declares.
+    sets["truncated"] = write_idx_set(base / "idx_truncated")
+    path = Path(sets["truncated"]) / "train-images-idx3-ubyte"
+    path.write_bytes(path.read_bytes()[:-1])
+    # 24 training images but 23 labels.
+    sets["count mismatch"] = write_idx_set(base / "idx_count")
+    path = Path(sets["count mismatch"]) / "train-labels-idx1-ubyte"
+    labels = [k % IDX_CLASSES for k in range(IDX_CLASSES * IDX_TRAIN_PER_CLASS - 1)]
+    path.write_bytes(idx_bytes(0x00000801, (len(labels),), labels))
+    # A training label 5 among 3 classes.
+    labels = [k % IDX_CLASSES for k in range(IDX_CLASSES * IDX_TRAIN_PER_CLASS)]
+    labels[7] = 5
+    sets["label out of range"] = write_idx_set(base / "idx_label", train_labels=labels)
+    # No test labels.
+    sets["missing file"] = write_idx_set(base / "idx_missing")
+    os.remove(Path(sets["missing file"]) / "t10k-labels-idx1-ubyte")
+    return sets
+
+
+def write_ini(path, text):
+    Path(path).write_text(text)
+    return str(path)
+
+
+class MicroCliTest(unittest.TestCase):
+    maxDiff = None
+
+    def run_ok(self, args, cwd, subcommand="micro"):
+        result = run_cdl(args, cwd, subcommand=subcommand)
+        self.assertEqual(result.returncode, 0,
+                         f"cdl {subcommand} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def assert_same_datasets(self, path_a, path_b):
+        a, b = datasets(path_a), datasets(path_b)
+        self.assertEqual(sorted(a), sorted(b))
+        for name in a:
+            with self.subTest(dataset=name):
+                self.assertEqual(a[name].dtype, b[name].dtype)
+                self.assertEqual(a[name].shape, b[name].shape)
+                equal_nan = a[name].dtype.kind == "f"
+                self.assertTrue(np.array_equal(a[name], b[name], equal_nan=equal_nan),
+                                f"{name} differs")
+        self.assertEqual(attributes(path_a), attributes(path_b))
+
+    # ------------------------------------------------------------------ bad input
+
+    def assert_rejected(self, tmp, args, option, values, out, existing=None, cause=None):
+        """`args` must fail with exit 2 and one stderr line naming `option`, one of `values` and
+        (a regular expression) `cause`, print nothing on stdout and leave the directory exactly
+        as it was: no output, no OUTPUT.part."""
+        before = snapshot(tmp)
+        result = run_cdl([*args, "--output", out], tmp, timeout=60)
+        after = snapshot(tmp)
+        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
+        self.assertEqual(result.stdout, "")
+        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
+        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
+        self.assertTrue(line.strip(), "stderr is empty")
+        self.assertIn(option, line)
+        self.assertTrue(any(contains_token(line, v) for v in values),
+                        f"{line!r} names none of {values}")
+        if cause is not None:
+            self.assertRegex(line, cause)
+        self.assertFalse(os.path.exists(out + ".part"))
+        self.assertEqual(after, before, "the directory changed on bad input")
+        if existing is not None:
+            self.assertEqual(Path(out).read_bytes(), existing)
+
+    def bad_input_cases(self, tmp):
+        """(name, arguments, option the message must name, acceptable value texts, cause)."""
+        good = write_idx_set(Path(tmp) / "idx_good")
+        corrupt = write_corrupt_idx_sets(tmp)
+        return [
+            ("zero width", ["--width", "0"], "--width", ["0"], None),
+            ("zero learning rate", ["--lr", "0"], "--lr", ["0"], None),
+            ("negative learning rate", ["--lr", "-1"], "--lr", ["-1"], None),
+            ("batch larger than a unit's data", ["--batch", "1000"], "--batch", ["1000"], None),
+            ("zero batch", ["--batch", "0"], "--batch", ["0"], None),
+            ("unknown task", ["--task", "nonsense"], "--task", ["nonsense"], None),
+            ("unknown activation", ["--activation", "sigmoid"], "--activation", ["sigmoid"], None),
+            ("cross-entropy for a regression", ["--loss", "xent", "--task", "teacher"], "--loss",
+             ["xent"], None),
+            ("task effective with wide networks", ["--task", "effective", "--width", "3"],
+             "--width", ["3"], None),
+            ("task effective with relu", ["--task", "effective", "--activation", "relu"],
+             "--activation", ["relu"], None),
+            ("missing IDX directory", ["--data", "idx:/nonexistent"], "--data",
+             ["/nonexistent", "idx:/nonexistent"], "not found"),
+            ("synthetic data without inputs", ["--data", "synthetic:0:3"], "--data",
+             ["synthetic:0:3"], None),
+            ("record interval not dividing the steps", ["--record-every", "7"], "--record-every",
+             ["7"], None),
+            ("balanced weights on wide networks", ["--weights", "balanced", "--width", "20"],
+             "--weights", ["balanced"], None),
+            ("negative weight scale", ["--weights", "normal:-1"], "--weights", ["normal:-1"], None),
+            ("one unit", ["--units", "1"], "--units", ["1"], None),
+            ("unknown precision", ["--precision", "half"], "--precision", ["half"], None),
+            ("truncated IDX images", ["--data", f"idx:{corrupt['truncated']}:3", "--units", "3"],
+             "--data", [corrupt["truncated"]], "truncated"),
+            ("IDX label and image counts differ",
+             ["--data", f"idx:{corrupt['count mismatch']}:3", "--units", "3"], "--data",
+             [corrupt["count mismatch"]], r"23 labels.*24 images"),
+            ("IDX label out of range",
+             ["--data", f"idx:{corrupt['label out of range']}:3", "--units", "3"], "--data",
+             [corrupt["label out of range"]], r"label 5 .*out of range"),
+            ("missing IDX file", ["--data", f"idx:{corrupt['missing file']}:3", "--units", "3"],
+             "--data", [corrupt["missing file"]], r"t10k-labels-idx1-ubyte.*not found"),
+            ("batch larger than a class's IDX images",
+             ["--data", f"idx:{good}:3", "--units", "3", "--batch", "20"], "--batch", ["20"],
+             r"\b8 images"),
+        ]
+
+    def test_bad_input_exits_2_with_one_line_naming_option_and_value_and_writes_nothing(self):
+        for overwrite in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, args, option, values, cause in self.bad_input_cases(tmp):
+                    with self.subTest(case=name, existing_output_with_overwrite=overwrite):
+                        out = os.path.join(tmp, "out.h5")
+                        existing = None
+                        if overwrite:
+                            # The bad option must be refused before an --overwrite touches it.
+                            existing = b"precious bytes, not HDF5\n"
+                            Path(out).write_bytes(existing)
+                            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+                            args = [*args, "--overwrite"]
+                        self.assert_rejected(tmp, with_tiny_defaults(args), option, values, out,
+                                             existing, cause)
+                        if os.path.exists(out):
+                            os.remove(out)
+
+    def test_existing_output_without_overwrite_is_refused_and_left_untouched(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            existing = b"an earlier result\x00\x01\x02\n"
+            Path(out).write_bytes(existing)
+            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+            self.assert_rejected(tmp, with_tiny_defaults([]), "--output", [out], out, existing)
+
+    # ------------------------------------------------------------------ output contract
+
+    def assert_contract(self, out, task, data, n_depth, n_run, n_sigma, n_unit, n_classes,
+                        lr=0.005, protocols=("nonadiabatic",)):
+        """The layout of a finished `cdl micro` file of the tiny sweep."""
+        with h5py.File(out, "r") as f:
+            for name in ROOT_ATTRIBUTES:
+                self.assertIn(name, f.attrs)
+                self.assertIsInstance(f.attrs[name], str, name)
+            self.assertEqual(f.attrs["subcommand"], "micro")
+            self.assertEqual(f.attrs["task"], task)
+            self.assertEqual(f.attrs["data"], data)
+            config = configparser.ConfigParser()
+            config.read_string(f.attrs["config"])
+            self.assertIn("micro", config)
+            self.assertEqual(config["micro"]["task"], task)
+            self.assertEqual(config["micro"]["data"], data)
+            self.assertEqual(config["micro"]["units"], str(n_unit))
+
+            for name in ("disorder", "initial_state"):
+                self.assertEqual(f[name].shape, (n_depth, n_run, n_unit), name)
+            # Task classes: the disorder of unit i is its class, i mod K.
+            np.testing.assert_array_equal(
+                f["disorder"][()], np.broadcast_to(np.arange(n_unit) % n_classes,
+                                                   (n_depth, n_run, n_unit)))
+
+            for protocol in protocols:
+                with self.subTest(protocol=protocol):
+                    g = f[protocol]
+                    summary = (n_depth, n_run, n_sigma)
+                    for name in SUMMARY_VARIABLES:
+                        self.assertEqual(g[name].shape, summary, name)
+                    for name in TRACE_VARIABLES:
+                        self.assertEqual(g[name].shape, (*summary, TINY_SAMPLES), name)
+                    for name in UNIT_VARIABLES:
+                        self.assertEqual(g[name].shape, (*summary, n_unit), name)
+                    for name in PAIR_VARIABLES:
+                        self.assertEqual(g[name].shape, (*summary, n_unit, n_unit), name)
+                    np.testing.assert_array_equal(g["step"][()], TINY_STEPS)
+                    np.testing.assert_allclose(g["time"][()], lr * np.array(TINY_STEPS),
+                                               rtol=1e-14, atol=0)
+                    self.assertIn("flag_meanings", g["status"].attrs)
+
+                    status = g["status"][()]
+                    self.assertTrue(np.all(status == STATUS_DONE), status)
+                    np.testing.assert_array_equal(g["steps"][()], TINY_STEPS[-1])
+                    for name in ("accuracy", "accuracy_vote", "accuracy_trace",
+                                 "accuracy_vote_trace", "unit_accuracy", "cross_accuracy"):
+                        values = g[name][()]
+                        self.assertTrue(np.all((values >= 0) & (values <= 1)), f"{name}: {values}")
+                    rank1 = g["rank1_r2"][()]
+                    self.assertTrue(np.all((rank1 > 0) & (rank1 <= 1 + 1e-12)), rank1)
+                    order = g["order_parameter"][()]
+                    self.assertTrue(np.all(np.isfinite(order) & (order >= 0)), order)
+                    # |time average of m| over the measured samples (steps 30 and 40).
+                    np.testing.assert_allclose(order, np.abs(g["m"][()][..., 3:].mean(axis=-1)),
+                                               rtol=1e-12, atol=1e-14)
+                    self.assertTrue(np.all(g["m_abs"][()] >= order - 1e-12))
+                    for name in ("loss", "loss_test", "consensus", "parameter_norm"):
+                        self.assertTrue(np.all(np.isfinite(g[name][()])), name)
+
+                    with warnings.catch_warnings():
+                        # cross_accuracy has the unit dimension twice; xarray warns about it.
+                        warnings.simplefilter("ignore")
+                        with xarray.open_dataset(out, group=protocol, engine="h5netcdf") as ds:
+                            for name in SUMMARY_VARIABLES:
+                                self.assertEqual(ds[name].dims, ("depth", "run", "sigma"), name)
+                            for name in TRACE_VARIABLES:
+                                self.assertEqual(ds[name].dims, ("depth", "run", "sigma", "time"),
+                                                 name)
+                            self.assertEqual(ds["unit_accuracy"].dims,
+                                             ("depth", "run", "sigma", "unit"))
+                            self.assertEqual(ds["step"].dims, ("time",))
+                            for coordinate in ("sigma", "depth", "run", "time"):
+                                self.assertIn(coordinate, ds.coords)
+                                np.testing.assert_array_equal(ds[coordinate].values,
+                                                              g[coordinate][()], coordinate)
+                            np.testing.assert_array_equal(ds["depth"].values,
+                                                          [int(d) for d in
+                                                           config["micro"]["depths"].split(",")])
+                            np.testing.assert_array_equal(ds["run"].values, np.arange(n_run))
+                            np.testing.assert_array_equal(ds["sigma"].values, [0.0, 1.0])
+                            np.testing.assert_array_equal(ds["accuracy"].values, g["accuracy"][()])
+
+            with xarray.open_dataset(out, engine="h5netcdf") as root:
+                self.assertEqual(root["disorder"].dims, ("depth", "run", "unit"))
+                self.assertEqual(root["initial_state"].dims, ("depth", "run", "unit"))
+                for coordinate in ("depth", "run", "unit"):
+                    self.assertIn(coordinate, root.coords)
+                np.testing.assert_array_equal(root["disorder"].values, f["disorder"][()])
+
+    def test_synthetic_classes_file_follows_the_public_contract(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "micro.h5")
+            self.run_ok(with_tiny_defaults(["--output", out]), tmp)
+            self.assertEqual(sorted(os.listdir(tmp)), ["micro.h5"])
+            self.assert_contract(out, "classes", "synthetic:5:3", 2, 1, 2, 4, 3)
+
+    def test_idx_classes_file_follows_the_public_contract(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = write_idx_set(Path(tmp) / "idx")
+            out = os.path.join(tmp, "micro.h5")
+            self.run_ok(with_tiny_defaults(["--data", f"idx:{directory}:3", "--units", "3",
+                                            "--batch", "4", "--runs", "2", "--output", out]), tmp)
+            self.assertEqual(sorted(os.listdir(tmp)), ["idx", "micro.h5"])
+            self.assert_contract(out, "classes", f"idx:{directory}:3", 2, 2, 2, 3, 3)
+            with h5py.File(out, "r") as f:
+                # Every realization shares the images: the learning differs only by the seeds.
+                self.assertEqual(f["nonadiabatic/cross_accuracy"].shape, (2, 2, 2, 3, 3))
+
+    # ------------------------------------------------------------------ provenance
+
+    def assert_rerun_reproduces(self, tmp, args):
+        first = os.path.join(tmp, "first.h5")
+        self.run_ok([*args, "--output", first], tmp)
+        with h5py.File(first, "r") as f:
+            recorded = f.attrs["config"]
+        ini = write_ini(Path(tmp) / "recorded.ini", recorded)
+        second = os.path.join(tmp, "second.h5")
+        self.run_ok(["--config", ini, "--quiet", "--output", second], tmp)
+        self.assert_same_datasets(first, second)
+        with h5py.File(second, "r") as f:
+            self.assertEqual(f.attrs["config"], recorded)
+
+    def test_rerun_from_the_recorded_config_reproduces_every_dataset(self):
+        cases = [
+            ("synthetic classes, non-default options",
+             ["--runs", "2", "--protocols", "adiabatic_up,nonadiabatic", "--seed", "7",
+              "--gamma", "0.01", "--activation", "tanh", "--bias", "--weights", "normal:0.5",
+              "--batch", "8", "--topology", "er:0.5", "--loss", "mse", "--precision", "float64"]),
+            ("teacher", ["--task", "teacher", "--data", "synthetic:4:2", "--noise", "0.3",
+                         "--width", "3", "--activation", "relu"]),
+        ]
+        for name, args in cases:
+            with self.subTest(case=name), tempfile.TemporaryDirectory() as tmp:
+                self.assert_rerun_reproduces(tmp, with_tiny_defaults(args))
+        with self.subTest(case="idx classes"), tempfile.TemporaryDirectory() as tmp:
+            directory = write_idx_set(Path(tmp) / "idx")
+            self.assert_rerun_reproduces(tmp, with_tiny_defaults(
+                ["--data", f"idx:{directory}:3", "--units", "3", "--batch", "4"]))
+
+    # The recorded configuration of a task-effective run must be accepted as it was written.
+    def test_rerun_of_a_task_effective_run_from_the_recorded_config(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            self.assert_rerun_reproduces(tmp, ["--task", "effective", "--units", "6", "--sigma",
+                                               "0,0.5", "--depths", "1", "--lr", "0.01",
+                                               "--transient-steps", "20", "--measure-steps", "20",
+                                               "--record-every", "10", "--quiet"])
+
+    # ------------------------------------------------------------------ determinism
+
+    def test_results_do_not_depend_on_the_thread_count(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            outputs = []
+            for threads in (1, 2):
+                out = os.path.join(tmp, f"threads{threads}.h5")
+                self.run_ok(with_tiny_defaults(["--runs", "2", "--protocols",
+                                                "nonadiabatic,adiabatic_down",
+                                                "--threads", str(threads), "--output", out]), tmp)
+                outputs.append(out)
+            self.assert_same_datasets(*outputs)
+
+    # ------------------------------------------------------------------ tasks
+
+    def test_task_effective_uses_the_disorder_and_initial_state_of_cdl_theory(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "micro.h5")
+            self.run_ok(["--task", "effective", "--units", "20", "--sigma", "0,0.5", "--depths", "1",
+                         "--lr", "0.01", "--transient-steps", "200", "--measure-steps", "200",
+                         "--record-every", "50", "--quiet", "--output", out], tmp)
+            theory = os.path.join(tmp, "theory.h5")
+            self.run_ok(["--units", "20", "--runs", "1", "--depths", "1", "--sigma", "0", "--seed",
+                         "1", "--quiet", "--output", theory], tmp, subcommand="theory")
+            with h5py.File(out, "r") as f, h5py.File(theory, "r") as t:
+                self.assertEqual(f.attrs["task"], "effective")
+                g = f["nonadiabatic"]
+                np.testing.assert_array_equal(g["status"][()], STATUS_DONE)
+                np.testing.assert_array_equal(g["steps"][()], 400)
+                self.assertTrue(np.all(np.isnan(g["accuracy"][()])), "accuracy of a regression")
+                self.assertTrue(np.all(np.isnan(g["accuracy_vote"][()])))
+                self.assertTrue(np.all(np.isnan(g["alignment"][()])), "alignment without a teacher")
+                self.assertTrue(np.all(np.isfinite(g["order_parameter"][()])))
+                self.assertTrue(np.all(np.isfinite(g["loss"][()])))
+                self.assertEqual(f["disorder"].shape, (1, 1, 20))
+                # Same seed, same realization: the same Delta_i and phi_i(0) as `cdl theory`.
+                np.testing.assert_array_equal(f["disorder"][0, 0], t["disorder"][0, 0])
+                np.testing.assert_allclose(f["initial_state"][0, 0], t["initial_state"][0, 0],
+                                           rtol=1e-13, atol=1e-15)
+
+    def test_task_teacher_measures_alignment_and_no_accuracy(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "micro.h5")
+            self.run_ok(with_tiny_defaults(["--task", "teacher", "--data", "synthetic:4:2",
+                                            "--output", out]), tmp)
+            with h5py.File(out, "r") as f:
+                self.assertEqual(f.attrs["task"], "teacher")
+                g = f["nonadiabatic"]
+                np.testing.assert_array_equal(g["status"][()], STATUS_DONE)
+                alignment = g["alignment"][()]
+                self.assertTrue(np.all(np.isfinite(alignment)), alignment)
+                self.assertTrue(np.all((alignment >= -1) & (alignment <= 1)), alignment)
+                trace = g["alignment_trace"][()]
+                self.assertTrue(np.all((trace >= -1) & (trace <= 1)), trace)
+                self.assertTrue(np.all(np.isnan(g["accuracy"][()])))
+                self.assertTrue(np.all(np.isnan(g["accuracy_vote"][()])))
+                for name in ("order_parameter", "loss", "loss_test", "consensus", "parameter_norm"):
+                    self.assertTrue(np.all(np.isfinite(g[name][()])), name)
+
+    # ------------------------------------------------------------------ dry run
+
+    def test_dry_run_prints_the_grid_and_writes_nothing(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            existing = b"an earlier result\n"
+            for overwrite in (False, True):
+                with self.subTest(existing_output_with_overwrite=overwrite):
+                    if overwrite:
+                        Path(out).write_bytes(existing)
+                    before = snapshot(tmp)
+                    args = ["--sigma", "0,0.5,2", "--runs", "2", "--dry-run", "--output", out]
+                    if overwrite:
+                        args.append("--overwrite")
+                    result = self.run_ok(with_tiny_defaults(args), tmp)
+                    self.assertEqual(snapshot(tmp), before)
+                    self.assertFalse(os.path.exists(out + ".part"))
+                    self.assertEqual(os.path.exists(out), overwrite)
+                    self.assertIn("dry run", result.stdout)
+                    self.assertRegex(result.stdout, r"sigma \(3 values\): 0 0\.5 2\n")
+                    self.assertRegex(result.stdout, r"depths 0 \(.*\) 1 \(")
+                    # (20 + 20) steps x 3 couplings x 2 depths x 1 protocol x 2 realizations.
+                    match = re.search(r"work: (\S+) coupled steps", result.stdout)
+                    self.assertIsNotNone(match, result.stdout)
+                    self.assertEqual(float(match.group(1)), 40 * 3 * 2 * 2)
+
+    # ------------------------------------------------------------------ failures
+
+    def test_diverging_point_is_recorded_as_diverged_and_counted_as_failed(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            # tau sigma = 50: explicit coupling overshoots; sigma 0 stays stable.
+            result = self.run_ok(with_tiny_defaults(["--sigma", "0,1000", "--lr", "0.05",
+                                                     "--output", out]), tmp)
+            with h5py.File(out, "r") as f:
+                g = f["nonadiabatic"]
+                status = g["status"][()]
+                np.testing.assert_array_equal(status[..., 0], STATUS_DONE)
+                np.testing.assert_array_equal(status[..., 1], STATUS_DIVERGED)
+                failed_mask = status != STATUS_DONE
+                for name in FLOAT_VARIABLES:
+                    values = g[name][()]
+                    self.assertTrue(np.all(np.isnan(values[failed_mask])), name)
+                for name in ("order_parameter", "loss", "accuracy"):
+                    self.assertTrue(np.all(np.isfinite(g[name][()][~failed_mask])), name)
+                self.assertTrue(np.all(g["steps"][()][failed_mask] <= 40))
+                done, failed = int(np.sum(~failed_mask)), int(np.sum(failed_mask))
+            lines = [l for l in result.stdout.splitlines() if l.startswith("points:")]
+            self.assertEqual(len(lines), 1, result.stdout)
+            match = re.match(r"points: (\d+) done, (\d+) failed", lines[0])
+            self.assertIsNotNone(match, lines[0])
+            self.assertEqual((int(match.group(1)), int(match.group(2))), (done, failed))
+            self.assertEqual((done, failed), (2, 2))
+
+
+if __name__ == "__main__":
+    unittest.main()
