@@ -41,9 +41,11 @@ NetworkWorkspace<S>::NetworkWorkspace(const Architecture& architecture)
 template <class S>
 void NetworkWorkspace<S>::resize(Eigen::Index batch) {
   for (int l = 0; l < architecture_.layers(); ++l)
-    pre_activation_[l].resize(architecture_.fan_out(l), batch);
-  for (int l = 0; l < architecture_.depth; ++l) activation_[l].resize(architecture_.width, batch);
-  for (int l = 0; l < architecture_.layers(); ++l) delta_[l].resize(architecture_.fan_out(l), batch);
+    pre_activation_[l].resize(batch, architecture_.fan_out(l));
+  for (int l = 0; l < architecture_.depth; ++l) activation_[l].resize(batch, architecture_.width);
+  for (int l = 0; l < architecture_.layers(); ++l)
+    delta_[l].resize(batch, architecture_.fan_out(l));
+  sample_scratch_.resize(batch);
 }
 
 namespace {
@@ -81,20 +83,24 @@ void multiply_by_derivative(Activation activation, const Matrix<S>& z, const Mat
 
 }  // namespace
 
+// Batch-major layout: activations hold one sample per row (B × width) and each layer stores
+// Wᵀ (fan_in × fan_out, column-major), so that the dominant products, Xᵀ·W₁ᵀ forward and X·δ
+// for the first layer's gradient, run in the orientation where Eigen's kernels are fastest
+// (bench/RESULTS.md).
 template <class S>
 void NetworkWorkspace<S>::propagate(const S* theta, const Eigen::Ref<const Matrix<S>>& inputs) {
   const Architecture& net = architecture_;
   resize(inputs.cols());
   for (int l = 0; l < net.layers(); ++l) {
-    const Eigen::Map<const Matrix<S>> w(theta + net.weight_offset(l), net.fan_out(l),
-                                        net.fan_in(l));
+    const Eigen::Map<const Matrix<S>> w_t(theta + net.weight_offset(l), net.fan_in(l),
+                                          net.fan_out(l));
     Matrix<S>& z = pre_activation_[l];
     if (l == 0)
-      z.noalias() = w * inputs;
+      z.noalias() = inputs.transpose() * w_t;
     else
-      z.noalias() = w * activation_[l - 1];
+      z.noalias() = activation_[l - 1] * w_t;
     if (net.bias)
-      z.colwise() += Eigen::Map<const Vector<S>>(theta + net.bias_offset(l), net.fan_out(l));
+      z.rowwise() += Eigen::Map<const RowVector<S>>(theta + net.bias_offset(l), net.fan_out(l));
     if (l < net.depth) activate<S>(net.activation, z, activation_[l]);
   }
 }
@@ -109,24 +115,24 @@ S NetworkWorkspace<S>::forward(const S* theta, const Batch<S>& batch, LossKind l
 template <class S>
 S NetworkWorkspace<S>::output_loss(const Batch<S>& batch, LossKind loss, bool want_gradient) {
   const Matrix<S>& z = pre_activation_.back();
-  const Eigen::Index n = z.cols();
+  const Eigen::Index n = z.rows();
   Matrix<S>& delta = delta_.back();
   double total = 0;  // accumulated in double: the mean of many per-sample losses
   if (loss == LossKind::mse) {
-    for (Eigen::Index k = 0; k < n; ++k) {
-      const auto residual = z.col(k) - batch.targets.col(k);
-      total += 0.5 * static_cast<double>(residual.squaredNorm());
-      if (want_gradient) delta.col(k) = residual / S(n);
-    }
+    delta = z - batch.targets.transpose();
+    for (Eigen::Index k = 0; k < n; ++k)
+      total += 0.5 * static_cast<double>(delta.row(k).squaredNorm());
+    if (want_gradient) delta /= S(n);
   } else {
+    // log Σ exp z − z_y per sample, shifted by the sample's maximum so that exp cannot overflow.
+    sample_scratch_ = z.rowwise().maxCoeff();
+    delta = (z.colwise() - sample_scratch_).array().exp().matrix();
     for (Eigen::Index k = 0; k < n; ++k) {
-      // log Σ exp z − z_y, shifted by the maximum so that exp cannot overflow.
-      const S top = z.col(k).maxCoeff();
-      const S sum = (z.col(k).array() - top).exp().sum();
-      total += static_cast<double>(std::log(sum) + top - z(batch.labels[k], k));
+      const S sum = delta.row(k).sum();
+      total += static_cast<double>(std::log(sum) + sample_scratch_[k] - z(k, batch.labels[k]));
       if (want_gradient) {
-        delta.col(k) = ((z.col(k).array() - top).exp() / sum).matrix() / S(n);
-        delta(batch.labels[k], k) -= S(1) / S(n);
+        delta.row(k) /= sum * S(n);
+        delta(k, batch.labels[k]) -= S(1) / S(n);
       }
     }
   }
@@ -141,17 +147,18 @@ S NetworkWorkspace<S>::loss_and_gradient(const S* theta, const Batch<S>& batch, 
   const S value = output_loss(batch, loss, true);
   for (int l = net.layers() - 1; l >= 0; --l) {
     const Matrix<S>& delta = delta_[l];
-    Eigen::Map<Matrix<S>> grad_w(gradient + net.weight_offset(l), net.fan_out(l), net.fan_in(l));
+    Eigen::Map<Matrix<S>> grad_w_t(gradient + net.weight_offset(l), net.fan_in(l), net.fan_out(l));
     if (l == 0)
-      grad_w.noalias() = delta * batch.inputs.transpose();
+      grad_w_t.noalias() = batch.inputs * delta;
     else
-      grad_w.noalias() = delta * activation_[l - 1].transpose();
+      grad_w_t.noalias() = activation_[l - 1].transpose() * delta;
     if (net.bias)
-      Eigen::Map<Vector<S>>(gradient + net.bias_offset(l), net.fan_out(l)) = delta.rowwise().sum();
+      Eigen::Map<RowVector<S>>(gradient + net.bias_offset(l), net.fan_out(l)) =
+          delta.colwise().sum();
     if (l == 0) break;  // the input needs no gradient
-    const Eigen::Map<const Matrix<S>> w(theta + net.weight_offset(l), net.fan_out(l),
-                                        net.fan_in(l));
-    delta_[l - 1].noalias() = w.transpose() * delta;
+    const Eigen::Map<const Matrix<S>> w_t(theta + net.weight_offset(l), net.fan_in(l),
+                                          net.fan_out(l));
+    delta_[l - 1].noalias() = delta * w_t.transpose();
     multiply_by_derivative<S>(net.activation, pre_activation_[l - 1], activation_[l - 1],
                               delta_[l - 1]);
   }

@@ -3,7 +3,8 @@
 // gradient by backpropagation.
 //
 // A unit's parameters are one contiguous vector θ (a column of the ensemble's parameter
-// matrix), layer after layer: W_l column-major, then b_l when there are biases. Coupling and
+// matrix), layer after layer: W_l row-major (W_lᵀ column-major), then b_l when there are
+// biases. Coupling and
 // the order parameter act on these vectors; the layer views are Eigen maps into them.
 #pragma once
 
@@ -41,6 +42,8 @@ template <class S>
 using Matrix = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic>;
 template <class S>
 using Vector = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+template <class S>
+using RowVector = Eigen::Matrix<S, 1, Eigen::Dynamic>;
 
 // A batch: inputs as columns and either class labels (xent) or target columns (mse).
 template <class S>
@@ -57,7 +60,7 @@ class NetworkWorkspace {
  public:
   explicit NetworkWorkspace(const Architecture& architecture);
 
-  // The forward pass alone: outputs() holds f(x) for every input column.
+  // The forward pass alone: outputs() holds f(x) for every input column, one row per sample.
   void propagate(const S* theta, const Eigen::Ref<const Matrix<S>>& inputs);
   // Mean loss of the batch (data term only) after a forward pass; outputs() holds f(x).
   S forward(const S* theta, const Batch<S>& batch, LossKind loss);
@@ -69,9 +72,11 @@ class NetworkWorkspace {
   void resize(Eigen::Index batch);
   S output_loss(const Batch<S>& batch, LossKind loss, bool want_gradient);
   Architecture architecture_;
+  // One row per sample (batch-major).
   std::vector<Matrix<S>> pre_activation_;  // Z_l = W_l a_{l−1} + b_l, l = 1..D+1
   std::vector<Matrix<S>> activation_;      // a_l = a(Z_l), l = 1..D
   std::vector<Matrix<S>> delta_;           // ∂(mean loss)/∂Z_l during backpropagation
+  Vector<S> sample_scratch_;               // one value per sample
 };
 
 }  // namespace cdl::micro

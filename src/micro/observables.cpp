@@ -48,7 +48,7 @@ double Evaluator<S>::loss_over(const S* theta, const Matrix<S>& inputs, const Ma
       const Matrix<S>& out = network_.outputs();
       for (Eigen::Index k = 0; k < n; ++k) {
         Eigen::Index best = 0;
-        out.col(k).maxCoeff(&best);  // the first maximum: ties go to the lower class
+        out.row(k).maxCoeff(&best);  // the first maximum: ties go to the lower class
         predicted[start - first + k] = static_cast<int>(best);
       }
     }
@@ -60,7 +60,7 @@ template <class S>
 void Evaluator<S>::end_to_end_map(const S* theta) {
   if (architecture_.activation == Activation::linear && !architecture_.bias) {
     network_.propagate(theta, identity_);
-    map_ = network_.outputs();
+    map_ = network_.outputs().transpose();
     return;
   }
   const Matrix<S>& inputs = *data_.test_inputs;
@@ -68,7 +68,7 @@ void Evaluator<S>::end_to_end_map(const S* theta) {
   for (Eigen::Index start = 0; start < inputs.cols(); start += evaluation_chunk) {
     const Eigen::Index n = std::min(evaluation_chunk, inputs.cols() - start);
     network_.propagate(theta, inputs.middleCols(start, n));
-    map_.noalias() += network_.outputs() * inputs.middleCols(start, n).transpose();
+    map_.noalias() += network_.outputs().transpose() * inputs.middleCols(start, n).transpose();
   }
   map_ /= static_cast<S>(inputs.cols());
 }
