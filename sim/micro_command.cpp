@@ -14,6 +14,7 @@
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep/micro_sweep.hpp"
+#include "sweep_job.hpp"
 
 namespace cdl::sim {
 
@@ -85,6 +86,7 @@ po::options_description micro_options() {
   // clang-format on
   options.add(sweep_options({"1", "0,1,2", published_sigma_grid, "nonadiabatic"}));
   options.add(common_options("data/micro.h5"));
+  options.add(job_options());
   return options;
 }
 
@@ -336,33 +338,18 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
     print_dry_run(sweep, threads);
     return 0;
   }
-  const std::string output = io::text(values, "output");
-  check_output(output, values["overwrite"].as<bool>());
-
-  // Results go to OUTPUT.part, flushed chain by chain, and take the final name only when complete.
-  const std::string partial = output + ".part";
+  const Job job = read_job(values);
   const io::Provenance provenance{
       command_line, io::resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
-  io::MicroFileWriter writer =
-      create_output(output, [&] { return io::MicroFileWriter(partial, sweep, provenance); });
-  const long points_per_chain = static_cast<long>(sweep.sigma.size());
-  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
-  Progress progress(chains * points_per_chain, "points", quiet);
-  const auto outcome =
-      sweep::run_micro_sweep(sweep, threads, [&](const sweep::MicroChainResult& r) {
-        writer.write(r);
-        progress.advance(points_per_chain);
-      });
-  progress.finish();
-  writer.close();
-  if (outcome.interrupted || sweep::stop_requested().load()) {
-    std::cerr << "cdl micro: interrupted; finished results are in " << partial << "\n";
-    return 3;
-  }
-  fs::rename(partial, output);
-  print_summary(output, sweep);
-  if (!quiet) std::cerr << "wrote " << output << "\n";
-  return 0;
+  return run_job<io::MicroFileWriter>(
+      "micro", job, sweep::micro_work_items(sweep, true), sweep.runs, sweep.sigma.size(),
+      static_cast<int>(sweep.protocols.size()), provenance,
+      [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
+      [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },
+      [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
+        return sweep::run_micro_sweep(sweep, items, threads, deliver);
+      },
+      [&](const std::string& path) { print_summary(path, sweep); });
 }
 
 }  // namespace cdl::sim

@@ -13,6 +13,7 @@
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep/theory_sweep.hpp"
+#include "sweep_job.hpp"
 #include "theory/population.hpp"
 
 namespace cdl::sim {
@@ -52,6 +53,7 @@ po::options_description theory_options() {
   // clang-format on
   options.add(sweep_options({"50", "0,1,2", published_sigma_grid, "nonadiabatic,adiabatic_up"}));
   options.add(common_options("data/theory.h5"));
+  options.add(job_options());
   return options;
 }
 
@@ -202,11 +204,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
     print_dry_run(sweep, threads);
     return 0;
   }
-  const std::string output = io::text(values, "output");
-  check_output(output, values["overwrite"].as<bool>());
-
-  // Results go to OUTPUT.part, flushed chain by chain, and take the final name only when complete.
-  const std::string partial = output + ".part";
+  const Job job = read_job(values);
   const io::Provenance provenance{
       command_line, io::resolved_ini("theory", values, recorded_options,
                                      {{"disorder", sweep.disorder.to_string()},
@@ -214,27 +212,15 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                       {"runs", std::to_string(sweep.runs)},
                                       {"rtol", io::format_double(sweep.integrator.rtol)},
                                       {"atol", io::format_double(sweep.integrator.atol)}})};
-  io::TheoryFileWriter writer =
-      create_output(output, [&] { return io::TheoryFileWriter(partial, sweep, provenance); });
-  const long points_per_chain = static_cast<long>(sweep.sigma.size());
-  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
-  Progress progress(chains * points_per_chain, "integrations", quiet);
-  const auto outcome =
-      sweep::run_theory_sweep(sweep, threads, [&](const sweep::TheoryChainResult& r) {
-        writer.write(r);
-        progress.advance(points_per_chain);
-      });
-  progress.finish();
-  writer.close();
-  if (outcome.interrupted) {
-    std::cerr << "cdl theory: interrupted after " << outcome.chains_done << " of " << chains
-              << " chains; finished results are in " << partial << "\n";
-    return 3;
-  }
-  fs::rename(partial, output);
-  print_summary(output, sweep);
-  if (!quiet) std::cerr << "wrote " << output << "\n";
-  return 0;
+  return run_job<io::TheoryFileWriter>(
+      "theory", job, sweep::theory_work_items(sweep, true), sweep.runs, sweep.sigma.size(),
+      static_cast<int>(sweep.protocols.size()), provenance,
+      [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
+      [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },
+      [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
+        return sweep::run_theory_sweep(sweep, items, threads, deliver);
+      },
+      [&](const std::string& path) { print_summary(path, sweep); });
 }
 
 }  // namespace cdl::sim

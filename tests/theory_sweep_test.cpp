@@ -132,7 +132,9 @@ TEST_CASE("the HDF5 file round-trips every dataset and attribute") {
   {
     cdl::io::TheoryFileWriter writer(path.string(), sweep, provenance);
     run_theory_sweep(sweep, 2, [&](const TheoryChainResult& r) {
-      writer.write(r);
+      writer.write(
+          r,
+          {r.chain, cdl::sweep::visiting_order(sweep.protocols[r.chain.protocol], sweep.sigma), 0});
       results[{r.chain.protocol, r.chain.depth_index, r.chain.run}] = r;
     });
   }
@@ -198,7 +200,8 @@ TEST_CASE("a file being written shows unfinished points as not_run") {
     cdl::io::TheoryFileWriter writer(path.string(), sweep, {"cdl theory", ""});
     TheoryWorkspace workspace = make_theory_workspace(sweep);
     compute_theory_chain(sweep, {1, 2, 1}, workspace);  // one chain only
-    writer.write(workspace.result);
+    writer.write(workspace.result,
+                 {{1, 2, 1}, cdl::sweep::visiting_order(sweep.protocols[1], sweep.sigma), 0});
   }
   const h5::File file = h5::File::open_read_only(path.string());
   const auto status =

@@ -262,9 +262,14 @@ Dataset Group::create_dataset(const std::string& name, const Dims& dims,
     check_status(
         H5Pset_chunk(properties.id(), static_cast<int>(options.chunk.size()), options.chunk.data()),
         "H5Pset_chunk");
-    check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
-    check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
-                 "H5Pset_deflate");
+    if (options.deflate_level > 0) {
+      check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
+      check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
+                   "H5Pset_deflate");
+    } else {
+      // Every chunk allocated now: later writes change raw data in place, never metadata.
+      check_status(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+    }
   }
   if (options.has_fill) {
     const T fill = static_cast<T>(options.fill_double);
@@ -306,6 +311,14 @@ File File::open_read_only(const std::string& path) {
   File file;
   file.handle_ = Handle(
       check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening " + path), H5Fclose);
+  return file;
+}
+
+File File::open_read_write(const std::string& path) {
+  silence_hdf5_errors();
+  File file;
+  file.handle_ =
+      Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT), "opening " + path), H5Fclose);
   return file;
 }
 

@@ -96,7 +96,8 @@ class Dataset : public Object {
 
 struct DatasetOptions {
   Dims chunk;             // empty: contiguous
-  int deflate_level = 4;  // applied with the shuffle filter when chunked
+  int deflate_level = 4;  // applied with the shuffle filter when chunked; 0: uncompressed, and
+                          // every chunk allocated at creation
   bool has_fill = false;
   double fill_double = 0;  // converted to the dataset type
 };
@@ -124,6 +125,7 @@ class File {
   // Creates (truncating) a file; throws cdl::RuntimeError on failure.
   static File create(const std::string& path);
   static File open_read_only(const std::string& path);
+  static File open_read_write(const std::string& path);
   Group root() const;
   void flush() const;
   void close() { handle_.reset(); }

@@ -73,24 +73,29 @@ MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSwee
   file_.add_time_coordinate<std::int64_t>("step", steps, "coupled steps at each sample time");
 }
 
-void MicroFileWriter::write(const sweep::MicroChainResult& result) {
+MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep)
+    : file_(path, micro_axes(sweep)) {}
+
+void MicroFileWriter::write(const sweep::MicroChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
-  if (protocol == 0) {
+  const std::span<const int> sigma = item.sigma;
+  // The root data of a realization come with its first point of the first protocol.
+  if (protocol == 0 && item.covers(0)) {
     file_.write_quenched("disorder", d, r, all_of(result.disorder));
     file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
     file_.write_per_run("all_data_accuracy", d, r, result.all_data_accuracy);
   }
-  file_.write<double>(protocol, "order_parameter", d, r, result.order_parameter);
-  file_.write<double>(protocol, "m_abs", d, r, result.m_abs);
+  file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
+  file_.write<double>(protocol, "m_abs", d, r, sigma, result.m_abs);
   for (std::size_t o = 1; o < observable_names.size(); ++o)
-    file_.write<double>(protocol, observable_names[o], d, r, result.average[o]);
+    file_.write<double>(protocol, observable_names[o], d, r, sigma, result.average[o]);
   for (std::size_t o = 0; o < observable_names.size(); ++o)
-    file_.write<double>(protocol, trace_name(o), d, r, all_of(result.trace[o]));
-  file_.write<double>(protocol, "unit_accuracy", d, r, all_of(result.unit_accuracy));
-  file_.write<double>(protocol, "cross_accuracy", d, r, all_of(result.cross_accuracy));
-  file_.write<double>(protocol, "rank1_r2", d, r, result.rank1_r2);
-  file_.write<std::int64_t>(protocol, "steps", d, r, result.steps);
-  file_.finish_chain(protocol, d, r, result.status);
+    file_.write<double>(protocol, trace_name(o), d, r, sigma, all_of(result.trace[o]));
+  file_.write<double>(protocol, "unit_accuracy", d, r, sigma, all_of(result.unit_accuracy));
+  file_.write<double>(protocol, "cross_accuracy", d, r, sigma, all_of(result.cross_accuracy));
+  file_.write<double>(protocol, "rank1_r2", d, r, sigma, result.rank1_r2);
+  file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
+  file_.finish_points(protocol, d, r, sigma, result.status);
 }
 
 }  // namespace cdl::io

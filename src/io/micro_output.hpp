@@ -6,6 +6,7 @@
 
 #include "io/sweep_file.hpp"
 #include "sweep/micro_sweep.hpp"
+#include "sweep/work.hpp"
 
 namespace cdl::io {
 
@@ -14,8 +15,11 @@ class MicroFileWriter {
   // Creates the file (truncating) with every dataset allocated and status = not_run.
   MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep,
                   const Provenance& provenance);
-  // Writes one completed chain and flushes, so finished work survives an interruption.
-  void write(const sweep::MicroChainResult& result);
+  // Reopens an interrupted file (--resume).
+  MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep);
+  // Writes one completed work item and flushes, so finished work survives an interruption.
+  void write(const sweep::MicroChainResult& result, const sweep::WorkItem& item);
+  SweepFile& file() { return file_; }
   void close() { file_.close(); }
 
  private:

@@ -33,7 +33,7 @@ h5::DatasetOptions per_chain_chunks(const Dims& dims, double fill) {
   Dims chunk = dims;
   chunk[0] = 1;
   chunk[1] = 1;
-  return {chunk, 4, true, fill};
+  return {chunk, 0, true, fill};  // uncompressed: see the crash-safety note in the header
 }
 
 template <class T>
@@ -201,19 +201,80 @@ void SweepFile::write_quenched(const std::string& name, int depth_index, int run
 
 template <class T>
 void SweepFile::write(int protocol, const std::string& name, int depth_index, int run,
-                      std::span<const T> values) {
+                      std::span<const int> sigma, std::span<const T> values) {
   const h5::Dataset& target = dataset(protocol, name);
-  Dims offset(target.dims().size(), 0), count = target.dims();
+  const Dims shape = target.dims();
+  Dims offset(shape.size(), 0), count = shape;
   offset[0] = static_cast<hsize_t>(depth_index);
   offset[1] = static_cast<hsize_t>(run);
   count[0] = count[1] = 1;
-  target.write_block<T>(offset, count, values);
+  if (sigma.size() == axes_.sigma.size()) {  // the whole chain at once
+    target.write_block<T>(offset, count, values);
+    return;
+  }
+  const std::size_t per_point = values.size() / axes_.sigma.size();
+  count[2] = 1;
+  for (const int s : sigma) {
+    offset[2] = static_cast<hsize_t>(s);
+    target.write_block<T>(offset, count,
+                          values.subspan(static_cast<std::size_t>(s) * per_point, per_point));
+  }
 }
 
-void SweepFile::finish_chain(int protocol, int depth_index, int run,
-                             std::span<const std::int8_t> status) {
-  write<std::int8_t>(protocol, "status", depth_index, run, status);
+void SweepFile::finish_points(int protocol, int depth_index, int run, std::span<const int> sigma,
+                              std::span<const std::int8_t> status) {
+  write<std::int8_t>(protocol, "status", depth_index, run, sigma, status);
   file_.flush();
+}
+
+std::vector<std::int8_t> SweepFile::read_status(int protocol) const {
+  return dataset(protocol, "status").read<std::int8_t>();
+}
+
+void SweepFile::mark_shard(const std::vector<sweep::WorkItem>& items,
+                           const std::vector<int>& shard_of, const sweep::Shard& shard) {
+  root_.set_attribute("shard_index", std::int64_t{shard.index});
+  root_.set_attribute("shard_count", std::int64_t{shard.count});
+  if (shard.count == 1) return;
+  add<std::int8_t>("owned", Shape::summary, "1 where the point belongs to this shard");
+  const std::size_t n_sigma = axes_.sigma.size(), n_run = static_cast<std::size_t>(axes_.runs);
+  for (std::size_t p = 0; p < groups_.size(); ++p) {
+    std::vector<std::int8_t> owned(axes_.depths.size() * n_run * n_sigma, 0);
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      const sweep::Chain& c = items[i].chain;
+      if (shard_of[i] != shard.index || static_cast<std::size_t>(c.protocol) != p) continue;
+      for (const int s : items[i].sigma)
+        owned[(static_cast<std::size_t>(c.depth_index) * n_run + static_cast<std::size_t>(c.run)) *
+                  n_sigma +
+              static_cast<std::size_t>(s)] = 1;
+    }
+    dataset(static_cast<int>(p), "owned").write<std::int8_t>(owned);
+  }
+}
+
+void SweepFile::seal() {
+  root_.set_attribute("layout_complete", std::int64_t{1});
+  file_.flush();
+}
+
+bool SweepFile::is_sealed(const h5::Group& root) { return root.has_attribute("layout_complete"); }
+
+SweepFile::SweepFile(const std::string& path, const SweepAxes& axes)
+    : axes_(axes), file_(h5::File::open_read_write(path)), root_(file_.root()) {
+  if (!is_sealed(root_)) throw RuntimeError(path + " was not completely created");
+  root_depth_ = root_.open_dataset("depth");
+  root_run_ = root_.open_dataset("run");
+  root_unit_ = root_.open_dataset("unit");
+  for (const std::string& name : root_.link_names())
+    if (!root_.is_group(name) && name != "depth" && name != "run" && name != "unit")
+      quenched_.emplace(name, root_.open_dataset(name));
+  for (const sweep::Protocol protocol : axes.protocols) {
+    ProtocolGroup p;
+    p.group = root_.open_group(sweep::name(protocol));
+    for (const std::string& name : p.group.link_names())
+      p.datasets.emplace(name, p.group.open_dataset(name));
+    groups_.push_back(std::move(p));
+  }
 }
 
 template void SweepFile::add<double>(const std::string&, Shape, const std::string&);
@@ -222,10 +283,11 @@ template void SweepFile::add<std::int8_t>(const std::string&, Shape, const std::
 template void SweepFile::add_time_coordinate<std::int64_t>(const std::string&,
                                                            std::span<const std::int64_t>,
                                                            const std::string&);
-template void SweepFile::write<double>(int, const std::string&, int, int, std::span<const double>);
+template void SweepFile::write<double>(int, const std::string&, int, int, std::span<const int>,
+                                       std::span<const double>);
 template void SweepFile::write<std::int64_t>(int, const std::string&, int, int,
-                                             std::span<const std::int64_t>);
-template void SweepFile::write<std::int8_t>(int, const std::string&, int, int,
+                                             std::span<const int>, std::span<const std::int64_t>);
+template void SweepFile::write<std::int8_t>(int, const std::string&, int, int, std::span<const int>,
                                             std::span<const std::int8_t>);
 
 }  // namespace cdl::io

@@ -1,7 +1,12 @@
 // The HDF5 file of a sweep (`cdl theory`, `cdl micro`), laid out per the public contract
 // (DESIGN.md): provenance attributes and quenched inputs [depth, run, unit] at the root, one
 // self-contained group per protocol whose datasets share the dimension scales depth, run,
-// sigma, time (and unit), chunked one chain per chunk and written chain by chain.
+// sigma, time (and unit), chunked one chain per chunk and written item by item.
+//
+// Crash safety: the datasets are uncompressed with every chunk allocated at creation, so once
+// the layout is sealed, writing results changes raw data in place and never the file's
+// metadata. A process killed at any moment leaves a readable file holding every point whose
+// status was written.
 //
 // A command declares its datasets by name and shape; the file then takes one chain's slice
 // of each. `status` exists in every protocol group and is written last, so that a point reads
@@ -15,6 +20,7 @@
 
 #include "io/hdf5.hpp"
 #include "sweep/grid.hpp"
+#include "sweep/work.hpp"
 
 namespace cdl::io {
 
@@ -52,6 +58,15 @@ class SweepFile {
   // (all not_run) in every protocol group.
   SweepFile(const std::string& path, const SweepAxes& axes, const Provenance& provenance,
             const std::string& subcommand);
+  // Reopens a sealed file for writing (resuming); throws cdl::RuntimeError if it cannot.
+  SweepFile(const std::string& path, const SweepAxes& axes);
+  // Records which points this shard owns: root attributes shard_index and shard_count, and,
+  // when there are several shards, `owned` [depth, run, sigma] (1: this shard's) per protocol.
+  void mark_shard(const std::vector<sweep::WorkItem>& items, const std::vector<int>& shard_of,
+                  const sweep::Shard& shard);
+  // Marks the layout complete (after every dataset is declared) and flushes.
+  void seal();
+  static bool is_sealed(const h5::Group& root);
 
   const h5::Group& root() const { return root_; }
   const h5::Group& group(int protocol) const { return groups_[protocol].group; }
@@ -67,15 +82,20 @@ class SweepFile {
   void add_time_coordinate(const std::string& name, std::span<const T> values,
                            const std::string& long_name);
 
-  // One chain's slice: `values` holds the dataset's trailing dimensions in row-major order.
+  // Root data of one (depth, realization).
   void write_quenched(const std::string& name, int depth_index, int run,
                       std::span<const double> values);
   void write_per_run(const std::string& name, int depth_index, int run, double value);
+  // The points `sigma` of one chain: `values` holds the chain's whole slice (every σ, then the
+  // trailing dimensions, row-major); only the listed σ are written.
   template <class T>
   void write(int protocol, const std::string& name, int depth_index, int run,
-             std::span<const T> values);
-  // Writes the chain's status and flushes: the last write of a chain.
-  void finish_chain(int protocol, int depth_index, int run, std::span<const std::int8_t> status);
+             std::span<const int> sigma, std::span<const T> values);
+  // Writes the points' status and flushes: the last write of a work item.
+  void finish_points(int protocol, int depth_index, int run, std::span<const int> sigma,
+                     std::span<const std::int8_t> status);
+  // A protocol group's status [depth, run, sigma], row-major.
+  std::vector<std::int8_t> read_status(int protocol) const;
   void close() { file_.close(); }
 
  private:

@@ -52,26 +52,32 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
   }
 }
 
-void TheoryFileWriter::write(const sweep::TheoryChainResult& result) {
+TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep)
+    : sweep_(sweep), file_(path, theory_axes(sweep)) {}
+
+void TheoryFileWriter::write(const sweep::TheoryChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
-  if (protocol == 0) {
+  const std::span<const int> sigma = item.sigma;
+  // The root data of a realization come with its first point of the first protocol.
+  if (protocol == 0 && item.covers(0)) {
     file_.write_quenched("disorder", d, r, all_of(result.disorder));
     file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
     if (sweep_.infinite_population) file_.write_quenched("weight", d, r, all_of(result.weight));
   }
-  file_.write<double>(protocol, "order_parameter", d, r, result.order_parameter);
-  file_.write<double>(protocol, "loss", d, r, result.loss);
-  file_.write<std::int64_t>(protocol, "steps", d, r, result.steps);
-  file_.write<double>(protocol, "m", d, r, all_of(result.m_trace));
-  file_.write<double>(protocol, "loss_trace", d, r, all_of(result.loss_trace));
+  file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
+  file_.write<double>(protocol, "loss", d, r, sigma, result.loss);
+  file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
+  file_.write<double>(protocol, "m", d, r, sigma, all_of(result.m_trace));
+  file_.write<double>(protocol, "loss_trace", d, r, sigma, all_of(result.loss_trace));
   if (sweep_.save_final_states)
-    file_.write<double>(protocol, "final_state", d, r, all_of(result.final_state));
+    file_.write<double>(protocol, "final_state", d, r, sigma, all_of(result.final_state));
   if (sweep_.infinite_population) {
-    file_.write<double>(protocol, "order_parameter_error", d, r, result.order_parameter_error);
-    file_.write<double>(protocol, "loss_error", d, r, result.loss_error);
-    file_.write<double>(protocol, "separatrix", d, r, all_of(result.separatrix));
+    file_.write<double>(protocol, "order_parameter_error", d, r, sigma,
+                        result.order_parameter_error);
+    file_.write<double>(protocol, "loss_error", d, r, sigma, result.loss_error);
+    file_.write<double>(protocol, "separatrix", d, r, sigma, all_of(result.separatrix));
   }
-  file_.finish_chain(protocol, d, r, result.status);
+  file_.finish_points(protocol, d, r, sigma, result.status);
 }
 
 }  // namespace cdl::io

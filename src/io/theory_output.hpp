@@ -6,6 +6,7 @@
 
 #include "io/sweep_file.hpp"
 #include "sweep/theory_sweep.hpp"
+#include "sweep/work.hpp"
 
 namespace cdl::io {
 
@@ -14,8 +15,11 @@ class TheoryFileWriter {
   // Creates the file (truncating) with every dataset allocated and status = not_run.
   TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep,
                    const Provenance& provenance);
-  // Writes one completed chain and flushes, so finished work survives an interruption.
-  void write(const sweep::TheoryChainResult& result);
+  // Reopens an interrupted file (--resume).
+  TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep);
+  // Writes one completed work item and flushes, so finished work survives an interruption.
+  void write(const sweep::TheoryChainResult& result, const sweep::WorkItem& item);
+  SweepFile& file() { return file_; }
   void close() { file_.close(); }
 
  private:

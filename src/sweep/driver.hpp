@@ -1,7 +1,8 @@
 // The sweep driver shared by every simulation command: the work is a list of independent
-// chains (protocol × depth × realization), run in parallel with OpenMP and handed, one
-// completed chain at a time, to a sink. Each chain is computed by one thread from inputs that
-// depend only on the chain's coordinates, so results do not depend on the thread count.
+// items (chains of protocol × depth × realization, or single points of them; sweep/work.hpp),
+// run in parallel with OpenMP and handed, one completed item at a time, to a sink. Each chain is
+// computed by one thread from inputs that depend only on the chain's coordinates, so results do not
+// depend on the thread count.
 #pragma once
 
 #include <omp.h>
@@ -37,11 +38,11 @@ struct SweepOutcome {
   bool interrupted = false;
 };
 
-// make_workspace() → per-thread scratch; compute(workspace, chain) fills workspace.result;
-// deliver(workspace.result) runs under a lock, in completion order.
-template <class MakeWorkspace, class Compute, class Deliver>
-SweepOutcome run_chains(const std::vector<Chain>& chains, int threads, MakeWorkspace make_workspace,
-                        Compute compute, Deliver deliver) {
+// make_workspace() → per-thread scratch; compute(workspace, item) fills workspace.result;
+// deliver(workspace.result, item) runs under a lock, in completion order.
+template <class Item, class MakeWorkspace, class Compute, class Deliver>
+SweepOutcome run_items(const std::vector<Item>& chains, int threads, MakeWorkspace make_workspace,
+                       Compute compute, Deliver deliver) {
   SweepOutcome outcome;
   std::exception_ptr failure;
   const long n = static_cast<long>(chains.size());
@@ -67,7 +68,7 @@ SweepOutcome run_chains(const std::vector<Chain>& chains, int threads, MakeWorks
       if (computed) {
 #pragma omp critical(cdl_sweep_sink)
         try {
-          deliver(workspace.result);
+          deliver(workspace.result, chains[static_cast<std::size_t>(c)]);
           ++outcome.chains_done;
         } catch (...) {
           record();

@@ -81,8 +81,9 @@ double all_data_accuracy(const MicroSweep& sweep, const micro::Architecture& arc
 }
 
 template <class S>
-void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace,
-                   const micro::TaskData<S>* idx) {
+void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace& workspace,
+                  const micro::TaskData<S>* idx) {
+  const Chain& chain = item.chain;
   const Protocol protocol = sweep.protocols[chain.protocol];
   auto& r = workspace.result;
   r.chain = chain;
@@ -114,6 +115,10 @@ void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& 
   bool chain_broken = false;
   for (const int s : visiting_order(protocol, sweep.sigma)) {
     clear_point(r, s);
+    if (!item.covers(s)) {  // another item's point
+      r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
+      continue;
+    }
     if (chain_broken || stop_requested().load()) {
       r.status[s] =
           static_cast<std::int8_t>(chain_broken ? PointStatus::chain_broken : PointStatus::not_run);
@@ -126,7 +131,13 @@ void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& 
     bool finite = true;
     long done = 0;
     if (data.classes > 0) r.unit_accuracy.row(s).setZero();
+    bool abandoned = false;
     for (std::size_t k = 0; k < steps.size() && finite; ++k) {
+      // On SIGINT/SIGTERM a point in flight is abandoned (not_run), to be redone on --resume.
+      if (stop_requested().load()) {
+        abandoned = true;
+        break;
+      }
       for (; done < steps[k]; ++done) ensemble.step(tau, gamma, sigma);
       finite = ensemble.parameters().allFinite();
       if (!finite) break;
@@ -142,6 +153,11 @@ void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& 
       }
     }
     r.steps[s] = done;
+    if (abandoned) {
+      clear_point(r, s);
+      r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
+      continue;
+    }
     if (!finite) {
       clear_point(r, s);
       r.steps[s] = done;
@@ -167,45 +183,45 @@ void compute_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& 
 
 }  // namespace
 
-void compute_micro_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace) {
-  // Reading IDX files per chain would repeat the work; run_micro_sweep shares one copy.
-  if (sweep.precision == Precision::float32) {
-    const auto idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
-                             sweep.task.kind == micro::TaskKind::classes
-                         ? micro::load_idx_classes<float>(sweep.task)
-                         : nullptr;
-    compute_chain<float>(sweep, chain, workspace, idx.get());
-  } else {
-    const auto idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
-                             sweep.task.kind == micro::TaskKind::classes
-                         ? micro::load_idx_classes<double>(sweep.task)
-                         : nullptr;
-    compute_chain<double>(sweep, chain, workspace, idx.get());
-  }
+std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonadiabatic) {
+  // Every point takes the same number of steps; a step costs about the parameter count.
+  const auto cost = [&](int depth_index, int) {
+    micro::Architecture net = sweep.architecture;
+    net.depth = sweep.depths[static_cast<std::size_t>(depth_index)];
+    return static_cast<double>(sweep.transient_steps + sweep.measure_steps) * sweep.units() *
+           static_cast<double>(net.parameter_count());
+  };
+  return make_work_items(sweep.protocols, static_cast<int>(sweep.depths.size()), sweep.runs,
+                         sweep.sigma, split_nonadiabatic, cost);
 }
 
-SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
-                             const std::function<void(const MicroChainResult&)>& deliver) {
-  const auto chains = make_chains(static_cast<int>(sweep.protocols.size()),
-                                  static_cast<int>(sweep.depths.size()), sweep.runs);
+SweepOutcome run_micro_sweep(
+    const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
+    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver) {
   const bool idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
                    sweep.task.kind == micro::TaskKind::classes;
-  // The images are read once and shared by every chain and unit.
+  // The images are read once and shared by every item and unit.
   std::shared_ptr<const micro::TaskData<float>> idx_float;
   std::shared_ptr<const micro::TaskData<double>> idx_double;
   if (idx && sweep.precision == Precision::float32)
     idx_float = micro::load_idx_classes<float>(sweep.task);
   if (idx && sweep.precision == Precision::float64)
     idx_double = micro::load_idx_classes<double>(sweep.task);
-  return run_chains(
-      chains, threads, [&] { return make_micro_workspace(sweep); },
-      [&](MicroWorkspace& workspace, const Chain& chain) {
+  return run_items(
+      items, threads, [&] { return make_micro_workspace(sweep); },
+      [&](MicroWorkspace& workspace, const WorkItem& item) {
         if (sweep.precision == Precision::float32)
-          compute_chain<float>(sweep, chain, workspace, idx_float.get());
+          compute_item<float>(sweep, item, workspace, idx_float.get());
         else
-          compute_chain<double>(sweep, chain, workspace, idx_double.get());
+          compute_item<double>(sweep, item, workspace, idx_double.get());
       },
       deliver);
+}
+
+SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
+                             const std::function<void(const MicroChainResult&)>& deliver) {
+  return run_micro_sweep(sweep, micro_work_items(sweep, false), threads,
+                         [&](const MicroChainResult& result, const WorkItem&) { deliver(result); });
 }
 
 }  // namespace cdl::sweep

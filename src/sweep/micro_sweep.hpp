@@ -16,6 +16,7 @@
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
+#include "sweep/work.hpp"
 
 namespace cdl::sweep {
 
@@ -89,9 +90,16 @@ struct MicroWorkspace {
 };
 
 MicroWorkspace make_micro_workspace(const MicroSweep& sweep);
-void compute_micro_chain(const MicroSweep& sweep, const Chain& chain, MicroWorkspace& workspace);
+// The sweep's work items with their estimated costs; with split_nonadiabatic, every
+// non-adiabatic point is an item of its own.
+std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonadiabatic);
 
-// Runs every chain with `threads` OpenMP threads, handing each result to `deliver`.
+// Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. On SIGINT or
+// SIGTERM (stop_requested) points in flight are abandoned as not_run.
+SweepOutcome run_micro_sweep(
+    const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
+    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver);
+// Runs every chain whole.
 SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
                              const std::function<void(const MicroChainResult&)>& deliver);
 

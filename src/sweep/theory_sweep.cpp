@@ -325,8 +325,9 @@ void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
 
 }  // namespace
 
-void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
-                          TheoryWorkspace& workspace) {
+void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
+                         TheoryWorkspace& workspace) {
+  const Chain& chain = item.chain;
   if (sweep.infinite_population) return compute_infinite_chain(sweep, chain, workspace);
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   const Protocol protocol = sweep.protocols[chain.protocol];
@@ -351,6 +352,10 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
     result.loss[s] = nan;
     result.steps[s] = 0;
     if (sweep.save_final_states) result.final_state.row(s).setConstant(nan);
+    if (!item.covers(s)) {  // another item's point
+      result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
+      continue;
+    }
     if (chain_broken) {
       result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
       continue;
@@ -379,16 +384,39 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
   }
 }
 
-SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
-                              const std::function<void(const TheoryChainResult&)>& deliver) {
-  const auto chains = make_chains(static_cast<int>(sweep.protocols.size()),
-                                  static_cast<int>(sweep.depths.size()), sweep.runs);
-  return run_chains(
-      chains, threads, [&] { return make_theory_workspace(sweep); },
-      [&](TheoryWorkspace& workspace, const Chain& chain) {
-        compute_theory_chain(sweep, chain, workspace);
+std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_nonadiabatic) {
+  // Steps are accuracy-limited at weak coupling and stability-limited (h ≈ 3.3/σ) at strong
+  // coupling; the cost of a step grows with N.
+  const auto cost = [&](int, int s) {
+    return (40 + sweep.t_end * sweep.sigma[static_cast<std::size_t>(s)] / 3.0) * sweep.units;
+  };
+  // N → ∞ non-adiabatic points share the previous coupling's separatrix: whole chains.
+  return make_work_items(sweep.protocols, static_cast<int>(sweep.depths.size()), sweep.runs,
+                         sweep.sigma, split_nonadiabatic && !sweep.infinite_population, cost);
+}
+
+void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
+                          TheoryWorkspace& workspace) {
+  compute_theory_item(
+      sweep, {chain, visiting_order(sweep.protocols[chain.protocol], sweep.sigma), 0}, workspace);
+}
+
+SweepOutcome run_theory_sweep(
+    const TheorySweep& sweep, const std::vector<WorkItem>& items, int threads,
+    const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver) {
+  return run_items(
+      items, threads, [&] { return make_theory_workspace(sweep); },
+      [&](TheoryWorkspace& workspace, const WorkItem& item) {
+        compute_theory_item(sweep, item, workspace);
       },
       deliver);
+}
+
+SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
+                              const std::function<void(const TheoryChainResult&)>& deliver) {
+  return run_theory_sweep(
+      sweep, theory_work_items(sweep, false), threads,
+      [&](const TheoryChainResult& result, const WorkItem&) { deliver(result); });
 }
 
 }  // namespace cdl::sweep

@@ -12,6 +12,7 @@
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
+#include "sweep/work.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
 
@@ -81,9 +82,22 @@ struct TheoryWorkspace {
 };
 
 TheoryWorkspace make_theory_workspace(const TheorySweep& sweep);
+// Computes one work item (a chain, or some of its points; the others are not_run).
+void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
+                         TheoryWorkspace& workspace);
+// The whole chain.
 void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWorkspace& workspace);
 
-// Runs every chain with `threads` OpenMP threads, handing each result to `deliver`.
+// The sweep's work items with their estimated costs; with split_nonadiabatic, every
+// independent non-adiabatic point is an item of its own.
+std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_nonadiabatic);
+
+// Runs `items` with `threads` OpenMP threads, handing each result to `deliver`.
+SweepOutcome run_theory_sweep(
+    const TheorySweep& sweep, const std::vector<WorkItem>& items, int threads,
+    const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver);
+
+// Runs every chain whole with `threads` OpenMP threads, handing each result to `deliver`.
 SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
                               const std::function<void(const TheoryChainResult&)>& deliver);
 

@@ -1,0 +1,101 @@
+// Running a sweep as a job, shared by `cdl theory` and `cdl micro`: this shard's work items,
+// the output file (created, or reopened with --resume), progress, interruption and the rename
+// on completion.
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/config.hpp"
+#include "io/parse.hpp"
+#include "io/sweep_file.hpp"
+#include "options.hpp"
+#include "progress.hpp"
+#include "sweep/driver.hpp"
+#include "sweep/work.hpp"
+
+namespace cdl::sim {
+
+// --task-index, --task-count, --resume.
+po::options_description job_options();
+
+struct Job {
+  sweep::Shard shard;
+  bool resume = false;
+  bool overwrite = false;
+  bool quiet = false;
+  int threads = 1;
+  std::string output;  // this shard's file
+};
+Job read_job(const po::variables_map& values);
+
+// Checks that `partial` (an interrupted file) was written by this configuration and shard;
+// throws cdl::InputError naming --resume otherwise.
+void check_resumable(const std::string& partial, const io::Provenance& provenance,
+                     const sweep::Shard& shard);
+
+// The items of `items` this shard owns, minus those whose points are all done in `status`
+// (per protocol, [depth, run, sigma] row-major; empty: nothing done yet).
+std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,
+                                          const std::vector<int>& shard_of, int shard,
+                                          const std::vector<std::vector<std::int8_t>>& status,
+                                          int runs, std::size_t n_sigma);
+
+// The whole job. Writer(path, provenance) creates a file, Writer(path) reopens one; `run`
+// computes items and hands each result to the writer; `summary(path)` prints the table.
+template <class Writer, class Run, class Summary>
+int run_job(const std::string& subcommand, const Job& job,
+            const std::vector<sweep::WorkItem>& items, int runs, std::size_t n_sigma, int protocols,
+            const io::Provenance& provenance,
+            const std::function<Writer(const std::string&)>& create,
+            const std::function<Writer(const std::string&)>& reopen, Run run, Summary summary) {
+  namespace fs = std::filesystem;
+  const std::vector<int> shard_of = sweep::assign_shards(items, job.shard.count);
+  const std::string partial = job.output + ".part";
+  std::vector<std::vector<std::int8_t>> status;
+  std::optional<Writer> writer;
+  std::error_code error;
+  if (job.resume && fs::exists(partial, error)) {
+    check_resumable(partial, provenance, job.shard);
+    writer.emplace(reopen(partial));
+    for (int p = 0; p < protocols; ++p) status.push_back(writer->file().read_status(p));
+  } else if (job.resume && fs::exists(job.output, error)) {
+    check_resumable(job.output, provenance, job.shard);
+    if (!job.quiet) std::cerr << "cdl " << subcommand << ": " << job.output << " is complete\n";
+    summary(job.output);
+    return 0;
+  } else {
+    check_output(job.output, job.overwrite);
+    writer.emplace(create_output(job.output, [&] { return create(partial); }));
+    writer->file().mark_shard(items, shard_of, job.shard);
+    writer->file().seal();
+  }
+  const std::vector<sweep::WorkItem> todo =
+      items_to_run(items, shard_of, job.shard.index, status, runs, n_sigma);
+  long points = 0;
+  for (const auto& item : todo) points += static_cast<long>(item.sigma.size());
+  Progress progress(points, "points", job.quiet);
+  const sweep::SweepOutcome outcome =
+      run(todo, [&](const auto& result, const sweep::WorkItem& item) {
+        writer->write(result, item);
+        progress.advance(static_cast<long>(item.sigma.size()));
+      });
+  progress.finish();
+  writer->close();
+  if (outcome.interrupted || sweep::stop_requested().load()) {
+    std::cerr << "cdl " << subcommand << ": interrupted; finished points are in " << partial
+              << " (continue with --resume)\n";
+    return 3;
+  }
+  fs::rename(partial, job.output);
+  summary(job.output);
+  if (!job.quiet) std::cerr << "wrote " << job.output << "\n";
+  return 0;
+}
+
+}  // namespace cdl::sim
