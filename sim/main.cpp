@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
     if (subcommand == "theory") return cdl::sim::run_theory(arguments, command_line);
     if (subcommand == "stationary") return cdl::sim::run_stationary(arguments, command_line);
     if (subcommand == "micro") return cdl::sim::run_micro(arguments, command_line);
+    if (subcommand == "merge") return cdl::sim::run_merge(arguments, command_line);
+    if (subcommand == "info") return cdl::sim::run_info(arguments, command_line);
     const auto& known = cdl::io::subcommand_names();
     if (std::find(known.begin(), known.end(), subcommand) != known.end()) {
       std::cerr << "cdl: subcommand '" << subcommand << "' is not implemented in this version\n";

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -350,6 +351,22 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
         return sweep::run_micro_sweep(sweep, items, threads, deliver);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
+}
+
+void create_micro_layout(const std::string& config_ini, const std::string& path,
+                         const std::string& command_line) {
+  const std::string ini = path + ".config.ini";
+  {
+    std::ofstream file(ini);
+    file << config_ini;
+  }
+  const auto values = parse_command("micro", micro_options(), {"--config", ini});
+  std::filesystem::remove(ini);
+  const sweep::MicroSweep sweep = sweep_from_options(*values);
+  io::MicroFileWriter writer(path, sweep, io::Provenance{command_line, config_ini});
+  writer.file().mark_shard({}, {}, {0, 1});
+  writer.file().seal();
+  writer.close();
 }
 
 }  // namespace cdl::sim

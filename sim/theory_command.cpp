@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -221,6 +222,22 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
         return sweep::run_theory_sweep(sweep, items, threads, deliver);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
+}
+
+void create_theory_layout(const std::string& config_ini, const std::string& path,
+                          const std::string& command_line) {
+  const std::string ini = path + ".config.ini";
+  {
+    std::ofstream file(ini);
+    file << config_ini;
+  }
+  const auto values = parse_command("theory", theory_options(), {"--config", ini});
+  std::filesystem::remove(ini);
+  const sweep::TheorySweep sweep = sweep_from_options(*values);
+  io::TheoryFileWriter writer(path, sweep, io::Provenance{command_line, config_ini});
+  writer.file().mark_shard({}, {}, {0, 1});
+  writer.file().seal();
+  writer.close();
 }
 
 }  // namespace cdl::sim

@@ -190,6 +190,13 @@ hid_t Dataset::stored_type_class() const {
   return H5Tget_class(type.id());
 }
 
+std::size_t Dataset::stored_type_size() const {
+  const Handle type(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
+  return H5Tget_size(type.id());
+}
+
+bool Dataset::is_scale() const { return H5DSis_scale(id()) > 0; }
+
 void Dataset::make_scale(const std::string& name) const {
   check_status(H5DSset_scale(id(), name.c_str()), "H5DSset_scale " + name);
 }

@@ -86,6 +86,8 @@ class Dataset : public Object {
   template <class T>
   std::vector<T> read() const;
   hid_t stored_type_class() const;  // H5T_FLOAT, H5T_INTEGER, …
+  std::size_t stored_type_size() const;  // bytes per element
+  bool is_scale() const;
   // Marks this 1-D dataset as the dimension scale `name` and attaches it to dimension `dim`
   // of `target`.
   void make_scale(const std::string& name) const;
