@@ -11,6 +11,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
 int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_micro(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_merge(const std::vector<std::string>& arguments, const std::string& command_line);
+int run_analyze(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_info(const std::vector<std::string>& arguments, const std::string& command_line);
 
 // For `cdl merge`: creates at `path` the empty, sealed file a single unsharded process with

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
     if (subcommand == "micro") return cdl::sim::run_micro(arguments, command_line);
     if (subcommand == "merge") return cdl::sim::run_merge(arguments, command_line);
     if (subcommand == "info") return cdl::sim::run_info(arguments, command_line);
+    if (subcommand == "analyze") return cdl::sim::run_analyze(arguments, command_line);
     const auto& known = cdl::io::subcommand_names();
     if (std::find(known.begin(), known.end(), subcommand) != known.end()) {
       std::cerr << "cdl: subcommand '" << subcommand << "' is not implemented in this version\n";

@@ -289,6 +289,10 @@ Dataset Group::create_dataset(const std::string& name, const Dims& dims,
                         H5Dclose));
 }
 
+void Group::remove(const std::string& name) const {
+  check_status(H5Ldelete(id(), name.c_str(), H5P_DEFAULT), "removing " + name);
+}
+
 Dataset Group::open_dataset(const std::string& name) const {
   return Dataset(Handle(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "opening dataset " + name),
                         H5Dclose));

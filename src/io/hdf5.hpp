@@ -110,6 +110,7 @@ class Group : public Object {
   explicit Group(Handle handle) : Object(std::move(handle)) {}
   Group create_group(const std::string& name) const;
   Group open_group(const std::string& name) const;
+  void remove(const std::string& name) const;  // unlinks a member
   bool has_link(const std::string& name) const;
   std::vector<std::string> link_names() const;
   bool is_group(const std::string& name) const;

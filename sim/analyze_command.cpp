@@ -1,0 +1,332 @@
+// `cdl analyze FILE`: per protocol and depth, the realization-averaged order parameter (or
+// accuracy) with standard errors, the susceptibility, the ordered window σ_c1..σ_c2 with
+// bootstrap intervals, and the hysteresis of adiabatic pairs; a table on stdout and the
+// results under /analysis (in FILE, or in --output).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include "analysis/transitions.hpp"
+#include "commands.hpp"
+#include "errors.hpp"
+#include "io/config.hpp"
+#include "io/hdf5.hpp"
+#include "io/parse.hpp"
+#include "io/sweep_file.hpp"
+#include "options.hpp"
+
+namespace cdl::sim {
+
+namespace h5 = io::h5;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+// values[run][σ] of one depth from a [depth, run, sigma] dataset; NaN where status != done.
+std::vector<std::vector<double>> per_run(const std::vector<double>& data,
+                                         const std::vector<std::int8_t>& status, std::size_t d,
+                                         std::size_t runs, std::size_t n_sigma) {
+  std::vector<std::vector<double>> values(runs, std::vector<double>(n_sigma, nan));
+  for (std::size_t r = 0; r < runs; ++r)
+    for (std::size_t s = 0; s < n_sigma; ++s) {
+      const std::size_t i = (d * runs + r) * n_sigma + s;
+      if (status[i] == 0) values[r][s] = data[i];
+    }
+  return values;
+}
+
+struct ProtocolAnalysis {
+  std::string name;
+  std::vector<double> sigma;
+  std::string observable;
+  // [depth][σ]
+  std::vector<std::vector<double>> mean, se, chi, loss, rank1_r2;
+  std::vector<analysis::Window> window;
+  std::vector<analysis::WindowInterval> interval;
+};
+
+void write_matrix(const h5::Group& group, const std::string& name,
+                  const std::vector<std::vector<double>>& rows, const h5::Dataset& depth,
+                  const h5::Dataset& sigma, const std::string& long_name) {
+  std::vector<double> flat;
+  for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
+  const h5::Dataset d =
+      group.create_dataset<double>(name, {rows.size(), rows.empty() ? 0 : rows[0].size()});
+  d.write<double>(flat);
+  depth.attach_to(d, 0);
+  sigma.attach_to(d, 1);
+  d.set_attribute("long_name", long_name);
+}
+
+void write_vector(const h5::Group& group, const std::string& name, const std::vector<double>& v,
+                  const h5::Dataset& depth, const std::string& long_name) {
+  const h5::Dataset d = group.create_dataset<double>(name, {v.size()});
+  d.write<double>(v);
+  depth.attach_to(d, 0);
+  d.set_attribute("long_name", long_name);
+}
+
+void write_intervals(const h5::Group& group, const std::string& name,
+                     const std::vector<std::array<double, 2>>& v, const h5::Dataset& depth,
+                     const std::string& long_name) {
+  std::vector<double> flat;
+  for (const auto& pair : v) flat.insert(flat.end(), pair.begin(), pair.end());
+  const h5::Dataset d = group.create_dataset<double>(name, {v.size(), 2});
+  d.write<double>(flat);
+  depth.attach_to(d, 0);
+  d.set_attribute("long_name", long_name);
+}
+
+std::string format_sigma(double value, const std::array<double, 2>& ci) {
+  if (!std::isfinite(value)) return "-";
+  char text[64];
+  if (std::isfinite(ci[0]))
+    std::snprintf(text, sizeof text, "%.3g [%.3g, %.3g]", value, ci[0], ci[1]);
+  else
+    std::snprintf(text, sizeof text, "%.3g", value);
+  return text;
+}
+
+}  // namespace
+
+int run_analyze(const std::vector<std::string>& arguments, const std::string& command_line) {
+  po::options_description options("cdl analyze options");
+  // clang-format off
+  options.add_options()
+      ("help,h", "show this help")
+      ("output", po::value<std::string>(),
+       "write /analysis to this new file instead of into FILE")
+      ("overwrite", po::bool_switch(), "replace an existing --output file")
+      ("theory", po::value<std::string>(),
+       "a cdl stationary file: its critical couplings beside the measured ones")
+      ("bootstrap", po::value<std::string>()->default_value("1000"),
+       "bootstrap resamples of the realizations for the intervals")
+      ("seed", po::value<std::string>()->default_value("1"), "seed of the bootstrap")
+      ("quiet", po::bool_switch(), "no messages on stderr")
+      ("file", po::value<std::string>(), "FILE");
+  // clang-format on
+  po::positional_options_description positional;
+  positional.add("file", 1);
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
+              values);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  if (values.count("help")) {
+    std::cout << "usage: cdl analyze FILE [options]\n" << options << "\n";
+    return 0;
+  }
+  if (!values.count("file")) io::reject("file", "", "name a cdl theory or micro file");
+  const std::string path = values["file"].as<std::string>();
+  const long long resamples = io::parse_integer(io::text(values, "bootstrap"), "bootstrap");
+  if (resamples < 10 || resamples > 1000000)
+    io::reject("bootstrap", io::text(values, "bootstrap"), "need 10 to 10^6 resamples");
+  const auto seed = static_cast<std::uint64_t>(io::parse_integer(io::text(values, "seed"), "seed"));
+  std::optional<std::string> output;
+  if (values.count("output")) {
+    output = values["output"].as<std::string>();
+    check_output(*output, values["overwrite"].as<bool>());
+  }
+
+  // Read everything first: bad input must not touch any file.
+  std::vector<ProtocolAnalysis> protocols;
+  std::vector<std::int32_t> depths;
+  std::string subcommand;
+  {
+    h5::File file;
+    try {
+      file = h5::File::open_read_only(path);
+    } catch (const std::exception&) {
+      io::reject("file", path, "not a readable HDF5 file");
+    }
+    const h5::Group root = file.root();
+    if (!root.has_attribute("subcommand")) io::reject("file", path, "not a cdl file");
+    subcommand = root.string_attribute("subcommand");
+    if (subcommand == "stationary")
+      io::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
+    if (subcommand != "theory" && subcommand != "micro")
+      io::reject("file", path, "not a cdl theory or micro file");
+    if (!root.has_link("depth") || !root.has_link("run") || !root.has_link("unit"))
+      io::reject("file", path, "missing the root coordinates depth, run, unit");
+    depths = root.open_dataset("depth").read<std::int32_t>();
+    const std::size_t runs = root.open_dataset("run").read<std::int32_t>().size();
+    const double units =
+        root.has_attribute("population")
+            ? nan
+            : static_cast<double>(root.open_dataset("unit").read<std::int32_t>().size());
+    long done = 0;
+    for (const std::string& name : root.link_names()) {
+      if (!root.is_group(name) || name == "analysis") continue;
+      const h5::Group group = root.open_group(name);
+      for (const char* needed : {"sigma", "status", "order_parameter", "loss"})
+        if (!group.has_link(needed))
+          io::reject("file", path, "group /" + name + " has no " + needed);
+      ProtocolAnalysis p;
+      p.name = name;
+      p.sigma = group.open_dataset("sigma").read<double>();
+      const auto status = group.open_dataset("status").read<std::int8_t>();
+      for (auto s : status) done += s == 0;
+      const auto order = group.open_dataset("order_parameter").read<double>();
+      std::vector<double> signal = order;
+      p.observable = "order_parameter";
+      std::vector<double> loss =
+          group.open_dataset(subcommand == "micro" ? "loss_test" : "loss").read<double>();
+      std::vector<double> rank1;
+      if (subcommand == "micro") {
+        const auto accuracy = group.open_dataset("accuracy").read<double>();
+        if (std::any_of(accuracy.begin(), accuracy.end(),
+                        [](double a) { return std::isfinite(a); })) {
+          signal = accuracy;
+          p.observable = "accuracy";
+        }
+        rank1 = group.open_dataset("rank1_r2").read<double>();
+      }
+      const std::size_t n_sigma = p.sigma.size();
+      for (std::size_t d = 0; d < depths.size(); ++d) {
+        const auto values_d = per_run(signal, status, d, runs, n_sigma);
+        const analysis::Curve curve = analysis::average_over_runs(values_d);
+        const analysis::Curve order_curve =
+            analysis::average_over_runs(per_run(order, status, d, runs, n_sigma));
+        p.mean.push_back(curve.mean);
+        p.se.push_back(curve.se);
+        std::vector<double> chi(n_sigma);
+        for (std::size_t s = 0; s < n_sigma; ++s) chi[s] = units * order_curve.variance[s];
+        p.chi.push_back(chi);
+        p.loss.push_back(analysis::average_over_runs(per_run(loss, status, d, runs, n_sigma)).mean);
+        if (!rank1.empty())
+          p.rank1_r2.push_back(
+              analysis::average_over_runs(per_run(rank1, status, d, runs, n_sigma)).mean);
+        p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
+        p.interval.push_back(
+            analysis::bootstrap_window(p.sigma, values_d, static_cast<int>(resamples), seed));
+      }
+      protocols.push_back(std::move(p));
+    }
+    if (protocols.empty()) io::reject("file", path, "holds no protocol groups");
+    if (done == 0) io::reject("file", path, "every point failed or was not run");
+  }
+  std::vector<double> predicted_c1, predicted_c2;
+  std::vector<std::int32_t> predicted_depths;
+  if (values.count("theory")) {
+    const std::string theory = values["theory"].as<std::string>();
+    try {
+      const h5::File file = h5::File::open_read_only(theory);
+      const h5::Group critical = file.root().open_group("critical");
+      predicted_depths = critical.open_dataset("depth").read<std::int32_t>();
+      predicted_c1 = critical.open_dataset("sigma_c1").read<double>();
+      predicted_c2 = critical.open_dataset("sigma_c2").read<double>();
+    } catch (const std::exception&) {
+      io::reject("theory", theory, "not a cdl stationary file with /critical");
+    }
+  }
+
+  // Hysteresis of adiabatic pairs.
+  const auto find = [&](const std::string& name) -> const ProtocolAnalysis* {
+    for (const auto& p : protocols)
+      if (p.name == name) return &p;
+    return nullptr;
+  };
+  const ProtocolAnalysis *up = find("adiabatic_up"), *down = find("adiabatic_down");
+  std::vector<analysis::Hysteresis> loops;
+  if (up && down)
+    for (std::size_t d = 0; d < depths.size(); ++d)
+      loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
+
+  // Write /analysis.
+  {
+    h5::File file;
+    if (output) {
+      create_output(*output, [&] {
+        file = h5::File::create(*output);
+        return 0;
+      });
+      io::write_provenance(file.root(), {command_line, ""});
+      file.root().set_attribute("subcommand", std::string("analyze"));
+      file.root().set_attribute("source", path);
+    } else {
+      file = h5::File::open_read_write(path);
+      if (file.root().has_link("analysis")) file.root().remove("analysis");
+    }
+    const h5::Group analysis_group = file.root().create_group("analysis");
+    analysis_group.set_attribute(
+        "estimator",
+        std::string("sigma_c1/sigma_c2: half-height crossings of the realization mean on log10 "
+                    "sigma (README, cdl analyze); intervals: 95 % bootstrap over realizations"));
+    for (const auto& p : protocols) {
+      const h5::Group g = analysis_group.create_group(p.name);
+      g.set_attribute("observable", p.observable);
+      const h5::Dataset depth = g.create_scale<std::int32_t>("depth", depths);
+      const h5::Dataset sigma = g.create_scale<double>("sigma", p.sigma);
+      write_matrix(g, "mean", p.mean, depth, sigma, "mean over realizations of " + p.observable);
+      write_matrix(g, "se", p.se, depth, sigma, "standard error of mean");
+      write_matrix(g, "chi", p.chi, depth, sigma,
+                   "susceptibility N * variance over realizations of order_parameter");
+      write_matrix(g, "loss", p.loss, depth, sigma,
+                   subcommand == "micro" ? "mean test loss" : "mean effective loss");
+      if (!p.rank1_r2.empty())
+        write_matrix(g, "rank1_r2", p.rank1_r2, depth, sigma, "mean rank-one R^2");
+      std::vector<double> c1, c2;
+      std::vector<std::array<double, 2>> c1_ci, c2_ci;
+      for (std::size_t d = 0; d < depths.size(); ++d) {
+        c1.push_back(p.window[d].sigma_c1);
+        c2.push_back(p.window[d].sigma_c2);
+        c1_ci.push_back(p.interval[d].sigma_c1);
+        c2_ci.push_back(p.interval[d].sigma_c2);
+      }
+      write_vector(g, "sigma_c1", c1, depth, "onset of the ordered window");
+      write_vector(g, "sigma_c2", c2, depth, "end of the ordered window");
+      write_intervals(g, "sigma_c1_ci", c1_ci, depth, "95 % bootstrap interval of sigma_c1");
+      write_intervals(g, "sigma_c2_ci", c2_ci, depth, "95 % bootstrap interval of sigma_c2");
+    }
+    if (!loops.empty()) {
+      const h5::Group g = analysis_group.create_group("hysteresis");
+      const h5::Dataset depth = g.create_scale<std::int32_t>("depth", depths);
+      std::vector<double> w1, w2, area;
+      for (const auto& h : loops)
+        w1.push_back(h.width_c1), w2.push_back(h.width_c2), area.push_back(h.area);
+      write_vector(g, "width_c1", w1, depth, "log10(sigma_c1 up / sigma_c1 down), decades");
+      write_vector(g, "width_c2", w2, depth, "log10(sigma_c2 up / sigma_c2 down), decades");
+      write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
+    }
+  }
+
+  // The table.
+  for (const auto& p : protocols) {
+    std::printf("\n%s (%s): ordered window, 95 %% bootstrap intervals\n", p.name.c_str(),
+                p.observable.c_str());
+    std::printf("%6s  %-30s %-30s", "depth", "sigma_c1", "sigma_c2");
+    if (!predicted_depths.empty()) std::printf(" %-10s %-10s", "theory c1", "theory c2");
+    std::printf("\n");
+    for (std::size_t d = 0; d < depths.size(); ++d) {
+      std::printf("%6d  %-30s %-30s", depths[d],
+                  format_sigma(p.window[d].sigma_c1, p.interval[d].sigma_c1).c_str(),
+                  format_sigma(p.window[d].sigma_c2, p.interval[d].sigma_c2).c_str());
+      for (std::size_t k = 0; k < predicted_depths.size(); ++k)
+        if (predicted_depths[k] == depths[d])
+          std::printf(" %-10.3g %-10.3g", predicted_c1[k], predicted_c2[k]);
+      std::printf("\n");
+    }
+  }
+  if (!loops.empty()) {
+    std::printf("\nhysteresis (adiabatic_up vs adiabatic_down)\n%6s  %-12s %-12s %-12s\n", "depth",
+                "width c1", "width c2", "area");
+    for (std::size_t d = 0; d < depths.size(); ++d)
+      std::printf("%6d  %-12.3g %-12.3g %-12.3g\n", depths[d], loops[d].width_c1, loops[d].width_c2,
+                  loops[d].area);
+  }
+  if (!values["quiet"].as<bool>())
+    std::cerr << "wrote /analysis to " << (output ? *output : path) << "\n";
+  return 0;
+}
+
+}  // namespace cdl::sim
