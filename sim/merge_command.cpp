@@ -170,8 +170,6 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   for (const Shard& shard : shards) shard_roots.push_back(shard.file.root());
   std::vector<std::string> missing, duplicated;
   long missing_count = 0, duplicated_count = 0;
-  std::vector<int> root_owner(n_depth * n_run, -1);  // who supplies the root data of (d, r)
-  bool first_protocol = true;
   for (const std::string& protocol : out_root.link_names()) {
     if (!out_root.is_group(protocol)) continue;
     const h5::Group out_group = out_root.open_group(protocol);
@@ -205,12 +203,9 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
         if (missing.size() < 5) missing.push_back(point_name(protocol, depths, sigma, n_run, p));
         ++missing_count;
       }
-      // A realization's root data come with its first point of the first protocol.
-      if (first_protocol && p % sigma.size() == 0 && done) root_owner[p / sigma.size()] = owner[p];
     }
     for (const std::string& name : data_names(out_group))
       copy_dataset(out_group, groups, name, points, [&](std::size_t p) { return owner[p]; });
-    first_protocol = false;
   }
   const auto join = [](const std::vector<std::string>& names, long count) {
     std::string text;
@@ -226,9 +221,20 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     io::reject("merge", std::to_string(missing_count) + " points",
                "missing: " + join(missing, missing_count) + "; --allow-partial writes the rest");
   }
-  for (const std::string& name : data_names(out_root))
-    copy_dataset(out_root, shard_roots, name, n_depth * n_run,
-                 [&](std::size_t b) { return root_owner[b]; });
+  // Root data of a realization [depth, run, …]: every shard that computed one of its points
+  // wrote the same values, so the first shard holding any is taken.
+  for (const std::string& name : data_names(out_root)) {
+    std::vector<std::vector<double>> data;
+    for (const h5::Group& root : shard_roots)
+      data.push_back(root.open_dataset(name).read<double>());
+    const std::size_t block = data.front().size() / (n_depth * n_run);
+    copy_blocks<double>(out_root, shard_roots, name, n_depth * n_run, [&](std::size_t b) {
+      for (std::size_t k = 0; k < data.size(); ++k)
+        for (std::size_t i = b * block; i < (b + 1) * block; ++i)
+          if (!std::isnan(data[k][i])) return static_cast<int>(k);
+      return -1;
+    });
+  }
   out.close();
   fs::rename(partial, output);
   if (!values["quiet"].as<bool>()) {

@@ -36,6 +36,15 @@ Job read_job(const po::variables_map& values) {
   return job;
 }
 
+bool is_sealed_file(const std::string& path) {
+  try {
+    const io::h5::File file = io::h5::File::open_read_only(path);
+    return io::SweepFile::is_sealed(file.root());
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
 void check_resumable(const std::string& partial, const io::Provenance& provenance,
                      const sweep::Shard& shard) {
   std::string config, version;

@@ -34,6 +34,9 @@ struct Job {
 };
 Job read_job(const po::variables_map& values);
 
+// Whether `path` is a readable cdl file whose layout was completely created.
+bool is_sealed_file(const std::string& path);
+
 // Checks that `partial` (an interrupted file) was written by this configuration and shard;
 // throws cdl::InputError naming --resume otherwise.
 void check_resumable(const std::string& partial, const io::Provenance& provenance,
@@ -60,6 +63,13 @@ int run_job(const std::string& subcommand, const Job& job,
   std::vector<std::vector<std::int8_t>> status;
   std::optional<Writer> writer;
   std::error_code error;
+  if (job.resume && fs::exists(partial, error) && !is_sealed_file(partial)) {
+    // Killed while the file was being created: no point can have been written yet.
+    if (!job.quiet)
+      std::cerr << "cdl " << subcommand << ": " << partial
+                << " was not completely created; starting afresh\n";
+    fs::remove(partial, error);
+  }
   if (job.resume && fs::exists(partial, error)) {
     check_resumable(partial, provenance, job.shard);
     writer.emplace(reopen(partial));

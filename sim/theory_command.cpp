@@ -214,8 +214,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                       {"rtol", io::format_double(sweep.integrator.rtol)},
                                       {"atol", io::format_double(sweep.integrator.atol)}})};
   return run_job<io::TheoryFileWriter>(
-      "theory", job, sweep::theory_work_items(sweep, true), sweep.runs, sweep.sigma.size(),
-      static_cast<int>(sweep.protocols.size()), provenance,
+      "theory", job, sweep::theory_work_items(sweep, job.shard.count > 1), sweep.runs,
+      sweep.sigma.size(), static_cast<int>(sweep.protocols.size()), provenance,
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {

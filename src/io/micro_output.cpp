@@ -79,12 +79,12 @@ MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSwee
 void MicroFileWriter::write(const sweep::MicroChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
   const std::span<const int> sigma = item.sigma;
-  // The root data of a realization come with its first point of the first protocol.
-  if (protocol == 0 && item.covers(0)) {
-    file_.write_quenched("disorder", d, r, all_of(result.disorder));
-    file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+  // Every item writes its realization's quenched inputs (the same values each time); the
+  // all-data reference is computed with the first point of the first protocol only.
+  file_.write_quenched("disorder", d, r, all_of(result.disorder));
+  file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+  if (protocol == 0 && item.covers(0))
     file_.write_per_run("all_data_accuracy", d, r, result.all_data_accuracy);
-  }
   file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
   file_.write<double>(protocol, "m_abs", d, r, sigma, result.m_abs);
   for (std::size_t o = 1; o < observable_names.size(); ++o)

@@ -28,7 +28,8 @@ std::vector<std::int32_t> index_range(std::size_t n) {
   return values;
 }
 
-// Chunks hold one chain's slice [1, 1, …]: the unit of writing and of typical reading.
+// Chunks hold one chain's slice [1, 1, …]: the unit of writing (an unsharded run writes whole
+// chains, so it never reads a chunk back) and of typical reading.
 h5::DatasetOptions per_chain_chunks(const Dims& dims, double fill) {
   Dims chunk = dims;
   chunk[0] = 1;

@@ -58,12 +58,11 @@ TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheoryS
 void TheoryFileWriter::write(const sweep::TheoryChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
   const std::span<const int> sigma = item.sigma;
-  // The root data of a realization come with its first point of the first protocol.
-  if (protocol == 0 && item.covers(0)) {
-    file_.write_quenched("disorder", d, r, all_of(result.disorder));
-    file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
-    if (sweep_.infinite_population) file_.write_quenched("weight", d, r, all_of(result.weight));
-  }
+  // Every item writes its realization's quenched inputs (the same values each time), so that
+  // every shard holding a point of the realization has them.
+  file_.write_quenched("disorder", d, r, all_of(result.disorder));
+  file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+  if (sweep_.infinite_population) file_.write_quenched("weight", d, r, all_of(result.weight));
   file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
   file_.write<double>(protocol, "loss", d, r, sigma, result.loss);
   file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
