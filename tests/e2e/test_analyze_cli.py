@@ -1,0 +1,112 @@
+"""End-to-end tests of `cdl analyze`: the /analysis layout on real sweeps, the table, the
+stationary predictions side by side, and bad input (exit 2, one line, nothing written)."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+
+SWEEP = ["--units", "60", "--runs", "6", "--depths", "0,1,2", "--sigma", "log:-2:2.2:16",
+         "--protocols", "nonadiabatic,adiabatic_up,adiabatic_down", "--samples", "20", "--quiet"]
+
+
+def cdl(*args, cwd):
+    return subprocess.run([str(CDL), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+class AnalyzeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = Path(tempfile.mkdtemp())
+        result = cdl("theory", *SWEEP, "--output", "sweep.h5", cwd=cls.dir)
+        assert result.returncode == 0, result.stderr
+        result = cdl("stationary", "--output", "stationary.h5", "--quiet", cwd=cls.dir)
+        assert result.returncode == 0, result.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.dir)
+
+    def test_analysis_layout_and_values(self):
+        result = cdl("analyze", "sweep.h5", "--output", "analysis.h5", "--theory",
+                     "stationary.h5", cwd=self.dir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("sigma_c1", result.stdout)
+        self.assertIn("theory c1", result.stdout)
+        self.assertIn("hysteresis", result.stdout)
+        with h5py.File(self.dir / "sweep.h5") as sweep, h5py.File(self.dir / "analysis.h5") as out:
+            n_unit = sweep["unit"].shape[0]
+            for protocol in ("nonadiabatic", "adiabatic_up", "adiabatic_down"):
+                g = out["analysis"][protocol]
+                op = np.where(sweep[protocol]["status"][()] == 0,
+                              sweep[protocol]["order_parameter"][()], np.nan)
+                np.testing.assert_allclose(g["mean"][()], np.nanmean(op, axis=1), rtol=1e-12)
+                np.testing.assert_allclose(g["se"][()], np.nanstd(op, axis=1, ddof=1)
+                                           / np.sqrt(op.shape[1]), rtol=1e-10)
+                np.testing.assert_allclose(g["chi"][()], n_unit * np.nanvar(op, axis=1, ddof=1),
+                                           rtol=1e-10)
+                self.assertEqual(g["sigma_c1_ci"].shape, (3, 2))
+                c1, ci = g["sigma_c1"][()], g["sigma_c1_ci"][()]
+                # D = 0 has no ordered window; D = 1, 2 do, inside their intervals.
+                self.assertTrue(np.isnan(c1[0]))
+                if protocol == "nonadiabatic":
+                    for d in (1, 2):
+                        self.assertTrue(ci[d, 0] <= c1[d] <= ci[d, 1], (d, c1[d], ci[d]))
+            self.assertEqual(out["analysis"]["hysteresis"]["area"].shape, (3,))
+
+    def test_analysis_written_into_the_file_replaces_an_earlier_one(self):
+        shutil.copy(self.dir / "sweep.h5", self.dir / "inplace.h5")
+        for _ in range(2):
+            result = cdl("analyze", "inplace.h5", "--quiet", cwd=self.dir)
+            self.assertEqual(result.returncode, 0, result.stderr)
+        with h5py.File(self.dir / "inplace.h5") as f:
+            self.assertIn("analysis", f)
+            self.assertIn("order_parameter", f["nonadiabatic"])  # the sweep itself untouched
+
+    def assert_bad_input(self, args, option):
+        before = sorted(p.name for p in self.dir.iterdir())
+        result = cdl("analyze", *args, cwd=self.dir)
+        self.assertEqual(result.returncode, 2, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, result.stderr)
+        self.assertIn(option, lines[0])
+        self.assertEqual(sorted(p.name for p in self.dir.iterdir()), before)
+
+    def test_bad_input(self):
+        (self.dir / "not_hdf5.txt").write_text("hello")
+        with h5py.File(self.dir / "plain.h5", "w") as f:
+            f["x"] = np.arange(3)
+        shutil.copy(self.dir / "sweep.h5", self.dir / "failed.h5")
+        with h5py.File(self.dir / "failed.h5", "a") as f:
+            for protocol in ("nonadiabatic", "adiabatic_up", "adiabatic_down"):
+                f[protocol]["status"][...] = 2
+        shutil.copy(self.dir / "sweep.h5", self.dir / "nogroup.h5")
+        with h5py.File(self.dir / "nogroup.h5", "a") as f:
+            del f["nonadiabatic"]["order_parameter"]
+        cases = [
+            (["not_hdf5.txt"], "not_hdf5.txt"),
+            (["plain.h5"], "not a cdl file"),
+            (["failed.h5"], "every point failed"),
+            (["nogroup.h5"], "order_parameter"),
+            (["stationary.h5"], "--theory"),
+            (["missing.h5"], "missing.h5"),
+            (["sweep.h5", "--theory", "sweep.h5"], "--theory"),
+            (["sweep.h5", "--bootstrap", "3"], "--bootstrap"),
+        ]
+        for args, expected in cases:
+            with self.subTest(args=args):
+                self.assert_bad_input(args, expected)
+        for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5"):
+            (self.dir / name).unlink()
+
+
+if __name__ == "__main__":
+    unittest.main()
