@@ -23,6 +23,10 @@ namespace h5 = io::h5;
 
 namespace {
 
+[[noreturn]] void reject_shard(const std::string& file, const std::string& why) {
+  throw InputError("shard '" + file + "': " + why);
+}
+
 struct Shard {
   std::string path;
   h5::File file;
@@ -109,8 +113,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   }
   const auto files = values.count("files") ? values["files"].as<std::vector<std::string>>()
                                            : std::vector<std::string>{};
-  if (files.size() < 2)
-    io::reject("files", std::to_string(files.size()), "need OUTPUT and SHARD...");
+  if (files.size() < 2) throw InputError("usage: cdl merge OUTPUT SHARD... (try --help)");
   const std::string output = files[0];
   check_output(output, values["overwrite"].as<bool>());
 
@@ -122,16 +125,16 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     try {
       shard.file = h5::File::open_read_only(files[k]);
     } catch (const std::exception&) {
-      io::reject("merge", files[k], "not a readable HDF5 file");
+      reject_shard(files[k], "not a readable HDF5 file");
     }
     const h5::Group root = shard.file.root();
     if (!root.has_attribute("config") || !root.has_attribute("subcommand"))
-      io::reject("merge", files[k], "not a cdl sweep file");
+      reject_shard(files[k], "not a cdl sweep file");
     const std::string this_config = root.string_attribute("config"),
                       this_version = root.string_attribute("cdl_version"),
                       this_subcommand = root.string_attribute("subcommand");
     if (this_subcommand != "theory" && this_subcommand != "micro")
-      io::reject("merge", files[k], "a cdl " + this_subcommand + " file has no shards");
+      reject_shard(files[k], "a cdl " + this_subcommand + " file has no shards");
     if (root.has_attribute("shard_index")) {
       shard.index = static_cast<long long>(root.double_attribute("shard_index"));
       shard.count = static_cast<long long>(root.double_attribute("shard_count"));
@@ -139,14 +142,13 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     if (k == 1) {
       config = this_config, version = this_version, subcommand = this_subcommand;
     } else if (this_version != version) {
-      io::reject("merge", files[k],
-                 "written by cdl " + this_version + ", " + files[1] + " by cdl " + version);
+      reject_shard(files[k],
+                   "written by cdl " + this_version + ", " + files[1] + " by cdl " + version);
     } else if (this_config != config || this_subcommand != subcommand) {
-      io::reject("merge", files[k], "comes from a different sweep than " + files[1]);
+      reject_shard(files[k], "comes from a different sweep than " + files[1]);
     } else if (shard.count != shards.front().count) {
-      io::reject("merge", files[k],
-                 "is one of " + std::to_string(shard.count) + " shards, " + files[1] + " one of " +
-                     std::to_string(shards.front().count));
+      reject_shard(files[k], "is one of " + std::to_string(shard.count) + " shards, " + files[1] +
+                                 " one of " + std::to_string(shards.front().count));
     }
     shards.push_back(std::move(shard));
   }
@@ -216,10 +218,10 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     out.close();
     fs::remove(partial);
     if (duplicated_count > 0)
-      io::reject("merge", std::to_string(duplicated_count) + " points",
-                 "owned by several shards: " + join(duplicated, duplicated_count));
-    io::reject("merge", std::to_string(missing_count) + " points",
-               "missing: " + join(missing, missing_count) + "; --allow-partial writes the rest");
+      throw InputError(std::to_string(duplicated_count) +
+                       " points owned by several shards: " + join(duplicated, duplicated_count));
+    throw InputError(std::to_string(missing_count) + " points missing: " +
+                     join(missing, missing_count) + "; --allow-partial writes the rest");
   }
   // Root data of a realization [depth, run, …]: every shard that computed one of its points
   // wrote the same values, so the first shard holding any is taken.

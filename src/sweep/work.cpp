@@ -64,7 +64,9 @@ Shard resolve_shard(const std::string& index_option, const std::string& count_op
   long long index = 0, count = 1;
   // SLURM numbers array tasks from SLURM_ARRAY_TASK_MIN (often 0 or 1).
   long long task_id = 0, task_min = 0, task_count = 0;
-  const bool in_array = environment_integer("SLURM_ARRAY_TASK_ID", task_id) &&
+  // Options given explicitly replace the environment for both values.
+  const bool in_array = !index_given && !count_given &&
+                        environment_integer("SLURM_ARRAY_TASK_ID", task_id) &&
                         environment_integer("SLURM_ARRAY_TASK_COUNT", task_count);
   if (in_array) {
     environment_integer("SLURM_ARRAY_TASK_MIN", task_min);

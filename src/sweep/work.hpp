@@ -36,7 +36,8 @@ struct Shard {
   int index = 0;
   int count = 1;
 };
-// Explicit options win over the environment; throws cdl::InputError naming the option.
+// Explicit options win over the environment (either one given: the environment is ignored,
+// and the index defaults to 0); throws cdl::InputError naming the option.
 Shard resolve_shard(const std::string& index_option, const std::string& count_option,
                     bool index_given, bool count_given);
 
