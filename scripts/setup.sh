@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(cmake make g++ pkg-config libeigen3-dev libhdf5-dev zlib1g-dev libboost-program-options-dev catch2
-          python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf)
+          python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf
+          python3-matplotlib jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -22,7 +23,13 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
 
 case "${1:-run}" in
-  run) exec ./build/cdl theory --overwrite ;;
+  run)
+    # The published experiment on its embedded default, its transitions, and the figure.
+    ./build/cdl theory --overwrite
+    ./build/cdl analyze data/theory.h5 --quiet
+    PYTHONPATH=analysis /usr/bin/python3 -m cdl_analysis.plot order data/theory.h5 \
+      --out data/theory-order.png
+    ;;
   test) exec ctest --test-dir build --output-on-failure -j 2 ;;
   *) echo "usage: scripts/setup.sh run|test" >&2; exit 2 ;;
 esac

@@ -59,7 +59,10 @@ Window locate_window(const std::vector<double>& sigma, const std::vector<double>
   const std::size_t peak =
       static_cast<std::size_t>(std::max_element(y.begin(), y.end()) - y.begin());
   const double top = y[peak], left = y.front(), right = y.back();
-  if (top - left >= 0.2 * std::abs(top)) {
+  // A window needs a height of 20 % of its peak and at least 0.01 (m and accuracies are O(1)),
+  // so that round-off on a flat curve (D = 0 at N → ∞) finds none.
+  const double needed = std::max(0.2 * std::abs(top), 0.01);
+  if (top - left >= needed) {
     const double level = 0.5 * (left + top);
     for (std::size_t k = 0; k < peak; ++k)
       if (y[k] < level && level <= y[k + 1]) {
@@ -67,7 +70,7 @@ Window locate_window(const std::vector<double>& sigma, const std::vector<double>
         break;
       }
   }
-  if (top - right >= 0.2 * std::abs(top)) {
+  if (top - right >= needed) {
     const double level = 0.5 * (top + right);
     for (std::size_t k = peak; k + 1 < y.size(); ++k)
       if (y[k] >= level && level > y[k + 1]) {

@@ -163,7 +163,12 @@ void SweepFile::add(const std::string& name, Shape shape, const std::string& lon
     std::vector<const h5::Dataset*> scales{&p.depth, &p.run, &p.sigma};
     if (shape == Shape::trace) scales.push_back(&p.time);
     if (shape == Shape::unit || shape == Shape::unit_pair) scales.push_back(&p.unit);
-    if (shape == Shape::unit_pair) scales.push_back(&p.unit);
+    // The second unit axis has a scale of its own, so that the two dimensions have distinct
+    // names (xarray needs them distinct).
+    if (shape == Shape::unit_pair && p.unit_j.id() < 0)
+      p.unit_j = p.group.create_scale<std::int32_t>(
+          "unit_j", index_range(static_cast<std::size_t>(axes_.units)));
+    if (shape == Shape::unit_pair) scales.push_back(&p.unit_j);
     const double fill =
         name == "status" ? static_cast<double>(sweep::PointStatus::not_run) : fill_value<T>();
     if (!p.datasets

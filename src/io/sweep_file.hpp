@@ -49,7 +49,7 @@ enum class Shape {
   summary,    // [depth, run, sigma]
   trace,      // [depth, run, sigma, time]
   unit,       // [depth, run, sigma, unit]
-  unit_pair,  // [depth, run, sigma, unit, unit]
+  unit_pair,  // [depth, run, sigma, unit, unit_j]
 };
 
 class SweepFile {
@@ -102,7 +102,7 @@ class SweepFile {
   struct ProtocolGroup {
     h5::Group group;
     h5::Dataset depth, run, sigma, time;
-    h5::Dataset unit;  // created with the first per-unit dataset
+    h5::Dataset unit, unit_j;  // created with the first per-unit / unit-pair dataset
     std::map<std::string, h5::Dataset> datasets;
   };
   h5::Dims dims(Shape shape) const;

@@ -1,0 +1,331 @@
+"""Transition estimators for cdl sweeps: the signal per protocol and depth, the half-height
+couplings sigma_c1 (onset of order) and sigma_c2 (loss of order) with bootstrap confidence
+intervals, and the hysteresis between the adiabatic sweeps.
+
+The definitions (shared, point for point, with the C++ `cdl analyze`):
+
+- signal y(sigma) per protocol and depth: the mean over realizations (runs) of the observable
+  (theory: `order_parameter`; micro: `accuracy` if it is finite anywhere in the group, else
+  `order_parameter`) over the points with status 0; `se` = std(ddof=1)/sqrt(n) over those runs;
+  `chi` = N var(ddof=1) over runs of `order_parameter` (N = length of the root `unit` axis; NaN
+  for N -> infinity files, whose root has the attribute `population`).
+- the estimators use the points with sigma > 0 sorted by sigma (stable: duplicates kept),
+  x = log10 sigma; k* = index of the (first) maximum of y; L = y at the smallest sigma, R = y
+  at the largest, P = y[k*].
+- sigma_c1, defined only if P - L >= 0.2 |P|: h1 = (L + P)/2, the first k in 0..k*-1 with
+  y_k < h1 <= y_{k+1}, x_c1 = x_k + (h1 - y_k)(x_{k+1} - x_k)/(y_{k+1} - y_k), sigma_c1 = 10^x_c1
+  (NaN if there is none).
+- sigma_c2, defined only if P - R >= 0.2 |P|: h2 = (P + R)/2, the first k in k*..n-2 with
+  y_k >= h2 > y_{k+1}, interpolated the same way (NaN if none).
+- bootstrap: the realizations resampled with replacement B = 1000 times (the same draw for
+  every sigma, and for both adiabatic sweeps in the hysteresis), y and the estimators
+  recomputed; CI = 2.5 and 97.5 percentiles of the finite values (NaN if fewer than half are
+  finite).
+- hysteresis, for the depths in both adiabatic_up and adiabatic_down:
+  width_c1 = log10 sigma_c1(up) - log10 sigma_c1(down), width_c2 likewise (decades; NaN when
+  either is missing), area = trapezoid integral of |y_up - y_down| d log10 sigma over the
+  sigma > 0 points sorted by sigma.
+
+Couplings where y is NaN (every realization failed there) are left out of the estimators
+(the curve is the finite points, in order), and the area leaves out the trapezoids touching
+one. (Both rules are conventions shared with `cdl analyze`: the definition above is silent on
+them.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .reader import open_sweep
+
+B_DEFAULT = 1000
+THRESHOLD = 0.2
+FLOOR = 0.01  # absolute: a window needs a height of at least 0.01 (m and accuracies are O(1))
+CI_PERCENTILES = (2.5, 97.5)
+
+
+# ----------------------------------------------------------------------------- signal
+
+def observable_name(ds: xr.Dataset) -> str:
+    """The observable of a protocol group: micro `accuracy` when it is finite anywhere in the
+    group, else `order_parameter`."""
+    if ds.attrs.get("subcommand") == "micro" and "accuracy" in ds:
+        if np.isfinite(ds["accuracy"].values).any():
+            return "accuracy"
+    return "order_parameter"
+
+
+def units_for_chi(ds: xr.Dataset) -> float:
+    """N for chi = N var: the root `unit` length, NaN for N -> infinity files."""
+    if "population" in ds.attrs:
+        return float("nan")
+    return float(ds.attrs.get("units", ds.sizes.get("unit", np.nan)))
+
+
+def _mean_se(values):
+    """Mean, se = std(ddof=1)/sqrt(n) and var(ddof=1) over axis 1 (runs) of [depth, run, sigma],
+    NaN entries (failed points) left out."""
+    valid = np.isfinite(values)
+    n = valid.sum(axis=1)
+    total = np.where(valid, values, 0.0).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / n
+        dev = np.where(valid, values - mean[:, None, :], 0.0)
+        var = (dev * dev).sum(axis=1) / (n - 1)
+        var = np.where(n >= 2, var, np.nan)
+        mean = np.where(n >= 1, mean, np.nan)
+        se = np.sqrt(var) / np.sqrt(n)
+    return mean, se, var, n
+
+
+def signal(ds: xr.Dataset, observable: str | None = None) -> xr.Dataset:
+    """Dataset over (depth, sigma) (sigma in file order) with `mean`, `se`, `n` of the
+    observable and `chi` of the order parameter."""
+    name = observable or observable_name(ds)
+    values = _values(ds, name)
+    mean, se, _, n = _mean_se(values)
+    _, _, var_m, _ = _mean_se(_values(ds, "order_parameter"))
+    chi = units_for_chi(ds) * var_m
+    coords = {"depth": ds.depth.values, "sigma": ("sigma", ds.sigma.values)}
+    out = xr.Dataset({"mean": (("depth", "sigma"), mean), "se": (("depth", "sigma"), se),
+                      "chi": (("depth", "sigma"), chi), "n": (("depth", "sigma"), n)},
+                     coords=coords, attrs={"observable": name,
+                                           "protocol": ds.attrs.get("protocol", "")})
+    return out
+
+
+def _values(ds, name):
+    """[depth, run, sigma] float array of `name`, NaN where status != 0."""
+    var = ds[name].transpose("depth", "run", "sigma")
+    values = np.asarray(var.values, dtype=float)
+    if "status" in ds:
+        status = ds["status"].transpose("depth", "run", "sigma").values
+        values = np.where(status == 0, values, np.nan)
+    return values
+
+
+# ----------------------------------------------------------------------------- estimators
+
+def _sorted_positive(sigma):
+    """Indices of the sigma > 0 points sorted by sigma (stable), and their log10 sigma."""
+    sigma = np.asarray(sigma, dtype=float)
+    positive = np.flatnonzero(sigma > 0)
+    order = positive[np.argsort(sigma[positive], kind="stable")]
+    return order, np.log10(sigma[order])
+
+
+def _first(condition):
+    """Index of the first True along the last axis and whether there is one."""
+    return np.argmax(condition, axis=-1), condition.any(axis=-1)
+
+
+def estimate(x, y):
+    """sigma_c1, sigma_c2 of y over x = log10 sigma (sorted increasing). y may carry leading
+    batch axes [..., n]; returns two arrays of the batch shape (floats for 1-D y). Non-finite
+    y (a coupling without any valid realization) are left out first, each row on its own."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = y.shape[-1]
+    batch = y.shape[:-1]
+    if n < 2:
+        c1 = np.full(batch, np.nan)
+        return (float(c1), float(c1)) if batch == () else (c1, c1.copy())
+    # Compact every row to its finite points, in order: positions >= m are padding (NaN).
+    finite = np.isfinite(y)
+    keep = np.argsort(~finite, axis=-1, kind="stable")
+    m = finite.sum(axis=-1)
+    y = np.take_along_axis(y, keep, axis=-1)
+    x = np.broadcast_to(x, y.shape)
+    x = np.take_along_axis(x, keep, axis=-1)
+    position = np.arange(n)
+    y = np.where(position < m[..., None], y, np.nan)
+    last = np.maximum(m - 1, 0)[..., None]
+    kstar = np.argmax(np.where(position < m[..., None], y, -np.inf), axis=-1)[..., None]
+    P = np.take_along_axis(y, kstar, axis=-1)
+    L = y[..., :1]
+    R = np.take_along_axis(y, last, axis=-1)
+    yk, yk1 = y[..., :-1], y[..., 1:]
+    xk, xk1 = x[..., :-1], x[..., 1:]
+    k = position[:-1]
+    inside = (k + 1 < m[..., None])
+    enough = (m >= 2)[..., None]
+    out = []
+    with np.errstate(all="ignore"):
+        for level, defined, segment in (
+                ((L + P) / 2, P - L >= np.maximum(THRESHOLD * np.abs(P), FLOOR), k < kstar),    # onset
+                ((P + R) / 2, P - R >= np.maximum(THRESHOLD * np.abs(P), FLOOR), k >= kstar)):  # loss
+            if not out:
+                cond = (yk < level) & (level <= yk1)
+            else:
+                cond = (yk >= level) & (level > yk1)
+            cond &= segment & inside
+            j = np.argmax(cond, axis=-1)[..., None]
+            found = cond.any(axis=-1)[..., None]
+            ya, yb = np.take_along_axis(yk, j, -1), np.take_along_axis(yk1, j, -1)
+            xa, xb = np.take_along_axis(xk, j, -1), np.take_along_axis(xk1, j, -1)
+            xc = xa + (level - ya) * (xb - xa) / (yb - ya)
+            out.append(np.where(enough & defined & found, 10.0 ** xc, np.nan)[..., 0])
+    c1, c2 = out
+    if batch == ():
+        return float(c1), float(c2)
+    return c1, c2
+
+
+def locate(sigma, y):
+    """sigma_c1, sigma_c2 of one curve y(sigma) given in any order (sigma <= 0 ignored)."""
+    order, x = _sorted_positive(sigma)
+    return estimate(x, np.asarray(y, dtype=float)[..., order])
+
+
+def ci(samples, axis=0):
+    """(low, high) 2.5/97.5 percentiles of the finite samples along `axis`; NaN where fewer
+    than half of them are finite."""
+    samples = np.moveaxis(np.asarray(samples, dtype=float), axis, 0)
+    count = samples.shape[0]
+    low = np.full(samples.shape[1:], np.nan)
+    high = np.full(samples.shape[1:], np.nan)
+    for index in np.ndindex(*samples.shape[1:]):
+        column = samples[(slice(None),) + index]
+        good = column[np.isfinite(column)]
+        if count and 2 * good.size >= count and good.size:
+            low[index], high[index] = np.percentile(good, CI_PERCENTILES)
+    return low, high
+
+
+def resample_counts(runs, B, rng):
+    """[B, runs] multiplicities of the realizations in B bootstrap resamples."""
+    draws = rng.integers(0, runs, size=(B, runs))
+    counts = np.zeros((B, runs))
+    np.add.at(counts, (np.arange(B)[:, None], draws), 1.0)
+    return counts
+
+
+def resampled_means(values, counts):
+    """[B, depth, sigma] means over the resampled realizations of [depth, run, sigma] values
+    (NaN entries left out, NaN where no valid realization was drawn)."""
+    valid = np.isfinite(values)
+    filled = np.where(valid, values, 0.0)
+    total = np.einsum("br,drs->bds", counts, filled)
+    n = np.einsum("br,drs->bds", counts, valid.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / n, np.nan)
+
+
+def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
+                observable: str | None = None) -> xr.Dataset:
+    """Dataset over depth with sigma_c1, sigma_c2 and their bootstrap CIs (`*_low`, `*_high`),
+    plus the signal (mean, se, chi, n over depth, sigma) of one protocol group."""
+    sig = signal(ds, observable)
+    name = sig.attrs["observable"]
+    values = _values(ds, name)
+    order, x = _sorted_positive(ds.sigma.values)
+    c1, c2 = estimate(x, sig["mean"].values[:, order])
+    c1, c2 = np.atleast_1d(c1), np.atleast_1d(c2)
+    out = sig.copy()
+    out["sigma_c1"] = ("depth", c1)
+    out["sigma_c2"] = ("depth", c2)
+    if B > 0:
+        rng = np.random.default_rng(seed)
+        boot = resampled_means(values, resample_counts(values.shape[1], B, rng))
+        b1, b2 = estimate(x, boot[:, :, order])
+        for label, samples in (("sigma_c1", b1), ("sigma_c2", b2)):
+            low, high = ci(samples)
+            out[label + "_low"] = ("depth", low)
+            out[label + "_high"] = ("depth", high)
+    out.attrs["bootstrap"] = B
+    return out
+
+
+def hysteresis(up: xr.Dataset, down: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
+               observable: str | None = None) -> xr.Dataset:
+    """Dataset over the depths of both adiabatic sweeps: width_c1, width_c2 (decades) and area,
+    with bootstrap CIs of the widths and the area (the same realizations drawn for both)."""
+    name = observable or observable_name(up)
+    sig_up, sig_down = up.sigma.values, down.sigma.values
+    if sig_up.shape != sig_down.shape or not np.array_equal(sig_up, sig_down):
+        raise ValueError("adiabatic_up and adiabatic_down have different sigma grids")
+    depths = [d for d in up.depth.values if d in set(down.depth.values)]
+    up_d = up.sel(depth=depths)
+    down_d = down.sel(depth=depths)
+    order, x = _sorted_positive(sig_up)
+    vu, vd = _values(up_d, name), _values(down_d, name)
+    yu, yd = _mean_se(vu)[0][:, order], _mean_se(vd)[0][:, order]
+
+    def measures(yu, yd):
+        cu1, cu2 = estimate(x, yu)
+        cd1, cd2 = estimate(x, yd)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            w1 = np.log10(cu1) - np.log10(cd1)
+            w2 = np.log10(cu2) - np.log10(cd2)
+            d = np.abs(yu - yd)
+            segments = 0.5 * (d[..., :-1] + d[..., 1:]) * np.diff(x)
+            area = np.where(np.isfinite(segments), segments, 0.0).sum(axis=-1)
+        return np.atleast_1d(w1), np.atleast_1d(w2), np.atleast_1d(area)
+
+    w1, w2, area = measures(yu, yd)
+    out = xr.Dataset({"width_c1": ("depth", w1), "width_c2": ("depth", w2),
+                      "area": ("depth", area)},
+                     coords={"depth": np.asarray(depths)}, attrs={"observable": name})
+    if B > 0 and len(depths):
+        if vu.shape[1] != vd.shape[1]:
+            raise ValueError("adiabatic_up and adiabatic_down have different run counts")
+        rng = np.random.default_rng(seed)
+        counts = resample_counts(vu.shape[1], B, rng)
+        bu = resampled_means(vu, counts)[:, :, order]
+        bd = resampled_means(vd, counts)[:, :, order]
+        for label, samples in zip(("width_c1", "width_c2", "area"), measures(bu, bd)):
+            low, high = ci(samples.reshape(B, len(depths)))
+            out[label + "_low"] = ("depth", low)
+            out[label + "_high"] = ("depth", high)
+    out.attrs["bootstrap"] = B
+    return out
+
+
+# ----------------------------------------------------------------------------- whole files
+
+def analyze(path_or_groups, B: int = B_DEFAULT, seed: int = 0) -> dict[str, xr.Dataset]:
+    """{protocol: transitions(...)} for every protocol group of a sweep file, plus
+    'hysteresis' when both adiabatic sweeps are present. Accepts a path or the dict of
+    `open_sweep`."""
+    groups = path_or_groups
+    if not isinstance(groups, dict):
+        groups = open_sweep(path_or_groups, traces=False)
+    out = {}
+    for i, (protocol, ds) in enumerate(groups.items()):
+        out[protocol] = transitions(ds, B=B, seed=seed + i)
+    if "adiabatic_up" in groups and "adiabatic_down" in groups:
+        out["hysteresis"] = hysteresis(groups["adiabatic_up"], groups["adiabatic_down"], B=B,
+                                       seed=seed + 100)
+    return out
+
+
+def _fmt(value, width=9):
+    return f"{value:{width}.4g}" if np.isfinite(value) else f"{'-':>{width}}"
+
+
+def table(result: dict[str, xr.Dataset]) -> str:
+    """The sigma_c table (point estimate [95 % CI]) per protocol and depth, and the hysteresis."""
+    lines = [f"{'protocol':<15}{'D':>3}  {'sigma_c1':>9} {'95% CI':>21}  "
+             f"{'sigma_c2':>9} {'95% CI':>21}"]
+    for protocol, ds in result.items():
+        if protocol == "hysteresis":
+            continue
+        for i, depth in enumerate(ds.depth.values):
+            cells = []
+            for label in ("sigma_c1", "sigma_c2"):
+                low = ds.get(label + "_low")
+                high = ds.get(label + "_high")
+                interval = (f"[{_fmt(float(low[i]))}, {_fmt(float(high[i]))}]"
+                            if low is not None else "")
+                cells.append(f"{_fmt(float(ds[label][i]))} {interval:>21}")
+            lines.append(f"{protocol:<15}{int(depth):>3}  {cells[0]}  {cells[1]}")
+    if "hysteresis" in result:
+        h = result["hysteresis"]
+        lines.append("")
+        lines.append(f"{'hysteresis':<15}{'D':>3}  {'width_c1':>9} {'width_c2':>9} "
+                     f"{'area':>9}   (decades; up - down)")
+        for i, depth in enumerate(h.depth.values):
+            lines.append(f"{'':<15}{int(depth):>3}  {_fmt(float(h.width_c1[i]))} "
+                         f"{_fmt(float(h.width_c2[i]))} {_fmt(float(h.area[i]))}")
+    return "\n".join(lines)

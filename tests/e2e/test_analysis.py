@@ -1,0 +1,502 @@
+"""End-to-end tests of the Python analysis package (analysis/cdl_analysis), its plot command, the
+quick-sweep notebook, and the agreement of `cdl analyze` with the Python estimators.
+
+Run from the repository root with
+
+    /usr/bin/python3 -m unittest -v tests/e2e/test_analysis.py
+
+`CDL_BIN` names the executable (default: build/cdl under the repository root). Needs Debian's
+python3-matplotlib, jupyter-nbconvert, python3-nbformat and python3-ipykernel. The module makes
+one quick theory sweep, one micro-quick sweep and one stationary file, and executes the notebook
+in the background meanwhile; the whole file takes about 30 s on 2 cores.
+"""
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+ANALYSIS = REPO_ROOT / "analysis"
+NOTEBOOK = ANALYSIS / "notebooks" / "quick_sweep.ipynb"
+PYTHON = "/usr/bin/python3"
+
+sys.path.insert(0, str(ANALYSIS))
+from cdl_analysis import reader, transitions  # noqa: E402
+
+TMP = None          # tempfile.TemporaryDirectory of the module
+FILES = {}          # 'theory', 'micro', 'stationary' -> path of a real file
+NOTEBOOK_RUN = {}   # the background nbconvert process and its output paths
+
+
+def child_env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ANALYSIS) + (os.pathsep + env["PYTHONPATH"]
+                                         if env.get("PYTHONPATH") else "")
+    env["CDL_BIN"] = str(CDL)
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def run_cdl(*args, timeout=120):
+    result = subprocess.run([str(CDL), *map(str, args)], cwd=REPO_ROOT, capture_output=True,
+                            text=True, timeout=timeout)
+    if result.returncode != 0:
+        raise RuntimeError(f"cdl {' '.join(map(str, args))} failed ({result.returncode}):\n"
+                           f"{result.stdout}\n{result.stderr}")
+    return result
+
+
+def setUpModule():
+    global TMP
+    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
+        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+    TMP = tempfile.TemporaryDirectory(prefix="cdl-analysis-test-")
+    tmp = Path(TMP.name)
+    # The notebook runs its own sweeps: start it first, it overlaps with everything below.
+    out = tmp / "notebook-out.ipynb"
+    log = open(tmp / "notebook.log", "w")
+    NOTEBOOK_RUN.update(out=out, log_path=tmp / "notebook.log", log=log, start=time.monotonic())
+    env = child_env()
+    env["TMPDIR"] = str(tmp)   # the notebook's own temporary directory goes away with ours
+    NOTEBOOK_RUN["process"] = subprocess.Popen(
+        [PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOK),
+         "--output", str(out), "--ExecutePreprocessor.timeout=300"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    FILES["theory"] = tmp / "quick.h5"
+    FILES["micro"] = tmp / "micro-quick.h5"
+    FILES["stationary"] = tmp / "stationary.h5"
+    run_cdl("theory", "--config", "configs/quick.ini", "--output", FILES["theory"], "--quiet")
+    run_cdl("stationary", "--output", FILES["stationary"], "--quiet")
+    run_cdl("micro", "--config", "configs/micro-quick.ini", "--output", FILES["micro"], "--quiet")
+
+
+def tearDownModule():
+    process = NOTEBOOK_RUN.get("process")
+    if process is not None and process.poll() is None:
+        process.kill()
+        process.wait()
+    if NOTEBOOK_RUN.get("log"):
+        NOTEBOOK_RUN["log"].close()
+    if TMP is not None:
+        TMP.cleanup()
+
+
+def png_size(path):
+    """(width, height) from a PNG's IHDR chunk."""
+    data = Path(path).read_bytes()[:24]
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise AssertionError(f"{path} is not a PNG")
+    return struct.unpack(">II", data[16:24])
+
+
+# ----------------------------------------------------------------------------- synthetic files
+
+def logistic(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def bump(x, x1, x2, width=0.15, base=0.1, height=0.6):
+    """A rise around log10 sigma = x1 and a fall around x2: its half-height crossings (between
+    the base at the ends and the plateau) are x1 and x2 to within exp(-(x2 - x1)/width)."""
+    return base + height * logistic((x - x1) / width) * (1.0 - logistic((x - x2) / width))
+
+
+def write_synthetic(path, curves, sigma, runs=30, units=40, seed=0, failed=(), shift=0.05,
+                    amplitude=0.1, noise=0.02):
+    """A minimal cdl-like theory file: root attributes, coordinates, and one group per protocol
+    with `order_parameter` of realization r = (1 + amplitude a_r) curve(log10 sigma - shift s_r)
+    + noise e_(r, sigma), with a, s, e standard Gaussian: each realization has its own height
+    and its own transition couplings (as a disorder realization has), plus independent noise per
+    point. The mean over realizations has the half-height crossings of `curve` (shifts symmetric
+    about 0, amplitudes about 1). `curves` maps protocol -> list (one per depth) of functions of
+    x = log10 sigma; `failed` lists (protocol, depth index, run, sigma index) points given
+    status 2 (diverged) and NaN."""
+    rng = np.random.default_rng(seed)
+    sigma = np.asarray(sigma, dtype=float)
+    depths = np.arange(len(next(iter(curves.values()))), dtype=np.int32)
+    with np.errstate(divide="ignore"):
+        x = np.log10(sigma)
+    with h5py.File(path, "w") as f:
+        f.attrs["subcommand"] = "theory"
+        f.attrs["cdl_version"] = "0.1.0"
+        f.attrs["config"] = "[theory]\nunits = %d\nruns = %d\n" % (units, runs)
+        for name, values in (("depth", depths), ("run", np.arange(runs, dtype=np.int32)),
+                             ("unit", np.arange(units, dtype=np.int32))):
+            f[name] = values
+            f[name].make_scale(name)
+        for protocol, per_depth in curves.items():
+            g = f.create_group(protocol)
+            g.attrs["protocol"] = protocol
+            for name, values in (("depth", depths), ("run", np.arange(runs, dtype=np.int32)),
+                                 ("sigma", sigma)):
+                g[name] = values
+                g[name].make_scale(name)
+            xs = np.where(sigma > 0, x, -9.0)[None, :] - shift * rng.standard_normal((runs, 1))
+            heights = 1.0 + amplitude * rng.standard_normal((len(depths), runs, 1))
+            op = heights * np.stack([curve(xs) for curve in per_depth])
+            op += noise * rng.standard_normal(op.shape)
+            status = np.zeros(op.shape, dtype=np.int8)
+            for p, d, r, s in failed:
+                if p == protocol:
+                    status[d, r, s] = 2
+            op[status != 0] = np.nan
+            g["order_parameter"] = op
+            g["loss"] = -op
+            g["status"] = status
+            for name in ("order_parameter", "loss", "status"):
+                for axis, scale in enumerate(("depth", "run", "sigma")):
+                    g[name].dims[axis].attach_scale(g[scale])
+    return path
+
+
+# The synthetic grid: sigma = 0 first (ignored by the estimators), 10^-2 .. 10^2 in 0.1
+# decades, 10^0 twice and the order shuffled a little, as `cdl` keeps grids as given.
+SYN_SIGMA = np.concatenate([[0.0], np.logspace(-2, 2, 41)[20:], [1.0], np.logspace(-2, 2, 41)[:20]])
+X1, X2 = -0.63, 1.27                                 # nonadiabatic crossings (log10 sigma)
+UP, DOWN = (-0.33, 1.44), (-0.81, 1.03)              # adiabatic sweeps: known widths 0.48, 0.41
+
+
+def synthetic_curves():
+    return {
+        "nonadiabatic": [lambda x: bump(x, X1, X2), lambda x: bump(x, X1 + 0.3, X2 - 0.2)],
+        "adiabatic_up": [lambda x: bump(x, *UP), lambda x: bump(x, UP[0] + 0.2, UP[1])],
+        "adiabatic_down": [lambda x: bump(x, *DOWN), lambda x: bump(x, DOWN[0] + 0.2, DOWN[1])],
+    }
+
+
+class EstimatorDefinitionTest(unittest.TestCase):
+    """The estimator definition on hand-computed curves."""
+
+    def test_half_height_crossings_by_hand(self):
+        # y over sigma = 10^0..10^4 (given shuffled, with sigma = 0 that must be ignored):
+        # k* = 2, P = 4, L = R = 0, h = 2; onset between x = 1 and 2 at 1 + 1/3, loss between
+        # x = 2 and 3 at 2 + 2/3.
+        sigma = np.array([100.0, 0.0, 1.0, 10000.0, 10.0, 1000.0])
+        y = np.array([4.0, 99.0, 0.0, 0.0, 1.0, 1.0])
+        c1, c2 = transitions.locate(sigma, y)
+        self.assertAlmostEqual(np.log10(c1), 1 + 1 / 3, places=12)
+        self.assertAlmostEqual(np.log10(c2), 2 + 2 / 3, places=12)
+
+    def test_threshold_and_missing_crossings(self):
+        sigma = np.logspace(0, 3, 4)
+        # a rise of 15 % of the maximum only: no sigma_c1; monotone: no sigma_c2
+        self.assertTrue(np.isnan(transitions.locate(sigma, [0.85, 0.9, 0.95, 1.0])[0]))
+        self.assertTrue(np.isnan(transitions.locate(sigma, [0.1, 0.5, 0.9, 1.0])[1]))
+        # the first maximum is k*; the crossing level is met exactly at a grid point
+        c1, c2 = transitions.locate(sigma, [0.0, 0.5, 1.0, 1.0])
+        self.assertAlmostEqual(c1, 10.0, places=12)
+        self.assertTrue(np.isnan(c2))
+
+    def test_duplicated_sigma_kept(self):
+        # sigma 10 twice: sorted stably, so the pair (10, 10) is a zero-width step
+        sigma = np.array([1.0, 10.0, 10.0, 100.0])
+        c1, _ = transitions.locate(sigma, [0.0, 0.2, 0.8, 1.0])
+        self.assertAlmostEqual(c1, 10.0, places=12)
+
+
+    def test_couplings_without_valid_realization_are_left_out(self):
+        # NaN means (every realization failed) drop out: the curve is 0, 4, 0 over x = 0, 2, 4
+        sigma = np.logspace(0, 4, 5)
+        c1, c2 = transitions.locate(sigma, [0.0, np.nan, 4.0, np.nan, 0.0])
+        self.assertAlmostEqual(np.log10(c1), 1.0, places=12)
+        self.assertAlmostEqual(np.log10(c2), 3.0, places=12)
+
+
+class SyntheticRecoveryTest(unittest.TestCase):
+    """Estimators and bootstrap intervals recover prescribed crossings from noisy realizations."""
+
+    DRAWS = 20
+    MIN_COVERAGE = 16          # of 20 draws (80 %); a 95 % interval misses 1 in 20 on average
+    TOLERANCE = 0.1            # decades
+
+    def test_sigma_c_and_hysteresis_recovered_within_bootstrap_intervals(self):
+        truth = {"sigma_c1": 10 ** X1, "sigma_c2": 10 ** X2}
+        widths = {"width_c1": UP[0] - DOWN[0], "width_c2": UP[1] - DOWN[1]}
+        covered = {name: 0 for name in (*truth, *widths)}
+        with tempfile.TemporaryDirectory() as tmp:
+            for draw in range(self.DRAWS):
+                path = write_synthetic(Path(tmp) / f"syn{draw}.h5", synthetic_curves(), SYN_SIGMA,
+                                       seed=draw, failed=[("nonadiabatic", 0, 3, 7),
+                                                          ("adiabatic_up", 0, 5, 12)])
+                groups = reader.open_sweep(path)
+                self.assertTrue(np.isnan(groups["nonadiabatic"].order_parameter[0, 3, 7]))
+                result = transitions.analyze(groups, B=1000, seed=1000 + draw)
+                na = result["nonadiabatic"]
+                for name, value in truth.items():
+                    estimate = float(na[name][0])
+                    low, high = float(na[name + "_low"][0]), float(na[name + "_high"][0])
+                    self.assertLess(abs(np.log10(estimate / value)), self.TOLERANCE,
+                                    f"draw {draw}: {name} {estimate} vs {value}")
+                    self.assertLessEqual(low, estimate)
+                    self.assertLessEqual(estimate, high)
+                    covered[name] += low <= value <= high
+                h = result["hysteresis"]
+                for name, value in widths.items():
+                    estimate = float(h[name][0])
+                    self.assertLess(abs(estimate - value), self.TOLERANCE,
+                                    f"draw {draw}: {name} {estimate} vs {value}")
+                    low, high = float(h[name + "_low"][0]), float(h[name + "_high"][0])
+                    covered[name] += low <= value <= high
+                # the loop area of two bumps is about the area between their edges
+                self.assertGreater(float(h.area[0]), 0.0)
+        for name, count in covered.items():
+            with self.subTest(estimator=name):
+                self.assertGreaterEqual(count, self.MIN_COVERAGE,
+                                        f"{name}: the truth is in {count}/{self.DRAWS} intervals")
+        print(f"\n  bootstrap coverage of the truth over {self.DRAWS} draws: "
+              + ", ".join(f"{k} {v}/{self.DRAWS}" for k, v in covered.items()), file=sys.stderr)
+
+    def test_signal_chi_and_failed_points(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_synthetic(Path(tmp) / "s.h5", synthetic_curves(), SYN_SIGMA, runs=5,
+                                   units=40, failed=[("nonadiabatic", 1, 2, 4)])
+            ds = reader.open_sweep(path)["nonadiabatic"]
+            sig = transitions.signal(ds)
+            with h5py.File(path) as f:
+                op = f["nonadiabatic/order_parameter"][()]
+            kept = np.delete(op[1, :, 4], 2)
+            self.assertAlmostEqual(float(sig["mean"][1, 4]), kept.mean(), places=14)
+            self.assertAlmostEqual(float(sig["se"][1, 4]), kept.std(ddof=1) / 2.0, places=14)
+            self.assertAlmostEqual(float(sig["chi"][1, 4]), 40 * kept.var(ddof=1), places=12)
+            self.assertEqual(int(sig["n"][1, 4]), 4)
+
+
+class ReaderTest(unittest.TestCase):
+
+    def test_real_files(self):
+        self.assertEqual(reader.file_kind(FILES["theory"]), "theory")
+        self.assertEqual(reader.file_kind(FILES["micro"]), "micro")
+        self.assertEqual(reader.file_kind(FILES["stationary"]), "stationary")
+        groups = reader.open_sweep(FILES["theory"])
+        self.assertEqual(list(groups), ["nonadiabatic", "adiabatic_up", "adiabatic_down"])
+        ds = groups["adiabatic_down"]
+        for coord in ("depth", "run", "sigma", "time", "unit"):
+            self.assertIn(coord, ds.coords)
+        self.assertEqual(ds.order_parameter.dims, ("depth", "run", "sigma"))
+        self.assertEqual(ds.m.dims, ("depth", "run", "sigma", "time"))
+        micro = reader.open_sweep(FILES["micro"])["nonadiabatic"]
+        self.assertEqual(micro.cross_accuracy.dims, ("depth", "run", "sigma", "unit", "unit_j"))
+        root = reader.open_root(FILES["micro"])
+        self.assertEqual(root.all_data_accuracy.dims, ("depth", "run"))
+        self.assertEqual(root.disorder.dims, ("depth", "run", "unit"))
+        stationary = reader.open_stationary(FILES["stationary"])
+        self.assertEqual(set(stationary), {"ordered", "symmetric", "history", "folds", "critical"})
+        self.assertEqual(stationary["critical"].sigma_c1.dims, ("depth",))
+        with self.assertRaises(ValueError):
+            reader.open_sweep(FILES["stationary"])
+        with self.assertRaises(ValueError):
+            reader.open_stationary(FILES["theory"])
+
+    def test_non_cdl_files_raise_value_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / "plain.h5"
+            with h5py.File(plain, "w") as f:
+                f["x"] = np.arange(3)
+            text = Path(tmp) / "text.h5"
+            text.write_text("not HDF5\n")
+            for path in (plain, text):
+                for function in (reader.file_kind, reader.open_sweep, reader.open_root,
+                                 reader.open_stationary):
+                    with self.subTest(file=path.name, function=function.__name__):
+                        with self.assertRaises(ValueError):
+                            function(path)
+
+
+class PlotCommandTest(unittest.TestCase):
+
+    @staticmethod
+    def plot(*args):
+        return subprocess.Popen([PYTHON, "-m", "cdl_analysis.plot", *map(str, args)],
+                                cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    def test_every_kind_writes_a_png_of_the_documented_size(self):
+        """`order` and `accuracy` through `python3 -m cdl_analysis.plot`, the others through the
+        same main() in this process, meanwhile (an interpreter start costs a second or two)."""
+        import contextlib
+        import io
+        from cdl_analysis import plots
+        with tempfile.TemporaryDirectory() as tmp:
+            cases = [  # kind, file, extra arguments, expected (width, height)
+                ("order", FILES["theory"], [], (800, 500)),
+                ("accuracy", FILES["micro"], [], (800, 500)),
+                ("loss", FILES["theory"], [], (800, 500)),
+                ("hysteresis", FILES["theory"], [], (800, 500)),
+                ("phase", FILES["theory"], ["--theory", FILES["stationary"]], (800, 500)),
+                ("cross", FILES["micro"], ["--sigma", "0", "0.1", "10"], (800, 500)),
+                ("phase", FILES["micro"], [], (800, 500)),
+                ("order", FILES["micro"], [], (800, 500)),
+                ("loss", FILES["micro"], [], (800, 500)),
+                # cross: 2.7 inches wider per panel beyond three
+                ("cross", FILES["micro"], ["--sigma", "0", "0.01", "0.1", "1", "10"], (1340, 500)),
+            ]
+            outputs = [Path(tmp) / f"{i}-{kind}.png" for i, (kind, *_) in enumerate(cases)]
+            results = {}
+            running = [(i, self.plot(kind, path, "--out", outputs[i], *extra))
+                       for i, (kind, path, extra, _) in enumerate(cases[:2])]
+            for i, (kind, path, extra, _) in enumerate(cases[2:], start=2):
+                stdout, stderr = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                    code = plots.main([kind, str(path), "--out", str(outputs[i]),
+                                       *map(str, extra)])
+                results[i] = (code, stdout.getvalue(), stderr.getvalue())
+            for i, process in running:
+                stdout, stderr = process.communicate(timeout=120)
+                results[i] = (process.returncode, stdout, stderr)
+            for i, (kind, path, extra, size) in enumerate(cases):
+                code, stdout, stderr = results[i]
+                with self.subTest(kind=kind, file=Path(path).name, extra=extra):
+                    self.assertEqual(code, 0, stderr)
+                    self.assertEqual(stdout.strip(), str(outputs[i]))
+                    self.assertGreater(outputs[i].stat().st_size, 10_000)
+                    self.assertEqual(png_size(outputs[i]), size)
+
+    def test_bad_use_exits_2_with_one_line(self):
+        """Two cases through `python3 -m cdl_analysis.plot`, the rest through the same main()
+        in this process (an interpreter start costs a second or two of imports)."""
+        import contextlib
+        import io
+        from cdl_analysis import plots
+        with tempfile.TemporaryDirectory() as tmp:
+            plain = Path(tmp) / "plain.h5"
+            with h5py.File(plain, "w") as f:
+                f["x"] = np.arange(3)
+            cases = [
+                ("unknown kind", ["bogus", FILES["theory"]]),
+                ("cross on theory", ["cross", FILES["theory"]]),
+                ("non-cdl HDF5", ["order", plain]),
+                ("not HDF5", ["order", Path(__file__)]),
+                ("missing file", ["order", Path(tmp) / "missing.h5"]),
+                ("accuracy on theory", ["accuracy", FILES["theory"]]),
+                ("hysteresis without adiabatic sweeps", ["hysteresis", FILES["micro"]]),
+                ("stationary as sweep", ["order", FILES["stationary"]]),
+                ("--theory not stationary", ["phase", FILES["theory"], "--theory", FILES["micro"]]),
+                ("--sigma with another kind", ["order", FILES["theory"], "--sigma", "1"]),
+            ]
+            results = []
+            running = [(name, self.plot(*args, "--out", Path(tmp) / f"{i}.png"))
+                       for i, (name, args) in enumerate(cases[:2])]
+            for name, process in running:
+                stdout, stderr = process.communicate(timeout=120)
+                results.append((name, process.returncode, stdout, stderr))
+            for i, (name, args) in enumerate(cases[2:], start=2):
+                stdout, stderr = io.StringIO(), io.StringIO()
+                with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+                    try:
+                        code = plots.main([*map(str, args), "--out", str(Path(tmp) / f"{i}.png")])
+                    except SystemExit as exit:
+                        code = exit.code
+                results.append((name, code, stdout.getvalue(), stderr.getvalue()))
+            for i, (name, code, stdout, stderr) in enumerate(results):
+                with self.subTest(case=name):
+                    self.assertEqual(code, 2, f"{stdout!r} {stderr!r}")
+                    self.assertEqual(stdout, "")
+                    line = stderr[:-1] if stderr.endswith("\n") else stderr
+                    self.assertTrue(line.strip())
+                    self.assertNotIn("\n", line, f"not one line: {stderr!r}")
+                    self.assertFalse((Path(tmp) / f"{i}.png").exists())
+
+
+class WorkflowNotebookTest(unittest.TestCase):
+    """Named to sort last: the notebook runs in the background from setUpModule on."""
+
+    def test_notebook_runs_to_the_end(self):
+        import nbformat
+        committed = nbformat.read(NOTEBOOK, as_version=4)
+        for cell in committed.cells:
+            if cell.cell_type == "code":
+                self.assertEqual(cell.get("outputs"), [],
+                                 "commit the notebook with cleared outputs")
+                self.assertIsNone(cell.get("execution_count"))
+        process = NOTEBOOK_RUN["process"]
+        try:
+            process.wait(timeout=300)
+        finally:
+            NOTEBOOK_RUN["log"].flush()
+        log = NOTEBOOK_RUN["log_path"].read_text()
+        self.assertEqual(process.returncode, 0, f"nbconvert failed:\n{log[-3000:]}")
+        executed = nbformat.read(NOTEBOOK_RUN["out"], as_version=4)
+        code = [c for c in executed.cells if c.cell_type == "code"]
+        self.assertTrue(all(c.execution_count for c in code), "a code cell did not run")
+        outputs = [o for c in code for o in c.outputs]
+        self.assertFalse([o for o in outputs if o.output_type == "error"])
+        text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        self.assertIn("sigma_c1", text)
+        self.assertIn("hysteresis", text)
+        images = sum("image/png" in o.get("data", {}) for o in outputs)
+        self.assertGreaterEqual(images, 4)
+
+
+class AnalyzeAgreementTest(unittest.TestCase):
+    RTOL = 1e-9
+
+    def assert_close(self, actual, expected, what):
+        actual = np.asarray(actual, dtype=float)
+        expected = np.asarray(expected, dtype=float)
+        self.assertEqual(actual.shape, expected.shape, what)
+        self.assertTrue(np.array_equal(np.isnan(actual), np.isnan(expected)),
+                        f"{what}: NaN at different places\ncdl analyze {actual}\npython {expected}")
+        ok = ~np.isnan(expected)
+        np.testing.assert_allclose(actual[ok], expected[ok], rtol=self.RTOL, atol=0,
+                                   err_msg=what)
+
+    def test_cdl_analyze_agrees_with_python(self):
+        help_run = subprocess.run([str(CDL), "analyze", "--help"], capture_output=True, text=True,
+                                  timeout=60)
+        self.assertEqual(help_run.returncode, 0,
+                         f"cdl analyze --help: exit {help_run.returncode}: "
+                         f"{help_run.stderr.strip() or help_run.stdout.strip()}")
+        with tempfile.TemporaryDirectory() as tmp:
+            # the two real sweeps, and a hand-made file with what they lack: sigma = 0, a
+            # duplicated and unsorted grid, failed points, and a coupling where every
+            # realization failed (NaN in the mean)
+            edge = write_synthetic(Path(tmp) / "edge.h5", synthetic_curves(), SYN_SIGMA, seed=7,
+                                   failed=[("nonadiabatic", 0, 3, 7), ("adiabatic_up", 0, 5, 12),
+                                           ("adiabatic_down", 1, 0, 30)]
+                                   + [("nonadiabatic", 1, r, 9) for r in range(30)]
+                                   + [("nonadiabatic", 0, r, 36) for r in range(30)]
+                                   + [("adiabatic_up", 0, r, 25) for r in range(30)])
+            for kind, path in (("theory", FILES["theory"]), ("micro", FILES["micro"]),
+                               ("synthetic", edge)):
+                out = Path(tmp) / f"{kind}-analysis.h5"
+                run_cdl("analyze", path, "--output", out, "--quiet")
+                python = transitions.analyze(path, B=0)
+                with h5py.File(out, "r") as f:
+                    self.assertIn("analysis", f)
+                    a = f["analysis"]
+                    for protocol, ds in python.items():
+                        if protocol == "hysteresis":
+                            continue
+                        with self.subTest(file=kind, protocol=protocol):
+                            self.assertIn(protocol, a)
+                            observable = a[protocol].attrs.get("observable")
+                            if isinstance(observable, bytes):
+                                observable = observable.decode()
+                            self.assertEqual(observable, ds.attrs["observable"])
+                            for name in ("mean", "se", "chi", "sigma_c1", "sigma_c2"):
+                                self.assert_close(a[protocol][name][()], ds[name].values,
+                                                  f"{kind} {protocol}/{name}")
+                    self.assertEqual("hysteresis" in a, "hysteresis" in python,
+                                     f"{kind}: /analysis/hysteresis present in one only")
+                    if "hysteresis" in python:
+                        h = python["hysteresis"]
+                        g = a["hysteresis"]
+                        if "depth" in g:
+                            self.assertEqual(list(g["depth"][()]), list(h.depth.values))
+                        for name in ("width_c1", "width_c2", "area"):
+                            with self.subTest(file=kind, hysteresis=name):
+                                self.assert_close(g[name][()], h[name].values,
+                                                  f"{kind} hysteresis/{name}")
+
+if __name__ == "__main__":
+    unittest.main()
