@@ -48,7 +48,7 @@ struct ProtocolAnalysis {
   std::vector<double> sigma;
   std::string observable;
   // [depth][σ]
-  std::vector<std::vector<double>> mean, se, chi, loss, rank1_r2;
+  std::vector<std::vector<double>> mean, se, chi, loss, loss_se, rank1_r2;
   std::vector<analysis::Window> window;
   std::vector<analysis::WindowInterval> interval;
 };
@@ -202,7 +202,10 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
         std::vector<double> chi(n_sigma);
         for (std::size_t s = 0; s < n_sigma; ++s) chi[s] = units * order_curve.variance[s];
         p.chi.push_back(chi);
-        p.loss.push_back(analysis::average_over_runs(per_run(loss, status, d, runs, n_sigma)).mean);
+        const analysis::Curve loss_curve =
+            analysis::average_over_runs(per_run(loss, status, d, runs, n_sigma));
+        p.loss.push_back(loss_curve.mean);
+        p.loss_se.push_back(loss_curve.se);
         if (!rank1.empty())
           p.rank1_r2.push_back(
               analysis::average_over_runs(per_run(rank1, status, d, runs, n_sigma)).mean);
@@ -273,6 +276,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
                    "susceptibility N * variance over realizations of order_parameter");
       write_matrix(g, "loss", p.loss, depth, sigma,
                    subcommand == "micro" ? "mean test loss" : "mean effective loss");
+      write_matrix(g, "loss_se", p.loss_se, depth, sigma, "standard error of loss");
       if (!p.rank1_r2.empty())
         write_matrix(g, "rank1_r2", p.rank1_r2, depth, sigma, "mean rank-one R^2");
       std::vector<double> c1, c2;
