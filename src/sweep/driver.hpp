@@ -27,25 +27,26 @@ inline std::vector<Chain> make_chains(int protocols, int depths, int runs) {
   return chains;
 }
 
-// Set from a signal handler to stop handing out new chains; chains in flight finish.
+// Set from a signal handler to stop handing out new items; items in flight finish (or, in
+// cdl micro, abandon their unfinished points).
 inline std::atomic<bool>& stop_requested() {
   static std::atomic<bool> flag{false};
   return flag;
 }
 
 struct SweepOutcome {
-  long chains_done = 0;
+  long items_done = 0;
   bool interrupted = false;
 };
 
 // make_workspace() → per-thread scratch; compute(workspace, item) fills workspace.result;
 // deliver(workspace.result, item) runs under a lock, in completion order.
 template <class Item, class MakeWorkspace, class Compute, class Deliver>
-SweepOutcome run_items(const std::vector<Item>& chains, int threads, MakeWorkspace make_workspace,
+SweepOutcome run_items(const std::vector<Item>& items, int threads, MakeWorkspace make_workspace,
                        Compute compute, Deliver deliver) {
   SweepOutcome outcome;
   std::exception_ptr failure;
-  const long n = static_cast<long>(chains.size());
+  const long n = static_cast<long>(items.size());
 #pragma omp parallel num_threads(threads)
   {
     auto workspace = make_workspace();
@@ -60,7 +61,7 @@ SweepOutcome run_items(const std::vector<Item>& chains, int threads, MakeWorkspa
       };
       bool computed = false;
       try {
-        compute(workspace, chains[static_cast<std::size_t>(c)]);
+        compute(workspace, items[static_cast<std::size_t>(c)]);
         computed = true;
       } catch (...) {
         record();
@@ -68,8 +69,8 @@ SweepOutcome run_items(const std::vector<Item>& chains, int threads, MakeWorkspa
       if (computed) {
 #pragma omp critical(cdl_sweep_sink)
         try {
-          deliver(workspace.result, chains[static_cast<std::size_t>(c)]);
-          ++outcome.chains_done;
+          deliver(workspace.result, items[static_cast<std::size_t>(c)]);
+          ++outcome.items_done;
         } catch (...) {
           record();
         }
@@ -77,7 +78,7 @@ SweepOutcome run_items(const std::vector<Item>& chains, int threads, MakeWorkspa
     }
   }
   if (failure) std::rethrow_exception(failure);
-  outcome.interrupted = outcome.chains_done < n;
+  outcome.interrupted = outcome.items_done < n;
   return outcome;
 }
 
