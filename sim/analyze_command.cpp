@@ -113,19 +113,10 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       ("quiet", po::bool_switch(), "no messages on stderr")
       ("file", po::value<std::string>(), "FILE");
   // clang-format on
-  po::positional_options_description positional;
-  positional.add("file", 1);
-  po::variables_map values;
-  try {
-    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
-              values);
-  } catch (const po::error& e) {
-    throw InputError(e.what());
-  }
-  if (values.count("help")) {
-    std::cout << "usage: cdl analyze FILE [options]\n" << options << "\n";
-    return 0;
-  }
+  const auto parsed =
+      parse_file_command("cdl analyze FILE [options]", options, "file", 1, arguments);
+  if (!parsed) return 0;  // --help
+  const po::variables_map& values = *parsed;
   if (!values.count("file")) io::reject("file", "", "name a cdl theory or micro file");
   const std::string path = values["file"].as<std::string>();
   const long long resamples = io::parse_integer(io::text(values, "bootstrap"), "bootstrap");

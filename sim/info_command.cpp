@@ -53,19 +53,9 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
       ("json", po::bool_switch(), "print JSON for scripts")
       ("file", po::value<std::string>(), "FILE");
   // clang-format on
-  po::positional_options_description positional;
-  positional.add("file", 1);
-  po::variables_map values;
-  try {
-    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
-              values);
-  } catch (const po::error& e) {
-    throw InputError(e.what());
-  }
-  if (values.count("help")) {
-    std::cout << "usage: cdl info FILE [--json]\n" << options << "\n";
-    return 0;
-  }
+  const auto parsed = parse_file_command("cdl info FILE [--json]", options, "file", 1, arguments);
+  if (!parsed) return 0;  // --help
+  const po::variables_map& values = *parsed;
   if (!values.count("file")) io::reject("file", "", "name a cdl file");
   const std::string path = values["file"].as<std::string>();
   h5::File file;

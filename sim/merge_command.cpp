@@ -98,19 +98,10 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
       ("quiet", po::bool_switch(), "no messages on stderr")
       ("files", po::value<std::vector<std::string>>(), "OUTPUT SHARD...");
   // clang-format on
-  po::positional_options_description positional;
-  positional.add("files", -1);
-  po::variables_map values;
-  try {
-    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
-              values);
-  } catch (const po::error& e) {
-    throw InputError(e.what());
-  }
-  if (values.count("help")) {
-    std::cout << "usage: cdl merge OUTPUT SHARD... [options]\n" << options << "\n";
-    return 0;
-  }
+  const auto parsed =
+      parse_file_command("cdl merge OUTPUT SHARD... [options]", options, "files", -1, arguments);
+  if (!parsed) return 0;  // --help
+  const po::variables_map& values = *parsed;
   const auto files = values.count("files") ? values["files"].as<std::vector<std::string>>()
                                            : std::vector<std::string>{};
   if (files.size() < 2) throw InputError("usage: cdl merge OUTPUT SHARD... (try --help)");

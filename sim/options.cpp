@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "io/config.hpp"
@@ -84,6 +85,40 @@ std::optional<po::variables_map> parse_command(const std::string& subcommand,
     std::cout << "cdl " << CDL_VERSION << "\n";
     return std::nullopt;
   }
+  return values;
+}
+
+std::optional<po::variables_map> parse_file_command(const std::string& usage,
+                                                    const po::options_description& options,
+                                                    const char* name, int count,
+                                                    const std::vector<std::string>& arguments) {
+  po::positional_options_description positional;
+  positional.add(name, count);
+  po::variables_map values;
+  try {
+    po::store(po::command_line_parser(arguments).options(options).positional(positional).run(),
+              values);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  if (values.count("help")) {
+    std::cout << "usage: " << usage << "\n" << options << "\n";
+    return std::nullopt;
+  }
+  return values;
+}
+
+po::variables_map parse_config_text(const std::string& subcommand,
+                                    const po::options_description& options,
+                                    const std::string& config_ini,
+                                    const std::string& scratch_path) {
+  {
+    std::ofstream file(scratch_path);
+    file << config_ini;
+  }
+  const po::variables_map values =
+      io::parse_options(subcommand, options, {"--config", scratch_path});
+  fs::remove(scratch_path);
   return values;
 }
 

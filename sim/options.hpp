@@ -53,6 +53,20 @@ std::optional<po::variables_map> parse_command(const std::string& subcommand,
                                                const po::options_description& options,
                                                const std::vector<std::string>& arguments);
 
+// For commands that take files rather than a sweep (merge, info, analyze): parses `arguments`
+// with the positional `name` (up to `count` values, −1: any number); answers --help itself
+// with `usage` and then returns nothing.
+std::optional<po::variables_map> parse_file_command(const std::string& usage,
+                                                    const po::options_description& options,
+                                                    const char* name, int count,
+                                                    const std::vector<std::string>& arguments);
+
+// Parses a configuration given as INI text (e.g. a file's `config` attribute), through a
+// scratch file at `scratch_path` that is removed again.
+po::variables_map parse_config_text(const std::string& subcommand,
+                                    const po::options_description& options,
+                                    const std::string& config_ini, const std::string& scratch_path);
+
 // An integer option ≥ low; `requirement` says why otherwise.
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement);

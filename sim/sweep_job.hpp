@@ -49,6 +49,16 @@ std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& it
                                           const std::vector<std::vector<std::int8_t>>& status,
                                           int runs, std::size_t n_sigma);
 
+// The empty, sealed file an unsharded process writes (for cdl merge).
+template <class Writer, class Sweep>
+void create_unsharded_layout(const std::string& path, const Sweep& sweep,
+                             const io::Provenance& provenance) {
+  Writer writer(path, sweep, provenance);
+  writer.file().mark_shard({}, {}, {0, 1});
+  writer.file().seal();
+  writer.close();
+}
+
 // The whole job. Writer(path, provenance) creates a file, Writer(path) reopens one; `run`
 // computes items and hands each result to the writer; `summary(path)` prints the table.
 template <class Writer, class Run, class Summary>

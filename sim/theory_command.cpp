@@ -3,7 +3,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "commands.hpp"
@@ -200,7 +199,6 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const po::variables_map& values = *parsed;
   const sweep::TheorySweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
-  const bool quiet = values["quiet"].as<bool>();
   if (values["dry-run"].as<bool>()) {
     print_dry_run(sweep, threads);
     return 0;
@@ -226,18 +224,10 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
 
 void create_theory_layout(const std::string& config_ini, const std::string& path,
                           const std::string& command_line) {
-  const std::string ini = path + ".config.ini";
-  {
-    std::ofstream file(ini);
-    file << config_ini;
-  }
-  const auto values = parse_command("theory", theory_options(), {"--config", ini});
-  std::filesystem::remove(ini);
-  const sweep::TheorySweep sweep = sweep_from_options(*values);
-  io::TheoryFileWriter writer(path, sweep, io::Provenance{command_line, config_ini});
-  writer.file().mark_shard({}, {}, {0, 1});
-  writer.file().seal();
-  writer.close();
+  const sweep::TheorySweep sweep = sweep_from_options(
+      parse_config_text("theory", theory_options(), config_ini, path + ".config.ini"));
+  create_unsharded_layout<io::TheoryFileWriter>(path, sweep,
+                                                io::Provenance{command_line, config_ini});
 }
 
 }  // namespace cdl::sim

@@ -5,7 +5,8 @@
 // Estimator (also in analysis/cdl_analysis/transitions.py; the two must agree): take the
 // points with σ > 0 sorted by σ, x = log10 σ, the mean curve y; k* the first maximum, P = y[k*],
 // L and R the values at the smallest and largest σ.
-// - σ_c1: if P − L ≥ max(0.2|P|, 0.01), the first upward crossing of h1 = (L + P)/2 before k*, linearly
+// - σ_c1: if P − L ≥ max(0.2|P|, 0.01), the first upward crossing of h1 = (L + P)/2 before k*,
+// linearly
 //   interpolated in x (y_k < h1 ≤ y_{k+1}); else NaN.
 // - σ_c2: if P − R ≥ max(0.2|P|, 0.01), the first downward crossing of h2 = (P + R)/2 after k*
 //   (y_k ≥ h2 > y_{k+1}); else NaN.

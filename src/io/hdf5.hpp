@@ -85,7 +85,7 @@ class Dataset : public Object {
   void write_block(const Dims& offset, const Dims& count, std::span<const T> data) const;
   template <class T>
   std::vector<T> read() const;
-  hid_t stored_type_class() const;  // H5T_FLOAT, H5T_INTEGER, …
+  hid_t stored_type_class() const;       // H5T_FLOAT, H5T_INTEGER, …
   std::size_t stored_type_size() const;  // bytes per element
   bool is_scale() const;
   // Marks this 1-D dataset as the dimension scale `name` and attaches it to dimension `dim`

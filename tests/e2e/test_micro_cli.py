@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
+from e2e_support import datasets, snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
@@ -76,30 +77,6 @@ def with_tiny_defaults(args):
     extra = [w for option, value in defaults.items() if option not in given
              for w in (option, value)]
     return [*args, *extra, "--quiet"]
-
-
-def snapshot(directory):
-    """Every file and directory under `directory` with its bytes and modification time."""
-    state = {}
-    for root, dirs, files in os.walk(directory):
-        for name in dirs:
-            state[os.path.relpath(os.path.join(root, name), directory) + "/"] = None
-        for name in files:
-            path = os.path.join(root, name)
-            state[os.path.relpath(path, directory)] = (Path(path).read_bytes(),
-                                                        os.stat(path).st_mtime_ns)
-    return state
-
-
-def datasets(path):
-    """{name: array} for every dataset of an HDF5 file, in every group."""
-    found = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                found[name] = obj[()]
-        f.visititems(visit)
-    return found
 
 
 # Dimension-scale bookkeeping holds object references, which differ between files.

@@ -10,8 +10,9 @@ import tempfile
 import unittest
 from pathlib import Path
 
-import h5py
 import numpy as np
+
+from e2e_support import datasets
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
@@ -24,14 +25,6 @@ sigma = log:-1:2:6
 protocols = nonadiabatic,adiabatic_up
 samples = 20
 """
-
-
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()])
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
 
 
 class SlurmScriptsTest(unittest.TestCase):

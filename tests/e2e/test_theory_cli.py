@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
+from e2e_support import datasets, snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
@@ -42,30 +43,6 @@ def setUpModule():
 def run_cdl(args, cwd, timeout=120):
     return subprocess.run([str(CDL), "theory", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout)
-
-
-def snapshot(directory):
-    """Every file and directory under `directory` with its bytes and modification time."""
-    state = {}
-    for root, dirs, files in os.walk(directory):
-        for name in dirs:
-            state[os.path.relpath(os.path.join(root, name), directory) + "/"] = None
-        for name in files:
-            path = os.path.join(root, name)
-            state[os.path.relpath(path, directory)] = (Path(path).read_bytes(),
-                                                        os.stat(path).st_mtime_ns)
-    return state
-
-
-def datasets(path):
-    """{name: array} for every dataset of an HDF5 file, in every group."""
-    found = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset):
-                found[name] = obj[()]
-        f.visititems(visit)
-    return found
 
 
 def contains_token(line, text):
