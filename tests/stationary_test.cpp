@@ -3,10 +3,12 @@
 #include "theory/stationary.hpp"
 
 #include <Eigen/Eigenvalues>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 
 #include "sweep/theory_sweep.hpp"
+#include "theory/effective_dynamics.hpp"
 #include "theory/quadrature.hpp"
 
 using namespace cdl;
@@ -127,15 +129,15 @@ TEST_CASE("stability from the secular equation matches the explicit Jacobian's s
   }
 }
 
-TEST_CASE("the ordered branch's folds are where the secular function crosses one") {
+TEST_CASE("the ordered branch's folds are where the slope of the self-consistency map is one") {
   StationarySolver solver({2, 0.001}, distribution("normal:0:2"), distribution("uniform:-1.7:2.3"),
                           12, 200);
   const auto branch = solver.ordered(0.01, 158.0, 0.05);
   REQUIRE(branch.folds.size() == 2);
   for (const auto& fold : branch.folds) {
     const auto field = solver.ordered_field(fold.sigma, fold.m);
-    CHECK(field.mean == Approx(fold.m).epsilon(1e-4));
-    CHECK(field.secular == Approx(1).margin(2e-3));
+    CHECK(field.mean == Approx(fold.m).margin(1e-9));
+    CHECK(field.slope() == Approx(1).margin(1e-6));
   }
   // Stability changes at each fold along the branch.
   int changes = 0;
@@ -204,5 +206,222 @@ TEST_CASE(
     for (const auto& p : ordered.points)
       if (!p.stable && std::abs(std::log(p.sigma / sigma[s])) < 0.02)
         CHECK(std::abs(m_final - p.m) > 0.05);
+  }
+}
+
+namespace {
+
+// A weighted N → ∞ population for Δ ~ Normal(0, std) that resolves units switching wells:
+// Gauss–Legendre panels of width 0.1 over ±6 std, cut at every critical value of Δ(φ) at
+// (σ, m) (where a well is born or dies) and refined to width 2.5e-4 within ±0.01 of each.
+struct WeightedPopulation {
+  Eigen::ArrayXd disorder, weight;
+};
+
+WeightedPopulation switching_population(const FixedPointCurve& curve, double std) {
+  struct Panel {
+    double a, b;
+    int order;
+  };
+  std::vector<double> ends, fine_ends;
+  for (double x = -6 * std; x < 6 * std; x += 0.1) ends.push_back(x);
+  ends.push_back(6 * std);
+  for (const auto& piece : curve.pieces())
+    for (double critical : {piece.delta_lo, piece.delta_hi})
+      if (std::isfinite(critical) && std::abs(critical) < 6 * std)
+        for (int k = -40; k <= 40; ++k) fine_ends.push_back(critical + 2.5e-4 * k);
+  for (double x : fine_ends) ends.push_back(x);
+  std::sort(ends.begin(), ends.end());
+  const auto coarse = theory::gauss_legendre(8, 0.0, 1.0),
+             fine = theory::gauss_legendre(4, 0.0, 1.0);
+  std::vector<double> delta, weight;
+  for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
+    const double a = ends[p], b = ends[p + 1];
+    if (!(b - a > 1e-12)) continue;
+    const auto& rule = b - a < 1e-3 ? fine : coarse;
+    for (std::size_t k = 0; k < rule.nodes.size(); ++k) {
+      const double x = a + (b - a) * rule.nodes[k];
+      delta.push_back(x);
+      weight.push_back(rule.weights[k] * (b - a) * std::exp(-0.5 * x * x / (std * std)) /
+                       (std * std::sqrt(2 * M_PI)));
+    }
+  }
+  WeightedPopulation population{Eigen::Map<Eigen::ArrayXd>(delta.data(), delta.size()),
+                                Eigen::Map<Eigen::ArrayXd>(weight.data(), weight.size())};
+  population.weight /= population.weight.sum();
+  return population;
+}
+
+// The population's own self-consistent ordered state near m (every unit in its largest well),
+// by bisection of m − Σ w φ(m) on [lo, hi].
+double population_root(const UnitModel& unit, const WeightedPopulation& population, double sigma,
+                       double lo, double hi) {
+  const auto residual = [&](double m) {
+    const FixedPointCurve curve(unit, sigma, m);
+    double mean = 0;
+    for (Eigen::Index i = 0; i < population.disorder.size(); ++i)
+      mean += population.weight[i] * curve.fixed_points(population.disorder[i]).back();
+    return m - mean;
+  };
+  const bool rising = residual(lo) < 0;
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi);
+    ((residual(mid) < 0) == rising ? lo : hi) = mid;
+  }
+  return 0.5 * (lo + hi);
+}
+
+// The population started with every unit in its largest well at mean field m0, every state
+// pushed by `push`, integrated to t_end: its mean field at the end.
+double pushed_population_end(const UnitModel& unit, const WeightedPopulation& population,
+                             double sigma, double m0, double push, double t_end) {
+  const FixedPointCurve curve(unit, sigma, m0);
+  Eigen::ArrayXd phi(population.disorder.size());
+  for (Eigen::Index i = 0; i < phi.size(); ++i)
+    phi[i] = curve.fixed_points(population.disorder[i]).back() + push;
+  const auto graph = coupling::CouplingGraph::weighted_complete(population.weight);
+  theory::EffectiveDynamics dynamics(unit.depth, unit.gamma, population.disorder, graph);
+  dynamics.set_sigma(sigma);
+  theory::Dopri5Settings settings;
+  settings.rtol = 1e-8;
+  settings.atol = 1e-11;
+  settings.max_steps = 10'000'000;
+  theory::Dopri5 integrator(settings);
+  struct None {
+    void sample(int, const Eigen::ArrayXd&) {}
+  } none;
+  const std::vector<double> times{0.0, t_end};
+  const auto outcome = integrator.integrate(dynamics, phi, 0.0, t_end, times, none);
+  REQUIRE(outcome.status == theory::IntegrationStatus::done);
+  return (phi * population.weight).sum();
+}
+
+// The self-consistent ordered states m = M(σ, m) at one coupling, by bisection of sign changes.
+std::vector<double> ordered_roots(const StationarySolver& solver, double sigma) {
+  std::vector<double> roots;
+  const auto residual = [&](double m) { return m - solver.ordered_field(sigma, m).mean; };
+  double previous = 1e-3, r_previous = residual(previous);
+  for (double m = 1e-3 * 1.01; m < 3; m *= 1.01) {
+    const double r = residual(m);
+    if ((r > 0) != (r_previous > 0)) {
+      double lo = previous, hi = m;
+      for (int it = 0; it < 100; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        ((residual(mid) > 0) == (r_previous > 0) ? lo : hi) = mid;
+      }
+      roots.push_back(0.5 * (lo + hi));
+    }
+    previous = m, r_previous = r;
+  }
+  return roots;
+}
+
+}  // namespace
+
+TEST_CASE("the slope of the self-consistency map includes units switching wells") {
+  // ∂M/∂m = σ⟨1/a⟩ + the switching term, against central differences of M itself.
+  for (const char* disorder : {"normal:0:2", "uniform:-4:4"})
+    for (int depth : {2, 3}) {
+      StationarySolver solver({depth, 0.01}, distribution(disorder),
+                              distribution("uniform:-1.7:2.3"), 12, 200);
+      for (double sigma : {2.0, 8.7, 20.0})
+        for (double m : {0.07, 0.15, 0.5}) {
+          const auto field = solver.ordered_field(sigma, m);
+          const double h = 1e-6;
+          const double slope =
+              (solver.ordered_field(sigma, m + h).mean - solver.ordered_field(sigma, m - h).mean) /
+              (2 * h);
+          INFO(disorder << " D " << depth << " sigma " << sigma << " m " << m << " secular "
+                        << field.secular << " switching " << field.switching);
+          CHECK(field.slope() == Approx(slope).margin(1e-6));
+        }
+    }
+}
+
+TEST_CASE("stability with well switching: flags change exactly at the folds") {
+  // D = 3, γ = 0.01: the ordered branch folds at σ ≈ 29.59 and ≈ 8.565; σ⟨1/a⟩ alone crosses
+  // one only at σ ≈ 8.85 on the middle branch, where units switching wells already make it
+  // unstable.
+  StationarySolver solver({3, 0.01}, distribution("normal:0:2"), distribution("uniform:-1.7:2.3"),
+                          12, 200);
+  const auto branch = solver.ordered(0.1, 100.0, 0.05);
+  REQUIRE(branch.folds.size() == 2);
+  for (const auto& fold : branch.folds) {
+    const auto field = solver.ordered_field(fold.sigma, fold.m);
+    CHECK(field.mean == Approx(fold.m).margin(1e-9));
+    CHECK(field.slope() == Approx(1).margin(1e-6));
+  }
+  CHECK(branch.folds[1].sigma == Approx(8.5653).margin(2e-3));
+  // Along the branch the flag flips exactly at the folds (between neighbouring points that
+  // bracket a fold in continuation order) and nowhere else.
+  int flips = 0;
+  for (std::size_t k = 1; k < branch.points.size(); ++k) {
+    if (branch.points[k].stable == branch.points[k - 1].stable) continue;
+    ++flips;
+    const auto& a = branch.points[k - 1];
+    const auto& b = branch.points[k];
+    bool at_fold = false;
+    for (const auto& fold : branch.folds)
+      at_fold |= std::min(a.m, b.m) <= fold.m + 1e-9 && fold.m - 1e-9 <= std::max(a.m, b.m);
+    INFO("flip between (" << a.sigma << ", " << a.m << ") and (" << b.sigma << ", " << b.m << ")");
+    CHECK(at_fold);
+  }
+  CHECK(flips == 2);
+  // The three ordered states at σ = 8.7: lower and upper stable, the middle one (where
+  // σ⟨1/a⟩ < 1) unstable.
+  const auto roots = ordered_roots(solver, 8.7);
+  REQUIRE(roots.size() == 3);
+  const auto middle = solver.ordered_field(8.7, roots[1]);
+  CHECK(middle.secular < 1);
+  CHECK(middle.slope() > 1);
+  CHECK_FALSE(middle.stable());
+  CHECK(solver.ordered_field(8.7, roots[0]).stable());
+  CHECK(solver.ordered_field(8.7, roots[2]).stable());
+}
+
+TEST_CASE("pushed populations leave the branch points flagged unstable and return to stable ones") {
+  // Weighted populations that resolve units switching wells, started on the ordered states
+  // and pushed by ±1e-3, at couplings on both sides of the old boundary (σ⟨1/a⟩ = 1, on the
+  // middle branch) and of the new one (the fold, between the lower and the middle branch).
+  // A downward push of m moves the saddle-node Δ of the upper wells up, so units there switch
+  // to their lower well for good; between the two boundaries this is what makes the middle
+  // branch unstable, and an upward push (no switching) still returns.
+  struct Case {
+    int depth;
+    double gamma, sigma, t_end;
+    bool between_boundaries;  // σ⟨1/a⟩ < 1 < ∂M/∂m on the middle branch
+  };
+  const double push = 1e-3;
+  for (const Case c : {Case{2, 0.05, 6.4, 800, true}, Case{2, 0.05, 6.6, 800, false},
+                       Case{3, 0.01, 8.7, 1000, true}, Case{3, 0.01, 9.2, 1000, false}}) {
+    const UnitModel unit{c.depth, c.gamma};
+    StationarySolver solver(unit, distribution("normal:0:2"), distribution("uniform:-1.7:2.3"), 12,
+                            200);
+    const auto roots = ordered_roots(solver, c.sigma);
+    REQUIRE(roots.size() == 3);  // lower, middle, upper
+    for (std::size_t k = 0; k < roots.size(); ++k) {
+      const double root = roots[k];
+      const auto field = solver.ordered_field(c.sigma, root);
+      CHECK(field.stable() == (k != 1));
+      CHECK((field.secular < 1) == (k != 1 || c.between_boundaries));  // the old flag
+      const auto population = switching_population(FixedPointCurve(unit, c.sigma, root), 2.0);
+      // The population's own fixed point is the branch point: pushes act on the branch.
+      REQUIRE(population_root(unit, population, c.sigma, root - 1e-3, root + 1e-3) ==
+              Approx(root).margin(1e-5));
+      for (const double direction : {-1.0, 1.0}) {
+        if (k == 2 && direction > 0) continue;  // the upper state: one push suffices
+        // The upper state relaxes fastest (its units are far from any saddle-node).
+        const double t_end = k == 2 ? c.t_end / 4 : c.t_end;
+        const double end =
+            pushed_population_end(unit, population, c.sigma, root, direction * push, t_end);
+        INFO("D " << c.depth << " gamma " << c.gamma << " sigma " << c.sigma << " root " << root
+                  << " push " << direction * push << " -> m " << end);
+        const bool runs_away = k == 1 && (direction < 0 || !c.between_boundaries);
+        if (runs_away)
+          CHECK(direction * (end - root) > 10 * push);
+        else
+          CHECK(std::abs(end - root) < push);
+      }
+    }
   }
 }

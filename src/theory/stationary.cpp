@@ -1,6 +1,7 @@
 #include "theory/stationary.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <unsupported/Eigen/Polynomials>
@@ -181,11 +182,16 @@ DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
 }
 
 double DisorderAverage::density(double delta) const {
-  if (disorder_.kind == sweep::Distribution::Kind::normal) {
+  using Kind = sweep::Distribution::Kind;
+  if (disorder_.kind == Kind::normal) {
+    if (!(disorder_.b > 0)) return 0.0;
     const double z = (delta - disorder_.a) / disorder_.b;
     return std::exp(-0.5 * z * z) / (disorder_.b * std::sqrt(2 * M_PI));
   }
-  return 1.0 / (disorder_.b - disorder_.a);
+  if (disorder_.kind == Kind::uniform && disorder_.b > disorder_.a && delta > disorder_.a &&
+      delta < disorder_.b)
+    return 1.0 / (disorder_.b - disorder_.a);
+  return 0.0;
 }
 
 template <class F>
@@ -250,18 +256,64 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
       field.lyapunov += w * (model_.potential(delta, phi) + 0.5 * sigma * (phi - m) * (phi - m));
     });
   };
+  // Units at an end Δ_b of a range switch wells when m moves it: Δ_b is the critical value of
+  // Δ(φ) at a saddle-node φ_b, so ∂Δ_b/∂m = −σ φ_b^{−D} (Δ'(φ_b) = 0), and the end contributes
+  // ± p(Δ_b) φ(Δ_b) ∂Δ_b/∂m to ∂M/∂m. Infinite ends (the pole, ±∞) carry no units.
+  const auto end_flux = [&](double delta_b, double phi, double saddle) {
+    if (std::isinf(delta_b) || model_.depth == 0) return 0.0;
+    return average_.density(delta_b) * phi * (-sigma / power(saddle, model_.depth));
+  };
   // The largest root of a unit with disorder Δ lies on a stable increasing piece at positive φ
   // where Δ(φ) is below every value of Δ(ψ) for ψ > φ. Walk the pieces from the right.
-  double threshold = inf;
+  double threshold = inf, threshold_saddle = nan;
   for (auto piece = pieces.rbegin(); piece != pieces.rend(); ++piece) {
     if (piece->phi_hi <= 0 && model_.depth > 0) break;
     if (piece->increasing) {
-      const double hi = std::min(threshold, piece->delta_hi);
-      if (piece->delta_lo < hi) add(*piece, piece->delta_lo, hi);
+      const bool capped = threshold < piece->delta_hi;  // a well further right takes over
+      const double hi = capped ? threshold : piece->delta_hi;
+      if (piece->delta_lo < hi) {
+        add(*piece, piece->delta_lo, hi);
+        field.switching += capped ? end_flux(hi, curve.root_on(*piece, hi), threshold_saddle)
+                                  : end_flux(hi, piece->phi_hi, piece->phi_hi);
+        field.switching -= end_flux(piece->delta_lo, piece->phi_lo, piece->phi_lo);
+      }
     }
-    threshold = std::min(threshold, piece->delta_lo);
+    if (piece->delta_lo < threshold) {
+      threshold = piece->delta_lo;
+      threshold_saddle = piece->increasing ? piece->phi_lo : piece->phi_hi;
+    }
   }
   return field;
+}
+
+StationaryPoint StationarySolver::ordered_fold(double sigma, double m) const {
+  // Newton on G(x, m) = (m − M, 1 − ∂M/∂m) in x = ln σ, Jacobian by central differences.
+  // Without convergence the interpolated estimate (σ, m) is kept.
+  const double sigma_estimate = sigma, m_estimate = m;
+  double x = std::log(sigma);
+  const auto G = [&](double xx, double mm) {
+    const MeanField f = ordered_field(std::exp(xx), mm);
+    return std::array<double, 2>{mm - f.mean, 1 - f.slope()};
+  };
+  for (int it = 0; it < 30; ++it) {
+    const auto g = G(x, m);
+    const double hx = 1e-6, hm = 1e-7 * std::max(1.0, std::abs(m));
+    const auto gxp = G(x + hx, m), gxm = G(x - hx, m), gmp = G(x, m + hm), gmm = G(x, m - hm);
+    const double a = (gxp[0] - gxm[0]) / (2 * hx), b = (gmp[0] - gmm[0]) / (2 * hm);
+    const double c = (gxp[1] - gxm[1]) / (2 * hx), d = (gmp[1] - gmm[1]) / (2 * hm);
+    const double det = a * d - b * c;
+    if (det == 0 || !std::isfinite(det)) break;
+    const double dx = std::clamp((d * g[0] - b * g[1]) / det, -0.05, 0.05);
+    const double dm =
+        std::clamp((a * g[1] - c * g[0]) / det, -0.05 * std::abs(m), 0.05 * std::abs(m));
+    x -= dx;
+    m -= dm;
+    if (std::abs(dx) < 1e-13 && std::abs(dm) < 1e-13 * std::max(1.0, std::abs(m))) break;
+  }
+  const auto g = G(x, m);
+  if (!(std::abs(g[0]) < 1e-10 && std::abs(g[1]) < 1e-8))
+    x = std::log(sigma_estimate), m = m_estimate;
+  return {std::exp(x), m, false, ordered_field(std::exp(x), m).lyapunov};
 }
 
 Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step) const {
@@ -356,7 +408,7 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
       const double s = ds * tx / (tx - nx);
       const double fx = x + s * tx + s * s / (2 * ds) * (nx - tx);
       const double fm = m + s * tm + s * s / (2 * ds) * (nm - tm);
-      branch.folds.push_back({std::exp(fx), fm, false, ordered_field(std::exp(fx), fm).lyapunov});
+      branch.folds.push_back(ordered_fold(std::exp(fx), fm));
     }
     if (cx > x_max || cx < x_min) break;
     x = cx;

@@ -13,8 +13,16 @@
 //
 // Stability of a fixed point of the all-to-all system: the Jacobian −diag(aᵢ) + (σ/N) 1 1ᵀ,
 // aᵢ = U''(φᵢ) + σ, has eigenvalues −aᵢ and the roots λ of the secular equation
-// 1 = σ ⟨1/(aᵢ + λ)⟩. With every aᵢ > 0 it is stable iff σ⟨1/a⟩ < 1; σ⟨1/a⟩ = ∂M/∂m of the
-// self-consistency map M(m) = ⟨φ*(m)⟩, so folds of a branch are where it crosses 1.
+// 1 = σ ⟨1/(aᵢ + λ)⟩, so with every aᵢ > 0 a finite population is linearly stable iff
+// σ⟨1/a⟩ < 1. In the N → ∞ limit a branch that assigns wells by a rule (the largest well) has
+// a density of units at the Δ where their well is born or dies (a saddle-node, a = 0 there),
+// and a shift of m moves that Δ: units switch wells. The self-consistency map M(m) = ⟨φ*(m)⟩
+// then has the slope
+//     ∂M/∂m = σ⟨1/a⟩ + Σ_b ± p(Δ_b) φ*(Δ_b) ∂Δ_b/∂m,      ∂Δ_b/∂m = −σ φ_b^{−D},
+// summed over the ends Δ_b of the integration ranges (φ_b the saddle-node whose critical value
+// Δ_b is, + at an upper end, − at a lower one). A point is stable iff every a > 0 and
+// ∂M/∂m < 1: a push of m away from the branch is amplified by the map when ∂M/∂m > 1. Folds of
+// a branch are exactly where ∂M/∂m = 1.
 #pragma once
 
 #include <vector>
@@ -65,12 +73,13 @@ class DisorderAverage {
   // lo and hi so that f may be discontinuous there.
   template <class F>
   void for_each_node(double lo, double hi, F f) const;
+  // The probability density at Δ (zero for bimodal disorder, which has no density).
+  double density(double delta) const;
   double support_lo() const { return support_lo_; }
   double support_hi() const { return support_hi_; }
   const sweep::Distribution& distribution() const { return disorder_; }
 
  private:
-  double density(double delta) const;
   sweep::Distribution disorder_;
   double support_lo_, support_hi_, panel_width_;
   std::vector<double> unit_nodes_, unit_weights_;  // Gauss–Legendre on [0, 1]
@@ -80,9 +89,11 @@ class DisorderAverage {
 struct MeanField {
   double mean = 0;           // M(σ, m) = ⟨φ⟩
   double secular = 0;        // σ⟨1/a⟩ = ∂M/∂m at fixed occupation
+  double switching = 0;      // ∂M/∂m from units switching wells at their saddle-node
   double min_stiffness = 0;  // min of a = U''(φ) + σ over occupied wells
   double lyapunov = 0;       // H per unit: ⟨U(φ)⟩ + (σ/2)⟨(φ − m)²⟩
-  bool stable() const { return min_stiffness > 0 && secular < 1; }
+  double slope() const { return secular + switching; }  // ∂M/∂m
+  bool stable() const { return min_stiffness > 0 && slope() < 1; }
 };
 
 struct StationaryPoint {
@@ -110,6 +121,8 @@ class StationarySolver {
 
   // Every unit in its largest-φ well (for m > 0 the well whose sign matches m).
   MeanField ordered_field(double sigma, double m) const;
+  // The fold of the ordered branch near (σ, m): m = M(σ, m) and ∂M/∂m = 1, by Newton.
+  StationaryPoint ordered_fold(double sigma, double m) const;
   // Pseudo-arclength continuation of the ordered branch in (log σ, m) from σ_min, through
   // folds, until σ leaves [σ_min, σ_max] or m reaches 0. `step` is the largest arclength step.
   Branch ordered(double sigma_min, double sigma_max, double step) const;
