@@ -20,6 +20,7 @@
 #include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
+#include "sweep/status.hpp"
 
 namespace cdl::sim {
 
@@ -51,6 +52,7 @@ struct ProtocolAnalysis {
   std::vector<std::vector<double>> mean, se, chi, loss, loss_se, rank1_r2;
   std::vector<analysis::Window> window;
   std::vector<analysis::WindowInterval> interval;
+  std::vector<long> status_count;  // points per status code: only done points are analysed
 };
 
 void write_matrix(const h5::Group& group, const std::string& name,
@@ -166,7 +168,15 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       p.name = name;
       p.sigma = group.open_dataset("sigma").read<double>();
       const auto status = group.open_dataset("status").read<std::int8_t>();
-      for (auto s : status) done += s == 0;
+      p.status_count.assign(sweep::point_status_names.size(), 0);
+      for (auto s : status) {
+        if (s < 0 || static_cast<std::size_t>(s) >= p.status_count.size())
+          io::reject(
+              "file", path,
+              "group /" + name + ": status value " + std::to_string(s) + " outside the flag table");
+        ++p.status_count[static_cast<std::size_t>(s)];
+        done += s == 0;
+      }
       const auto order = group.open_dataset("order_parameter").read<double>();
       std::vector<double> signal = order;
       p.observable = "order_parameter";
@@ -299,6 +309,13 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   for (const auto& p : protocols) {
     std::printf("\n%s (%s): ordered window, 95 %% bootstrap intervals\n", p.name.c_str(),
                 p.observable.c_str());
+    // Points that are not done never enter an average: say how many were left out, and why.
+    std::string excluded;
+    for (std::size_t k = 2; k < p.status_count.size(); ++k)
+      if (p.status_count[k] > 0)
+        excluded += (excluded.empty() ? "" : ", ") + std::to_string(p.status_count[k]) + " " +
+                    sweep::point_status_names[k];
+    if (!excluded.empty()) std::printf("(left out: %s)\n", excluded.c_str());
     std::printf("%6s  %-30s %-30s", "depth", "sigma_c1", "sigma_c2");
     if (!predicted_depths.empty()) std::printf(" %-10s %-10s", "theory c1", "theory c2");
     std::printf("\n");

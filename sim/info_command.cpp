@@ -100,8 +100,13 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
       p.owned = 0;
       for (auto o : owned) p.owned += o;
     }
-    for (std::size_t k = 0; k < status.size(); ++k)
+    for (std::size_t k = 0; k < status.size(); ++k) {
+      if (status[k] < 0 || static_cast<std::size_t>(status[k]) >= p.count.size())
+        io::reject("file", path,
+                   "group /" + name + ": status value " + std::to_string(status[k]) +
+                       " outside the flag table");
       if (owned[k]) ++p.count[static_cast<std::size_t>(status[k])];
+    }
     protocols.push_back(p);
   }
   const auto failed = [](const ProtocolInfo& p) {
@@ -147,8 +152,14 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
   }
   if (shard_count > 1) std::cout << "  shard " << shard_index << " of " << shard_count << "\n";
   for (const ProtocolInfo& p : protocols) {
-    std::cout << "  " << p.name << ": " << p.count[0] << " done, " << failed(p) << " failed, "
-              << p.count[1] << " missing";
+    std::cout << "  " << p.name << ": " << p.count[0] << " done, " << failed(p) << " failed";
+    std::string reasons;
+    for (std::size_t k = 2; k < p.count.size(); ++k)
+      if (p.count[k] > 0)
+        reasons += (reasons.empty() ? "" : ", ") + std::to_string(p.count[k]) + " " +
+                   sweep::point_status_names[k];
+    if (!reasons.empty()) std::cout << " (" << reasons << ")";
+    std::cout << ", " << p.count[1] << " missing";
     if (p.owned >= 0) std::cout << " (of the " << p.owned << " points this shard owns)";
     std::cout << "\n";
   }

@@ -27,11 +27,12 @@ constexpr const char* published_sigma_grid = "log:-2.2:-1:15,log:-1:1:30,log:1:2
 
 // Options that define the physics and the grid: recorded in every file's `config`.
 const std::vector<std::string> recorded_options{
-    "units",          "runs",        "depths",    "sigma",
-    "protocols",      "gamma",       "t-end",     "samples",
-    "rtol",           "atol",        "max-steps", "disorder",
-    "init",           "topology",    "seed",      "save-final-states",
-    "disorder-nodes", "init-panels", "init-order"};
+    "units",          "runs",        "depths",     "sigma",
+    "protocols",      "gamma",       "t-end",      "samples",
+    "rtol",           "atol",        "max-steps",  "disorder",
+    "init",           "topology",    "seed",       "save-final-states",
+    "disorder-nodes", "init-panels", "init-order", "accuracy",
+    "refine-levels"};
 
 po::options_description theory_options() {
   po::options_description options("cdl theory options");
@@ -49,6 +50,10 @@ po::options_description theory_options() {
        "--units inf: points over the disorder bulk (panels of 4 equal in probability; tails add more)")
       ("init-panels", text("4"), "--units inf: Gauss-Legendre panels over the initial states")
       ("init-order", text("6"), "--units inf: points per initial-state panel")
+      ("accuracy", text("1e-3"),
+       "--units inf: target of the error estimate of <m> (absolute); refine each point until it is met")
+      ("refine-levels", text("8"),
+       "--units inf: adaptive refinements per non-adiabatic point before it is not_converged")
       ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]");
   // clang-format on
   options.add(sweep_options({"50", "0,1,2", published_sigma_grid, "nonadiabatic,adiabatic_up"}));
@@ -66,7 +71,12 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
     if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
   }
   sweep.population.disorder_nodes = static_cast<int>(
-      integer_at_least(values, "disorder-nodes", 2, "quadrature order must be >= 2"));
+      integer_at_least(values, "disorder-nodes", 4, "need at least one panel of 4 nodes"));
+  sweep.accuracy = positive(values, "accuracy");
+  sweep.refine_levels =
+      static_cast<int>(integer_at_least(values, "refine-levels", 0, "must be >= 0"));
+  if (sweep.refine_levels > 30)
+    io::reject("refine-levels", io::text(values, "refine-levels"), "at most 30");
   sweep.population.init_panels =
       static_cast<int>(integer_at_least(values, "init-panels", 1, "need at least 1 panel"));
   sweep.population.init_order =
@@ -147,6 +157,7 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
   const io::h5::Group root = file.root();
   const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
   std::vector<long> status_count(sweep::point_status_names.size(), 0);
+  bool any_not_converged = false;
   for (const auto protocol : sweep.protocols) {
     const io::h5::Group group = root.open_group(sweep::name(protocol));
     const auto order = group.open_dataset("order_parameter").read<double>();
@@ -165,6 +176,14 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
     for (std::size_t s = 0; s < n_sigma; ++s) {
       std::printf("%10.4g", sweep.sigma[s]);
       for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
+        if (sweep.infinite_population &&
+            status[d * n_sigma + s] ==
+                static_cast<std::int8_t>(sweep::PointStatus::not_converged)) {
+          // Its best value, marked: never a silent value.
+          std::printf("   %8.4f +- %-6.4f*", order[d * n_sigma + s], error[d * n_sigma + s]);
+          any_not_converged = true;
+          continue;
+        }
         double sum = 0, sum_sq = 0;
         long n = 0;
         for (std::size_t r = 0; r < n_run; ++r) {
@@ -185,6 +204,11 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
   }
   long failed = 0;
   for (std::size_t k = 1; k < status_count.size(); ++k) failed += status_count[k];
+  if (any_not_converged)
+    std::printf(
+        "* not_converged: the error estimate stayed above --accuracy %g within "
+        "--refine-levels %d\n",
+        sweep.accuracy, sweep.refine_levels);
   std::printf("\nintegrations: %ld done, %ld failed", status_count[0], failed);
   for (std::size_t k = 1; k < status_count.size(); ++k)
     if (status_count[k] > 0) std::printf(", %s %ld", sweep::point_status_names[k], status_count[k]);

@@ -14,10 +14,13 @@ enum class PointStatus : std::int8_t {
   step_underflow = 3,  // the adaptive step size collapsed below round-off
   step_budget = 4,     // the integration exceeded its step budget
   chain_broken = 5,    // adiabatic chain: an earlier coupling failed, so this one has no start
+  not_converged = 6,   // N → ∞: the error estimate stayed above --accuracy within the budget;
+                       // the best value and its estimate are kept, never averaged
 };
 
-inline constexpr std::array<const char*, 6> point_status_names = {
-    "done", "not_run", "diverged", "step_underflow", "step_budget", "chain_broken"};
+inline constexpr std::array<const char*, 7> point_status_names = {
+    "done",        "not_run",      "diverged",     "step_underflow",
+    "step_budget", "chain_broken", "not_converged"};
 
 inline std::string flag_meanings() {
   std::string text;

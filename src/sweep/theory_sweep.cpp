@@ -1,7 +1,9 @@
 #include "sweep/theory_sweep.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
 
 #include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
@@ -39,7 +41,12 @@ struct TraceRecorder {
   int depth;
   double mean_disorder;
   const Eigen::ArrayXd* weights = nullptr;
+  // N → ∞ only: Σ over the measured samples (k ≥ first_measured) of every node's state, the
+  // per-node share of ⟨m⟩ that drives the adaptive refinement.
+  Eigen::ArrayXd* measured_sum = nullptr;
+  int first_measured = 0;
   void sample(int k, const Eigen::ArrayXd& phi) {
+    if (measured_sum && k >= first_measured) *measured_sum += phi;
     if (weights) {
       m[k] = numerics::fixed_order_weighted_mean(phi, *weights);
       loss[k] = theory::weighted_effective_loss(phi, *weights, depth, mean_disorder);
@@ -95,10 +102,12 @@ constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
 
 struct PopulationRun {
   Eigen::ArrayXd disorder, initial_state, weight, phi;
+  std::vector<int> node_of;     // the disorder node of every population node
+  Eigen::ArrayXd measured_sum;  // Σ over measured samples of every node's state
 };
 
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
-// to the rows when given.
+// to the rows when given (and then run.measured_sum is filled).
 theory::IntegrationResult integrate_population(const TheorySweep& sweep, int depth, double sigma,
                                                PopulationRun& run, theory::Dopri5& integrator,
                                                const std::vector<double>& times, double* m_row,
@@ -107,7 +116,14 @@ theory::IntegrationResult integrate_population(const TheorySweep& sweep, int dep
   theory::EffectiveDynamics dynamics(depth, sweep.gamma, run.disorder, graph);
   dynamics.set_sigma(sigma);
   if (m_row) {
-    TraceRecorder recorder{m_row, loss_row, depth, mean_disorder, &run.weight};
+    run.measured_sum.setZero(run.phi.size());
+    TraceRecorder recorder{m_row,
+                           loss_row,
+                           depth,
+                           mean_disorder,
+                           &run.weight,
+                           &run.measured_sum,
+                           sweep.first_measured_sample()};
     return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, recorder);
   }
   NoObserver none;
@@ -126,9 +142,9 @@ double unstable_root(int depth, double gamma, double sigma, double m, double dis
 // Locates, for every disorder node, the initial state whose path ends at the unstable root at
 // t_end, with zero-weight probes riding along the population: each pass narrows every bracket
 // by a factor probes − 1, and the population is rebuilt split at the current estimates so that
-// m(t) converges together with them. `split` holds the previous coupling's estimates, which
-// split the first pass's population; every bracket starts from the whole range, since one
-// warm-started from the previous coupling can lock onto a stale step.
+// m(t) converges together with them. `split` holds first guesses (NaN: none), which split the
+// first pass's population; every bracket starts from the whole range, since one warm-started
+// from a guess can lock onto a stale step.
 std::vector<double> locate_separatrix(const TheorySweep& sweep,
                                       const theory::PopulationQuadrature& q, int depth,
                                       double sigma, std::vector<double> split,
@@ -188,137 +204,364 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   return split;
 }
 
-// The rules of one refinement level: rule A, whose populations are split at the separatrix,
-// and a refined rule B (1.5× the disorder nodes, 4 more points per panel, A's splits
-// interpolated in Δ). B's result is reported and |A − B| is its error estimate.
-struct RefinementLevel {
-  theory::PopulationQuadrature a, b;
-  static RefinementLevel make(const TheorySweep& sweep, theory::PopulationRule rule) {
-    theory::PopulationRule refined = rule;
-    refined.disorder_nodes += rule.disorder_nodes / 2;
-    refined.init_order += 4;
-    return {theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, rule),
-            theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, refined)};
+// Splits of rule `from` carried to the disorder nodes of rule `to`: linear interpolation in Δ
+// between neighbouring nodes that both have one (NaN elsewhere).
+std::vector<double> interpolate_splits(const theory::PopulationQuadrature& from,
+                                       const std::vector<double>& split,
+                                       const theory::PopulationQuadrature& to) {
+  const auto& nodes = from.disorder().nodes;
+  std::vector<double> out(to.disorder_count(), not_a_number);
+  for (int i = 0; i < to.disorder_count(); ++i) {
+    const double x = to.disorder().nodes[i];
+    for (std::size_t j = 0; j + 1 < nodes.size(); ++j)
+      if (nodes[j] <= x && x <= nodes[j + 1] && !std::isnan(split[j]) &&
+          !std::isnan(split[j + 1])) {
+        out[i] = nodes[j + 1] == nodes[j] ? split[j]
+                                          : split[j] + (split[j + 1] - split[j]) * (x - nodes[j]) /
+                                                           (nodes[j + 1] - nodes[j]);
+        break;
+      }
   }
-  // Rule B's splits: rule A's, interpolated linearly in Δ between nodes that have one.
-  std::vector<double> interpolate_splits(const std::vector<double>& split) const {
-    const auto& nodes = a.disorder().nodes;
-    std::vector<double> out(b.disorder_count(), not_a_number);
-    for (int i = 0; i < b.disorder_count(); ++i) {
-      const double x = b.disorder().nodes[i];
-      for (std::size_t j = 0; j + 1 < nodes.size(); ++j)
-        if (nodes[j] <= x && x <= nodes[j + 1] && !std::isnan(split[j]) &&
-            !std::isnan(split[j + 1]))
-          out[i] =
-              split[j] + (split[j + 1] - split[j]) * (x - nodes[j]) / (nodes[j + 1] - nodes[j]);
+  return out;
+}
+
+// Every disorder panel cut in two at its midpoint.
+std::vector<double> bisect_panels(const std::vector<double>& ends) {
+  std::vector<double> out;
+  for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
+    out.push_back(ends[p]);
+    out.push_back(0.5 * (ends[p] + ends[p + 1]));
+  }
+  if (!ends.empty()) out.push_back(ends.back());
+  return out;
+}
+
+// A rule's nodes riding along another rule's population with zero weight (they feel its m(t)
+// without changing it): their own weights and disorder nodes, from `offset` on.
+struct Riders {
+  Eigen::Index offset = 0;
+  Eigen::ArrayXd weight;
+  std::vector<int> node_of;
+};
+
+// Appends the population of rule q (split at `split`) to `run` as riders.
+Riders append_riders(const theory::PopulationQuadrature& q, const std::vector<double>& split,
+                     PopulationRun& run) {
+  Riders riders;
+  Eigen::ArrayXd disorder, initial_state;
+  q.build(split, {}, 0, disorder, initial_state, riders.weight, &riders.node_of);
+  riders.offset = run.disorder.size();
+  const Eigen::Index n = riders.offset + disorder.size();
+  run.disorder.conservativeResize(n);
+  run.initial_state.conservativeResize(n);
+  run.weight.conservativeResize(n);
+  run.disorder.tail(disorder.size()) = disorder;
+  run.initial_state.tail(disorder.size()) = initial_state;
+  run.weight.tail(disorder.size()).setZero();
+  return riders;
+}
+
+// Each disorder panel's share of the time-averaged m under rule q, from its riders.
+std::vector<double> panel_shares(const theory::PopulationQuadrature& q, const Riders& riders,
+                                 const PopulationRun& run, int measured) {
+  std::vector<double> share(static_cast<std::size_t>(q.panel_count()), 0.0);
+  for (Eigen::Index i = 0; i < riders.weight.size(); ++i)
+    share[static_cast<std::size_t>(q.panel_of(riders.node_of[static_cast<std::size_t>(i)]))] +=
+        riders.weight[i] * run.measured_sum[riders.offset + i] / measured;
+  return share;
+}
+
+// The rules one refinement level compares: rule A, whose populations are split at the
+// separatrix, and rule B with every disorder panel bisected and 4 more initial-state points per
+// panel (A's splits interpolated in Δ). B's result is reported and |A − B|, both integrated
+// self-consistently, is its error estimate: B is the more accurate rule, so the estimate is
+// conservative as long as the rules converge. Where to refine is decided under one m(t): A's
+// nodes and B's disorder nodes with A's initial-state rule ride along B's population, which
+// separates each disorder panel's error in Δ from the error in φ(0).
+struct RulePair {
+  theory::PopulationQuadrature a, b, b_coarse;  // b_coarse: B in Δ, A in φ(0)
+  RulePair(const TheorySweep& sweep, const std::vector<double>& ends, int init_panels,
+           int init_order)
+      : a(sweep.disorder, sweep.initial_state, ends, init_panels, init_order),
+        b(sweep.disorder, sweep.initial_state, bisect_panels(ends), init_panels, init_order + 4),
+        b_coarse(sweep.disorder, sweep.initial_state, bisect_panels(ends), init_panels,
+                 init_order) {}
+  struct Built {
+    PopulationRun a, b;
+    Riders a_riders, b_coarse_riders;
+  };
+  // Both populations, with the riders in B's when `riders` (they only serve refinement).
+  void build(const std::vector<double>& split, bool riders, Built& out) const {
+    a.build(split, {}, 0, out.a.disorder, out.a.initial_state, out.a.weight, &out.a.node_of);
+    out.a.phi = out.a.initial_state;
+    build_b(split, riders, out);
+  }
+  void build_b(const std::vector<double>& split, bool riders, Built& out) const {
+    const auto split_b = interpolate_splits(a, split, b);
+    b.build(split_b, {}, 0, out.b.disorder, out.b.initial_state, out.b.weight, &out.b.node_of);
+    if (riders) {
+      out.a_riders = append_riders(a, split, out.b);
+      out.b_coarse_riders = append_riders(b_coarse, split_b, out.b);
     }
-    return out;
-  }
-  void build(const std::vector<double>& split, PopulationRun& run_a, PopulationRun& run_b) const {
-    const std::vector<std::array<double, 2>> no_brackets;
-    a.build(split, no_brackets, 0, run_a.disorder, run_a.initial_state, run_a.weight);
-    b.build(interpolate_splits(split), no_brackets, 0, run_b.disorder, run_b.initial_state,
-            run_b.weight);
-    run_a.phi = run_a.initial_state;
-    run_b.phi = run_b.initial_state;
+    out.b.phi = out.b.initial_state;
   }
 };
 
-// A non-adiabatic point whose error estimate exceeds this is recomputed with the disorder
-// nodes and the initial-state panels doubled, up to max_refinements times: the estimate
-// flags the couplings where units cross between wells during the measuring window.
-constexpr double refine_above = 2.5e-4;
-constexpr int max_refinements = 2;
+// Where the next level refines, from the riders of an integrated level.
+struct Refinement {
+  std::vector<double> ends;  // A's disorder panels, those with the largest Δ error bisected
+  bool init_states = false;  // the φ(0) error is a sizeable part: double its panels
+};
 
-// N → ∞: the population quadrature at each coupling (MODEL.md §4). The unit axis holds the
-// base rule's disorder nodes and their separatrix; adiabatic chains carry both populations'
-// states along and are never refined (their state cannot change rule mid-chain).
-void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
-                            TheoryWorkspace& workspace) {
+Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built, int measured) {
+  const auto share_a = panel_shares(rules.a, built.a_riders, built.b, measured);
+  const auto share_coarse = panel_shares(rules.b_coarse, built.b_coarse_riders, built.b, measured);
+  // B's own nodes are the population's first ones: its shares with its own weights.
+  Riders b_own{0, built.b.weight.head(static_cast<Eigen::Index>(built.b.node_of.size())),
+               built.b.node_of};
+  const auto share_b = panel_shares(rules.b, b_own, built.b, measured);
+  double init_error = 0;
+  for (std::size_t q = 0; q < share_b.size(); ++q)
+    init_error += std::abs(share_b[q] - share_coarse[q]);
+  Refinement plan;
+  const auto& ends = rules.a.disorder_ends();
+  if (ends.empty()) {  // bimodal: two atoms, only φ(0) to refine
+    plan.init_states = true;
+    return plan;
+  }
+  const std::size_t n = share_a.size();
+  std::vector<double> indicator(n);
+  double total = 0;
+  for (std::size_t p = 0; p < n; ++p) {
+    indicator[p] = std::abs(share_coarse[2 * p] + share_coarse[2 * p + 1] - share_a[p]);
+    total += indicator[p];
+  }
+  plan.init_states = init_error > 0.25 * total;
+  std::vector<std::size_t> order(n);
+  for (std::size_t p = 0; p < n; ++p) order[p] = p;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return indicator[x] > indicator[y]; });
+  std::vector<bool> cut(n, false);
+  double covered = 0;
+  for (std::size_t k = 0; k < n && (k == 0 || covered < 0.5 * total); ++k) {
+    cut[order[k]] = true;
+    covered += indicator[order[k]];
+  }
+  for (std::size_t p = 0; p < n; ++p) {
+    plan.ends.push_back(ends[p]);
+    if (cut[p]) plan.ends.push_back(0.5 * (ends[p] + ends[p + 1]));
+  }
+  plan.ends.push_back(ends.back());
+  return plan;
+}
+
+// One N → ∞ point's result under one rule pair.
+struct PointEstimate {
+  theory::IntegrationStatus status = theory::IntegrationStatus::done;
+  double order_parameter = not_a_number, order_parameter_error = not_a_number;
+  double loss = not_a_number, loss_error = not_a_number;
+  std::int64_t steps = 0;
+};
+
+// Integrates both rules' populations (already built) and compares them; B's traces go to the
+// rows.
+PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, PopulationRun& a,
+                            PopulationRun& b, theory::Dopri5& integrator,
+                            const std::vector<double>& times, double mean_disorder,
+                            std::vector<double>& m_a, std::vector<double>& loss_a, double* m_row,
+                            double* loss_row) {
+  const int measured = sweep.samples - sweep.first_measured_sample();
+  const auto tail_mean = [&](const double* row) {
+    return numerics::fixed_order_sum(
+               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
+           measured;
+  };
+  PointEstimate e;
+  e.status = integrate_population(sweep, depth, sigma, a, integrator, times, m_a.data(),
+                                  loss_a.data(), mean_disorder)
+                 .status;
+  if (e.status != theory::IntegrationStatus::done) return e;
+  const auto outcome = integrate_population(sweep, depth, sigma, b, integrator, times, m_row,
+                                            loss_row, mean_disorder);
+  e.status = outcome.status;
+  e.steps = outcome.accepted_steps;
+  if (e.status != theory::IntegrationStatus::done) return e;
+  e.order_parameter = std::abs(tail_mean(m_row));
+  e.loss = tail_mean(loss_row);
+  e.order_parameter_error = std::abs(e.order_parameter - std::abs(tail_mean(m_a.data())));
+  e.loss_error = std::abs(e.loss - tail_mean(loss_a.data()));
+  return e;
+}
+
+// A non-adiabatic N → ∞ point, refined until its error estimate is at most sweep.accuracy:
+// each level bisects the disorder panels where A and B differ most under one m(t) (where units
+// are near their saddle-node and the state changes fast in Δ), and doubles the initial-state
+// panels when their error is a sizeable part (up to 16 times the base panels). After
+// sweep.refine_levels refinements the point is not_converged and keeps the level with the smallest
+// estimate. The point depends on nothing but its own coupling, so it is an independent work item.
+PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
+                                     TheoryWorkspace& workspace, double mean_disorder,
+                                     std::vector<double>& base_split) {
+  auto& result = workspace.result;
+  const double sigma = sweep.sigma[static_cast<std::size_t>(s)];
+  const std::vector<double> times = sweep.sample_times();
+  std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
+  std::vector<double> m_b(sweep.samples), loss_b(sweep.samples);
+  const int measured = sweep.samples - sweep.first_measured_sample();
+  std::vector<double> ends =
+      theory::base_disorder_ends(sweep.disorder, sweep.population.disorder_nodes);
+  int init_panels = sweep.population.init_panels;
+  const int init_order = sweep.population.init_order;
+  PointEstimate best;
+  best.order_parameter_error = std::numeric_limits<double>::infinity();
+  double previous_value = not_a_number;
+  std::vector<double> split;
+  std::unique_ptr<RulePair> previous;
+  RulePair::Built built;
+  for (int level = 0; level <= sweep.refine_levels; ++level) {
+    const RulePair rules(sweep, ends, init_panels, init_order);
+    std::vector<double> guess = previous
+                                    ? interpolate_splits(previous->a, split, rules.a)
+                                    : std::vector<double>(rules.a.disorder_count(), not_a_number);
+    auto status = theory::IntegrationStatus::done;
+    split =
+        locate_separatrix(sweep, rules.a, depth, sigma, guess, workspace.integrator, times, status);
+    if (level == 0) base_split = split;
+    PointEstimate e;
+    e.status = status;
+    if (status == theory::IntegrationStatus::done) {
+      // A point refined once is likely refined again: its B carries the riders at once.
+      rules.build(split, level > 0, built);
+      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace.integrator, times,
+                        mean_disorder, m_a, loss_a, m_b.data(), loss_b.data());
+    }
+    if (e.status != theory::IntegrationStatus::done) return to_point_status(e.status);
+    // A and B can agree by chance; the change from the previous level's value guards that.
+    if (level > 0)
+      e.order_parameter_error =
+          std::max(e.order_parameter_error, std::abs(e.order_parameter - previous_value));
+    previous_value = e.order_parameter;
+    if (e.order_parameter_error < best.order_parameter_error) {
+      best = e;
+      std::copy(m_b.begin(), m_b.end(), result.m_trace.row(s).data());
+      std::copy(loss_b.begin(), loss_b.end(), result.loss_trace.row(s).data());
+    }
+    if (e.order_parameter_error <= sweep.accuracy) break;
+    if (level == sweep.refine_levels) break;
+    if (level == 0) {  // B again, with the riders
+      rules.build_b(split, true, built);
+      std::vector<double> m_scratch(sweep.samples), loss_scratch(sweep.samples);
+      const auto status_b =
+          integrate_population(sweep, depth, sigma, built.b, workspace.integrator, times,
+                               m_scratch.data(), loss_scratch.data(), mean_disorder)
+              .status;
+      if (status_b != theory::IntegrationStatus::done) break;
+    }
+    const Refinement plan = plan_refinement(rules, built, measured);
+    if (!plan.ends.empty()) ends = plan.ends;
+    if (plan.init_states && init_panels < 16 * sweep.population.init_panels) init_panels *= 2;
+    previous = std::make_unique<RulePair>(rules);
+  }
+  result.order_parameter[s] = best.order_parameter;
+  result.order_parameter_error[s] = best.order_parameter_error;
+  result.loss[s] = best.loss;
+  result.loss_error[s] = best.loss_error;
+  result.steps[s] = best.steps;
+  return best.order_parameter_error <= sweep.accuracy ? PointStatus::done
+                                                      : PointStatus::not_converged;
+}
+
+// An adiabatic N → ∞ chain: both rules' populations carry their states from coupling to
+// coupling, so the rules cannot change mid-chain; a point whose estimate exceeds
+// sweep.accuracy is not_converged (refine with --disorder-nodes, --init-panels).
+void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& chain,
+                                      TheoryWorkspace& workspace, double mean_disorder) {
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
   auto& result = workspace.result;
-  std::vector<RefinementLevel> levels;
-  theory::PopulationRule rule = sweep.population;
-  const int n_levels = protocol == Protocol::nonadiabatic ? max_refinements + 1 : 1;
-  for (int level = 0; level < n_levels; ++level) {
-    levels.push_back(RefinementLevel::make(sweep, rule));
-    rule.disorder_nodes *= 2;
-    rule.init_panels *= 2;
+  const RulePair rules(sweep,
+                       theory::base_disorder_ends(sweep.disorder, sweep.population.disorder_nodes),
+                       sweep.population.init_panels, sweep.population.init_order);
+  const std::vector<double> times = sweep.sample_times();
+  std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
+  RulePair::Built built;
+  bool chain_broken = false, first = true;
+  for (const int s : visiting_order(protocol, sweep.sigma)) {
+    const double sigma = sweep.sigma[s];
+    if (chain_broken) {
+      result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
+      continue;
+    }
+    auto status = theory::IntegrationStatus::done;
+    if (first) {
+      const auto split = locate_separatrix(
+          sweep, rules.a, depth, sigma, std::vector<double>(rules.a.disorder_count(), not_a_number),
+          workspace.integrator, times, status);
+      for (int j = 0; j < rules.a.disorder_count(); ++j) result.separatrix(s, j) = split[j];
+      if (status == theory::IntegrationStatus::done) rules.build(split, false, built);
+      first = false;
+    }
+    PointEstimate e;
+    e.status = status;
+    if (status == theory::IntegrationStatus::done)
+      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace.integrator, times,
+                        mean_disorder, m_a, loss_a, result.m_trace.row(s).data(),
+                        result.loss_trace.row(s).data());
+    if (e.status != theory::IntegrationStatus::done) {
+      result.status[s] = static_cast<std::int8_t>(to_point_status(e.status));
+      result.m_trace.row(s).setConstant(not_a_number);
+      result.loss_trace.row(s).setConstant(not_a_number);
+      chain_broken = true;
+      continue;
+    }
+    result.order_parameter[s] = e.order_parameter;
+    result.order_parameter_error[s] = e.order_parameter_error;
+    result.loss[s] = e.loss;
+    result.loss_error[s] = e.loss_error;
+    result.steps[s] = e.steps;
+    result.status[s] = static_cast<std::int8_t>(
+        e.order_parameter_error <= sweep.accuracy ? PointStatus::done : PointStatus::not_converged);
   }
-  const auto& base = levels.front().a;
+}
+
+// N → ∞: the population quadrature at each coupling of the item (MODEL.md §4). The unit axis
+// holds the base rule's disorder nodes and their separatrix.
+void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
+                           TheoryWorkspace& workspace) {
+  const Chain& chain = item.chain;
+  const Protocol protocol = sweep.protocols[chain.protocol];
+  const int depth = sweep.depths[chain.depth_index];
+  auto& result = workspace.result;
+  const theory::PopulationQuadrature base(sweep.disorder, sweep.initial_state, sweep.population);
   const int n = base.disorder_count();
   result.chain = chain;
   result.disorder = Eigen::Map<const Eigen::ArrayXd>(base.disorder().nodes.data(), n);
   result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
   result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
   const double mean_disorder = (result.weight * result.disorder).sum();
-  const std::vector<double> times = sweep.sample_times();
-  const int measured = sweep.samples - sweep.first_measured_sample();
-  std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
-  const auto tail_mean = [&](const double* row) {
-    return numerics::fixed_order_sum(
-               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
-           measured;
-  };
-
-  std::vector<double> split(n, not_a_number);
-  PopulationRun a, b;
-  bool chain_broken = false, first = true;
-  for (const int s : visiting_order(protocol, sweep.sigma)) {
-    const double sigma = sweep.sigma[s];
+  for (std::size_t s = 0; s < sweep.sigma.size(); ++s) {
     result.m_trace.row(s).setConstant(not_a_number);
     result.loss_trace.row(s).setConstant(not_a_number);
     result.separatrix.row(s).setConstant(not_a_number);
     result.order_parameter[s] = result.loss[s] = not_a_number;
     result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
     result.steps[s] = 0;
-    if (chain_broken) {
-      result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
-      continue;
-    }
-    auto status = theory::IntegrationStatus::done;
-    for (std::size_t level = 0; level < levels.size(); ++level) {
-      const RefinementLevel& rules = levels[level];
-      if (protocol == Protocol::nonadiabatic || first) {
-        // Refined levels locate their own separatrix: B's interpolated splits would inherit
-        // any misplaced one, hiding it from the estimate.
-        std::vector<double> level_split =
-            level == 0 ? split : std::vector<double>(rules.a.disorder_count(), not_a_number);
-        level_split = locate_separatrix(sweep, rules.a, depth, sigma, level_split,
-                                        workspace.integrator, times, status);
-        if (level == 0) split = level_split;
-        rules.build(level_split, a, b);
-      }
-      first = false;
-      if (level == 0)
-        for (int j = 0; j < n; ++j) result.separatrix(s, j) = split[j];
-      if (status == theory::IntegrationStatus::done)
-        status = integrate_population(sweep, depth, sigma, a, workspace.integrator, times,
-                                      m_a.data(), loss_a.data(), mean_disorder)
-                     .status;
-      if (status == theory::IntegrationStatus::done) {
-        const auto outcome = integrate_population(sweep, depth, sigma, b, workspace.integrator,
-                                                  times, result.m_trace.row(s).data(),
-                                                  result.loss_trace.row(s).data(), mean_disorder);
-        status = outcome.status;
-        result.steps[s] += outcome.accepted_steps;
-      }
-      if (status != theory::IntegrationStatus::done) break;
-      result.order_parameter[s] = std::abs(tail_mean(result.m_trace.row(s).data()));
-      result.loss[s] = tail_mean(result.loss_trace.row(s).data());
-      result.order_parameter_error[s] =
-          std::abs(result.order_parameter[s] - std::abs(tail_mean(m_a.data())));
-      result.loss_error[s] = std::abs(result.loss[s] - tail_mean(loss_a.data()));
-      if (result.order_parameter_error[s] <= refine_above) break;
-    }
-    result.status[s] = static_cast<std::int8_t>(to_point_status(status));
-    if (status != theory::IntegrationStatus::done) {
+    result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
+  }
+  if (protocol != Protocol::nonadiabatic)
+    return compute_adiabatic_infinite_chain(sweep, chain, workspace, mean_disorder);
+  std::vector<double> split;
+  for (const int s : item.sigma) {
+    const PointStatus status =
+        solve_nonadiabatic_point(sweep, depth, s, workspace, mean_disorder, split);
+    result.status[s] = static_cast<std::int8_t>(status);
+    for (int j = 0; j < n && j < static_cast<int>(split.size()); ++j)
+      result.separatrix(s, j) = split[static_cast<std::size_t>(j)];
+    if (status != PointStatus::done && status != PointStatus::not_converged) {
       result.m_trace.row(s).setConstant(not_a_number);
       result.loss_trace.row(s).setConstant(not_a_number);
       result.order_parameter[s] = result.loss[s] = not_a_number;
       result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
-      chain_broken = protocol != Protocol::nonadiabatic;
     }
   }
 }
@@ -328,7 +571,7 @@ void compute_infinite_chain(const TheorySweep& sweep, const Chain& chain,
 void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
                          TheoryWorkspace& workspace) {
   const Chain& chain = item.chain;
-  if (sweep.infinite_population) return compute_infinite_chain(sweep, chain, workspace);
+  if (sweep.infinite_population) return compute_infinite_item(sweep, item, workspace);
   constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
@@ -390,9 +633,10 @@ std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_non
   const auto cost = [&](int, int s) {
     return (40 + sweep.t_end * sweep.sigma[static_cast<std::size_t>(s)] / 3.0) * sweep.units;
   };
-  // N → ∞ non-adiabatic points share the previous coupling's separatrix: whole chains.
+  // N → ∞ non-adiabatic points are independent and costly: always items of their own, so that
+  // a single depth keeps every thread busy.
   return make_work_items(sweep.protocols, static_cast<int>(sweep.depths.size()), sweep.runs,
-                         sweep.sigma, split_nonadiabatic && !sweep.infinite_population, cost);
+                         sweep.sigma, split_nonadiabatic || sweep.infinite_population, cost);
 }
 
 void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
@@ -414,8 +658,11 @@ SweepOutcome run_theory_sweep(
 
 SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
                               const std::function<void(const TheoryChainResult&)>& deliver) {
+  const auto whole_chains =
+      make_work_items(sweep.protocols, static_cast<int>(sweep.depths.size()), sweep.runs,
+                      sweep.sigma, false, [](int, int) { return 1.0; });
   return run_theory_sweep(
-      sweep, theory_work_items(sweep, false), threads,
+      sweep, whole_chains, threads,
       [&](const TheoryChainResult& result, const WorkItem&) { deliver(result); });
 }
 

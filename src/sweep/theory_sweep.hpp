@@ -39,6 +39,10 @@ struct TheorySweep {
   // unit axis holds the disorder quadrature nodes.
   bool infinite_population = false;
   theory::PopulationRule population;
+  // N → ∞: the target of the error estimate of ⟨m⟩ (absolute) and the budget of adaptive
+  // refinements per non-adiabatic point; past it a point is not_converged.
+  double accuracy = 1e-3;
+  int refine_levels = 8;
 
   // Equally spaced sample times from 0 to t_end inclusive.
   std::vector<double> sample_times() const;

@@ -7,21 +7,53 @@
 
 namespace cdl::theory {
 
-PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
-                                           const sweep::Distribution& init, PopulationRule rule)
-    : init_(init), rule_(rule), panel_(gauss_legendre(rule.init_order, 0.0, 1.0)) {
+std::vector<double> base_disorder_ends(const sweep::Distribution& disorder, int disorder_nodes) {
+  const int panels = std::max(1, disorder_nodes / disorder_panel_order);
   using Kind = sweep::Distribution::Kind;
   switch (disorder.kind) {
     case Kind::normal:
-      // Panels of 4 points, equal in probability: resolution where the mass is.
-      disorder_ = normal_panels(std::max(1, rule.disorder_nodes / 4),
-                                std::min(4, rule.disorder_nodes), disorder.a, disorder.b);
+      // Panels equal in probability: resolution where the mass is.
+      return normal_panel_ends(panels);
+    case Kind::uniform: {
+      std::vector<double> ends;
+      for (int p = 0; p <= panels; ++p)
+        ends.push_back(disorder.a + (disorder.b - disorder.a) * p / panels);
+      return ends;
+    }
+    case Kind::bimodal:
+      return {};
+    case Kind::file:
+      break;
+  }
+  throw InputError("--disorder: a sample from a file has no quadrature");
+}
+
+PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
+                                           const sweep::Distribution& init, PopulationRule rule)
+    : PopulationQuadrature(disorder, init, base_disorder_ends(disorder, rule.disorder_nodes),
+                           rule.init_panels, rule.init_order) {}
+
+PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
+                                           const sweep::Distribution& init,
+                                           const std::vector<double>& disorder_ends,
+                                           int init_panels, int init_order)
+    : disorder_ends_(disorder_ends),
+      init_(init),
+      init_panels_(init_panels),
+      panel_(gauss_legendre(init_order, 0.0, 1.0)) {
+  using Kind = sweep::Distribution::Kind;
+  switch (disorder.kind) {
+    case Kind::normal:
+      disorder_ = composite_rule(disorder_ends_, disorder_panel_order,
+                                 [](double z) { return std::exp(-0.5 * z * z); });
+      for (double& x : disorder_.nodes) x = disorder.a + disorder.b * x;
       break;
     case Kind::uniform:
-      disorder_ = gauss_legendre(rule.disorder_nodes, disorder.a, disorder.b);
+      disorder_ = composite_rule(disorder_ends_, disorder_panel_order, [](double) { return 1.0; });
       break;
     case Kind::bimodal:
       disorder_ = {{disorder.a, -disorder.a}, {disorder.b, 1 - disorder.b}};
+      disorder_ends_.clear();
       break;
     case Kind::file:
       throw InputError("--disorder: a sample from a file has no quadrature");
@@ -44,13 +76,14 @@ double PopulationQuadrature::init_density(double phi) const {
 void PopulationQuadrature::build(const std::vector<double>& split,
                                  const std::vector<std::array<double, 2>>& bracket, int probes,
                                  Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
-                                 Eigen::ArrayXd& weight) const {
+                                 Eigen::ArrayXd& weight, std::vector<int>* node_of) const {
   std::vector<double> delta, phi, w;
+  if (node_of) node_of->clear();
   const int n = disorder_count();
-  const double width = (init_hi_ - init_lo_) / rule_.init_panels;
+  const double width = (init_hi_ - init_lo_) / init_panels_;
   for (int j = 0; j < n; ++j) {
     std::vector<double> ends;
-    for (int p = 0; p <= rule_.init_panels; ++p) ends.push_back(init_lo_ + p * width);
+    for (int p = 0; p <= init_panels_; ++p) ends.push_back(init_lo_ + p * width);
     ends.back() = init_hi_;
     if (!std::isnan(split[j]) && split[j] > init_lo_ && split[j] < init_hi_) {
       // Split at the separatrix, with panels graded towards it: units that started close to
@@ -71,6 +104,7 @@ void PopulationQuadrature::build(const std::vector<double>& split,
         delta.push_back(disorder_.nodes[j]);
         phi.push_back(x);
         w.push_back(disorder_.weights[j] * panel_.weights[k] * (b - a) * init_density(x));
+        if (node_of) node_of->push_back(j);
       }
     }
   }
@@ -79,6 +113,7 @@ void PopulationQuadrature::build(const std::vector<double>& split,
       delta.push_back(disorder_.nodes[j]);
       phi.push_back(bracket[j][0] + (bracket[j][1] - bracket[j][0]) * k / (probes - 1));
       w.push_back(0.0);
+      if (node_of) node_of->push_back(j);
     }
   disorder =
       Eigen::Map<const Eigen::ArrayXd>(delta.data(), static_cast<Eigen::Index>(delta.size()));

@@ -2,13 +2,16 @@
 // distribution of disorder Δ and initial state φ(0) (MODEL.md §4): nodes (Δ_i, φ_i(0)) with
 // weights w_i summing to one evolve under the weighted mean field m = Σ w_i φ_i.
 //
-// Δ is integrated by a Gauss rule (Hermite for normal, Legendre for uniform disorder, the two
-// atoms of bimodal disorder). For each Δ node the initial states are integrated by
-// Gauss–Legendre panels over the support of φ(0). A unit's state at time t jumps steeply at
-// one initial state — the separatrix, whose path reaches the unstable root at t (a scalar flow
-// is monotone in its initial state, so there is one) — and Gauss rules lose their order across
-// it, so the panels are split there. The separatrix is located with zero-weight probe nodes
-// that ride along with the population (they feel m(t) without changing it).
+// Δ is integrated by Gauss–Legendre panels of a few points each, weighted by the disorder
+// density (panels equal in probability for normal disorder, equal in width for uniform, the two
+// atoms of bimodal disorder). The panels are given by their ends, so that a rule can be refined
+// where the integrand is steep by bisecting some panels (adaptive refinement, sweep/). For each
+// Δ node the initial states are integrated by Gauss–Legendre panels over the support of φ(0).
+// A unit's state at time t jumps steeply at one initial state — the separatrix, whose path
+// reaches the unstable root at t (a scalar flow is monotone in its initial state, so there is
+// one) — and Gauss rules lose their order across it, so the panels are split there. The
+// separatrix is located with zero-weight probe nodes that ride along with the population (they
+// feel m(t) without changing it).
 #pragma once
 
 #include <Eigen/Core>
@@ -21,33 +24,54 @@
 namespace cdl::theory {
 
 struct PopulationRule {
-  int disorder_nodes = 32;  // points in Δ (panels of 4 for normal disorder)
+  int disorder_nodes = 32;  // points in Δ (panels of 4)
   int init_panels = 4;      // Gauss–Legendre panels over the support of φ(0)
   int init_order = 6;       // points per panel
 };
 
+// Points per disorder panel.
+inline constexpr int disorder_panel_order = 4;
+
+// The ends of the base rule's disorder panels in the coordinate of the distribution (z = (Δ −
+// mean)/std for normal, Δ for uniform; empty for bimodal): `disorder_nodes`/4 panels.
+std::vector<double> base_disorder_ends(const sweep::Distribution& disorder, int disorder_nodes);
+
 class PopulationQuadrature {
  public:
+  // The base rule of `rule`.
   PopulationQuadrature(const sweep::Distribution& disorder, const sweep::Distribution& init,
                        PopulationRule rule);
+  // Disorder panels with the given ends (sorted, in the distribution's coordinate).
+  PopulationQuadrature(const sweep::Distribution& disorder, const sweep::Distribution& init,
+                       const std::vector<double>& disorder_ends, int init_panels, int init_order);
 
   int disorder_count() const { return static_cast<int>(disorder_.nodes.size()); }
   const QuadratureRule& disorder() const { return disorder_; }
+  const std::vector<double>& disorder_ends() const { return disorder_ends_; }
+  // The panel of disorder node j (bimodal: the atom).
+  int panel_of(int j) const { return disorder_ends_.empty() ? j : j / disorder_panel_order; }
+  int panel_count() const {
+    return disorder_ends_.empty() ? disorder_count() : static_cast<int>(disorder_ends_.size()) - 1;
+  }
+  int init_panels() const { return init_panels_; }
+  int init_order() const { return static_cast<int>(panel_.nodes.size()); }
   double init_lo() const { return init_lo_; }
   double init_hi() const { return init_hi_; }
 
   // Population nodes, Δ node by Δ node, with the φ(0) panels of node j also split at split[j]
   // (NaN: not split), followed by `probes` zero-weight nodes per Δ node evenly spaced over
-  // bracket[j] (both ends included).
+  // bracket[j] (both ends included). `node_of` (when given) receives the Δ node of each
+  // population node.
   void build(const std::vector<double>& split, const std::vector<std::array<double, 2>>& bracket,
              int probes, Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
-             Eigen::ArrayXd& weight) const;
+             Eigen::ArrayXd& weight, std::vector<int>* node_of = nullptr) const;
 
  private:
   double init_density(double phi) const;
   QuadratureRule disorder_;
+  std::vector<double> disorder_ends_;
   sweep::Distribution init_;
-  PopulationRule rule_;
+  int init_panels_;
   double init_lo_, init_hi_;
   QuadratureRule panel_;  // Gauss–Legendre on [0, 1]
 };

@@ -53,8 +53,7 @@ double normal_quantile(double p) {
   return x;
 }
 
-QuadratureRule normal_panels(int panels, int order, double mean, double std) {
-  const QuadratureRule unit = gauss_legendre(order, 0.0, 1.0);
+std::vector<double> normal_panel_ends(int panels) {
   const double u_lo = normal_cdf(-6), u_hi = normal_cdf(6);
   std::vector<double> ends;
   for (int p = 0; p <= panels; ++p) {
@@ -67,19 +66,14 @@ QuadratureRule normal_panels(int panels, int order, double mean, double std) {
         ends.push_back(ends.back() + (z - ends.back()) / (pieces - k + 1));
     ends.push_back(z);
   }
-  QuadratureRule rule;
-  double total = 0;
-  for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
-    const double a = ends[p], b = ends[p + 1];
-    for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
-      const double z = a + (b - a) * unit.nodes[k];
-      const double w = unit.weights[k] * (b - a) * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
-      rule.nodes.push_back(mean + std * z);
-      rule.weights.push_back(w);
-      total += w;
-    }
-  }
-  for (double& w : rule.weights) w /= total;
+  return ends;
+}
+
+QuadratureRule normal_panels(int panels, int order, double mean, double std) {
+  QuadratureRule rule = composite_rule(normal_panel_ends(panels), order, [](double z) {
+    return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+  });
+  for (double& x : rule.nodes) x = mean + std * x;
   return rule;
 }
 

@@ -22,9 +22,34 @@ QuadratureRule gauss_legendre(int order, double lo, double hi);
 // the density. Unlike Gauss–Hermite, whose high orders spend most nodes far in the tails, it
 // resolves steep or kinked integrands in the bulk.
 QuadratureRule normal_panels(int panels, int order, double mean, double std);
+// The ends (in z = (x − mean)/std) of normal_panels' panels.
+std::vector<double> normal_panel_ends(int panels);
+// Composite Gauss–Legendre with `order` points on each panel [ends[p], ends[p+1]], weighted by
+// density(x) and normalised to sum to one.
+template <class Density>
+QuadratureRule composite_rule(const std::vector<double>& ends, int order, Density density);
 
 // Φ(x) and Φ⁻¹(p) of the standard normal distribution.
 double normal_cdf(double x);
 double normal_quantile(double p);
+
+template <class Density>
+QuadratureRule composite_rule(const std::vector<double>& ends, int order, Density density) {
+  const QuadratureRule unit = gauss_legendre(order, 0.0, 1.0);
+  QuadratureRule rule;
+  double total = 0;
+  for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
+    const double a = ends[p], b = ends[p + 1];
+    for (std::size_t k = 0; k < unit.nodes.size(); ++k) {
+      const double x = a + (b - a) * unit.nodes[k];
+      const double w = unit.weights[k] * (b - a) * density(x);
+      rule.nodes.push_back(x);
+      rule.weights.push_back(w);
+      total += w;
+    }
+  }
+  for (double& w : rule.weights) w /= total;
+  return rule;
+}
 
 }  // namespace cdl::theory

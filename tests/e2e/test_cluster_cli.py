@@ -694,14 +694,21 @@ class InfoTest(ClusterTestCase):
                 status = g["status"][()]
                 owned = g["owned"][()].astype(bool) if "owned" in g else np.ones(status.shape, bool)
                 self.assertIn(f"{len(g['sigma'][()])} couplings", grid[0])
-                matches = [re.match(rf"\s*{protocol}: (\d+) done, (\d+) failed, (\d+) missing", l)
-                           for l in lines]
+                matches = [re.match(rf"\s*{protocol}: (\d+) done, (\d+) failed"
+                                    rf"(?: \(([^)]*)\))?, (\d+) missing", l) for l in lines]
                 matches = [m for m in matches if m]
                 self.assertEqual(len(matches), 1, result.stdout)
-                self.assertEqual([int(x) for x in matches[0].groups()],
+                done, failed, reasons, missing = matches[0].groups()
+                self.assertEqual([int(done), int(failed), int(missing)],
                                  [int(np.sum((status == 0) & owned)),
                                   int(np.sum((status >= 2) & owned)),
                                   int(np.sum((status == 1) & owned))], protocol)
+                # The failures broken down by status name.
+                names = g["status"].attrs["flag_meanings"].split()
+                expected = {names[c]: int(np.sum((status == c) & owned))
+                            for c in range(2, len(names)) if np.any((status == c) & owned)}
+                found = {name: int(n) for n, name in re.findall(r"(\d+) (\w+)", reasons or "")}
+                self.assertEqual(found, expected, protocol)
         return result.stdout
 
     def test_info_of_a_theory_file_with_failures(self):

@@ -9,6 +9,7 @@ in its own temporary directory and uses small sweeps, so the whole file takes a 
 """
 
 import configparser
+import json
 import os
 import re
 import signal
@@ -118,8 +119,11 @@ class TheoryCliTest(unittest.TestCase):
             ("config line without '='", ["--config", malformed], "--config", ["units 200"]),
             ("N -> infinity on a sparse graph", ["--units", "inf", "--topology", "ring:2"],
              "--topology", ["ring:2"]),
-            ("quadrature order below 2", ["--units", "inf", "--disorder-nodes", "1"],
-             "--disorder-nodes", ["1"]),
+            ("fewer disorder nodes than one panel", ["--units", "inf", "--disorder-nodes", "3"],
+             "--disorder-nodes", ["3"]),
+            ("zero accuracy", ["--units", "inf", "--accuracy", "0"], "--accuracy", ["0"]),
+            ("negative refinement budget", ["--units", "inf", "--refine-levels", "-1"],
+             "--refine-levels", ["-1"]),
             ("initial-state order below 2", ["--units", "inf", "--init-order", "1"],
              "--init-order", ["1"]),
             ("N -> infinity from a disorder sample", ["--units", "inf", "--disorder",
@@ -365,6 +369,42 @@ class TheoryCliTest(unittest.TestCase):
                                                   [r in failing_runs for r in range(runs)])
                 _, failed, _ = self.summary_counts(result.stdout)
                 self.assertGreater(failed, 0)
+
+    def test_not_converged_points_keep_their_value_are_counted_and_never_analysed(self):
+        # D = 3 inside its transition: the base rule alone misses 1e-3 by far, so with no
+        # refinement budget the point is not_converged; past the transition it converges.
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "inf.h5")
+            result = self.run_ok(["--units", "inf", "--depths", "3", "--sigma", "4.467,30",
+                                  "--protocols", "nonadiabatic", "--refine-levels", "0",
+                                  "--output", out], tmp)
+            done, failed, by_name = self.summary_counts(result.stdout)
+            self.assertEqual((done, failed, by_name), (1, 1, {"not_converged": 1}))
+            self.assertIn("* not_converged", result.stdout)
+            with h5py.File(out, "r") as f:
+                g = f["nonadiabatic"]
+                names = g["status"].attrs["flag_meanings"].split()
+                status = g["status"][0, 0]
+                self.assertEqual([names[s] for s in status], ["not_converged", "done"])
+                # The best value and its estimate are kept, the estimate above the target.
+                self.assertTrue(np.all(np.isfinite(g["order_parameter"][0, 0])))
+                self.assertGreater(g["order_parameter_error"][0, 0, 0], 1e-3)
+                self.assertLessEqual(g["order_parameter_error"][0, 0, 1], 1e-3)
+            info = subprocess.run([str(CDL), "info", out], capture_output=True, text=True)
+            self.assertEqual(info.returncode, 0, info.stderr)
+            self.assertIn("1 done, 1 failed (1 not_converged)", info.stdout)
+            info_json = subprocess.run([str(CDL), "info", out, "--json"], capture_output=True,
+                                       text=True)
+            self.assertEqual(json.loads(info_json.stdout)["protocols"]["nonadiabatic"]
+                             ["not_converged"], 1)
+            analysis = subprocess.run([str(CDL), "analyze", out, "--output",
+                                       os.path.join(tmp, "an.h5")], capture_output=True, text=True)
+            self.assertEqual(analysis.returncode, 0, analysis.stderr)
+            self.assertIn("(left out: 1 not_converged)", analysis.stdout)
+            with h5py.File(os.path.join(tmp, "an.h5"), "r") as f:
+                mean = f["analysis/nonadiabatic/mean"][0]
+            self.assertTrue(np.isnan(mean[0]))  # never averaged
+            self.assertTrue(np.isfinite(mean[1]))
 
     def test_step_budget_fails_every_point_and_breaks_adiabatic_chains(self):
         with tempfile.TemporaryDirectory() as tmp:
