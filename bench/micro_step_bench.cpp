@@ -1,4 +1,4 @@
-// Coupled-step throughput of `cdl micro` at the published real-data scale (MODEL.md §5):
+// Coupled-step throughput of `cdl micro` at the published real-data scale (docs/physics.md §5):
 // N = 10 networks 784 → [20]×D → 10, ReLU with biases, softmax cross-entropy, batch 32,
 // τ = 0.005, γ = 0.001, all-to-all coupling σ = 1. Prints JSON on stdout:
 // steps per second for D = 0, 1, 2 in float32 and float64, on one thread and as two

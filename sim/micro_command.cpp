@@ -1,4 +1,4 @@
-// `cdl micro`: sweeps of ensembles of coupled networks (MODEL.md §1, §5), from configuration
+// `cdl micro`: sweeps of ensembles of coupled networks (docs/physics.md §1, §5), from configuration
 // to HDF5.
 
 #include <cmath>
@@ -23,7 +23,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-// The published real-data grid (MODEL.md §5): 25 values log-spaced over [1e-4, 10], then 25
+// The published real-data grid (docs/physics.md §5): 25 values log-spaced over [1e-4, 10], then 25
 // values from 25.2 to 390 in steps of 15.2.
 constexpr const char* published_sigma_grid = "log:-4:1:25,lin:25.2:390:25";
 constexpr const char* default_data = "synthetic:20:10";

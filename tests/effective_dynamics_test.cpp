@@ -1,4 +1,4 @@
-// The effective dynamics of MODEL.md §2 against exact solutions and its Lyapunov function.
+// The effective dynamics of docs/physics.md §2 against exact solutions and its Lyapunov function.
 #include "theory/effective_dynamics.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // The microscopic simulator: backpropagation against finite differences, the bridge to the
-// effective theory (MODEL.md §2), the coupling's invariants and determinism.
+// effective theory (docs/physics.md §2), the coupling's invariants and determinism.
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>

@@ -428,3 +428,45 @@ TEST_CASE("N -> infinity points that miss the accuracy within the budget are not
   CHECK(static_cast<PointStatus>(refined.status[0]) == PointStatus::done);
   CHECK(refined.order_parameter_error[0] <= sweep.accuracy);
 }
+
+TEST_CASE("N -> infinity error estimates bound the error at the hardest validation points") {
+  // References from bench/population_reference.csv: an independent brute-force population
+  // (midpoint quantile grids up to 25 600 Δ × 200 φ(0) nodes, Cash–Karp at rtol 1e-8, no code
+  // shared with cdl), with their own uncertainty.
+  struct Point {
+    int depth;
+    double gamma;
+    const char* disorder;
+    double sigma, reference, uncertainty;
+  };
+  const Point points[] = {
+      {3, 0.001, "normal:0:2", 4.46683592150963, 0.53167755, 2.07e-4},  // inside the D = 3 drop
+      {3, 0.01, "uniform:-4:4", 1.2589254117941675, 0.64633810, 1.87e-4},
+      {1, 0.01, "normal:0:2", 1.5848931924611134, 0.53174470, 2.14e-5},
+  };
+  for (const Point& p : points) {
+    TheorySweep sweep = small_sweep();
+    sweep.infinite_population = true;
+    sweep.runs = 1;
+    sweep.depths = {p.depth};
+    sweep.gamma = p.gamma;
+    sweep.disorder = parse_distribution(p.disorder, "disorder", {"normal", "uniform"});
+    sweep.sigma = {p.sigma};
+    sweep.protocols = {Protocol::nonadiabatic};
+    sweep.save_final_states = false;
+    sweep.samples = 100;
+    sweep.integrator.rtol = 1e-5;
+    sweep.integrator.atol = 1e-8;
+    sweep.units =
+        cdl::theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
+            .disorder_count();
+    const auto chain = run_collect(sweep, 1).at({0, 0, 0});
+    const double actual = std::abs(chain.order_parameter[0] - p.reference);
+    INFO("D " << p.depth << " gamma " << p.gamma << " " << p.disorder << " sigma " << p.sigma
+              << ": cdl " << chain.order_parameter[0] << " +- " << chain.order_parameter_error[0]
+              << ", reference " << p.reference << " +- " << p.uncertainty);
+    CHECK(static_cast<PointStatus>(chain.status[0]) == PointStatus::done);
+    CHECK(actual <= chain.order_parameter_error[0] + p.uncertainty);
+    CHECK(actual < sweep.accuracy);
+  }
+}

@@ -15,7 +15,7 @@ SweepAxes micro_axes(const sweep::MicroSweep& sweep) {
           sweep.sigma,
           sweep.sample_times(),
           sweep.protocols,
-          "learning-rate time tau * step (MODEL.md section 2)"};
+          "learning-rate time tau * step (docs/physics.md section 2)"};
 }
 
 template <class Matrix>

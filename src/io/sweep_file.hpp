@@ -1,5 +1,5 @@
 // The HDF5 file of a sweep (`cdl theory`, `cdl micro`), laid out per the public contract
-// (DESIGN.md): provenance attributes and quenched inputs [depth, run, unit] at the root, one
+// (docs/design.md): provenance attributes and quenched inputs [depth, run, unit] at the root, one
 // self-contained group per protocol whose datasets share the dimension scales depth, run,
 // sigma, time (and unit), chunked one chain per chunk and written item by item.
 //

@@ -1,4 +1,4 @@
-// The ensemble of N coupled networks and its coupled step (MODEL.md §1):
+// The ensemble of N coupled networks and its coupled step (docs/physics.md §1):
 //
 //   θ_i(t+1) = θ_i(t) − τ ∇L_i(θ_i(t)) + τ (σ/N) Σ_j A_ij (θ_j(t) − θ_i(t)),
 //   L_i(θ) = mean over the unit's batch of ℓ(f(x; θ), y) + (γ/2) ‖θ‖²,

@@ -1,4 +1,4 @@
-// One unit's network (MODEL.md §1): f(x; θ) = W_{D+1} a(W_D … a(W_1 x + b_1) …) + b_{D+1},
+// One unit's network (docs/physics.md §1): f(x; θ) = W_{D+1} a(W_D … a(W_1 x + b_1) …) + b_{D+1},
 // D hidden layers of width h, activation a, optional biases; its loss on a batch and the
 // gradient by backpropagation.
 //

@@ -1,10 +1,10 @@
-// The learning tasks of `cdl micro` (issue 4, MODEL.md §1–2, §5): every unit trains only on
+// The learning tasks of `cdl micro` (issue 4, docs/physics.md §1–2, §5): every unit trains only on
 // its own private data; test data are shared by all units.
 //
 // - effective: width-1 deep linear networks with the exact population loss of whitened scalar
 //   data, E[x²] = 1 and E[xy] = Δ_i; ½E[(f(x) − y)²] is then ½(p − Δ_i)² up to a constant
 //   (p the product of the weights), which is the loss of the single sample (x = 1, y = Δ_i).
-//   Gradient descent on it is forward Euler on the effective dynamics (MODEL.md §2).
+//   Gradient descent on it is forward Euler on the effective dynamics (docs/physics.md §2).
 // - teacher: regression on x ~ N(0, I) with y = T_i x + noise; T_i = U diag(s_i) Vᵀ with
 //   singular vectors U, V shared by all units and singular values s_ik quenched per unit
 //   and mode (drawn from the disorder distribution); finite training samples per unit.

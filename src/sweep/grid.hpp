@@ -1,4 +1,4 @@
-// The sweep grid: couplings σ, depths, realizations and protocols (MODEL.md §3).
+// The sweep grid: couplings σ, depths, realizations and protocols (docs/physics.md §3).
 #pragma once
 
 #include <string>

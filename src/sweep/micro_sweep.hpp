@@ -1,4 +1,4 @@
-// `cdl micro`: ensembles of coupled networks (MODEL.md §1) swept over protocol × depth ×
+// `cdl micro`: ensembles of coupled networks (docs/physics.md §1) swept over protocol × depth ×
 // realization × σ with the driver, grid, protocols and seeding of `cdl theory`.
 #pragma once
 

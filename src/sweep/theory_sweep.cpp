@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 
@@ -154,12 +156,16 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   const int n = q.disorder_count();
   const double full = q.init_hi() - q.init_lo();
   std::vector<std::array<double, 2>> bracket(n);
+  std::vector<bool> ghost(n, false);  // split at a steep step rather than a crossing
   for (int j = 0; j < n; ++j) bracket[j] = std::array{q.init_lo(), q.init_hi()};
   PopulationRun run;
+  std::vector<double> m_scratch(sweep.samples), loss_scratch(sweep.samples);
+  const double measured = sweep.samples - sweep.first_measured_sample();
   for (int pass = 0; pass < passes; ++pass) {
     q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
     run.phi = run.initial_state;
-    status = integrate_population(sweep, depth, sigma, run, integrator, times, nullptr, nullptr, 0)
+    status = integrate_population(sweep, depth, sigma, run, integrator, times, m_scratch.data(),
+                                  loss_scratch.data(), 0)
                  .status;
     if (status != theory::IntegrationStatus::done) return split;
     const double m_end = numerics::fixed_order_weighted_mean(run.phi, run.weight);
@@ -170,24 +176,37 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
           unstable_root(depth, sweep.gamma, sigma, m_end, q.disorder().nodes[j]);
       const double* ends = run.phi.data() + first_probe + static_cast<Eigen::Index>(j) * probes;
       int k = -1;  // the probe interval the separatrix lies in
-      if (!std::isnan(boundary)) {
+      if (!std::isnan(boundary))
         for (int p = 0; p + 1 < probes; ++p)
           if (ends[p] <= boundary && ends[p + 1] > boundary) k = p;
-      } else {
-        // A single well at t_end, but units that started above the ghost of the vanished
-        // well may still be passing it: split at the steepest step if it is a real jump
-        // between wells (large and concentrated); looser tests split smooth profiles wrongly.
+      const double width = bracket[j][1] - bracket[j][0];
+      if (k >= 0) {
+        ghost[j] = false;
+      } else if (std::isnan(boundary) || ghost[j] || width >= full * (1 - 1e-12)) {
+        // No unit crosses the unstable root at t_end (a single well is left, or every start
+        // ends in the same well), but units that started near the ghost of a lost well, or
+        // near the saddle, may still be passing it while ⟨m⟩ is measured: split at the
+        // steepest step if it is a real jump (large and concentrated); looser tests split
+        // smooth profiles wrongly.
+        // The step is in the time average over the measured window (the final states may
+        // have passed the ghost already).
+        std::array<double, probes> average;
+        for (int p = 0; p < probes; ++p)
+          average[p] =
+              run.measured_sum[first_probe + static_cast<Eigen::Index>(j) * probes + p] / measured;
         int steepest = 0;
         for (int p = 1; p + 1 < probes; ++p)
-          if (ends[p + 1] - ends[p] > ends[steepest + 1] - ends[steepest]) steepest = p;
-        const double total = ends[probes - 1] - ends[0];
-        if (total > 0.2 && ends[steepest + 1] - ends[steepest] > 0.5 * total) k = steepest;
+          if (average[p + 1] - average[p] > average[steepest + 1] - average[steepest]) steepest = p;
+        const double total = average[probes - 1] - average[0];
+        if (total > 0.2 && average[steepest + 1] - average[steepest] > 0.5 * total) {
+          k = steepest;
+          ghost[j] = true;
+        }
       }
-      const double width = bracket[j][1] - bracket[j][0];
       if (k < 0) {
         if (width >= full * (1 - 1e-12)) {  // nothing to split anywhere
           split[j] = not_a_number;
-        } else if (!std::isnan(boundary)) {  // the crossing moved out: search everywhere
+        } else if (!ghost[j]) {  // the crossing moved out: search everywhere
           settled = false;
           split[j] = not_a_number;
           bracket[j] = {q.init_lo(), q.init_hi()};
@@ -414,7 +433,7 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
   const int init_order = sweep.population.init_order;
   PointEstimate best;
   best.order_parameter_error = std::numeric_limits<double>::infinity();
-  double previous_value = not_a_number;
+  double previous_value = not_a_number, previous_change = 0;
   std::vector<double> split;
   std::unique_ptr<RulePair> previous;
   RulePair::Built built;
@@ -436,10 +455,13 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
                         mean_disorder, m_a, loss_a, m_b.data(), loss_b.data());
     }
     if (e.status != theory::IntegrationStatus::done) return to_point_status(e.status);
-    // A and B can agree by chance; the change from the previous level's value guards that.
+    // A and B can agree by chance, and near a transition the quadrature error of a level
+    // behaves like noise: the last two changes of the reported value between levels guard
+    // the estimate.
+    double change = std::abs(e.order_parameter - previous_value);
     if (level > 0)
-      e.order_parameter_error =
-          std::max(e.order_parameter_error, std::abs(e.order_parameter - previous_value));
+      e.order_parameter_error = std::max({e.order_parameter_error, change, previous_change});
+    previous_change = level > 0 ? change : 0.0;
     previous_value = e.order_parameter;
     if (e.order_parameter_error < best.order_parameter_error) {
       best = e;
@@ -524,7 +546,7 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& cha
   }
 }
 
-// N → ∞: the population quadrature at each coupling of the item (MODEL.md §4). The unit axis
+// N → ∞: the population quadrature at each coupling of the item (docs/physics.md §4). The unit axis
 // holds the base rule's disorder nodes and their separatrix.
 void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
                            TheoryWorkspace& workspace) {
@@ -538,7 +560,7 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
   result.disorder = Eigen::Map<const Eigen::ArrayXd>(base.disorder().nodes.data(), n);
   result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
   result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
-  const double mean_disorder = (result.weight * result.disorder).sum();
+  const double mean_disorder = numerics::fixed_order_weighted_mean(result.disorder, result.weight);
   for (std::size_t s = 0; s < sweep.sigma.size(); ++s) {
     result.m_trace.row(s).setConstant(not_a_number);
     result.loss_trace.row(s).setConstant(not_a_number);

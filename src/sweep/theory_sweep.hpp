@@ -1,5 +1,5 @@
-// `cdl theory`: the effective dynamics (MODEL.md §2) swept over protocol × depth × realization
-// × σ, with the observables of MODEL.md §3.
+// `cdl theory`: the effective dynamics (docs/physics.md §2) swept over protocol × depth ×
+// realization × σ, with the observables of docs/physics.md §3.
 #pragma once
 
 #include <Eigen/Core>
@@ -19,7 +19,7 @@
 namespace cdl::sweep {
 
 // The complete, validated description of a finite-N effective-theory sweep. Defaults are the
-// published experiment (MODEL.md §3) except the number of realizations.
+// published experiment (docs/physics.md §3) except the number of realizations.
 struct TheorySweep {
   int units = 200;
   int runs = 20;

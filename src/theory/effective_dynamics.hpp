@@ -1,5 +1,5 @@
-// The effective theory of MODEL.md §2: a deformed Ginzburg–Landau gradient flow with quenched
-// disorder,
+// The effective theory of docs/physics.md §2: a deformed Ginzburg–Landau gradient flow with
+// quenched disorder,
 //     dφ_i/dt = Δ_i φ_i^D − φ_i^{2D+1} − γ φ_i + (σ/N) Σ_j A_ij (φ_j − φ_i),
 // its Lyapunov function H and the effective loss ℓ(φ) = φ^{2(D+1)} − 2 Δ̄ φ^{D+1}.
 #pragma once

@@ -1,5 +1,5 @@
 // The N → ∞ population of the all-to-all effective theory as a quadrature over the joint
-// distribution of disorder Δ and initial state φ(0) (MODEL.md §4): nodes (Δ_i, φ_i(0)) with
+// distribution of disorder Δ and initial state φ(0) (docs/physics.md §4): nodes (Δ_i, φ_i(0)) with
 // weights w_i summing to one evolve under the weighted mean field m = Σ w_i φ_i.
 //
 // Δ is integrated by Gauss–Legendre panels of a few points each, weighted by the disorder

@@ -1,4 +1,4 @@
-// Stationary states of the all-to-all effective theory in the N → ∞ limit (MODEL.md §4).
+// Stationary states of the all-to-all effective theory in the N → ∞ limit (docs/physics.md §4).
 //
 // A unit with disorder Δ in the mean field m sits at a root of its force
 //     g(φ) = Δφ^D − φ^{2D+1} − (γ+σ)φ + σm,            m = ⟨φ⟩ self-consistently.
