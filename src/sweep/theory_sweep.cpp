@@ -80,7 +80,11 @@ PointStatus to_point_status(theory::IntegrationStatus status) {
 }  // namespace
 
 TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
-  TheoryWorkspace workspace{theory::Dopri5(sweep.integrator), Eigen::ArrayXd(sweep.units), {}};
+  theory::Dopri5Settings coarse = sweep.integrator;
+  coarse.rtol *= rule_a_tolerance_factor;
+  coarse.atol *= rule_a_tolerance_factor;
+  TheoryWorkspace workspace{
+      theory::Dopri5(sweep.integrator), theory::Dopri5(coarse), Eigen::ArrayXd(sweep.units), {}};
   const auto n_sigma = static_cast<Eigen::Index>(sweep.sigma.size());
   auto& result = workspace.result;
   result.order_parameter.resize(sweep.sigma.size());
@@ -383,9 +387,10 @@ struct PointEstimate {
 };
 
 // Integrates both rules' populations (already built) and compares them; B's traces go to the
-// rows.
+// rows. A runs at tolerances rule_a_tolerance_factor looser, so the difference bounds B's
+// time-stepping error as well as its quadrature error.
 PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, PopulationRun& a,
-                            PopulationRun& b, theory::Dopri5& integrator,
+                            PopulationRun& b, TheoryWorkspace& workspace,
                             const std::vector<double>& times, double mean_disorder,
                             std::vector<double>& m_a, std::vector<double>& loss_a, double* m_row,
                             double* loss_row) {
@@ -396,12 +401,12 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
            measured;
   };
   PointEstimate e;
-  e.status = integrate_population(sweep, depth, sigma, a, integrator, times, m_a.data(),
-                                  loss_a.data(), mean_disorder)
+  e.status = integrate_population(sweep, depth, sigma, a, workspace.coarse_integrator, times,
+                                  m_a.data(), loss_a.data(), mean_disorder)
                  .status;
   if (e.status != theory::IntegrationStatus::done) return e;
-  const auto outcome = integrate_population(sweep, depth, sigma, b, integrator, times, m_row,
-                                            loss_row, mean_disorder);
+  const auto outcome = integrate_population(sweep, depth, sigma, b, workspace.integrator, times,
+                                            m_row, loss_row, mean_disorder);
   e.status = outcome.status;
   e.steps = outcome.accepted_steps;
   if (e.status != theory::IntegrationStatus::done) return e;
@@ -451,8 +456,8 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     if (status == theory::IntegrationStatus::done) {
       // A point refined once is likely refined again: its B carries the riders at once.
       rules.build(split, level > 0, built);
-      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace.integrator, times,
-                        mean_disorder, m_a, loss_a, m_b.data(), loss_b.data());
+      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace, times, mean_disorder, m_a,
+                        loss_a, m_b.data(), loss_b.data());
     }
     if (e.status != theory::IntegrationStatus::done) return to_point_status(e.status);
     // A and B can agree by chance, and near a transition the quadrature error of a level
@@ -526,9 +531,8 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& cha
     PointEstimate e;
     e.status = status;
     if (status == theory::IntegrationStatus::done)
-      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace.integrator, times,
-                        mean_disorder, m_a, loss_a, result.m_trace.row(s).data(),
-                        result.loss_trace.row(s).data());
+      e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace, times, mean_disorder, m_a,
+                        loss_a, result.m_trace.row(s).data(), result.loss_trace.row(s).data());
     if (e.status != theory::IntegrationStatus::done) {
       result.status[s] = static_cast<std::int8_t>(to_point_status(e.status));
       result.m_trace.row(s).setConstant(not_a_number);

@@ -81,9 +81,14 @@ struct TheoryChainResult {
 // Per-thread scratch: the integrator's workspace and the result buffers, reused by chains.
 struct TheoryWorkspace {
   theory::Dopri5 integrator;
+  // N → ∞: rule A is integrated at looser tolerances (rule_a_tolerance_factor × rtol, atol), so
+  // that |A − B| also bounds B's time-stepping error.
+  theory::Dopri5 coarse_integrator;
   Eigen::ArrayXd phi;
   TheoryChainResult result;
 };
+
+inline constexpr double rule_a_tolerance_factor = 4;
 
 TheoryWorkspace make_theory_workspace(const TheorySweep& sweep);
 // Computes one work item (a chain, or some of its points; the others are not_run).
