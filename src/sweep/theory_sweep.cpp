@@ -485,8 +485,13 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
       if (status_b != theory::IntegrationStatus::done) break;
     }
     const Refinement plan = plan_refinement(rules, built, measured);
+    // The φ(0) panels grow at most 16-fold, 256-fold for bimodal disorder (two atoms: φ(0) is
+    // all there is to refine, and cheap).
+    const bool init_capped =
+        init_panels >= (ends.empty() ? 256 : 16) * sweep.population.init_panels;
+    if (plan.ends.empty() && init_capped) break;  // bimodal: nothing left to refine
     if (!plan.ends.empty()) ends = plan.ends;
-    if (plan.init_states && init_panels < 16 * sweep.population.init_panels) init_panels *= 2;
+    if (plan.init_states && !init_capped) init_panels *= 2;
     previous = std::make_unique<RulePair>(rules);
   }
   result.order_parameter[s] = best.order_parameter;
