@@ -20,6 +20,7 @@
 #include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
+#include "output_lock.hpp"
 #include "sweep/status.hpp"
 
 namespace cdl::sim {
@@ -246,7 +247,8 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     for (std::size_t d = 0; d < depths.size(); ++d)
       loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
 
-  // Write /analysis.
+  // Write /analysis, as the only writer of that file.
+  const OutputLock lock(output ? *output : path, output ? "output" : "file");
   {
     h5::File file;
     if (output) {

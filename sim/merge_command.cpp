@@ -14,6 +14,7 @@
 #include "io/hdf5.hpp"
 #include "io/parse.hpp"
 #include "options.hpp"
+#include "output_lock.hpp"
 #include "sweep/status.hpp"
 
 namespace cdl::sim {
@@ -144,7 +145,8 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     shards.push_back(std::move(shard));
   }
 
-  // The output, laid out exactly as a single process would write it.
+  // The output, laid out exactly as a single process would write it, by its only writer.
+  const OutputLock lock(output, "output");
   const std::string partial = output + ".part";
   create_output(output, [&] {
     if (subcommand == "theory")

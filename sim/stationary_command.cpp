@@ -9,6 +9,7 @@
 #include "io/config.hpp"
 #include "io/stationary_output.hpp"
 #include "options.hpp"
+#include "output_lock.hpp"
 #include "sweep/distribution.hpp"
 #include "sweep/grid.hpp"
 
@@ -129,6 +130,7 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   }
   const std::string output = io::text(values, "output");
   check_output(output, values["overwrite"].as<bool>());
+  const OutputLock lock(output, "output");  // the only writer of OUTPUT and OUTPUT.part
 
   std::vector<io::StationaryResult> results(config.depths.size());
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)

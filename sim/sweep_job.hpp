@@ -15,6 +15,7 @@
 #include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
+#include "output_lock.hpp"
 #include "progress.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/work.hpp"
@@ -68,6 +69,9 @@ int run_job(const std::string& subcommand, const Job& job,
             const std::function<Writer(const std::string&)>& create,
             const std::function<Writer(const std::string&)>& reopen, Run run, Summary summary) {
   namespace fs = std::filesystem;
+  // The only writer of this output: a second process (run, --overwrite, --resume) is refused
+  // before it touches OUTPUT or OUTPUT.part.
+  const OutputLock lock(job.output, "output");
   const std::vector<int> shard_of = sweep::assign_shards(items, job.shard.count);
   const std::string partial = job.output + ".part";
   std::vector<std::vector<std::int8_t>> status;

@@ -444,6 +444,47 @@ class TheoryCliTest(unittest.TestCase):
 
     # ------------------------------------------------------------------ interruption
 
+    def test_a_second_process_on_the_same_output_is_refused_and_the_first_loses_nothing(self):
+        # The reproduction: a run, then --overwrite, --resume and an in-place analyze of
+        # its partial file while it runs; each must exit 2 naming the running process and
+        # touch nothing, and the first run's file must equal an undisturbed run's.
+        job = ["--units", "200", "--runs", "60", "--depths", "0,1,2", "--sigma",
+               "log:-2:2.2:40", "--protocols", "nonadiabatic,adiabatic_up", "--threads", "1",
+               "--quiet"]
+        with tempfile.TemporaryDirectory() as tmp:
+            out, part = os.path.join(tmp, "cs.h5"), os.path.join(tmp, "cs.h5.part")
+            first = subprocess.Popen([str(CDL), "theory", *job, "--output", out], cwd=tmp,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                deadline = time.monotonic() + 30
+                while not os.path.exists(part) and first.poll() is None:
+                    self.assertLess(time.monotonic(), deadline, "no partial file appeared")
+                    time.sleep(0.01)
+                self.assertIsNone(first.poll(), "the first run ended too early to be disturbed")
+                for name, args in [("--overwrite", ["theory", *job, "--output", out, "--overwrite"]),
+                                   ("--resume", ["theory", *job, "--output", out, "--resume"]),
+                                   ("analyze", ["analyze", out + ".part"])]:
+                    with self.subTest(second=name):
+                        second = subprocess.run([str(CDL), *args], cwd=tmp, capture_output=True,
+                                                text=True, timeout=60)
+                        self.assertEqual(second.returncode, 2, second.stderr)
+                        lines = second.stderr.strip().splitlines()
+                        self.assertEqual(len(lines), 1, second.stderr)
+                        if name != "analyze":  # analyze cannot even open a file being written
+                            self.assertIn(f"in use by process {first.pid}", lines[0])
+                stdout, stderr = first.communicate(timeout=300)
+            finally:
+                if first.poll() is None:
+                    first.kill()
+                    first.communicate()
+            self.assertEqual(first.returncode, 0, stderr)
+            self.assertFalse(os.path.exists(part))
+            undisturbed = os.path.join(tmp, "alone.h5")
+            self.run_ok([*job, "--output", undisturbed], tmp)
+            self.assert_same_datasets(out, undisturbed)
+            # The lock dies with its holder: a run after the first one is not refused.
+            self.run_ok([*job, "--output", out, "--overwrite"], tmp)
+
     def test_interrupt_exits_3_and_leaves_a_partial_file_with_a_status_mask(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.h5")
