@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include "io/parse.hpp"
 
@@ -22,6 +23,11 @@ std::string OutputLock::path_for(const std::string& output) {
 
 OutputLock::OutputLock(const std::string& output, const std::string& option)
     : path_(path_for(output)) {
+  // The lock file goes where the output will: its directory is created as the output's would be.
+  const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
+  std::error_code failure;
+  if (!parent.empty()) std::filesystem::create_directories(parent, failure);
+  if (failure) io::reject(option, output, "cannot create its directory: " + failure.message());
   // A holder removes the lock file when it is done; a process that opened the old file just
   // before that would lock a name that no longer exists, so the lock only counts if the name
   // still leads to the locked file (else: try again with the new one).
