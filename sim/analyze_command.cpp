@@ -130,6 +130,9 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   if (values.count("output")) {
     output = values["output"].as<std::string>();
     check_output(*output, values["overwrite"].as<bool>());
+    std::error_code error;
+    if (std::filesystem::equivalent(*output, path, error))
+      io::reject("output", *output, "is the input file; omit --output to analyse in place");
   }
 
   // Read everything first: bad input must not touch any file.

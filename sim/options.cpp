@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 
@@ -139,6 +140,13 @@ double positive(const po::variables_map& values, const std::string& name) {
 
 int thread_count(const po::variables_map& values) {
   const auto threads = static_cast<int>(integer_at_least(values, "threads", 0, "must be >= 0"));
+  // More threads than 4 × the cores only oversubscribe (and huge counts crash the OpenMP
+  // runtime): refused, with the bound in the message.
+  const int bound = 4 * std::max(1, omp_get_num_procs());
+  if (threads > bound)
+    io::reject("threads", io::text(values, "threads"),
+               "at most " + std::to_string(bound) + " (4 x the " +
+                   std::to_string(omp_get_num_procs()) + " cores)");
   return threads > 0 ? threads : omp_get_max_threads();
 }
 
@@ -147,6 +155,10 @@ void check_output(const std::string& output, bool overwrite) {
   const fs::path path(output);
   std::error_code error;
   if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
+  // Outputs are files, not links: writing through one would replace what it points to.
+  if (fs::is_symlink(path, error)) io::reject("output", output, "is a symbolic link");
+  if (fs::is_symlink(output + ".part", error))
+    io::reject("output", output, output + ".part is a symbolic link");
   if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
     io::reject("output", output,
                fs::exists(path, error)

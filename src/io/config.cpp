@@ -1,5 +1,6 @@
 #include "io/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -18,6 +19,10 @@ namespace {
 // Renames `[subcommand] key` to `key`, drops other subcommands' sections and rejects the rest.
 po::parsed_options config_file_options(const std::string& path, const std::string& subcommand,
                                        const po::options_description& options) {
+  // Only regular files: a directory or a device (/dev/zero) would read as empty or never end.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    throw InputError("--config: '" + path + "' is not a regular file");
   std::ifstream in(path);
   if (!in) throw InputError("--config: cannot read file '" + path + "'");
   po::parsed_options parsed(&options);

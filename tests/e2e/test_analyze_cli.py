@@ -100,11 +100,15 @@ class AnalyzeTest(unittest.TestCase):
             (["missing.h5"], "missing.h5"),
             (["sweep.h5", "--theory", "sweep.h5"], "--theory"),
             (["sweep.h5", "--bootstrap", "3"], "--bootstrap"),
+            (["sweep.h5", "--output", "sweep.h5", "--overwrite"], "is the input file"),
+            (["sweep.h5", "--output", "link.h5", "--overwrite"], "symbolic link"),
         ]
+        (self.dir / "link.h5").symlink_to(self.dir / "not_hdf5.txt")
         for args, expected in cases:
             with self.subTest(args=args):
                 self.assert_bad_input(args, expected)
-        for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5"):
+        self.assertEqual((self.dir / "not_hdf5.txt").read_text(), "hello")  # not written through
+        for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5", "link.h5"):
             (self.dir / name).unlink()
 
 

@@ -99,6 +99,7 @@ class TheoryCliTest(unittest.TestCase):
     def bad_input_cases(self, tmp):
         """(name, arguments, option the message must name, acceptable value texts)."""
         unknown_key = write_ini(Path(tmp) / "unknown_key.ini", "[theory]\nfoo = 1\n")
+        Path(tmp, "config_dir").mkdir()
         malformed = write_ini(Path(tmp) / "malformed.ini", "[theory]\nunits 200\n")
         return [
             ("unknown option", ["--bogus", "1"], "--bogus", ["--bogus"]),
@@ -116,6 +117,10 @@ class TheoryCliTest(unittest.TestCase):
             ("one sample", ["--samples", "1"], "--samples", ["1"]),
             ("zero t-end", ["--t-end", "0"], "--t-end", ["0"]),
             ("missing config file", ["--config", "/nonexistent.ini"], "--config", ["/nonexistent.ini"]),
+            ("config that is a directory", ["--config", str(Path(tmp, "config_dir"))], "--config",
+             [str(Path(tmp, "config_dir"))]),
+            ("config that is a device", ["--config", "/dev/zero"], "--config", ["/dev/zero"]),
+            ("threads beyond 4 x the cores", ["--threads", "100000"], "--threads", ["100000"]),
             ("config line without '='", ["--config", malformed], "--config", ["units 200"]),
             ("N -> infinity on a sparse graph", ["--units", "inf", "--topology", "ring:2"],
              "--topology", ["ring:2"]),
@@ -166,6 +171,33 @@ class TheoryCliTest(unittest.TestCase):
             self.assert_rejected(tmp, SMALL, "--output", [out], out, existing)
 
     # In a grid such as `log:-2:-1:5,lin:a:1:5` the message must say which segment is wrong.
+    def test_outputs_are_files_not_links(self):
+        # A symlink at OUTPUT (to a file, or dangling) or at OUTPUT.part is refused, with or
+        # without --overwrite, and what it points to is left alone.
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / "important.txt"
+            target.write_text("keep me")
+            out = os.path.join(tmp, "out.h5")
+            cases = [("to a file", out, target), ("dangling", out, Path(tmp) / "nowhere"),
+                     ("at OUTPUT.part", out + ".part", target)]
+            for name, link, points_to in cases:
+                for extra in ([], ["--overwrite"]):
+                    with self.subTest(case=name, extra=extra):
+                        os.symlink(points_to, link)
+                        try:
+                            before = sorted(os.listdir(tmp))
+                            result = run_cdl([*SMALL, *extra, "--output", out], tmp, timeout=60)
+                            self.assertEqual(result.returncode, 2, result.stderr)
+                            lines = result.stderr.strip().splitlines()
+                            self.assertEqual(len(lines), 1, result.stderr)
+                            self.assertIn("--output", lines[0])
+                            self.assertIn("symbolic link", lines[0])
+                            self.assertEqual(sorted(os.listdir(tmp)), before)
+                            self.assertTrue(os.path.islink(link))
+                        finally:
+                            os.unlink(link)
+                        self.assertEqual(target.read_text(), "keep me")
+
     def test_malformed_grid_segment_message_names_the_segment(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.h5")
