@@ -87,6 +87,13 @@ int run_job(const std::string& subcommand, const Job& job,
   if (job.resume && fs::exists(partial, error)) {
     check_resumable(partial, provenance, job.shard);
     writer.emplace(reopen(partial));
+    // An analysis of the unfinished file would be stale once the sweep completes.
+    if (writer->file().root().has_link("analysis")) {
+      writer->file().root().remove("analysis");
+      if (!job.quiet)
+        std::cerr << "cdl " << subcommand << ": removed the /analysis of the unfinished " << partial
+                  << "\n";
+    }
     for (int p = 0; p < protocols; ++p) status.push_back(writer->file().read_status(p));
   } else if (job.resume && fs::exists(job.output, error)) {
     check_resumable(job.output, provenance, job.shard);

@@ -564,6 +564,21 @@ class TheoryCliTest(unittest.TestCase):
             self.assertTrue(np.any(statuses == STATUS_DONE), "no finished point in the partial file")
             self.assertTrue(np.any(statuses == STATUS_NOT_RUN), "no unfinished point in the partial file")
 
+            # An analysis of the unfinished file is stale once the sweep completes: --resume
+            # removes it.
+            analysis = subprocess.run([str(CDL), "analyze", part, "--quiet"], cwd=tmp,
+                                      capture_output=True, text=True, timeout=120)
+            self.assertEqual(analysis.returncode, 0, analysis.stderr)
+            with h5py.File(part, "r") as f:
+                self.assertIn("analysis", f)
+            resumed = subprocess.run([str(CDL), "theory", "--units", "200", "--runs", str(runs),
+                                      "--threads", "2", "--output", out, "--resume"], cwd=tmp,
+                                     capture_output=True, text=True, timeout=600)
+            self.assertEqual(resumed.returncode, 0, resumed.stderr)
+            self.assertIn("removed the /analysis", resumed.stderr)
+            with h5py.File(out, "r") as f:
+                self.assertNotIn("analysis", f)
+
 
 if __name__ == "__main__":
     unittest.main()
