@@ -65,6 +65,9 @@ int main(int argc, char** argv) {
     }
     std::cerr << "cdl: unknown subcommand '" << subcommand << "' (try cdl --help)\n";
     return 2;
+  } catch (const cdl::Interrupted&) {
+    std::cerr << "cdl " << subcommand << ": interrupted; nothing was written\n";
+    return 3;
   } catch (const cdl::InputError& e) {
     std::cerr << "cdl " << subcommand << ": " << e.what() << "\n";
     return 2;

@@ -2,6 +2,7 @@
 // the N → ∞ limit, their stability, folds and the critical couplings.
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <iostream>
 
@@ -11,6 +12,7 @@
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/distribution.hpp"
+#include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 
 namespace cdl::sim {
@@ -82,8 +84,9 @@ StationaryConfig config_from_options(const po::variables_map& values) {
 }
 
 io::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
-  const theory::StationarySolver solver({depth, c.gamma}, c.disorder, c.initial_state,
-                                        c.quadrature_order, c.history_nodes);
+  theory::StationarySolver solver({depth, c.gamma}, c.disorder, c.initial_state, c.quadrature_order,
+                                  c.history_nodes);
+  solver.set_stop_flag(&sweep::stop_requested());
   io::StationaryResult r;
   r.depth = depth;
   r.ordered = solver.ordered(c.sigma.front(), c.sigma.back(), c.max_arc_step);
@@ -133,9 +136,18 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   const OutputLock lock(output, "output");  // the only writer of OUTPUT and OUTPUT.part
 
   std::vector<io::StationaryResult> results(config.depths.size());
+  std::exception_ptr failure;  // exceptions must not leave the OpenMP region
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
-  for (std::size_t d = 0; d < config.depths.size(); ++d)
-    results[d] = solve_depth(config, config.depths[d]);
+  for (std::size_t d = 0; d < config.depths.size(); ++d) {
+    try {
+      results[d] = solve_depth(config, config.depths[d]);
+    } catch (...) {
+#pragma omp critical(cdl_stationary_failure)
+      if (!failure) failure = std::current_exception();
+      sweep::stop_requested().store(true);  // the other depths stop too
+    }
+  }
+  if (failure) std::rethrow_exception(failure);  // nothing was written: no file to clean up
 
   const std::string partial = output + ".part";
   const io::Provenance provenance{command_line,

@@ -13,6 +13,12 @@ class InputError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The run was asked to stop (SIGINT, SIGTERM) before it finished (exit code 3).
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Anything else that went wrong while running (exit code 1).
 class RuntimeError : public std::runtime_error {
  public:

@@ -241,6 +241,10 @@ StationarySolver::StationarySolver(UnitModel model, const sweep::Distribution& d
       initial_state_(initial_state),
       history_nodes_(history_nodes) {}
 
+void StationarySolver::check_stop() const {
+  if (stop_ && stop_->load()) throw Interrupted("interrupted");
+}
+
 MeanField StationarySolver::ordered_field(double sigma, double m) const {
   const FixedPointCurve curve(model_, sigma, m);
   const auto& pieces = curve.pieces();
@@ -360,6 +364,7 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
   const double x_max = std::log(sigma_max), x_min = std::log(sigma_min);
   double ds = step;
   for (int steps = 0; steps < 100000 && ds > 1e-9; ++steps) {
+    check_stop();
     const double px = x + ds * tx, pm = m + ds * tm;
     double cx = px, cm = pm;
     bool converged = false;
@@ -424,7 +429,10 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
 Branch StationarySolver::symmetric(const std::vector<double>& sigma) const {
   Branch branch;
   if (model_.depth == 0) return branch;  // φ = 0 is not a fixed point without depth
-  for (double s : sigma) branch.points.push_back(symmetric_point(s));
+  for (double s : sigma) {
+    check_stop();
+    branch.points.push_back(symmetric_point(s));
+  }
   return branch;
 }
 
@@ -486,6 +494,7 @@ Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma
     MeanField field;
     double walk = 1e-4, previous_residual = 0;
     for (int it = 0; it < 100000; ++it) {
+      if (it % 256 == 0) check_stop();
       const FixedPointCurve curve(model_, sig, nonzero(s.m));
       field = MeanField{};
       field.min_stiffness = inf;
@@ -585,6 +594,7 @@ CriticalCouplings StationarySolver::critical(const Branch& ordered, const Branch
     return false;
   };
   for (std::size_t k = 0; k + 1 < p.size(); ++k) {
+    check_stop();
     const auto &a = p[k], &b = p[k + 1];
     if (!a.stable || !b.stable || (a.lyapunov < 0) == (b.lyapunov < 0)) continue;
     // Secant on σ between the two branch points, each iterate solved back onto the branch.

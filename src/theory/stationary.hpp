@@ -25,6 +25,7 @@
 // a branch are exactly where ∂M/∂m = 1.
 #pragma once
 
+#include <atomic>
 #include <vector>
 
 #include "sweep/distribution.hpp"
@@ -135,7 +136,12 @@ class StationarySolver {
   CriticalCouplings critical(const Branch& ordered, const Branch& symmetric,
                              double sigma_joined) const;
 
+  // A flag that, once set (by a signal handler), makes the long loops throw cdl::Interrupted.
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+
  private:
+  void check_stop() const;
+  const std::atomic<bool>* stop_ = nullptr;
   StationaryPoint symmetric_point(double sigma) const;
   UnitModel model_;
   DisorderAverage average_;

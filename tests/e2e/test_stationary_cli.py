@@ -1,7 +1,9 @@
 """End-to-end tests of `cdl stationary`: the command line, exit codes and the HDF5 file."""
 
 import os
+import signal
 import subprocess
+import time
 import tempfile
 import unittest
 from pathlib import Path
@@ -76,6 +78,30 @@ class StationaryCliTest(unittest.TestCase):
                     np.testing.assert_array_equal(ds["depth"].values, [0, 1, 2])
                 # The history branch is traced at every grid coupling.
                 self.assertEqual(int(np.sum(f["history/depth"][()] == 2)), 40)
+
+    def test_sigint_and_sigterm_stop_it_with_code_3_and_nothing_written(self):
+        # An extreme grid keeps the continuation busy for minutes: a signal must end it at once.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with self.subTest(signal=sig.name), tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "st.h5")
+                process = subprocess.Popen([str(CDL), "stationary", "--sigma", "1e-300,1e300",
+                                            "--output", out, "--quiet"], cwd=tmp,
+                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                           text=True)
+                time.sleep(1.0)
+                self.assertIsNone(process.poll(), "the extreme grid finished within a second")
+                start = time.monotonic()
+                process.send_signal(sig)
+                try:
+                    stdout, stderr = process.communicate(timeout=30)
+                finally:
+                    if process.poll() is None:
+                        process.kill()
+                self.assertLess(time.monotonic() - start, 10)
+                self.assertEqual(process.returncode, 3, stderr)
+                self.assertEqual(len(stderr.strip().splitlines()), 1, stderr)
+                self.assertIn("interrupted", stderr)
+                self.assertEqual(os.listdir(tmp), [])  # no output, no .part, no lock left
 
     def test_results_do_not_depend_on_the_thread_count(self):
         with tempfile.TemporaryDirectory() as tmp:
