@@ -250,20 +250,39 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     for (std::size_t d = 0; d < depths.size(); ++d)
       loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
 
-  // Write /analysis, as the only writer of that file.
-  const OutputLock lock(output ? *output : path, output ? "output" : "file");
+  // Write /analysis, as the only writer of that file, into a temporary file that replaces the
+  // target only when complete: OUTPUT.part for --output (as the sweeps), a copy of FILE for an
+  // in-place analysis (FILE.analysis.part: never FILE.part, which may be a resumable sweep).
+  const std::string target = output ? *output : path;
+  const std::string temporary = output ? *output + ".part" : path + ".analysis.part";
+  const OutputLock lock(target, output ? "output" : "file");
+  if (std::error_code error; std::filesystem::is_symlink(temporary, error))
+    io::reject(output ? "output" : "file", target, temporary + " is a symbolic link");
+  struct RemoveUnlessKept {
+    std::string path;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code error;
+      if (!keep) std::filesystem::remove(path, error);
+    }
+  } unfinished{temporary};
   {
     h5::File file;
     if (output) {
       create_output(*output, [&] {
-        file = h5::File::create(*output);
+        file = h5::File::create(temporary);
         return 0;
       });
       io::write_provenance(file.root(), {command_line, ""});
       file.root().set_attribute("subcommand", std::string("analyze"));
       file.root().set_attribute("source", path);
     } else {
-      file = h5::File::open_read_write(path);
+      std::error_code error;
+      std::filesystem::copy_file(path, temporary, std::filesystem::copy_options::overwrite_existing,
+                                 error);
+      if (error)
+        throw RuntimeError("cannot copy " + path + " to " + temporary + ": " + error.message());
+      file = h5::File::open_read_write(temporary);
       if (file.root().has_link("analysis")) file.root().remove("analysis");
     }
     const h5::Group analysis_group = file.root().create_group("analysis");
@@ -308,7 +327,9 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       write_vector(g, "width_c2", w2, depth, "log10(sigma_c2 up / sigma_c2 down), decades");
       write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
     }
-  }
+  }  // every handle closed: the file is complete on disk
+  std::filesystem::rename(temporary, target);
+  unfinished.keep = true;
 
   // The table.
   for (const auto& p : protocols) {

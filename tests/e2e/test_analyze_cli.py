@@ -70,6 +70,20 @@ class AnalyzeTest(unittest.TestCase):
         with h5py.File(self.dir / "inplace.h5") as f:
             self.assertIn("analysis", f)
             self.assertIn("order_parameter", f["nonadiabatic"])  # the sweep itself untouched
+        # Written into a copy that replaced the file: no temporary and no lock left behind.
+        leftovers = [p.name for p in self.dir.iterdir() if p.name.startswith("inplace.h5.")]
+        self.assertEqual(leftovers, [])
+        (self.dir / "inplace.h5").unlink()
+
+    def test_analysis_to_a_new_file_goes_through_a_part_file(self):
+        result = cdl("analyze", "sweep.h5", "--output", "only.h5", "--quiet", cwd=self.dir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertEqual(sorted(p.name for p in self.dir.iterdir() if p.name.startswith("only")),
+                         ["only.h5"])
+        with h5py.File(self.dir / "only.h5") as f:
+            self.assertIn("analysis", f)
+            self.assertEqual(f.attrs["subcommand"], "analyze")
+        (self.dir / "only.h5").unlink()
 
     def assert_bad_input(self, args, option):
         before = sorted(p.name for p in self.dir.iterdir())
