@@ -1,6 +1,7 @@
 // `cdl micro`: sweeps of ensembles of coupled networks (docs/physics.md §1, §5), from configuration
 // to HDF5.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -134,10 +135,10 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values) {
     if (task.data.modes > task.data.dim)
       io::reject("data", io::text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
   }
-  task.train_size =
-      static_cast<int>(integer_at_least(values, "train-size", 1, "need at least 1 sample"));
+  task.train_size = static_cast<int>(
+      integer_between(values, "train-size", 1, 10000000, "need at least 1 sample"));
   task.test_size =
-      static_cast<int>(integer_at_least(values, "test-size", 1, "need at least 1 sample"));
+      static_cast<int>(integer_between(values, "test-size", 1, 10000000, "need at least 1 sample"));
   task.noise = io::parse_double(io::text(values, "noise"), "noise");
   if (task.noise < 0) io::reject("noise", io::text(values, "noise"), "must be >= 0");
 
@@ -249,6 +250,33 @@ double parameters_per_unit(const sweep::MicroSweep& sweep, int depth) {
   return static_cast<double>(net.parameter_count());
 }
 
+// Peak memory, roughly, per thread (one realization's data and ensemble in flight each): the
+// synthetic data set (inputs and targets of the training and test samples, in double), and
+// per unit of the ensemble its parameters with gradients and coupling buffers plus the
+// activations of a batch (or of the whole training set for full batch and the accuracy).
+struct MemoryEstimate {
+  double data = 0, networks = 0;
+  double total(int threads) const { return threads * (data + networks); }
+};
+
+MemoryEstimate estimated_memory(const sweep::MicroSweep& sweep) {
+  const auto& task = sweep.task;
+  const auto& net = sweep.architecture;
+  const double groups = task.kind == micro::TaskKind::classes ? task.data.modes : task.units;
+  MemoryEstimate m;
+  if (task.kind != micro::TaskKind::effective)
+    m.data = 8.0 * (static_cast<double>(task.train_size) + task.test_size) * groups *
+             (net.input + net.output);
+  double parameters = 0;
+  for (int d : sweep.depths) parameters = std::max(parameters, parameters_per_unit(sweep, d));
+  const int deepest = *std::max_element(sweep.depths.begin(), sweep.depths.end());
+  const double samples = std::max<double>(sweep.batch, task.train_size);
+  m.networks = 8.0 * task.units *
+               (8 * parameters +
+                3 * samples * (net.input + static_cast<double>(net.width) * deepest + net.output));
+  return m;
+}
+
 void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
   std::cout << "cdl micro (dry run): task " << micro::name(sweep.task.kind)
             << ", N = " << sweep.units() << ", " << sweep.runs << " realizations, depths";
@@ -264,6 +292,7 @@ void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
       sweep.runs;
   std::printf("\nwork: %.3g coupled steps of %d networks on %d threads\n", steps, sweep.units(),
               threads);
+  std::printf("memory: about %s\n", byte_text(estimated_memory(sweep).total(threads)).c_str());
 }
 
 // The table of the headline observable (test accuracy for classes, |<m>| otherwise), mean and
@@ -333,6 +362,13 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const po::variables_map& values = *parsed;
   const sweep::MicroSweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
+  const MemoryEstimate memory = estimated_memory(sweep);
+  // Name what makes it large: the input dimension enters every term; otherwise the data set
+  // (train size) or the ensemble (units).
+  const std::string dominant = sweep.architecture.input > 100000 ? "data"
+                               : memory.data > memory.networks   ? "train-size"
+                                                                 : "units";
+  check_memory(memory.total(threads), values, dominant);
   if (values["dry-run"].as<bool>()) {
     print_dry_run(sweep, threads);
     return 0;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 
@@ -57,7 +58,8 @@ po::options_description sweep_options(const SweepDefaults& defaults) {
 
 SweepValues read_sweep_options(const po::variables_map& values, int units) {
   SweepValues sweep;
-  sweep.runs = static_cast<int>(integer_at_least(values, "runs", 1, "need at least 1 realization"));
+  sweep.runs =
+      static_cast<int>(integer_between(values, "runs", 1, 1000000, "need at least 1 realization"));
   sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
   sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
   sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
@@ -129,6 +131,33 @@ long long integer_at_least(const po::variables_map& values, const std::string& n
   const long long n = io::parse_integer(value, name);
   if (n < low) io::reject(name, value, requirement);
   return n;
+}
+
+long long integer_between(const po::variables_map& values, const std::string& name, long long low,
+                          long long high, const std::string& requirement) {
+  const std::string value = io::text(values, name);
+  const long long n = io::parse_integer(value, name);
+  if (n < low) io::reject(name, value, requirement);
+  if (n > high) io::reject(name, value, "at most " + std::to_string(high));
+  return n;
+}
+
+std::string byte_text(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+  int k = 0;
+  while (bytes >= 1024 && k < 5) bytes /= 1024, ++k;
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g %s", bytes, units[k]);
+  return text;
+}
+
+void check_memory(double bytes, const po::variables_map& values, const std::string& option) {
+  const double limit =
+      static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
+  if (limit > 0 && bytes > limit)
+    io::reject(option, io::text(values, option),
+               "the run needs about " + byte_text(bytes) + " of memory, the machine has " +
+                   byte_text(limit));
 }
 
 double positive(const po::variables_map& values, const std::string& name) {

@@ -68,6 +68,16 @@ po::variables_map parse_config_text(const std::string& subcommand,
                                     const std::string& config_ini, const std::string& scratch_path);
 
 // An integer option ≥ low; `requirement` says why otherwise.
+// An integer in [low, high]: below low is rejected with `requirement`, above high with the
+// bound (the documented upper bounds keep sizes that cannot fit in memory out).
+long long integer_between(const po::variables_map& values, const std::string& name, long long low,
+                          long long high, const std::string& requirement);
+// Refuses a run whose estimated memory (bytes) exceeds the machine's physical memory, naming
+// `option` (the size that dominates) with the estimate and the limit.
+void check_memory(double bytes, const po::variables_map& values, const std::string& option);
+// "1.2 GiB" and the like.
+std::string byte_text(double bytes);
+
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement);
 // A finite option > 0.

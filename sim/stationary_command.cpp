@@ -71,10 +71,10 @@ StationaryConfig config_from_options(const po::variables_map& values) {
   c.disorder = sweep::parse_distribution(disorder, "disorder", {"normal", "uniform", "bimodal"});
   c.initial_state =
       sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
-  c.quadrature_order =
-      static_cast<int>(integer_at_least(values, "quadrature-order", 2, "need at least 2 points"));
-  c.history_nodes =
-      static_cast<int>(integer_at_least(values, "history-nodes", 2, "need at least 2 nodes"));
+  c.quadrature_order = static_cast<int>(
+      integer_between(values, "quadrature-order", 2, 64, "need at least 2 points"));
+  c.history_nodes = static_cast<int>(
+      integer_between(values, "history-nodes", 2, 10000000, "need at least 2 nodes"));
   const std::string step = io::text(values, "max-arc-step");
   c.max_arc_step = io::parse_double(step, "max-arc-step");
   if (c.max_arc_step < 0) io::reject("max-arc-step", step, "must be >= 0");

@@ -71,16 +71,16 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
     if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
   }
   sweep.population.disorder_nodes = static_cast<int>(
-      integer_at_least(values, "disorder-nodes", 4, "need at least one panel of 4 nodes"));
+      integer_between(values, "disorder-nodes", 4, 100000, "need at least one panel of 4 nodes"));
   sweep.accuracy = positive(values, "accuracy");
   sweep.refine_levels =
       static_cast<int>(integer_at_least(values, "refine-levels", 0, "must be >= 0"));
   if (sweep.refine_levels > 30)
     io::reject("refine-levels", io::text(values, "refine-levels"), "at most 30");
   sweep.population.init_panels =
-      static_cast<int>(integer_at_least(values, "init-panels", 1, "need at least 1 panel"));
-  sweep.population.init_order =
-      static_cast<int>(integer_at_least(values, "init-order", 2, "quadrature order must be >= 2"));
+      static_cast<int>(integer_between(values, "init-panels", 1, 10000, "need at least 1 panel"));
+  sweep.population.init_order = static_cast<int>(
+      integer_between(values, "init-order", 2, 64, "quadrature order must be >= 2"));
   const SweepValues grid = read_sweep_options(values, sweep.units);
   sweep.runs = grid.runs;
   sweep.depths = grid.depths;
@@ -93,7 +93,7 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.seed = grid.seed;
   sweep.t_end = positive(values, "t-end");
   sweep.samples =
-      static_cast<int>(integer_at_least(values, "samples", 2, "need at least 2 samples"));
+      static_cast<int>(integer_between(values, "samples", 2, 1000000, "need at least 2 samples"));
   sweep.integrator.rtol = positive(values, "rtol");
   sweep.integrator.atol = positive(values, "atol");
   // The N → ∞ curve is a reference with a 1e-3 error budget, which the published rtol of 1e-3
@@ -129,6 +129,28 @@ double estimated_steps(const sweep::TheorySweep& sweep) {
   return steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
 }
 
+// Peak memory, roughly: per thread the integrator's ~12 arrays over the population, the
+// realization and the result buffers ([σ, time] traces, final states); N → ∞ populations
+// counted at their largest refinement of φ(0) (16×), with rules A, B and the riders.
+double estimated_memory(const sweep::TheorySweep& sweep, int threads) {
+  const double n_sigma = static_cast<double>(sweep.sigma.size());
+  double population = sweep.units;
+  if (sweep.infinite_population)
+    population = 3.0 * sweep.units *
+                 (16.0 * sweep.population.init_panels * (sweep.population.init_order + 4) + 24);
+  const double per_thread = 16.0 * 8 * population + 4.0 * 8 * n_sigma * sweep.samples +
+                            (sweep.save_final_states ? 2.0 * 8 * n_sigma * sweep.units : 0.0);
+  return threads * per_thread;
+}
+
+// The option whose size dominates the estimate, for the message.
+std::string dominant_size_option(const sweep::TheorySweep& sweep) {
+  if (sweep.infinite_population) return "disorder-nodes";
+  const double traces = 4.0 * sweep.sigma.size() * sweep.samples;
+  const double units = 16.0 * sweep.units * (sweep.save_final_states ? sweep.sigma.size() : 1);
+  return traces > units ? "samples" : "units";
+}
+
 void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
   if (sweep.infinite_population)
     std::cout << "cdl theory (dry run): N = inf (" << sweep.units << " disorder nodes), depths";
@@ -149,6 +171,7 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
   std::printf(
       "\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
       integrations, steps, seconds, threads);
+  std::printf("memory: about %s\n", byte_text(estimated_memory(sweep, threads)).c_str());
 }
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
@@ -223,6 +246,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const po::variables_map& values = *parsed;
   const sweep::TheorySweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
+  check_memory(estimated_memory(sweep, threads), values, dominant_size_option(sweep));
   if (values["dry-run"].as<bool>()) {
     print_dry_run(sweep, threads);
     return 0;

@@ -30,6 +30,8 @@ class StationaryCliTest(unittest.TestCase):
             (["--sigma", "5"], "--sigma", "5"),
             (["--quadrature-order", "1"], "--quadrature-order", "1"),
             (["--history-nodes", "0"], "--history-nodes", "0"),
+            (["--history-nodes", "1000000000"], "--history-nodes", "1000000000"),
+            (["--quadrature-order", "100000000"], "--quadrature-order", "100000000"),
             (["--disorder", "file:x.txt"], "--disorder", "file:x.txt"),
             (["--disorder", "normal:0"], "--disorder", "normal:0"),
             (["--init", "bimodal:1:0.5"], "--init", "bimodal:1:0.5"),
