@@ -293,6 +293,12 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     for (const auto& p : protocols) {
       const h5::Group g = analysis_group.create_group(p.name);
       g.set_attribute("observable", p.observable);
+      // What this analysis saw: the points that were done, of all the grid's points (an
+      // analysis of an unfinished sweep says so).
+      std::int64_t total = 0;
+      for (long n : p.status_count) total += n;
+      g.set_attribute("points_done", static_cast<std::int64_t>(p.status_count[0]));
+      g.set_attribute("points_total", total);
       const h5::Dataset depth = g.create_scale<std::int32_t>("depth", depths);
       const h5::Dataset sigma = g.create_scale<double>("sigma", p.sigma);
       write_matrix(g, "mean", p.mean, depth, sigma, "mean over realizations of " + p.observable);

@@ -80,9 +80,14 @@ class AnalyzeTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(sorted(p.name for p in self.dir.iterdir() if p.name.startswith("only")),
                          ["only.h5"])
-        with h5py.File(self.dir / "only.h5") as f:
+        with h5py.File(self.dir / "only.h5") as f, h5py.File(self.dir / "sweep.h5") as source:
             self.assertIn("analysis", f)
             self.assertEqual(f.attrs["subcommand"], "analyze")
+            for protocol in ("nonadiabatic", "adiabatic_up", "adiabatic_down"):
+                status = source[protocol]["status"][()]
+                g = f["analysis"][protocol]
+                self.assertEqual(g.attrs["points_done"], np.sum(status == 0))
+                self.assertEqual(g.attrs["points_total"], status.size)
         (self.dir / "only.h5").unlink()
 
     def assert_bad_input(self, args, option):
