@@ -155,8 +155,47 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
       create_micro_layout(config, partial, command_line);
     return 0;
   });
+  // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
+  struct RemoveUnlessKept {
+    std::string path;
+    bool keep = false;
+    ~RemoveUnlessKept() {
+      std::error_code error;
+      if (!keep) fs::remove(path, error);
+    }
+  } unfinished{partial};
   h5::File out = h5::File::open_read_write(partial);
   const h5::Group out_root = out.root();
+  // Every shard must hold every dataset of the layout with the layout's shape and type class:
+  // a damaged or edited shard is bad input naming the file and the dataset, before any copy.
+  for (const Shard& shard : shards) {
+    const h5::Group root = shard.file.root();
+    const auto check = [&](const h5::Group& expected, const h5::Group& found,
+                           const std::string& where) {
+      for (const std::string& name : data_names(expected)) {
+        const std::string what = where + name;
+        if (!found.has_link(name) || found.is_group(name))
+          reject_shard(shard.path, "has no dataset " + what);
+        const h5::Dataset e = expected.open_dataset(name), f = found.open_dataset(name);
+        if (f.dims() != e.dims() || f.stored_type_class() != e.stored_type_class())
+          reject_shard(shard.path, "dataset " + what + " has the wrong shape or type");
+      }
+    };
+    check(out_root, root, "/");
+    for (const std::string& protocol : out_root.link_names()) {
+      if (!out_root.is_group(protocol)) continue;
+      if (!root.has_link(protocol) || !root.is_group(protocol))
+        reject_shard(shard.path, "has no group /" + protocol);
+      const h5::Group group = root.open_group(protocol);
+      check(out_root.open_group(protocol), group, "/" + protocol + "/");
+      if (!group.has_link("status"))
+        reject_shard(shard.path, "has no dataset /" + protocol + "/status");
+      for (const auto s : group.open_dataset("status").read<std::int8_t>())
+        if (s < 0 || static_cast<std::size_t>(s) >= sweep::point_status_names.size())
+          reject_shard(shard.path, "/" + protocol + "/status holds " + std::to_string(s) +
+                                       ", outside the flag table");
+    }
+  }
   const auto depths = out_root.open_dataset("depth").read<std::int32_t>();
   const std::size_t n_depth = depths.size(),
                     n_run = out_root.open_dataset("run").read<std::int32_t>().size();
@@ -209,7 +248,6 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   };
   if ((missing_count > 0 && !values["allow-partial"].as<bool>()) || duplicated_count > 0) {
     out.close();
-    fs::remove(partial);
     if (duplicated_count > 0)
       throw InputError(std::to_string(duplicated_count) +
                        " points owned by several shards: " + join(duplicated, duplicated_count));
@@ -232,6 +270,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   }
   out.close();
   fs::rename(partial, output);
+  unfinished.keep = true;
   if (!values["quiet"].as<bool>()) {
     std::cerr << "cdl merge: wrote " << output << " from " << shards.size() << " shard file(s)";
     if (missing_count > 0) std::cerr << "; " << missing_count << " points missing (status not_run)";

@@ -15,6 +15,7 @@ import json
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -338,6 +339,37 @@ class MergeBadInputTest(ClusterTestCase):
         finally:
             os.remove(plain)
             os.remove(text)
+
+    def test_damaged_shards_are_refused_naming_the_file_and_the_dataset(self):
+        # A dataset deleted, a dataset of the wrong shape (the loss_trace case: zeros
+        # merged silently), a status outside the flag table: code 2, the shard and the dataset
+        # named, no output and no OUT.part.
+        def delete_loss(f):
+            del f["nonadiabatic/loss"]
+
+        def reshape_m(f):
+            shape = f["nonadiabatic/m"].shape
+            del f["nonadiabatic/m"]
+            f["nonadiabatic/m"] = np.zeros((shape[0], shape[1], shape[2], shape[3] + 1))
+
+        def bad_status(f):
+            status = f["adiabatic_up/status"][()]
+            status.flat[0] = 99
+            f["adiabatic_up/status"][...] = status
+
+        theory = self.shards["theory"]
+        for name, damage, tokens in (("missing dataset", delete_loss, ["/nonadiabatic/loss"]),
+                                     ("wrong shape", reshape_m, ["/nonadiabatic/m", "shape"]),
+                                     ("status outside the table", bad_status, ["99"])):
+            with self.subTest(damage=name):
+                damaged = os.path.join(self.tmp, "damaged.h5")
+                shutil.copy(theory[1], damaged)
+                try:
+                    with h5py.File(damaged, "a") as f:
+                        damage(f)
+                    self.assert_merge_refused([theory[0], damaged, theory[2]], [damaged, *tokens])
+                finally:
+                    os.remove(damaged)
 
     def owned(self, path):
         with h5py.File(path, "r") as f:
