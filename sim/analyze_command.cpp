@@ -148,7 +148,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     }
     const h5::Group root = file.root();
     if (!root.has_attribute("subcommand")) io::reject("file", path, "not a cdl file");
-    subcommand = root.string_attribute("subcommand");
+    subcommand = text_attribute(root, "subcommand", "file", path);
     if (subcommand == "stationary")
       io::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
     if (subcommand != "theory" && subcommand != "micro")
@@ -171,6 +171,21 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       ProtocolAnalysis p;
       p.name = name;
       p.sigma = group.open_dataset("sigma").read<double>();
+      // Every [depth, run, sigma] dataset read below must have exactly that shape: a damaged or
+      // edited file would otherwise be read out of place.
+      const h5::Dims grid{depths.size(), runs, p.sigma.size()};
+      std::vector<std::string> gridded{"status", "order_parameter",
+                                       subcommand == "micro" ? "loss_test" : "loss"};
+      if (subcommand == "micro") gridded.insert(gridded.end(), {"accuracy", "rank1_r2"});
+      for (const std::string& dataset : gridded) {
+        if (!group.has_link(dataset))
+          io::reject("file", path, "group /" + name + " has no " + dataset);
+        if (group.open_dataset(dataset).dims() != grid)
+          io::reject("file", path,
+                     "/" + name + "/" + dataset + " is not [depth, run, sigma] = [" +
+                         std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
+                         std::to_string(grid[2]) + "]");
+      }
       const auto status = group.open_dataset("status").read<std::int8_t>();
       p.status_count.assign(sweep::point_status_names.size(), 0);
       for (auto s : status) {

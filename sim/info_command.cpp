@@ -68,9 +68,17 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
   if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
     io::reject("file", path, "not a cdl file");
   const auto text = [&](const char* name) {
-    return root.has_attribute(name) ? root.string_attribute(name) : std::string();
+    return root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string();
   };
   const std::string subcommand = text("subcommand");
+  if (subcommand != "theory" && subcommand != "micro" && subcommand != "stationary" &&
+      subcommand != "analyze")
+    io::reject("file", path, "names an unknown subcommand '" + subcommand + "'");
+  // A sweep file without its coordinates (a file with only the root attributes) is no sweep.
+  if ((subcommand == "theory" || subcommand == "micro") &&
+      !(root.has_link("depth") && root.has_link("run") && root.has_link("unit")))
+    io::reject("file", path,
+               "a cdl " + subcommand + " file without the root coordinates depth, run, unit");
   long shard_index = 0, shard_count = 1;
   if (root.has_attribute("shard_index")) {
     shard_index = static_cast<long>(root.double_attribute("shard_index"));

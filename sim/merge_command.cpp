@@ -122,9 +122,9 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     const h5::Group root = shard.file.root();
     if (!root.has_attribute("config") || !root.has_attribute("subcommand"))
       reject_shard(files[k], "not a cdl sweep file");
-    const std::string this_config = root.string_attribute("config"),
-                      this_version = root.string_attribute("cdl_version"),
-                      this_subcommand = root.string_attribute("subcommand");
+    const std::string this_config = text_attribute(root, "config", "file", files[k]),
+                      this_version = text_attribute(root, "cdl_version", "file", files[k]),
+                      this_subcommand = text_attribute(root, "subcommand", "file", files[k]);
     if (this_subcommand != "theory" && this_subcommand != "micro")
       reject_shard(files[k], "a cdl " + this_subcommand + " file has no shards");
     if (root.has_attribute("shard_index")) {

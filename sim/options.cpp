@@ -142,6 +142,16 @@ long long integer_between(const po::variables_map& values, const std::string& na
   return n;
 }
 
+std::string text_attribute(const io::h5::Group& group, const std::string& name,
+                           const std::string& option, const std::string& path) {
+  if (!group.has_attribute(name)) io::reject(option, path, "has no attribute " + name);
+  try {
+    return group.string_attribute(name);
+  } catch (const std::exception&) {
+    io::reject(option, path, "its attribute " + name + " is not text");
+  }
+}
+
 std::string byte_text(double bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   int k = 0;

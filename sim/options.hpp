@@ -9,6 +9,7 @@
 
 #include "coupling/graph.hpp"
 #include "errors.hpp"
+#include "io/hdf5.hpp"
 #include "io/parse.hpp"
 #include "sweep/distribution.hpp"
 #include "sweep/grid.hpp"
@@ -75,6 +76,10 @@ long long integer_between(const po::variables_map& values, const std::string& na
 // Refuses a run whose estimated memory (bytes) exceeds the machine's physical memory, naming
 // `option` (the size that dominates) with the estimate and the limit.
 void check_memory(double bytes, const po::variables_map& values, const std::string& option);
+// A text attribute of a cdl file being read; absent or not text is bad input for `option`,
+// naming the file and the attribute (files get edited and damaged).
+std::string text_attribute(const io::h5::Group& group, const std::string& name,
+                           const std::string& option, const std::string& path);
 // "1.2 GiB" and the like.
 std::string byte_text(double bytes);
 

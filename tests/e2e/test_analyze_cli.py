@@ -107,6 +107,11 @@ class AnalyzeTest(unittest.TestCase):
         with h5py.File(self.dir / "failed.h5", "a") as f:
             for protocol in ("nonadiabatic", "adiabatic_up", "adiabatic_down"):
                 f[protocol]["status"][...] = 2
+        shutil.copy(self.dir / "sweep.h5", self.dir / "badshape.h5")
+        with h5py.File(self.dir / "badshape.h5", "a") as f:  # the case: status cut short
+            status = f["nonadiabatic"]["status"][()]
+            del f["nonadiabatic"]["status"]
+            f["nonadiabatic"]["status"] = status[:, :, :-1]
         shutil.copy(self.dir / "sweep.h5", self.dir / "nogroup.h5")
         with h5py.File(self.dir / "nogroup.h5", "a") as f:
             del f["nonadiabatic"]["order_parameter"]
@@ -115,6 +120,7 @@ class AnalyzeTest(unittest.TestCase):
             (["plain.h5"], "not a cdl file"),
             (["failed.h5"], "every point failed"),
             (["nogroup.h5"], "order_parameter"),
+            (["badshape.h5"], "/nonadiabatic/status is not [depth, run, sigma]"),
             (["stationary.h5"], "--theory"),
             (["missing.h5"], "missing.h5"),
             (["sweep.h5", "--theory", "sweep.h5"], "--theory"),
@@ -127,7 +133,8 @@ class AnalyzeTest(unittest.TestCase):
             with self.subTest(args=args):
                 self.assert_bad_input(args, expected)
         self.assertEqual((self.dir / "not_hdf5.txt").read_text(), "hello")  # not written through
-        for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5", "link.h5"):
+        for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5", "link.h5",
+                     "badshape.h5"):
             (self.dir / name).unlink()
 
 

@@ -708,6 +708,27 @@ class KillResumeTest(ClusterTestCase):
 
 class InfoTest(ClusterTestCase):
 
+    def test_hostile_files_are_refused_by_info_and_analyze(self):
+        # Only the root attributes; a subcommand that is not text; a status outside the table.
+        with tempfile.TemporaryDirectory() as tmp:
+            with h5py.File(os.path.join(tmp, "rootonly.h5"), "w") as f:
+                f.attrs["subcommand"], f.attrs["config"] = "theory", "[theory]\n"
+            with h5py.File(os.path.join(tmp, "nottext.h5"), "w") as f:
+                f.attrs["subcommand"], f.attrs["config"] = np.int64(3), "[theory]\n"
+            out = os.path.join(tmp, "sweep.h5")
+            self.run_ok("theory", [*THEORY_TINY, "--output", out], tmp)
+            with h5py.File(out, "a") as f:
+                status = f["nonadiabatic/status"][()]
+                status.flat[0] = 99
+                f["nonadiabatic/status"][...] = status
+            for name, token in (("rootonly.h5", "root coordinates"),
+                                ("nottext.h5", "not text"), ("sweep.h5", "99")):
+                for command in ("info", "analyze"):
+                    with self.subTest(file=name, command=command):
+                        line = self.one_line(run_cdl(command, [os.path.join(tmp, name)], tmp))
+                        self.assertIn(name, line)
+                        self.assertIn(token, line)
+
     def check_text(self, path, cwd, subcommand):
         result = self.run_ok("info", [path], cwd)
         lines = result.stdout.splitlines()
