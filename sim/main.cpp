@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "commands.hpp"
 #include "errors.hpp"
 #include "io/config.hpp"
+#include "io/hdf5.hpp"
 #include "sweep/driver.hpp"
 
 namespace {
@@ -70,9 +73,18 @@ int main(int argc, char** argv) {
     return 3;
   } catch (const cdl::InputError& e) {
     std::cerr << "cdl " << subcommand << ": " << e.what() << "\n";
+    if (cdl::io::h5::write_failed()) std::_Exit(2);  // see below
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "cdl " << subcommand << ": error: " << e.what() << "\n";
+    if (cdl::io::h5::write_failed()) {
+      // HDF5 still holds the file it failed to write, and its exit-time cleanup would crash on
+      // it: end here (the output was not renamed; a failed .part is the caller's to remove).
+      std::cout.flush();
+      std::cerr.flush();
+      std::fflush(nullptr);
+      std::_Exit(1);
+    }
     return 1;
   }
 }

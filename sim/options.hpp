@@ -104,7 +104,14 @@ auto create_output(const std::string& output, Make make) {
     return make();
   } catch (const std::filesystem::filesystem_error& e) {
     io::reject("output", output, "cannot create its directory: " + e.code().message());
-  } catch (const RuntimeError&) {
+  } catch (const RuntimeError& e) {
+    // Nothing of a failed creation is kept: a half-made OUTPUT.part would block the next run.
+    // The file could not be made at all: a bad output; it was made but not filled (a full
+    // disk): a failure of the run (exit 1).
+    std::error_code error;
+    const bool made = std::filesystem::exists(output + ".part", error);
+    std::filesystem::remove(output + ".part", error);
+    if (made) throw RuntimeError("writing " + output + ".part failed (" + e.what() + ")");
     io::reject("output", output, "cannot create " + output + ".part");
   }
 }

@@ -2,7 +2,10 @@
 
 #include <hdf5_hl.h>
 
+#include <atomic>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "errors.hpp"
 
@@ -10,13 +13,21 @@ namespace cdl::io::h5 {
 
 namespace {
 
+std::atomic<bool> any_write_failed{false};
+
+// A failed call: the library may now hold objects it cannot close (write_failed()).
+[[noreturn]] void fail(const std::string& what) {
+  any_write_failed.store(true);
+  throw RuntimeError("HDF5: " + what + " failed");
+}
+
 hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) throw RuntimeError("HDF5: " + what + " failed");
+  if (id < 0) fail(what);
   return id;
 }
 
 void check_status(herr_t status, const std::string& what) {
-  if (status < 0) throw RuntimeError("HDF5: " + what + " failed");
+  if (status < 0) fail(what);
 }
 
 // Silences the library's own error stack printing: failures surface as exceptions.
@@ -327,6 +338,7 @@ File File::create(const std::string& path) {
       Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, write_through().id()),
                    "creating " + path),
              H5Fclose);
+  file.path_ = path;
   return file;
 }
 
@@ -335,6 +347,7 @@ File File::open_read_only(const std::string& path) {
   File file;
   file.handle_ = Handle(
       check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), "opening " + path), H5Fclose);
+  file.path_ = path;
   return file;
 }
 
@@ -344,6 +357,7 @@ File File::open_read_write(const std::string& path) {
   file.handle_ =
       Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, write_through().id()), "opening " + path),
              H5Fclose);
+  file.path_ = path;
   return file;
 }
 
@@ -351,7 +365,29 @@ Group File::root() const {
   return Group(Handle(check(H5Gopen2(handle_.id(), "/", H5P_DEFAULT), "opening /"), H5Gclose));
 }
 
-void File::flush() const { check_status(H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL), "H5Fflush"); }
+bool write_failed() { return any_write_failed.load(); }
+
+void File::flush() const {
+  errno = 0;
+  if (H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL) < 0) {
+    any_write_failed.store(true);
+    throw RuntimeError("HDF5: writing " + path_ + " failed" +
+                       (errno ? std::string(": ") + std::strerror(errno) : std::string()));
+  }
+}
+
+void File::close() {
+  if (handle_.id() < 0) return;
+  flush();
+  errno = 0;
+  const hid_t id = handle_.id();
+  if (H5Fclose(id) < 0) {
+    any_write_failed.store(true);
+    throw RuntimeError("HDF5: closing " + path_ + " failed" +
+                       (errno ? std::string(": ") + std::strerror(errno) : std::string()));
+  }
+  handle_.release();
+}
 
 #define CDL_INSTANTIATE(T)                                                                   \
   template void Dataset::write<T>(std::span<const T>) const;                                 \

@@ -26,6 +26,7 @@ class Handle {
   ~Handle() { reset(); }
   hid_t id() const { return id_; }
   void reset();
+  void release() { id_ = H5I_INVALID_HID, closer_ = nullptr; }  // already closed elsewhere
 
  private:
   hid_t id_ = H5I_INVALID_HID;
@@ -123,6 +124,11 @@ class Group : public Object {
   Dataset create_scale(const std::string& name, std::span<const T> values) const;
 };
 
+// Whether an HDF5 call failed in this process (a full disk, a damaged file): HDF5 may then
+// still hold objects it cannot close, and its exit-time cleanup can crash on them, so the
+// process should end with std::_Exit.
+bool write_failed();
+
 class File {
  public:
   // Creates (truncating) a file; throws cdl::RuntimeError on failure.
@@ -131,10 +137,14 @@ class File {
   static File open_read_write(const std::string& path);
   Group root() const;
   void flush() const;
-  void close() { handle_.reset(); }
+  // Flushes and closes, checked: a failed write that HDF5 only reports now (a full disk) throws
+  // cdl::RuntimeError naming the file, so that nothing is renamed after it. The file is then
+  // left open: the process must end without HDF5's exit-time cleanup (sim/main.cpp).
+  void close();
 
  private:
   Handle handle_;
+  std::string path_;
 };
 
 }  // namespace cdl::io::h5
