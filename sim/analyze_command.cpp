@@ -348,7 +348,8 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       write_vector(g, "width_c2", w2, depth, "log10(sigma_c2 up / sigma_c2 down), decades");
       write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
     }
-  }  // every handle closed: the file is complete on disk
+    file.close();  // flushed and closed, checked: a failed write stops before the rename
+  }
   std::filesystem::rename(temporary, target);
   unfinished.keep = true;
 

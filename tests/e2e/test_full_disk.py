@@ -38,10 +38,12 @@ class FullDiskTest(unittest.TestCase):
         subprocess.run(["umount", cls.full], capture_output=True)
         cls._tmp.cleanup()
 
-    def check_full_disk_failure(self, args, output):
+    def check_full_disk_failure(self, args, output, filler=0):
         for name in os.listdir(self.full):
             os.remove(os.path.join(self.full, name))
         Path(output).write_text("a good earlier result\n")
+        if filler:  # for outputs that would fit: the disk is nearly full already
+            Path(self.full, "filler").write_bytes(bytes(filler))
         result = subprocess.run([str(CDL), *args], cwd=self.full, capture_output=True, text=True,
                                 timeout=300)
         self.assertEqual(result.returncode, 1, result.stderr)  # not a crash (negative), not 2
@@ -49,7 +51,8 @@ class FullDiskTest(unittest.TestCase):
         self.assertEqual(len(lines), 1, result.stderr)
         self.assertIn(os.path.basename(output), lines[0])
         self.assertEqual(Path(output).read_text(), "a good earlier result\n")
-        self.assertEqual(sorted(os.listdir(self.full)), [os.path.basename(output)])
+        expected = [os.path.basename(output)] + (["filler"] if filler else [])
+        self.assertEqual(sorted(os.listdir(self.full)), sorted(expected))
 
     def test_every_writer_fails_cleanly_on_a_full_disk(self):
         out = lambda name: os.path.join(self.full, name)  # noqa: E731
@@ -65,6 +68,9 @@ class FullDiskTest(unittest.TestCase):
         for name, args, output in cases:
             with self.subTest(command=name):
                 self.check_full_disk_failure(args, output)
+        with self.subTest(command="analyze --output"):
+            self.check_full_disk_failure(["analyze", self.sweep, "--output", out("an.h5"),
+                                          "--overwrite", "--quiet"], out("an.h5"), filler=190000)
 
 
 if __name__ == "__main__":
