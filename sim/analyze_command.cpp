@@ -273,14 +273,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   const OutputLock lock(target, output ? "output" : "file");
   if (std::error_code error; std::filesystem::is_symlink(temporary, error))
     io::reject(output ? "output" : "file", target, temporary + " is a symbolic link");
-  struct RemoveUnlessKept {
-    std::string path;
-    bool keep = false;
-    ~RemoveUnlessKept() {
-      std::error_code error;
-      if (!keep) std::filesystem::remove(path, error);
-    }
-  } unfinished{temporary};
+  RemoveUnlessKept unfinished(temporary);
   {
     h5::File file;
     if (output) {
@@ -351,7 +344,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     file.close();  // flushed and closed, checked: a failed write stops before the rename
   }
   std::filesystem::rename(temporary, target);
-  unfinished.keep = true;
+  unfinished.keep();
 
   // The table.
   for (const auto& p : protocols) {

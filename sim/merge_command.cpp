@@ -156,14 +156,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     return 0;
   });
   // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
-  struct RemoveUnlessKept {
-    std::string path;
-    bool keep = false;
-    ~RemoveUnlessKept() {
-      std::error_code error;
-      if (!keep) fs::remove(path, error);
-    }
-  } unfinished{partial};
+  RemoveUnlessKept unfinished(partial);
   h5::File out = h5::File::open_read_write(partial);
   const h5::Group out_root = out.root();
   // Every shard must hold every dataset of the layout with the layout's shape and type class:
@@ -270,7 +263,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   }
   out.close();
   fs::rename(partial, output);
-  unfinished.keep = true;
+  unfinished.keep();
   if (!values["quiet"].as<bool>()) {
     std::cerr << "cdl merge: wrote " << output << " from " << shards.size() << " shard file(s)";
     if (missing_count > 0) std::cerr << "; " << missing_count << " points missing (status not_run)";

@@ -73,6 +73,24 @@ po::variables_map parse_config_text(const std::string& subcommand,
 // bound (the documented upper bounds keep sizes that cannot fit in memory out).
 long long integer_between(const po::variables_map& values, const std::string& name, long long low,
                           long long high, const std::string& requirement);
+// A temporary output (OUTPUT.part) removed when this goes out of scope unless kept: a failure
+// anywhere before the rename leaves nothing behind.
+class RemoveUnlessKept {
+ public:
+  explicit RemoveUnlessKept(std::string path) : path_(std::move(path)) {}
+  RemoveUnlessKept(const RemoveUnlessKept&) = delete;
+  RemoveUnlessKept& operator=(const RemoveUnlessKept&) = delete;
+  ~RemoveUnlessKept() {
+    std::error_code error;
+    if (!kept_) std::filesystem::remove(path_, error);
+  }
+  void keep() { kept_ = true; }
+
+ private:
+  std::string path_;
+  bool kept_ = false;
+};
+
 // Refuses a run whose estimated memory (bytes) exceeds the machine's physical memory, naming
 // `option` (the size that dominates) with the estimate and the limit.
 void check_memory(double bytes, const po::variables_map& values, const std::string& option);

@@ -154,18 +154,11 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
                                   io::resolved_ini("stationary", values, recorded_options,
                                                    {{"disorder", config.disorder.to_string()},
                                                     {"init", config.initial_state.to_string()}})};
-  struct RemoveUnlessKept {  // a failed write (a full disk) leaves no OUTPUT.part behind
-    std::string path;
-    bool keep = false;
-    ~RemoveUnlessKept() {
-      std::error_code error;
-      if (!keep) std::filesystem::remove(path, error);
-    }
-  } unfinished{partial};
+  RemoveUnlessKept unfinished(partial);
   create_output(output, [] { return 0; });                  // the directory
   io::write_stationary_file(partial, results, provenance);  // a failed write: exit 1
   std::filesystem::rename(partial, output);
-  unfinished.keep = true;
+  unfinished.keep();
   print_table(results);
   std::fflush(stdout);
   if (!quiet) std::cerr << "wrote " << output << "\n";
