@@ -67,11 +67,6 @@ OutputLock::OutputLock(const std::string& output, const std::string& option)
   io::reject(option, output, "could not lock " + path_ + ": it keeps being replaced");
 }
 
-OutputLock::OutputLock(OutputLock&& other) noexcept
-    : path_(std::move(other.path_)), fd_(other.fd_) {
-  other.fd_ = -1;
-}
-
 OutputLock::~OutputLock() {
   if (fd_ < 0) return;
   ::unlink(path_.c_str());  // while still held: see the constructor

@@ -18,9 +18,8 @@ class OutputLock {
   // Takes the lock for `output`; a holder elsewhere, or a symlink at OUTPUT.lock, is bad input
   // for `option` (cdl::InputError naming the holder's process).
   OutputLock(const std::string& output, const std::string& option);
-  OutputLock(OutputLock&& other) noexcept;
-  OutputLock& operator=(OutputLock&&) = delete;
   OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
   ~OutputLock();
 
   // OUTPUT.lock for OUTPUT and OUTPUT.part alike.

@@ -129,16 +129,25 @@ TEST_CASE("stability from the secular equation matches the explicit Jacobian's s
   }
 }
 
-TEST_CASE("the ordered branch's folds are where the slope of the self-consistency map is one") {
-  StationarySolver solver({2, 0.001}, distribution("normal:0:2"), distribution("uniform:-1.7:2.3"),
-                          12, 200);
-  const auto branch = solver.ordered(0.01, 158.0, 0.05);
-  REQUIRE(branch.folds.size() == 2);
+namespace {
+
+// Every fold of `branch` is a fixed point (m = M) where ∂M/∂m = 1.
+void check_folds_are_exact(const StationarySolver& solver, const theory::Branch& branch) {
   for (const auto& fold : branch.folds) {
     const auto field = solver.ordered_field(fold.sigma, fold.m);
     CHECK(field.mean == Approx(fold.m).margin(1e-9));
     CHECK(field.slope() == Approx(1).margin(1e-6));
   }
+}
+
+}  // namespace
+
+TEST_CASE("the ordered branch's folds are where the slope of the self-consistency map is one") {
+  StationarySolver solver({2, 0.001}, distribution("normal:0:2"), distribution("uniform:-1.7:2.3"),
+                          12, 200);
+  const auto branch = solver.ordered(0.01, 158.0, 0.05);
+  REQUIRE(branch.folds.size() == 2);
+  check_folds_are_exact(solver, branch);
   // Stability changes at each fold along the branch.
   int changes = 0;
   for (std::size_t k = 1; k < branch.points.size(); ++k)
@@ -346,11 +355,7 @@ TEST_CASE("stability with well switching: flags change exactly at the folds") {
                           12, 200);
   const auto branch = solver.ordered(0.1, 100.0, 0.05);
   REQUIRE(branch.folds.size() == 2);
-  for (const auto& fold : branch.folds) {
-    const auto field = solver.ordered_field(fold.sigma, fold.m);
-    CHECK(field.mean == Approx(fold.m).margin(1e-9));
-    CHECK(field.slope() == Approx(1).margin(1e-6));
-  }
+  check_folds_are_exact(solver, branch);
   CHECK(branch.folds[1].sigma == Approx(8.5653).margin(2e-3));
   // Along the branch the flag flips exactly at the folds (between neighbouring points that
   // bracket a fold in continuation order) and nowhere else.

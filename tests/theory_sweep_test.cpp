@@ -357,14 +357,13 @@ double brute_force_order_parameter(const TheorySweep& sweep, int depth, double s
 
 }  // namespace
 
-TEST_CASE("N -> infinity reaches the requested accuracy against a brute-force population") {
-  // D = 3 inside the transition (σ = 10^0.8, where the base rule is off by 3e-3) and the
-  // published D = 2 onset (σ = 10^0.0345). The midpoint grid converges slowly and unevenly in
-  // Δ near a transition, so the reference is taken where two resolutions agree.
-  TheorySweep sweep = small_sweep();
+namespace {
+
+// small_sweep() as an N → ∞ non-adiabatic sweep at the --units inf default tolerances, its unit
+// axis sized for the disorder quadrature (call again after changing the disorder).
+TheorySweep infinite_sweep(TheorySweep sweep = small_sweep()) {
   sweep.infinite_population = true;
   sweep.runs = 1;
-  sweep.protocols = {Protocol::nonadiabatic};
   sweep.save_final_states = false;
   sweep.samples = 100;
   sweep.integrator.rtol = 1e-5;
@@ -372,6 +371,17 @@ TEST_CASE("N -> infinity reaches the requested accuracy against a brute-force po
   sweep.units =
       cdl::theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
           .disorder_count();
+  return sweep;
+}
+
+}  // namespace
+
+TEST_CASE("N -> infinity reaches the requested accuracy against a brute-force population") {
+  // D = 3 inside the transition (σ = 10^0.8, where the base rule is off by 3e-3) and the
+  // published D = 2 onset (σ = 10^0.0345). The midpoint grid converges slowly and unevenly in
+  // Δ near a transition, so the reference is taken where two resolutions agree.
+  TheorySweep sweep = infinite_sweep();
+  sweep.protocols = {Protocol::nonadiabatic};
   struct Point {
     int depth;
     double sigma;
@@ -395,21 +405,12 @@ TEST_CASE("N -> infinity reaches the requested accuracy against a brute-force po
 }
 
 TEST_CASE("N -> infinity points that miss the accuracy within the budget are not_converged") {
-  TheorySweep sweep = small_sweep();
-  sweep.infinite_population = true;
-  sweep.runs = 1;
+  TheorySweep sweep = infinite_sweep();
   sweep.depths = {3};
   sweep.sigma = {std::pow(10.0, 0.65), 30.0};  // inside the transition, and far past it
   sweep.protocols = {Protocol::nonadiabatic, Protocol::adiabatic_up};
-  sweep.save_final_states = false;
-  sweep.samples = 100;
-  sweep.integrator.rtol = 1e-5;
-  sweep.integrator.atol = 1e-8;
   sweep.accuracy = 1e-3;
   sweep.refine_levels = 0;  // the base rule only: off by about 2e-2 at σ = 10^0.65
-  sweep.units =
-      cdl::theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
-          .disorder_count();
   const auto results = run_collect(sweep, 2);
   for (int protocol = 0; protocol < 2; ++protocol) {
     const auto& chain = results.at({protocol, 0, 0});
@@ -445,21 +446,13 @@ TEST_CASE("N -> infinity error estimates bound the error at the hardest validati
       {1, 0.01, "normal:0:2", 1.5848931924611134, 0.53174470, 2.14e-5},
   };
   for (const Point& p : points) {
-    TheorySweep sweep = small_sweep();
-    sweep.infinite_population = true;
-    sweep.runs = 1;
-    sweep.depths = {p.depth};
-    sweep.gamma = p.gamma;
-    sweep.disorder = parse_distribution(p.disorder, "disorder", {"normal", "uniform"});
-    sweep.sigma = {p.sigma};
-    sweep.protocols = {Protocol::nonadiabatic};
-    sweep.save_final_states = false;
-    sweep.samples = 100;
-    sweep.integrator.rtol = 1e-5;
-    sweep.integrator.atol = 1e-8;
-    sweep.units =
-        cdl::theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
-            .disorder_count();
+    TheorySweep base = small_sweep();
+    base.depths = {p.depth};
+    base.gamma = p.gamma;
+    base.disorder = parse_distribution(p.disorder, "disorder", {"normal", "uniform"});
+    base.sigma = {p.sigma};
+    base.protocols = {Protocol::nonadiabatic};
+    const TheorySweep sweep = infinite_sweep(base);
     const auto chain = run_collect(sweep, 1).at({0, 0, 0});
     const double actual = std::abs(chain.order_parameter[0] - p.reference);
     INFO("D " << p.depth << " gamma " << p.gamma << " " << p.disorder << " sigma " << p.sigma

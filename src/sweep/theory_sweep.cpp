@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
-#include <memory>
 
 #include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
@@ -227,12 +226,11 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   return split;
 }
 
-// Splits of rule `from` carried to the disorder nodes of rule `to`: linear interpolation in Δ
-// between neighbouring nodes that both have one (NaN elsewhere).
-std::vector<double> interpolate_splits(const theory::PopulationQuadrature& from,
+// Splits at the disorder nodes `nodes` carried to the disorder nodes of rule `to`: linear
+// interpolation in Δ between neighbouring nodes that both have one (NaN elsewhere).
+std::vector<double> interpolate_splits(const std::vector<double>& nodes,
                                        const std::vector<double>& split,
                                        const theory::PopulationQuadrature& to) {
-  const auto& nodes = from.disorder().nodes;
   std::vector<double> out(to.disorder_count(), not_a_number);
   for (int i = 0; i < to.disorder_count(); ++i) {
     const double x = to.disorder().nodes[i];
@@ -320,7 +318,7 @@ struct RulePair {
     build_b(split, riders, out);
   }
   void build_b(const std::vector<double>& split, bool riders, Built& out) const {
-    const auto split_b = interpolate_splits(a, split, b);
+    const auto split_b = interpolate_splits(a.disorder().nodes, split, b);
     b.build(split_b, {}, 0, out.b.disorder, out.b.initial_state, out.b.weight, &out.b.node_of);
     if (riders) {
       out.a_riders = append_riders(a, split, out.b);
@@ -439,13 +437,12 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
   PointEstimate best;
   best.order_parameter_error = std::numeric_limits<double>::infinity();
   double previous_value = not_a_number, previous_change = 0;
-  std::vector<double> split;
-  std::unique_ptr<RulePair> previous;
+  std::vector<double> split, split_nodes;  // the previous level's separatrix and its Δ nodes
   RulePair::Built built;
   for (int level = 0; level <= sweep.refine_levels; ++level) {
     const RulePair rules(sweep, ends, init_panels, init_order);
-    std::vector<double> guess = previous
-                                    ? interpolate_splits(previous->a, split, rules.a)
+    std::vector<double> guess = level > 0
+                                    ? interpolate_splits(split_nodes, split, rules.a)
                                     : std::vector<double>(rules.a.disorder_count(), not_a_number);
     auto status = theory::IntegrationStatus::done;
     split =
@@ -475,13 +472,11 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     }
     if (e.order_parameter_error <= sweep.accuracy) break;
     if (level == sweep.refine_levels) break;
-    if (level == 0) {  // B again, with the riders
+    if (level == 0) {  // B again, with the riders (its traces are kept in result already)
       rules.build_b(split, true, built);
-      std::vector<double> m_scratch(sweep.samples), loss_scratch(sweep.samples);
-      const auto status_b =
-          integrate_population(sweep, depth, sigma, built.b, workspace.integrator, times,
-                               m_scratch.data(), loss_scratch.data(), mean_disorder)
-              .status;
+      const auto status_b = integrate_population(sweep, depth, sigma, built.b, workspace.integrator,
+                                                 times, m_b.data(), loss_b.data(), mean_disorder)
+                                .status;
       if (status_b != theory::IntegrationStatus::done) break;
     }
     const Refinement plan = plan_refinement(rules, built, measured);
@@ -492,7 +487,7 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     if (plan.ends.empty() && init_capped) break;  // bimodal: nothing left to refine
     if (!plan.ends.empty()) ends = plan.ends;
     if (plan.init_states && !init_capped) init_panels *= 2;
-    previous = std::make_unique<RulePair>(rules);
+    split_nodes = rules.a.disorder().nodes;
   }
   result.order_parameter[s] = best.order_parameter;
   result.order_parameter_error[s] = best.order_parameter_error;

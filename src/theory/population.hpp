@@ -53,8 +53,6 @@ class PopulationQuadrature {
   int panel_count() const {
     return disorder_ends_.empty() ? disorder_count() : static_cast<int>(disorder_ends_.size()) - 1;
   }
-  int init_panels() const { return init_panels_; }
-  int init_order() const { return static_cast<int>(panel_.nodes.size()); }
   double init_lo() const { return init_lo_; }
   double init_hi() const { return init_hi_; }
 

@@ -69,12 +69,4 @@ std::vector<double> normal_panel_ends(int panels) {
   return ends;
 }
 
-QuadratureRule normal_panels(int panels, int order, double mean, double std) {
-  QuadratureRule rule = composite_rule(normal_panel_ends(panels), order, [](double z) {
-    return std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
-  });
-  for (double& x : rule.nodes) x = mean + std * x;
-  return rule;
-}
-
 }  // namespace cdl::theory

@@ -17,12 +17,11 @@ QuadratureRule gauss_hermite(int order, double mean, double std);
 // E[f(X)] for X ~ Uniform(lo, hi): Gauss–Legendre.
 QuadratureRule gauss_legendre(int order, double lo, double hi);
 
-// E[f(X)] for X ~ Normal(mean, std) by composite Gauss–Legendre: `panels` panels of equal
-// probability over mean ± 6 std (all but 2e-9 of the mass), `order` points each, weighted by
-// the density. Unlike Gauss–Hermite, whose high orders spend most nodes far in the tails, it
-// resolves steep or kinked integrands in the bulk.
-QuadratureRule normal_panels(int panels, int order, double mean, double std);
-// The ends (in z = (x − mean)/std) of normal_panels' panels.
+// Panel ends, in z = (x − mean)/std, for averages over Normal(mean, std) by composite
+// Gauss–Legendre: `panels` panels of equal probability over mean ± 6 std (all but 2e-9 of the
+// mass), the wide tail panels cut to half a standard deviation. Unlike Gauss–Hermite, whose high
+// orders spend most nodes far in the tails, such a rule resolves steep or kinked integrands in
+// the bulk.
 std::vector<double> normal_panel_ends(int panels);
 // Composite Gauss–Legendre with `order` points on each panel [ends[p], ends[p+1]], weighted by
 // density(x) and normalised to sum to one.
