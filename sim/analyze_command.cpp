@@ -22,6 +22,7 @@
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"
+#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -140,21 +141,12 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   std::vector<std::int32_t> depths;
   std::string subcommand;
   {
-    h5::File file;
-    try {
-      file = h5::File::open_read_only(path);
-    } catch (const std::exception&) {
-      io::reject("file", path, "not a readable HDF5 file");
-    }
-    const h5::Group root = file.root();
-    if (!root.has_attribute("subcommand")) io::reject("file", path, "not a cdl file");
-    subcommand = text_attribute(root, "subcommand", "file", path);
-    if (subcommand == "stationary")
+    if (is_stationary_file(path))
       io::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
-    if (subcommand != "theory" && subcommand != "micro")
-      io::reject("file", path, "not a cdl theory or micro file");
-    if (!root.has_link("depth") || !root.has_link("run") || !root.has_link("unit"))
-      io::reject("file", path, "missing the root coordinates depth, run, unit");
+    // Checked against its configuration's layout: every read below is in place.
+    const SweepFileReader reader = open_sweep_file(path, "file");
+    subcommand = reader.subcommand;
+    const h5::Group root = reader.file.root();
     depths = root.open_dataset("depth").read<std::int32_t>();
     const std::size_t runs = root.open_dataset("run").read<std::int32_t>().size();
     const double units =
@@ -162,37 +154,14 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
             ? nan
             : static_cast<double>(root.open_dataset("unit").read<std::int32_t>().size());
     long done = 0;
-    for (const std::string& name : root.link_names()) {
-      if (!root.is_group(name) || name == "analysis") continue;
+    for (const std::string& name : reader.protocols) {
       const h5::Group group = root.open_group(name);
-      for (const char* needed : {"sigma", "status", "order_parameter", "loss"})
-        if (!group.has_link(needed))
-          io::reject("file", path, "group /" + name + " has no " + needed);
       ProtocolAnalysis p;
       p.name = name;
       p.sigma = group.open_dataset("sigma").read<double>();
-      // Every [depth, run, sigma] dataset read below must have exactly that shape: a damaged or
-      // edited file would otherwise be read out of place.
-      const h5::Dims grid{depths.size(), runs, p.sigma.size()};
-      std::vector<std::string> gridded{"status", "order_parameter",
-                                       subcommand == "micro" ? "loss_test" : "loss"};
-      if (subcommand == "micro") gridded.insert(gridded.end(), {"accuracy", "rank1_r2"});
-      for (const std::string& dataset : gridded) {
-        if (!group.has_link(dataset))
-          io::reject("file", path, "group /" + name + " has no " + dataset);
-        if (group.open_dataset(dataset).dims() != grid)
-          io::reject("file", path,
-                     "/" + name + "/" + dataset + " is not [depth, run, sigma] = [" +
-                         std::to_string(grid[0]) + ", " + std::to_string(grid[1]) + ", " +
-                         std::to_string(grid[2]) + "]");
-      }
       const auto status = group.open_dataset("status").read<std::int8_t>();
       p.status_count.assign(sweep::point_status_names.size(), 0);
       for (auto s : status) {
-        if (s < 0 || static_cast<std::size_t>(s) >= p.status_count.size())
-          io::reject(
-              "file", path,
-              "group /" + name + ": status value " + std::to_string(s) + " outside the flag table");
         ++p.status_count[static_cast<std::size_t>(s)];
         done += s == 0;
       }
@@ -251,6 +220,9 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
     } catch (const std::exception&) {
       io::reject("theory", theory, "not a cdl stationary file with /critical");
     }
+    if (predicted_c1.size() != predicted_depths.size() ||
+        predicted_c2.size() != predicted_depths.size())
+      io::reject("theory", theory, "/critical: sigma_c1, sigma_c2 and depth differ in length");
   }
 
   // Hysteresis of adiabatic pairs.

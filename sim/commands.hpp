@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "io/hdf5.hpp"
+
 namespace cdl::sim {
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line);
@@ -14,11 +16,12 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
 int run_analyze(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_info(const std::vector<std::string>& arguments, const std::string& command_line);
 
-// For `cdl merge`: creates at `path` the empty, sealed file a single unsharded process with
-// the configuration `config_ini` writes (every dataset allocated, status not_run).
-void create_theory_layout(const std::string& config_ini, const std::string& path,
+// Lays out in the new, empty `file` the sealed file a single unsharded process with the
+// configuration `config_ini` writes (status not_run), and returns it: the output of
+// `cdl merge` (on disk) and the reference every reader checks a file against (in memory).
+io::h5::File theory_layout(const std::string& config_ini, io::h5::File file,
+                           const std::string& command_line);
+io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
                           const std::string& command_line);
-void create_micro_layout(const std::string& config_ini, const std::string& path,
-                         const std::string& command_line);
 
 }  // namespace cdl::sim

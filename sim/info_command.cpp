@@ -11,6 +11,7 @@
 #include "io/parse.hpp"
 #include "options.hpp"
 #include "sweep/status.hpp"
+#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -74,25 +75,21 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
   if (subcommand != "theory" && subcommand != "micro" && subcommand != "stationary" &&
       subcommand != "analyze")
     io::reject("file", path, "names an unknown subcommand '" + subcommand + "'");
-  // A sweep file without its coordinates (a file with only the root attributes) is no sweep.
-  if ((subcommand == "theory" || subcommand == "micro") &&
-      !(root.has_link("depth") && root.has_link("run") && root.has_link("unit")))
-    io::reject("file", path,
-               "a cdl " + subcommand + " file without the root coordinates depth, run, unit");
   long shard_index = 0, shard_count = 1;
-  if (root.has_attribute("shard_index")) {
-    shard_index = static_cast<long>(root.double_attribute("shard_index"));
-    shard_count = static_cast<long>(root.double_attribute("shard_count"));
-  }
   std::vector<std::int32_t> depths;
   std::size_t runs = 0;
-  if (root.has_link("depth")) depths = root.open_dataset("depth").read<std::int32_t>();
-  if (root.has_link("run")) runs = root.open_dataset("run").read<std::int32_t>().size();
   std::vector<ProtocolInfo> protocols;
-  for (const std::string& name : root.link_names()) {
-    if (!root.is_group(name)) continue;
+  // A sweep is read through the validating reader; stationary and analysis files are shown by
+  // their attributes.
+  const bool sweep_file = subcommand == "theory" || subcommand == "micro";
+  const SweepFileReader reader = sweep_file ? open_sweep_file(path, "file") : SweepFileReader{};
+  if (sweep_file) {
+    shard_index = reader.shard_index, shard_count = reader.shard_count;
+    depths = root.open_dataset("depth").read<std::int32_t>();
+    runs = root.open_dataset("run").read<std::int32_t>().size();
+  }
+  for (const std::string& name : reader.protocols) {
     const h5::Group group = root.open_group(name);
-    if (!group.has_link("status") || !group.has_link("sigma")) continue;  // e.g. stationary
     ProtocolInfo p;
     p.name = name;
     const auto sigma = group.open_dataset("sigma").read<double>();
@@ -109,10 +106,6 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
       for (auto o : owned) p.owned += o;
     }
     for (std::size_t k = 0; k < status.size(); ++k) {
-      if (status[k] < 0 || static_cast<std::size_t>(status[k]) >= p.count.size())
-        io::reject("file", path,
-                   "group /" + name + ": status value " + std::to_string(status[k]) +
-                       " outside the flag table");
       if (owned[k]) ++p.count[static_cast<std::size_t>(status[k])];
     }
     protocols.push_back(p);
@@ -130,8 +123,7 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
               << ",\n  \"created\": " << json_string(text("created"))
               << ",\n  \"command\": " << json_string(text("command"))
               << ",\n  \"config\": " << json_string(text("config")) << ",\n  \"complete\": "
-              << (root.has_attribute("layout_complete") || subcommand == "stationary" ? "true"
-                                                                                      : "false")
+              << "true"
               << ",\n  \"shard_index\": " << shard_index << ",\n  \"shard_count\": " << shard_count
               << ",\n  \"depths\": [";
     for (std::size_t d = 0; d < depths.size(); ++d) std::cout << (d ? ", " : "") << depths[d];

@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"
+#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -113,24 +114,12 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   std::vector<Shard> shards;
   std::string config, version, subcommand;
   for (std::size_t k = 1; k < files.size(); ++k) {
-    Shard shard{files[k], {}, 0, 1};
-    try {
-      shard.file = h5::File::open_read_only(files[k]);
-    } catch (const std::exception&) {
-      reject_shard(files[k], "not a readable HDF5 file");
-    }
-    const h5::Group root = shard.file.root();
-    if (!root.has_attribute("config") || !root.has_attribute("subcommand"))
-      reject_shard(files[k], "not a cdl sweep file");
-    const std::string this_config = text_attribute(root, "config", "file", files[k]),
-                      this_version = text_attribute(root, "cdl_version", "file", files[k]),
-                      this_subcommand = text_attribute(root, "subcommand", "file", files[k]);
-    if (this_subcommand != "theory" && this_subcommand != "micro")
-      reject_shard(files[k], "a cdl " + this_subcommand + " file has no shards");
-    if (root.has_attribute("shard_index")) {
-      shard.index = static_cast<long long>(root.double_attribute("shard_index"));
-      shard.count = static_cast<long long>(root.double_attribute("shard_count"));
-    }
+    // A damaged or edited shard is bad input naming the file and the dataset, before any copy.
+    SweepFileReader read =
+        open_sweep_file(files[k], [&](const std::string& why) { reject_shard(files[k], why); });
+    Shard shard{files[k], std::move(read.file), read.shard_index, read.shard_count};
+    const std::string &this_config = read.config, &this_version = read.version,
+                      &this_subcommand = read.subcommand;
     if (k == 1) {
       config = this_config, version = this_version, subcommand = this_subcommand;
     } else if (this_version != version) {
@@ -149,46 +138,16 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   const OutputLock lock(output, "output");
   const std::string partial = output + ".part";
   create_output(output, [&] {
-    if (subcommand == "theory")
-      create_theory_layout(config, partial, command_line);
-    else
-      create_micro_layout(config, partial, command_line);
+    h5::File file = subcommand == "theory"
+                        ? theory_layout(config, h5::File::create(partial), command_line)
+                        : micro_layout(config, h5::File::create(partial), command_line);
+    file.close();
     return 0;
   });
   // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
   RemoveUnlessKept unfinished(partial);
   h5::File out = h5::File::open_read_write(partial);
   const h5::Group out_root = out.root();
-  // Every shard must hold every dataset of the layout with the layout's shape and type class:
-  // a damaged or edited shard is bad input naming the file and the dataset, before any copy.
-  for (const Shard& shard : shards) {
-    const h5::Group root = shard.file.root();
-    const auto check = [&](const h5::Group& expected, const h5::Group& found,
-                           const std::string& where) {
-      for (const std::string& name : data_names(expected)) {
-        const std::string what = where + name;
-        if (!found.has_link(name) || found.is_group(name))
-          reject_shard(shard.path, "has no dataset " + what);
-        const h5::Dataset e = expected.open_dataset(name), f = found.open_dataset(name);
-        if (f.dims() != e.dims() || f.stored_type_class() != e.stored_type_class())
-          reject_shard(shard.path, "dataset " + what + " has the wrong shape or type");
-      }
-    };
-    check(out_root, root, "/");
-    for (const std::string& protocol : out_root.link_names()) {
-      if (!out_root.is_group(protocol)) continue;
-      if (!root.has_link(protocol) || !root.is_group(protocol))
-        reject_shard(shard.path, "has no group /" + protocol);
-      const h5::Group group = root.open_group(protocol);
-      check(out_root.open_group(protocol), group, "/" + protocol + "/");
-      if (!group.has_link("status"))
-        reject_shard(shard.path, "has no dataset /" + protocol + "/status");
-      for (const auto s : group.open_dataset("status").read<std::int8_t>())
-        if (s < 0 || static_cast<std::size_t>(s) >= sweep::point_status_names.size())
-          reject_shard(shard.path, "/" + protocol + "/status holds " + std::to_string(s) +
-                                       ", outside the flag table");
-    }
-  }
   const auto depths = out_root.open_dataset("depth").read<std::int32_t>();
   const std::size_t n_depth = depths.size(),
                     n_run = out_root.open_dataset("run").read<std::int32_t>().size();

@@ -98,7 +98,9 @@ std::string resolved(const po::variables_map& values, const std::string& name,
   return value == "auto" ? automatic : value;
 }
 
-sweep::MicroSweep sweep_from_options(const po::variables_map& values) {
+// The sweep of the options; with `read_data` false, IDX files are not read (the grid and layout
+// do not need them).
+sweep::MicroSweep sweep_from_options(const po::variables_map& values, bool read_data = true) {
   sweep::MicroSweep sweep;
   auto& task = sweep.task;
   const std::string task_name = io::text(values, "task");
@@ -218,7 +220,7 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values) {
   } else if (task.data.kind == micro::DataSpec::Kind::synthetic) {
     net.input = task.data.dim;
     net.output = task.data.modes;
-  } else {
+  } else if (read_data) {
     const auto data = micro::load_idx_classes<float>(task);
     net.input = data->input;
     net.output = data->output;
@@ -387,12 +389,13 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
       [&](const std::string& path) { print_summary(path, sweep); });
 }
 
-void create_micro_layout(const std::string& config_ini, const std::string& path,
-                         const std::string& command_line) {
+io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
+                          const std::string& command_line) {
+  // The layout needs only the grid: data files are not read (the file may have moved).
   const sweep::MicroSweep sweep = sweep_from_options(
-      parse_config_text("micro", micro_options(), config_ini, path + ".config.ini"));
-  create_unsharded_layout<io::MicroFileWriter>(path, sweep,
-                                               io::Provenance{command_line, config_ini});
+      io::parse_config_text("micro", micro_options(), config_ini, "config"), false);
+  return lay_out_unsharded<io::MicroFileWriter>(std::move(file), sweep,
+                                                io::Provenance{command_line, config_ini});
 }
 
 }  // namespace cdl::sim

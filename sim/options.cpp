@@ -111,20 +111,6 @@ std::optional<po::variables_map> parse_file_command(const std::string& usage,
   return values;
 }
 
-po::variables_map parse_config_text(const std::string& subcommand,
-                                    const po::options_description& options,
-                                    const std::string& config_ini,
-                                    const std::string& scratch_path) {
-  {
-    std::ofstream file(scratch_path);
-    file << config_ini;
-  }
-  const po::variables_map values =
-      io::parse_options(subcommand, options, {"--config", scratch_path});
-  fs::remove(scratch_path);
-  return values;
-}
-
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement) {
   const std::string value = io::text(values, name);

@@ -62,12 +62,6 @@ std::optional<po::variables_map> parse_file_command(const std::string& usage,
                                                     const char* name, int count,
                                                     const std::vector<std::string>& arguments);
 
-// Parses a configuration given as INI text (e.g. a file's `config` attribute), through a
-// scratch file at `scratch_path` that is removed again.
-po::variables_map parse_config_text(const std::string& subcommand,
-                                    const po::options_description& options,
-                                    const std::string& config_ini, const std::string& scratch_path);
-
 // An integer option ≥ low; `requirement` says why otherwise.
 // An integer in [low, high]: below low is rejected with `requirement`, above high with the
 // bound (the documented upper bounds keep sizes that cannot fit in memory out).
@@ -112,11 +106,12 @@ int thread_count(const po::variables_map& values);
 // cannot be written, before anything is created.
 void check_output(const std::string& output, bool overwrite);
 
-// Creates the output's directory and runs `make` (which creates the file). Permission checks
-// cannot see everything (root, read-only mounts, /proc): a failure here is still bad input
-// on --output.
+// Creates the output's directory and runs `make` (which creates the file `made`, by default
+// OUTPUT.part). Permission checks cannot see everything (root, read-only mounts, /proc): a
+// failure here is still bad input on --output.
 template <class Make>
-auto create_output(const std::string& output, Make make) {
+auto create_output(const std::string& output, Make make, const std::string& made = "") {
+  const std::string file = made.empty() ? output + ".part" : made;
   try {
     std::filesystem::create_directories(std::filesystem::absolute(output).parent_path());
     return make();
@@ -127,10 +122,10 @@ auto create_output(const std::string& output, Make make) {
     // The file could not be made at all: a bad output; it was made but not filled (a full
     // disk): a failure of the run (exit 1).
     std::error_code error;
-    const bool made = std::filesystem::exists(output + ".part", error);
-    std::filesystem::remove(output + ".part", error);
-    if (made) throw RuntimeError("writing " + output + ".part failed (" + e.what() + ")");
-    io::reject("output", output, "cannot create " + output + ".part");
+    const bool exists = std::filesystem::exists(file, error);
+    std::filesystem::remove(file, error);
+    if (exists) throw RuntimeError("writing " + file + " failed (" + e.what() + ")");
+    io::reject("output", output, "cannot create " + file);
   }
 }
 

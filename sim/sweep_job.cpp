@@ -3,6 +3,7 @@
 #include "errors.hpp"
 #include "io/hdf5.hpp"
 #include "sweep/status.hpp"
+#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -36,42 +37,21 @@ Job read_job(const po::variables_map& values) {
   return job;
 }
 
-bool is_sealed_file(const std::string& path) {
-  try {
-    const io::h5::File file = io::h5::File::open_read_only(path);
-    return io::SweepFile::is_sealed(file.root());
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 void check_resumable(const std::string& partial, const io::Provenance& provenance,
                      const sweep::Shard& shard) {
-  std::string config, version;
-  long long index = -1, count = -1;
-  bool sealed = false;
-  try {
-    const io::h5::File file = io::h5::File::open_read_only(partial);
-    const io::h5::Group root = file.root();
-    config = root.string_attribute("config");
-    version = root.string_attribute("cdl_version");
-    sealed = io::SweepFile::is_sealed(root);
-    if (root.has_attribute("shard_index")) {
-      index = static_cast<long long>(root.double_attribute("shard_index"));
-      count = static_cast<long long>(root.double_attribute("shard_count"));
-    }
-  } catch (const std::exception&) {
-    io::reject("resume", partial, "not a readable cdl file; remove it or use --overwrite");
-  }
-  if (!sealed)
-    io::reject("resume", partial, "its creation was interrupted; remove it or use --overwrite");
-  if (version != CDL_VERSION)
-    io::reject("resume", partial, "written by cdl " + version + ", this is " + CDL_VERSION);
-  if (config != provenance.config_ini)
-    io::reject("resume", partial, "written by a different configuration (see its config)");
-  if (index != shard.index || count != shard.count)
+  // A file that cannot be read is refused, never removed: it may hold finished points.
+  const auto refuse = [&](const std::string& why) {
     io::reject("resume", partial,
-               "written as shard " + std::to_string(index) + " of " + std::to_string(count));
+               "cannot be resumed: " + why + "; move it aside, or start afresh with --overwrite");
+  };
+  const SweepFileReader reader = open_sweep_file(partial, refuse);
+  if (reader.version != CDL_VERSION)
+    refuse("written by cdl " + reader.version + ", this is " + CDL_VERSION);
+  if (reader.config != provenance.config_ini)
+    refuse("written by a different configuration (see its config)");
+  if (reader.shard_index != shard.index || reader.shard_count != shard.count)
+    refuse("written as shard " + std::to_string(reader.shard_index) + " of " +
+           std::to_string(reader.shard_count));
 }
 
 std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,

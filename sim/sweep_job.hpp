@@ -35,9 +35,6 @@ struct Job {
 };
 Job read_job(const po::variables_map& values);
 
-// Whether `path` is a readable cdl file whose layout was completely created.
-bool is_sealed_file(const std::string& path);
-
 // Checks that `partial` (an interrupted file) was written by this configuration and shard;
 // throws cdl::InputError naming --resume otherwise.
 void check_resumable(const std::string& partial, const io::Provenance& provenance,
@@ -50,14 +47,14 @@ std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& it
                                           const std::vector<std::vector<std::int8_t>>& status,
                                           int runs, std::size_t n_sigma);
 
-// The empty, sealed file an unsharded process writes (for cdl merge).
+// The empty, sealed file an unsharded process writes, laid out in `file`.
 template <class Writer, class Sweep>
-void create_unsharded_layout(const std::string& path, const Sweep& sweep,
-                             const io::Provenance& provenance) {
-  Writer writer(path, sweep, provenance);
+io::h5::File lay_out_unsharded(io::h5::File file, const Sweep& sweep,
+                               const io::Provenance& provenance) {
+  Writer writer(std::move(file), sweep, provenance);
   writer.file().mark_shard({}, {}, {0, 1});
   writer.file().seal();
-  writer.close();
+  return std::move(writer.file()).release();
 }
 
 // The whole job. Writer(path, provenance) creates a file, Writer(path) reopens one; `run`
@@ -76,14 +73,13 @@ int run_job(const std::string& subcommand, const Job& job,
   const std::string partial = job.output + ".part";
   std::vector<std::vector<std::int8_t>> status;
   std::optional<Writer> writer;
+  // The layout is made under another name and renamed to OUTPUT.part only once complete, so
+  // OUTPUT.part always holds a whole layout: one that cannot be read is damaged and refused
+  // (never deleted), while a leftover OUTPUT.creating (killed while the layout was written)
+  // holds no point and is removed.
+  const std::string creating = job.output + ".creating";
   std::error_code error;
-  if (job.resume && fs::exists(partial, error) && !is_sealed_file(partial)) {
-    // Killed while the file was being created: no point can have been written yet.
-    if (!job.quiet)
-      std::cerr << "cdl " << subcommand << ": " << partial
-                << " was not completely created; starting afresh\n";
-    fs::remove(partial, error);
-  }
+  fs::remove(creating, error);
   if (job.resume && fs::exists(partial, error)) {
     check_resumable(partial, provenance, job.shard);
     writer.emplace(reopen(partial));
@@ -102,9 +98,18 @@ int run_job(const std::string& subcommand, const Job& job,
     return 0;
   } else {
     check_output(job.output, job.overwrite);
-    writer.emplace(create_output(job.output, [&] { return create(partial); }));
-    writer->file().mark_shard(items, shard_of, job.shard);
-    writer->file().seal();
+    create_output(
+        job.output,
+        [&] {
+          Writer layout = create(creating);
+          layout.file().mark_shard(items, shard_of, job.shard);
+          layout.file().seal();
+          layout.close();
+          return 0;
+        },
+        creating);
+    fs::rename(creating, partial);
+    writer.emplace(reopen(partial));
   }
   const std::vector<sweep::WorkItem> todo =
       items_to_run(items, shard_of, job.shard.index, status, runs, n_sigma);

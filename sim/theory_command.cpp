@@ -270,12 +270,12 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
       [&](const std::string& path) { print_summary(path, sweep); });
 }
 
-void create_theory_layout(const std::string& config_ini, const std::string& path,
-                          const std::string& command_line) {
-  const sweep::TheorySweep sweep = sweep_from_options(
-      parse_config_text("theory", theory_options(), config_ini, path + ".config.ini"));
-  create_unsharded_layout<io::TheoryFileWriter>(path, sweep,
-                                                io::Provenance{command_line, config_ini});
+io::h5::File theory_layout(const std::string& config_ini, io::h5::File file,
+                           const std::string& command_line) {
+  const sweep::TheorySweep sweep =
+      sweep_from_options(io::parse_config_text("theory", theory_options(), config_ini, "config"));
+  return lay_out_unsharded<io::TheoryFileWriter>(std::move(file), sweep,
+                                                 io::Provenance{command_line, config_ini});
 }
 
 }  // namespace cdl::sim

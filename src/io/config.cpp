@@ -16,15 +16,11 @@ const std::vector<std::string>& subcommand_names() {
 
 namespace {
 
-// Renames `[subcommand] key` to `key`, drops other subcommands' sections and rejects the rest.
-po::parsed_options config_file_options(const std::string& path, const std::string& subcommand,
-                                       const po::options_description& options) {
-  // Only regular files: a directory or a device (/dev/zero) would read as empty or never end.
-  std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error))
-    throw InputError("--config: '" + path + "' is not a regular file");
-  std::ifstream in(path);
-  if (!in) throw InputError("--config: cannot read file '" + path + "'");
+// Renames `[subcommand] key` to `key`, drops other subcommands' sections and rejects the rest;
+// `path` names the text in messages.
+po::parsed_options config_options(std::istream& in, const std::string& path,
+                                  const std::string& subcommand,
+                                  const po::options_description& options) {
   po::parsed_options parsed(&options);
   try {
     parsed = po::parse_config_file(in, options, /*allow_unregistered=*/true);
@@ -54,7 +50,32 @@ po::parsed_options config_file_options(const std::string& path, const std::strin
   return kept;
 }
 
+po::parsed_options config_file_options(const std::string& path, const std::string& subcommand,
+                                       const po::options_description& options) {
+  // Only regular files: a directory or a device (/dev/zero) would read as empty or never end.
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error))
+    throw InputError("--config: '" + path + "' is not a regular file");
+  std::ifstream in(path);
+  if (!in) throw InputError("--config: cannot read file '" + path + "'");
+  return config_options(in, path, subcommand, options);
+}
+
 }  // namespace
+
+po::variables_map parse_config_text(const std::string& subcommand,
+                                    const po::options_description& options,
+                                    const std::string& config_ini, const std::string& name) {
+  po::variables_map values;
+  try {
+    std::istringstream in(config_ini);
+    po::store(config_options(in, name, subcommand, options), values);
+    po::notify(values);
+  } catch (const po::error& e) {
+    throw InputError(e.what());
+  }
+  return values;
+}
 
 po::variables_map parse_options(const std::string& subcommand,
                                 const po::options_description& options,

@@ -22,6 +22,12 @@ po::variables_map parse_options(const std::string& subcommand,
                                 const po::options_description& options,
                                 const std::vector<std::string>& arguments);
 
+// Parses the configuration text `config_ini` (e.g. a file's `config` attribute) as a config
+// file named `name` in messages, with no command line.
+po::variables_map parse_config_text(const std::string& subcommand,
+                                    const po::options_description& options,
+                                    const std::string& config_ini, const std::string& name);
+
 // The resolved values of `names` as an INI section `[subcommand]`: enough to rerun. `canonical`
 // replaces the typed text of some options (e.g. a data file's path made absolute).
 std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,

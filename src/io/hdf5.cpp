@@ -271,6 +271,18 @@ std::vector<std::string> Group::link_names() const {
   return names;
 }
 
+namespace {
+
+// A layout built in memory only to be compared with a file (File::create_in_memory) allocates
+// no chunks: its size is that of the metadata, whatever the sweep's.
+bool is_in_memory(hid_t object) {
+  const Handle file(check(H5Iget_file_id(object), "H5Iget_file_id"), H5Fclose);
+  const Handle access(check(H5Fget_access_plist(file.id()), "H5Fget_access_plist"), H5Pclose);
+  return H5Pget_driver(access.id()) == H5FD_CORE;
+}
+
+}  // namespace
+
 template <class T>
 Dataset Group::create_dataset(const std::string& name, const Dims& dims,
                               const DatasetOptions& options) const {
@@ -284,7 +296,7 @@ Dataset Group::create_dataset(const std::string& name, const Dims& dims,
       check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
       check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
                    "H5Pset_deflate");
-    } else {
+    } else if (!is_in_memory(id())) {
       // Every chunk allocated now: later writes change raw data in place, never metadata.
       check_status(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
     }
@@ -339,6 +351,21 @@ File File::create(const std::string& path) {
                    "creating " + path),
              H5Fclose);
   file.path_ = path;
+  return file;
+}
+
+File File::create_in_memory() {
+  silence_hdf5_errors();
+  // HDF5 refuses two open files of one name, so every in-memory file gets its own.
+  static std::atomic<long> counter{0};
+  const std::string name = "cdl-in-memory-" + std::to_string(counter.fetch_add(1));
+  const Handle access(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
+  check_status(H5Pset_fapl_core(access.id(), 1 << 16, false), "H5Pset_fapl_core");
+  File file;
+  file.handle_ = Handle(
+      check(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()), "creating " + name),
+      H5Fclose);
+  file.path_ = name;
   return file;
 }
 

@@ -133,6 +133,9 @@ class File {
  public:
   // Creates (truncating) a file; throws cdl::RuntimeError on failure.
   static File create(const std::string& path);
+  // A file that exists only in this process's memory and allocates no chunks: a layout to
+  // compare other files with.
+  static File create_in_memory();
   static File open_read_only(const std::string& path);
   static File open_read_write(const std::string& path);
   Group root() const;

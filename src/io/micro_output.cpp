@@ -44,7 +44,11 @@ constexpr const char* descriptions[] = {
 
 MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep,
                                  const Provenance& provenance)
-    : file_(path, micro_axes(sweep), provenance, "micro") {
+    : MicroFileWriter(h5::File::create(path), sweep, provenance) {}
+
+MicroFileWriter::MicroFileWriter(h5::File file, const sweep::MicroSweep& sweep,
+                                 const Provenance& provenance)
+    : file_(std::move(file), micro_axes(sweep), provenance, "micro") {
   file_.add_quenched("disorder",
                      "quenched disorder: Delta_i (effective), s_i0 (teacher), "
                      "the class (classes)");

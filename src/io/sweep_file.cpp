@@ -73,9 +73,9 @@ void write_provenance(const h5::Group& root, const Provenance& provenance) {
   root.set_attribute("created", utc_timestamp());
 }
 
-SweepFile::SweepFile(const std::string& path, const SweepAxes& axes, const Provenance& provenance,
+SweepFile::SweepFile(h5::File file, const SweepAxes& axes, const Provenance& provenance,
                      const std::string& subcommand)
-    : axes_(axes), file_(h5::File::create(path)), root_(file_.root()) {
+    : axes_(axes), file_(std::move(file)), root_(file_.root()) {
   write_provenance(root_, provenance);
   root_.set_attribute("subcommand", subcommand);
   const std::vector<std::int32_t> depths(axes.depths.begin(), axes.depths.end());

@@ -54,9 +54,9 @@ enum class Shape {
 
 class SweepFile {
  public:
-  // Creates (truncating) the file with the provenance, the scales and a `status` dataset
+  // Lays out the new, empty `file` with the provenance, the scales and a `status` dataset
   // (all not_run) in every protocol group.
-  SweepFile(const std::string& path, const SweepAxes& axes, const Provenance& provenance,
+  SweepFile(h5::File file, const SweepAxes& axes, const Provenance& provenance,
             const std::string& subcommand);
   // Reopens a sealed file for writing (resuming); throws cdl::RuntimeError if it cannot.
   SweepFile(const std::string& path, const SweepAxes& axes);
@@ -97,6 +97,8 @@ class SweepFile {
   // A protocol group's status [depth, run, sigma], row-major.
   std::vector<std::int8_t> read_status(int protocol) const;
   void close() { file_.close(); }
+  // The underlying file, taken out of this object (e.g. a layout built in memory).
+  h5::File release() && { return std::move(file_); }
 
  private:
   struct ProtocolGroup {

@@ -20,7 +20,11 @@ std::span<const double> all_of(const Matrix& matrix) {
 
 TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep,
                                    const Provenance& provenance)
-    : sweep_(sweep), file_(path, theory_axes(sweep), provenance, "theory") {
+    : TheoryFileWriter(h5::File::create(path), sweep, provenance) {}
+
+TheoryFileWriter::TheoryFileWriter(h5::File file, const sweep::TheorySweep& sweep,
+                                   const Provenance& provenance)
+    : sweep_(sweep), file_(std::move(file), theory_axes(sweep), provenance, "theory") {
   file_.add_quenched("disorder", "quenched disorder Delta_i")
       .set_attribute("distribution", sweep.disorder.to_string());
   file_.add_quenched("initial_state", "initial state phi_i(0)")

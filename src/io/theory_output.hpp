@@ -15,6 +15,9 @@ class TheoryFileWriter {
   // Creates the file (truncating) with every dataset allocated and status = not_run.
   TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep,
                    const Provenance& provenance);
+  // Lays out the new, empty `file` the same way (h5::File::create_in_memory: a reference
+  // layout to validate files with).
+  TheoryFileWriter(h5::File file, const sweep::TheorySweep& sweep, const Provenance& provenance);
   // Reopens an interrupted file (--resume).
   TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep);
   // Writes one completed work item and flushes, so finished work survives an interruption.

@@ -120,7 +120,7 @@ class AnalyzeTest(unittest.TestCase):
             (["plain.h5"], "not a cdl file"),
             (["failed.h5"], "every point failed"),
             (["nogroup.h5"], "order_parameter"),
-            (["badshape.h5"], "/nonadiabatic/status is not [depth, run, sigma]"),
+            (["badshape.h5"], "dataset /nonadiabatic/status has the wrong shape"),
             (["stationary.h5"], "--theory"),
             (["missing.h5"], "missing.h5"),
             (["sweep.h5", "--theory", "sweep.h5"], "--theory"),

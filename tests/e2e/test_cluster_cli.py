@@ -713,6 +713,7 @@ class InfoTest(ClusterTestCase):
         with tempfile.TemporaryDirectory() as tmp:
             with h5py.File(os.path.join(tmp, "rootonly.h5"), "w") as f:
                 f.attrs["subcommand"], f.attrs["config"] = "theory", "[theory]\n"
+                f.attrs["cdl_version"] = "0.1.0"
             with h5py.File(os.path.join(tmp, "nottext.h5"), "w") as f:
                 f.attrs["subcommand"], f.attrs["config"] = np.int64(3), "[theory]\n"
             out = os.path.join(tmp, "sweep.h5")
@@ -721,7 +722,7 @@ class InfoTest(ClusterTestCase):
                 status = f["nonadiabatic/status"][()]
                 status.flat[0] = 99
                 f["nonadiabatic/status"][...] = status
-            for name, token in (("rootonly.h5", "root coordinates"),
+            for name, token in (("rootonly.h5", "has no dataset /depth"),
                                 ("nottext.h5", "not text"), ("sweep.h5", "99")):
                 for command in ("info", "analyze"):
                     with self.subTest(file=name, command=command):
