@@ -22,6 +22,7 @@ import tempfile
 import time
 import unittest
 from pathlib import Path
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -680,6 +681,28 @@ class KillResumeTest(ClusterTestCase):
         rng = random.Random(20241125)
         self.check_kill_and_resume("micro", signal.SIGTERM, [rng.uniform(0.1, 0.6)])
         self.check_kill_and_resume("micro", signal.SIGKILL, [rng.uniform(0.1, 0.6)], kill_resume={0})
+
+    def test_resume_refuses_a_part_it_cannot_read_and_keeps_it(self):
+        # A .part holding finished points, cut to 99 %, and a text file in its place: --resume
+        # must refuse (code 2, one line naming the file) and leave the bytes as they were.
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            part = out + ".part"
+            code, stderr = self.interrupt("theory", [*SLOW["theory"], "--output", out], tmp,
+                                          signal.SIGTERM, 0.4 * self.duration["theory"])
+            self.assertEqual(code, 3, stderr)
+            whole = Path(part).read_bytes()
+            for name, damaged in (("cut to 99 %", whole[:len(whole) * 99 // 100]),
+                                  ("a text file", b"not an HDF5 file\n")):
+                with self.subTest(part=name):
+                    Path(part).write_bytes(damaged)
+                    result = run_cdl("theory", [*SLOW["theory"], "--resume", "--output", out], tmp)
+                    self.assertEqual(result.returncode, 2, result.stderr)
+                    line = self.one_line(result)
+                    self.assertIn(part, line)
+                    self.assertIn("--overwrite", line)
+                    self.assertEqual(Path(part).read_bytes(), damaged)
+                    self.assertEqual(sorted(os.listdir(tmp)), ["out.h5.part"])
 
     def test_kill_9_while_the_file_is_created_then_resume(self):
         # Killed before the file exists, while its layout is written, or just after: --resume
