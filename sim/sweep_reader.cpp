@@ -63,6 +63,7 @@ SweepFileReader open_sweep_file(const std::string& path,
     refuse("not a readable HDF5 file");
   }
   try {
+    reader.file.check_metadata();
     const h5::Group root = reader.file.root();
     if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
       refuse("not a cdl file");

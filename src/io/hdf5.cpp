@@ -394,6 +394,12 @@ Group File::root() const {
 
 bool write_failed() { return any_write_failed.load(); }
 
+void File::check_metadata() const {
+  const auto visit = [](hid_t, const char*, const H5O_info_t*, void*) -> herr_t { return 0; };
+  if (H5Ovisit2(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, visit, nullptr, H5O_INFO_ALL) < 0)
+    throw RuntimeError("HDF5: the metadata of " + path_ + " is damaged");
+}
+
 void File::flush() const {
   errno = 0;
   if (H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL) < 0) {

@@ -139,6 +139,10 @@ class File {
   static File open_read_only(const std::string& path);
   static File open_read_write(const std::string& path);
   Group root() const;
+  // Decodes the metadata of every object in the file (headers, attributes, group indexes) and
+  // throws cdl::RuntimeError at the first that is damaged: a file read in part only could
+  // otherwise pass for sound.
+  void check_metadata() const;
   void flush() const;
   // Flushes and closes, checked: a failed write that HDF5 only reports now (a full disk) throws
   // cdl::RuntimeError naming the file, so that nothing is renamed after it. The file is then

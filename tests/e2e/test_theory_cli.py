@@ -482,14 +482,17 @@ class TheoryCliTest(unittest.TestCase):
     # ------------------------------------------------------------------ interruption
 
     def test_a_second_process_on_the_same_output_is_refused_and_the_first_loses_nothing(self):
-        # The reproduction: a run, then --overwrite, --resume and an in-place analyze of
-        # its partial file while it runs; each must exit 2 naming the running process and
+        # The reproduction: a run, then --overwrite, --resume, a merge onto its output and
+        # an in-place analyze of its partial file while it runs; each must exit 2 naming the running process and
         # touch nothing, and the first run's file must equal an undisturbed run's.
         job = ["--units", "200", "--runs", "60", "--depths", "0,1,2", "--sigma",
                "log:-2:2.2:40", "--protocols", "nonadiabatic,adiabatic_up", "--threads", "1",
                "--quiet"]
         with tempfile.TemporaryDirectory() as tmp:
             out, part = os.path.join(tmp, "cs.h5"), os.path.join(tmp, "cs.h5.part")
+            shard = os.path.join(tmp, "shard.h5")  # something for a merge onto the same output
+            self.run_ok(["--units", "5", "--runs", "1", "--sigma", "1", "--quiet", "--output",
+                         shard], tmp)
             first = subprocess.Popen([str(CDL), "theory", *job, "--output", out], cwd=tmp,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -500,6 +503,7 @@ class TheoryCliTest(unittest.TestCase):
                 self.assertIsNone(first.poll(), "the first run ended too early to be disturbed")
                 for name, args in [("--overwrite", ["theory", *job, "--output", out, "--overwrite"]),
                                    ("--resume", ["theory", *job, "--output", out, "--resume"]),
+                                   ("merge", ["merge", out, shard, "--overwrite"]),
                                    ("analyze", ["analyze", out + ".part"])]:
                     with self.subTest(second=name):
                         second = subprocess.run([str(CDL), *args], cwd=tmp, capture_output=True,
