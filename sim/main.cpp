@@ -25,6 +25,10 @@ void usage(std::ostream& out) {
          "  theory       effective Ginzburg-Landau dynamics swept over coupling and depth\n"
          "  stationary   N -> infinity stationary branches, their stability and critical "
          "couplings\n"
+         "  micro        coupled deep networks trained on private data, swept like theory\n"
+         "  merge        combine the shard files of a cluster array job into one file\n"
+         "  analyze      locate the ordered window (sigma_c1, sigma_c2) of a sweep file\n"
+         "  info         what a cdl file holds: command, grid, points done and missing\n"
          "options: --help, --version\n";
 }
 
