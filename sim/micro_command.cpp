@@ -379,7 +379,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const io::Provenance provenance{
       command_line, io::resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
   return run_job<io::MicroFileWriter>(
-      "micro", job, sweep::micro_work_items(sweep, job.shard.count > 1), sweep.runs,
+      "micro", job, sweep::micro_work_items(sweep, /*split_nonadiabatic=*/true), sweep.runs,
       sweep.sigma.size(), static_cast<int>(sweep.protocols.size()), provenance,
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },

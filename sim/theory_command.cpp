@@ -259,9 +259,14 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                       {"runs", std::to_string(sweep.runs)},
                                       {"rtol", io::format_double(sweep.integrator.rtol)},
                                       {"atol", io::format_double(sweep.integrator.atol)}})};
+  // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
+  // when there are too few chains to keep every thread busy; otherwise a chain is one item,
+  // since a finite-N point is cheap and its own write would cost as much as its integration.
+  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
+  const bool split = job.shard.count > 1 || chains < 4L * threads;
   return run_job<io::TheoryFileWriter>(
-      "theory", job, sweep::theory_work_items(sweep, job.shard.count > 1), sweep.runs,
-      sweep.sigma.size(), static_cast<int>(sweep.protocols.size()), provenance,
+      "theory", job, sweep::theory_work_items(sweep, split), sweep.runs, sweep.sigma.size(),
+      static_cast<int>(sweep.protocols.size()), provenance,
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {

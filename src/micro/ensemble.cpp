@@ -1,5 +1,8 @@
 #include "micro/ensemble.hpp"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "errors.hpp"
@@ -82,23 +85,39 @@ Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data,
       data_(data),
       batch_(batch),
       graph_(graph),
-      batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)),
-      network_(architecture) {
+      batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)) {
   const Eigen::Index count = architecture.parameter_count();
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
   theta_.resize(count, units);
   coupling_.resize(count, units);
-  gradient_.resize(count);
   scratch_.resize(count);
+  unit_scratch_.push_back(make_scratch());
   if (batch_ > 0) {
-    batch_inputs_.resize(data.input, batch_);
-    if (data.loss == LossKind::mse) batch_targets_.resize(data.output, batch_);
-    batch_labels_.resize(static_cast<std::size_t>(batch_));
     order_.resize(static_cast<std::size_t>(units));
     for (Eigen::Index i = 0; i < units; ++i)
       order_[i].resize(static_cast<std::size_t>(data.unit_count[i]));
   }
   restart_batches();
+}
+
+template <class S>
+typename Ensemble<S>::UnitScratch Ensemble<S>::make_scratch() const {
+  UnitScratch scratch(architecture_);
+  scratch.gradient.resize(architecture_.parameter_count());
+  if (batch_ > 0) {
+    scratch.batch_inputs.resize(data_.input, batch_);
+    if (data_.loss == LossKind::mse) scratch.batch_targets.resize(data_.output, batch_);
+    scratch.batch_labels.resize(static_cast<std::size_t>(batch_));
+  }
+  return scratch;
+}
+
+template <class S>
+void Ensemble<S>::set_threads(int threads) {
+  const auto count = static_cast<std::size_t>(std::max(1, threads));
+  while (unit_scratch_.size() < count) unit_scratch_.push_back(make_scratch());
+  unit_scratch_.erase(unit_scratch_.begin() + static_cast<std::ptrdiff_t>(count),
+                      unit_scratch_.end());
 }
 
 template <class S>
@@ -111,7 +130,7 @@ void Ensemble<S>::restart_batches() {
 // every epoch, cut into consecutive batches, the incomplete last one dropped. The permutation
 // is a pure function of (seed, run, unit, epoch).
 template <class S>
-Batch<S> Ensemble<S>::next_batch(int unit) {
+Batch<S> Ensemble<S>::next_batch(int unit, UnitScratch& scratch) {
   const Eigen::Index first = data_.unit_first[unit], count = data_.unit_count[unit];
   const Matrix<S>& inputs = *data_.train_inputs;
   if (batch_ == 0) {
@@ -119,7 +138,7 @@ Batch<S> Ensemble<S>::next_batch(int unit) {
     if (data_.loss == LossKind::mse)
       return {inputs.middleCols(first, count), data_.train_targets.middleCols(first, count),
               labels};
-    return {inputs.middleCols(first, count), batch_targets_, labels};
+    return {inputs.middleCols(first, count), scratch.batch_targets, labels};
   }
   const long per_epoch = static_cast<long>(count / batch_);
   const long epoch = steps_ / per_epoch, position = steps_ % per_epoch;
@@ -137,29 +156,58 @@ Batch<S> Ensemble<S>::next_batch(int unit) {
   }
   for (int b = 0; b < batch_; ++b) {
     const Eigen::Index sample = first + order[position * batch_ + b];
-    batch_inputs_.col(b) = inputs.col(sample);
+    scratch.batch_inputs.col(b) = inputs.col(sample);
     if (data_.loss == LossKind::mse)
-      batch_targets_.col(b) = data_.train_targets.col(sample);
+      scratch.batch_targets.col(b) = data_.train_targets.col(sample);
     else
-      batch_labels_[b] = data_.train_labels[sample];
+      scratch.batch_labels[b] = data_.train_labels[sample];
   }
-  return {batch_inputs_, batch_targets_, batch_labels_.data()};
+  return {scratch.batch_inputs, scratch.batch_targets, scratch.batch_labels.data()};
 }
 
 template <class S>
 void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
-  // The coupling first, from the parameters before the step.
-  coupling_.setZero();
-  graph_.add_coupling_columns(sigma, theta_, coupling_, scratch_);
+  const auto threads = static_cast<int>(unit_scratch_.size());
+  const Eigen::Index units = theta_.cols(), count = theta_.rows();
+  // The coupling is evaluated on the parameters from before the step. All-to-all, it is
+  // σ (m − θ_i) with m the mean over units, computed below inside the parallel region;
+  // otherwise the graph's neighbour sums, here.
+  const bool complete = graph_.is_complete();
+  if (!complete) {
+    coupling_.setZero();
+    graph_.add_coupling_columns(sigma, theta_, coupling_, scratch_);
+  }
   const LossKind loss = data_.loss;
-  for (Eigen::Index i = 0; i < theta_.cols(); ++i) {
-    auto theta = theta_.col(i);
-    if (local_learning) {
-      network_.loss_and_gradient(theta.data(), next_batch(static_cast<int>(i)), loss,
-                                 gradient_.data());
-      theta += tau * (coupling_.col(i) - gradient_ - gamma * theta);
-    } else {
-      theta += tau * coupling_.col(i);
+  constexpr Eigen::Index rows_per_block = 256;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    if (complete) {
+      // m, summed in unit order for every parameter: blocks of rows split across threads,
+      // so the sums do not depend on the thread count. The loop's barrier ends it before
+      // any unit moves.
+#pragma omp for schedule(static)
+      for (Eigen::Index first = 0; first < count; first += rows_per_block) {
+        const Eigen::Index n = std::min(rows_per_block, count - first);
+        auto mean = scratch_.segment(first, n);
+        mean = theta_.col(0).segment(first, n);
+        for (Eigen::Index j = 1; j < units; ++j) mean += theta_.col(j).segment(first, n);
+        mean /= static_cast<S>(units);
+      }
+    }
+    // Units are independent within a step, handed out one at a time (cores are not always
+    // equally fast).
+    UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];
+#pragma omp for schedule(dynamic, 1)
+    for (Eigen::Index i = 0; i < units; ++i) {
+      auto theta = theta_.col(i);
+      if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
+      if (local_learning) {
+        scratch.network.loss_and_gradient(theta.data(), next_batch(static_cast<int>(i), scratch),
+                                          loss, scratch.gradient.data());
+        theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
+      } else {
+        theta += tau * coupling_.col(i);
+      }
     }
   }
   ++steps_;

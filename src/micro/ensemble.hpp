@@ -50,23 +50,33 @@ class Ensemble {
   const Architecture& architecture() const { return architecture_; }
   // Restarts the minibatch sequence: every coupling's point sees the same batches.
   void restart_batches();
+  // The threads that share the units of one step (default 1). Each unit's update is computed
+  // from the same inputs whichever thread takes it, so results do not depend on this.
+  void set_threads(int threads);
   // One coupled step. Without local learning only the coupling acts (for tests).
   void step(S tau, S gamma, S sigma, bool local_learning = true);
 
  private:
-  Batch<S> next_batch(int unit);
+  // What one thread needs to update a unit: its network's buffers and a minibatch.
+  struct UnitScratch {
+    explicit UnitScratch(const Architecture& architecture) : network(architecture) {}
+    NetworkWorkspace<S> network;
+    Vector<S> gradient;
+    Matrix<S> batch_inputs, batch_targets;
+    std::vector<int> batch_labels;
+  };
+  UnitScratch make_scratch() const;
+  Batch<S> next_batch(int unit, UnitScratch& scratch);
   Architecture architecture_;
   const TaskData<S>& data_;
   int batch_;
   const coupling::CouplingGraph& graph_;
   sweep::CounterRng batch_rng_;
   Matrix<S> theta_, coupling_;
-  Vector<S> gradient_, scratch_;
-  NetworkWorkspace<S> network_;
-  Matrix<S> batch_inputs_, batch_targets_;
-  std::vector<int> batch_labels_;
-  std::vector<std::vector<int>> order_;  // per unit: this epoch's permutation of its samples
-  std::vector<long> epoch_;              // per unit: the epoch order_ holds (−1: none)
+  Vector<S> scratch_;
+  std::vector<UnitScratch> unit_scratch_;  // one per thread
+  std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
+  std::vector<long> epoch_;                // per unit: the epoch order_ holds (−1: none)
   long steps_ = 0;
 };
 

@@ -1,5 +1,7 @@
 #include "micro/observables.hpp"
 
+#include <omp.h>
+
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
@@ -23,19 +25,31 @@ double rank_one_r2(const Eigen::MatrixXd& matrix) {
 
 template <class S>
 Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& data)
-    : architecture_(architecture), data_(data), network_(architecture) {
+    : architecture_(architecture), data_(data) {
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
   if (data.classes > 0) predictions_.resize(data.test_inputs->cols(), units);
-  if (data.top_left.size() > 0) {
-    map_.resize(data.output, data.input);
-    identity_ = Matrix<S>::Identity(data.input, data.input);
-  }
+  if (data.top_left.size() > 0) identity_ = Matrix<S>::Identity(data.input, data.input);
+  scratch_.push_back(make_scratch());
 }
 
 template <class S>
-double Evaluator<S>::loss_over(const S* theta, const Matrix<S>& inputs, const Matrix<S>& targets,
-                               const std::vector<int>& labels, Eigen::Index first,
-                               Eigen::Index count, int* predicted) {
+typename Evaluator<S>::Scratch Evaluator<S>::make_scratch() const {
+  Scratch scratch(architecture_);
+  if (data_.top_left.size() > 0) scratch.map.resize(data_.output, data_.input);
+  return scratch;
+}
+
+template <class S>
+void Evaluator<S>::set_threads(int threads) {
+  const auto count = static_cast<std::size_t>(std::max(1, threads));
+  while (scratch_.size() < count) scratch_.push_back(make_scratch());
+  scratch_.erase(scratch_.begin() + static_cast<std::ptrdiff_t>(count), scratch_.end());
+}
+
+template <class S>
+double Evaluator<S>::loss_over(Scratch& scratch, const S* theta, const Matrix<S>& inputs,
+                               const Matrix<S>& targets, const std::vector<int>& labels,
+                               Eigen::Index first, Eigen::Index count, int* predicted) const {
   double total = 0;
   for (Eigen::Index start = first; start < first + count; start += evaluation_chunk) {
     const Eigen::Index n = std::min(evaluation_chunk, first + count - start);
@@ -43,9 +57,9 @@ double Evaluator<S>::loss_over(const S* theta, const Matrix<S>& inputs, const Ma
         inputs.middleCols(start, n),
         data_.loss == LossKind::mse ? targets.middleCols(start, n) : targets.middleCols(0, 0),
         labels.empty() ? nullptr : labels.data() + start};
-    total += static_cast<double>(network_.forward(theta, batch, data_.loss)) * n;
+    total += static_cast<double>(scratch.network.forward(theta, batch, data_.loss)) * n;
     if (predicted) {
-      const Matrix<S>& out = network_.outputs();
+      const Matrix<S>& out = scratch.network.outputs();
       for (Eigen::Index k = 0; k < n; ++k) {
         Eigen::Index best = 0;
         out.row(k).maxCoeff(&best);  // the first maximum: ties go to the lower class
@@ -57,20 +71,21 @@ double Evaluator<S>::loss_over(const S* theta, const Matrix<S>& inputs, const Ma
 }
 
 template <class S>
-void Evaluator<S>::end_to_end_map(const S* theta) {
+void Evaluator<S>::end_to_end_map(Scratch& scratch, const S* theta) const {
   if (architecture_.activation == Activation::linear && !architecture_.bias) {
-    network_.propagate(theta, identity_);
-    map_ = network_.outputs().transpose();
+    scratch.network.propagate(theta, identity_);
+    scratch.map = scratch.network.outputs().transpose();
     return;
   }
   const Matrix<S>& inputs = *data_.test_inputs;
-  map_.setZero();
+  scratch.map.setZero();
   for (Eigen::Index start = 0; start < inputs.cols(); start += evaluation_chunk) {
     const Eigen::Index n = std::min(evaluation_chunk, inputs.cols() - start);
-    network_.propagate(theta, inputs.middleCols(start, n));
-    map_.noalias() += network_.outputs().transpose() * inputs.middleCols(start, n).transpose();
+    scratch.network.propagate(theta, inputs.middleCols(start, n));
+    scratch.map.noalias() +=
+        scratch.network.outputs().transpose() * inputs.middleCols(start, n).transpose();
   }
-  map_ /= static_cast<S>(inputs.cols());
+  scratch.map /= static_cast<S>(inputs.cols());
 }
 
 template <class S>
@@ -94,27 +109,39 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
   const bool classes = data_.classes > 0;
   const Matrix<S>& test = *data_.test_inputs;
   const Eigen::Index n_test = test.cols();
-  double loss = 0, loss_test = 0, alignment = 0;
+  // Per unit, on the threads given, then summed in unit order.
+  Eigen::ArrayXd unit_loss(units), unit_loss_test(units), unit_alignment(units);
   out.unit_accuracy = Eigen::ArrayXd::Constant(units, nan);
+  const auto threads = static_cast<int>(scratch_.size());
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (Eigen::Index i = 0; i < units; ++i) {
+    Scratch& scratch = scratch_[static_cast<std::size_t>(omp_get_thread_num())];
     const S* unit = theta.col(i).data();
-    loss += loss_over(unit, *data_.train_inputs, data_.train_targets, data_.train_labels,
-                      data_.unit_first[i], data_.unit_count[i], nullptr);
-    loss_test += loss_over(unit, test, data_.test_targets, data_.test_labels, 0, n_test,
-                           classes ? predictions_.col(i).data() : nullptr);
+    unit_loss[i] = loss_over(scratch, unit, *data_.train_inputs, data_.train_targets,
+                             data_.train_labels, data_.unit_first[i], data_.unit_count[i], nullptr);
+    unit_loss_test[i] = loss_over(scratch, unit, test, data_.test_targets, data_.test_labels, 0,
+                                  n_test, classes ? predictions_.col(i).data() : nullptr);
     if (classes) {
       long correct = 0;
       for (Eigen::Index k = 0; k < n_test; ++k)
         correct += predictions_(k, i) == data_.test_labels[k];
       out.unit_accuracy[i] = static_cast<double>(correct) / static_cast<double>(n_test);
     }
+    unit_alignment[i] = 0.0;
     if (data_.top_left.size() > 0) {
-      end_to_end_map(unit);
-      const double norm_map = std::sqrt(map_.template cast<double>().squaredNorm());
+      end_to_end_map(scratch, unit);
+      const Matrix<S>& map = scratch.map;
+      const double norm_map = std::sqrt(map.template cast<double>().squaredNorm());
       const double overlap =
-          static_cast<double>(data_.top_left.col(i).dot(map_ * data_.top_right.col(i)));
-      alignment += norm_map > 0 ? overlap / norm_map : 0.0;
+          static_cast<double>(data_.top_left.col(i).dot(map * data_.top_right.col(i)));
+      unit_alignment[i] = norm_map > 0 ? overlap / norm_map : 0.0;
     }
+  }
+  double loss = 0, loss_test = 0, alignment = 0;
+  for (Eigen::Index i = 0; i < units; ++i) {
+    loss += unit_loss[i];
+    loss_test += unit_loss_test[i];
+    alignment += unit_alignment[i];
   }
   out.loss = loss / static_cast<double>(units);
   out.loss_test = loss_test / static_cast<double>(units);

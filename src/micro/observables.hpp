@@ -33,21 +33,31 @@ class Evaluator {
   Evaluator(const Architecture& architecture, const TaskData<S>& data);
   // Everything above; the cross-accuracy matrix only when asked (classes task).
   Measurement measure(const Matrix<S>& theta, bool cross_accuracy);
+  // The threads that share the units (default 1); results do not depend on it.
+  void set_threads(int threads);
 
  private:
+  // One thread's buffers.
+  struct Scratch {
+    explicit Scratch(const Architecture& architecture) : network(architecture) {}
+    NetworkWorkspace<S> network;
+    Matrix<S> map;
+  };
+  Scratch make_scratch() const;
   // Data loss of unit `i` over the columns [first, first + count) of inputs, in chunks;
   // predictions (argmax) go to `predicted` when given.
-  double loss_over(const S* theta, const Matrix<S>& inputs, const Matrix<S>& targets,
-                   const std::vector<int>& labels, Eigen::Index first, Eigen::Index count,
-                   int* predicted);
-  // The end-to-end linear map of a unit: exact for linear networks without biases, else the
-  // Gaussian-input estimate E[f(x) xᵀ] over the test inputs (Stein: E[∂f/∂x] for x ~ N(0, I)).
-  void end_to_end_map(const S* theta);
+  double loss_over(Scratch& scratch, const S* theta, const Matrix<S>& inputs,
+                   const Matrix<S>& targets, const std::vector<int>& labels, Eigen::Index first,
+                   Eigen::Index count, int* predicted) const;
+  // The end-to-end linear map of a unit into scratch.map: exact for linear networks without
+  // biases, else the Gaussian-input estimate E[f(x) xᵀ] over the test inputs (Stein:
+  // E[∂f/∂x] for x ~ N(0, I)).
+  void end_to_end_map(Scratch& scratch, const S* theta) const;
   Architecture architecture_;
   const TaskData<S>& data_;
-  NetworkWorkspace<S> network_;
-  Eigen::MatrixXi predictions_;  // [test sample, unit]
-  Matrix<S> map_, identity_;
+  std::vector<Scratch> scratch_;  // one per thread
+  Eigen::MatrixXi predictions_;   // [test sample, unit]
+  Matrix<S> identity_;
 };
 
 }  // namespace cdl::micro

@@ -7,8 +7,10 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
+#include <numeric>
 #include <vector>
 
 namespace cdl::sweep {
@@ -39,42 +41,69 @@ struct SweepOutcome {
   bool interrupted = false;
 };
 
-// make_workspace() → per-thread scratch; compute(workspace, item) fills workspace.result;
-// deliver(workspace.result, item) runs under a lock, in completion order.
+// The order in which items are handed out: largest estimated cost first (ties in list order),
+// so that the last item to start is a small one and no thread waits long on another's.
+template <class Item>
+std::vector<std::size_t> largest_cost_first(const std::vector<Item>& items) {
+  std::vector<std::size_t> order(items.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return items[a].cost > items[b].cost; });
+  return order;
+}
+
+// make_workspace() → per-thread scratch; compute(workspace, item, inner_threads) fills
+// workspace.result; deliver(workspace.result, item) runs under a lock, in completion order.
+// Items are handed out largest estimated cost (`Item::cost`) first. With fewer items than
+// threads, each item gets inner_threads = threads / items of its own to share its work, so
+// that the threads in use never exceed `threads`.
 template <class Item, class MakeWorkspace, class Compute, class Deliver>
 SweepOutcome run_items(const std::vector<Item>& items, int threads, MakeWorkspace make_workspace,
                        Compute compute, Deliver deliver) {
   SweepOutcome outcome;
   std::exception_ptr failure;
   const long n = static_cast<long>(items.size());
-#pragma omp parallel num_threads(threads)
-  {
-    auto workspace = make_workspace();
-#pragma omp for schedule(dynamic, 1)
-    for (long c = 0; c < n; ++c) {
-      if (stop_requested().load()) continue;
-      // Exceptions must not leave an OpenMP block: the first one is kept and rethrown after.
-      const auto record = [&] {
+  const std::vector<std::size_t> order = largest_cost_first(items);
+  const int outer = static_cast<int>(std::clamp<long>(n, 1, threads));
+  const int inner = std::max(1, threads / outer);
+  // Exceptions must not leave an OpenMP block: the first one is kept and rethrown after.
+  const auto record = [&] {
 #pragma omp critical(cdl_sweep_failure)
-        if (!failure) failure = std::current_exception();
-        stop_requested().store(true);
-      };
-      bool computed = false;
+    if (!failure) failure = std::current_exception();
+    stop_requested().store(true);
+  };
+  const auto run_one = [&](auto& workspace, long k) {
+    const std::size_t c = order[static_cast<std::size_t>(k)];
+    if (stop_requested().load()) return;
+    bool computed = false;
+    try {
+      compute(workspace, items[c], inner);
+      computed = true;
+    } catch (...) {
+      record();
+    }
+    if (computed) {
+#pragma omp critical(cdl_sweep_sink)
       try {
-        compute(workspace, items[static_cast<std::size_t>(c)]);
-        computed = true;
+        deliver(workspace.result, items[c]);
+        ++outcome.items_done;
       } catch (...) {
         record();
       }
-      if (computed) {
-#pragma omp critical(cdl_sweep_sink)
-        try {
-          deliver(workspace.result, items[static_cast<std::size_t>(c)]);
-          ++outcome.items_done;
-        } catch (...) {
-          record();
-        }
-      }
+    }
+  };
+  if (outer == 1) {
+    // No enclosing parallel region: an item's own threads then come from the runtime's pool
+    // (inside even an inactive region, libgomp would start new threads for every inner one).
+    auto workspace = make_workspace();
+    for (long k = 0; k < n; ++k) run_one(workspace, k);
+  } else {
+    omp_set_max_active_levels(inner > 1 ? 2 : 1);
+#pragma omp parallel num_threads(outer)
+    {
+      auto workspace = make_workspace();
+#pragma omp for schedule(dynamic, 1)
+      for (long k = 0; k < n; ++k) run_one(workspace, k);
     }
   }
   if (failure) std::rethrow_exception(failure);

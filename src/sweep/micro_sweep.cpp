@@ -82,7 +82,7 @@ double all_data_accuracy(const MicroSweep& sweep, const micro::Architecture& arc
 
 template <class S>
 void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace& workspace,
-                  const micro::TaskData<S>* idx) {
+                  const micro::TaskData<S>* idx, int threads) {
   const Chain& chain = item.chain;
   const Protocol protocol = sweep.protocols[chain.protocol];
   auto& r = workspace.result;
@@ -102,18 +102,23 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   r.disorder = data.disorder;
   r.initial_state = initial.template cast<double>().colwise().mean().transpose().array();
 
-  r.all_data_accuracy = data.classes > 0 && chain.protocol == 0
+  // A property of the realization: computed once, by the protocol-0 item holding coupling 0,
+  // which is the one that writes it (io/micro_output.cpp).
+  const std::vector<int> order = visiting_order(protocol, sweep.sigma);
+  r.all_data_accuracy = data.classes > 0 && chain.protocol == 0 && item.covers(0)
                             ? all_data_accuracy<S>(sweep, architecture, data, initial, chain.run)
                             : nan;
   micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
+  ensemble.set_threads(threads);
   micro::Evaluator<S> evaluator(architecture, data);
+  evaluator.set_threads(threads);
   const std::vector<std::int64_t> steps = sweep.sample_steps();
   const int first_measured = sweep.first_measured_sample();
   const int measured = static_cast<int>(steps.size()) - first_measured;
   const S tau = static_cast<S>(sweep.learning_rate), gamma = static_cast<S>(sweep.gamma);
   ensemble.parameters() = initial;
   bool chain_broken = false;
-  for (const int s : visiting_order(protocol, sweep.sigma)) {
+  for (const int s : order) {
     clear_point(r, s);
     if (!item.covers(s)) {  // another item's point
       r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
@@ -209,11 +214,11 @@ SweepOutcome run_micro_sweep(
     idx_double = micro::load_idx_classes<double>(sweep.task);
   return run_items(
       items, threads, [&] { return make_micro_workspace(sweep); },
-      [&](MicroWorkspace& workspace, const WorkItem& item) {
+      [&](MicroWorkspace& workspace, const WorkItem& item, int inner_threads) {
         if (sweep.precision == Precision::float32)
-          compute_item<float>(sweep, item, workspace, idx_float.get());
+          compute_item<float>(sweep, item, workspace, idx_float.get(), inner_threads);
         else
-          compute_item<double>(sweep, item, workspace, idx_double.get());
+          compute_item<double>(sweep, item, workspace, idx_double.get(), inner_threads);
       },
       deliver);
 }

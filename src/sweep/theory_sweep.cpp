@@ -676,7 +676,7 @@ SweepOutcome run_theory_sweep(
     const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver) {
   return run_items(
       items, threads, [&] { return make_theory_workspace(sweep); },
-      [&](TheoryWorkspace& workspace, const WorkItem& item) {
+      [&](TheoryWorkspace& workspace, const WorkItem& item, int) {
         compute_theory_item(sweep, item, workspace);
       },
       deliver);
