@@ -10,10 +10,12 @@ whole file takes a few seconds.
 """
 
 import configparser
+import itertools
 import os
 import re
 import subprocess
 import tempfile
+import time
 import unittest
 import warnings
 from pathlib import Path
@@ -440,6 +442,50 @@ class MicroCliTest(unittest.TestCase):
                                                 "--threads", str(threads), "--output", out]), tmp)
                 outputs.append(out)
             self.assert_same_datasets(*outputs)
+
+    def test_an_item_shares_its_units_across_threads_bit_identically(self):
+        # One adiabatic chain, or one non-adiabatic point, is a single item: its units are
+        # shared by every thread. 7 units do not split evenly; er:0.6 takes the neighbour-sum
+        # coupling, the default the all-to-all mean.
+        single = {"adiabatic chain": ["--protocols", "adiabatic_up", "--sigma", "0.3,3"],
+                  "non-adiabatic point": ["--protocols", "nonadiabatic", "--sigma", "1"]}
+        with tempfile.TemporaryDirectory() as tmp:
+            for (name, args), precision, topology in itertools.product(
+                    single.items(), ("float32", "float64"), ("complete", "er:0.6")):
+                with self.subTest(item=name, precision=precision, topology=topology):
+                    outputs = []
+                    for threads in (1, 2, 3):
+                        out = os.path.join(tmp, f"{threads}.h5")
+                        self.run_ok(with_tiny_defaults([
+                            *args, "--runs", "1", "--depths", "1", "--units", "7",
+                            "--precision", precision, "--topology", topology, "--threads",
+                            str(threads), "--overwrite", "--output", out]), tmp)
+                        outputs.append(out)
+                    self.assert_same_datasets(outputs[0], outputs[1])
+                    self.assert_same_datasets(outputs[0], outputs[2])
+
+    def test_never_more_threads_than_asked(self):
+        # Two items on 3 threads (one each, the third idle) and one item on 3 threads (shared):
+        # the process never runs more than --threads threads (counted in /proc).
+        for name, depths, expected in (("two items", "0,1", 2), ("one item", "1", 3)):
+            with self.subTest(work=name), tempfile.TemporaryDirectory() as tmp:
+                args = with_tiny_defaults([
+                    "--runs", "1", "--depths", depths, "--protocols", "adiabatic_up", "--sigma",
+                    "log:-1:1:6", "--transient-steps", "3000", "--measure-steps", "3000",
+                    "--record-every", "1000", "--units", "6", "--threads", "3", "--output",
+                    os.path.join(tmp, "out.h5")])
+                process = subprocess.Popen([str(CDL), "micro", *args], cwd=tmp,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                most = 0
+                while process.poll() is None:
+                    try:
+                        most = max(most, len(os.listdir(f"/proc/{process.pid}/task")))
+                    except FileNotFoundError:
+                        break
+                    time.sleep(0.005)
+                _, stderr = process.communicate()
+                self.assertEqual(process.returncode, 0, stderr)
+                self.assertEqual(most, expected)  # never more; and the item does share
 
     # ------------------------------------------------------------------ tasks
 
