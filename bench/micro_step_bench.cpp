@@ -3,7 +3,8 @@
 // τ = 0.005, γ = 0.001, all-to-all coupling σ = 1. Prints JSON on stdout:
 // steps per second for D = 0, 1, 2 in float32 and float64, on one thread and as two
 // independent ensembles on two threads (how sweeps use the machine), the FLOPs of one coupled
-// step, and this machine's Eigen matrix-multiply rate for comparison.
+// step, one ensemble whose units two threads share (a single chain or point), and this
+// machine's Eigen matrix-multiply rate for comparison.
 //
 // usage: cdl_micro_bench [seconds per case, default 2]
 #include <omp.h>
@@ -50,11 +51,13 @@ micro::TaskData<S> mnist_shaped() {
 
 // Steps per second of one ensemble, timed for at least `seconds` after a warm-up.
 template <class S>
-double steps_per_second(int depth, double seconds, const micro::TaskData<S>& data) {
+double steps_per_second(int depth, double seconds, const micro::TaskData<S>& data,
+                        int inner_threads = 1) {
   const micro::Architecture net{input, classes, width, depth, micro::Activation::relu, true};
   const auto graph = coupling::CouplingGraph::complete(units);
   const auto init = sweep::Distribution{};
   micro::Ensemble<S> ensemble(net, data, batch, graph, 1, 0);
+  ensemble.set_threads(inner_threads);
   ensemble.parameters() = micro::initial_parameters<S>(net, units, micro::WeightInit{}, init, 1, 0);
   for (int k = 0; k < 50; ++k) ensemble.step(S(0.005), S(0.001), S(1));
   long steps = 0;
@@ -105,10 +108,13 @@ void run_precision(const char* name, double seconds, bool& first) {
     double two[2] = {0, 0};
 #pragma omp parallel num_threads(2)
     two[omp_get_thread_num()] = steps_per_second<S>(depth, seconds, data);
+    // One ensemble whose units two threads share: a single chain or point runs like this.
+    const double shared = steps_per_second<S>(depth, seconds, data, 2);
     std::printf(
         "%s\n    {\"precision\": \"%s\", \"depth\": %d, \"steps_per_second_1_thread\": %.1f, "
-        "\"steps_per_second_2_threads\": %.1f, \"flops_per_step\": %.0f}",
-        first ? "" : ",", name, depth, one, two[0] + two[1], flops_per_step(depth));
+        "\"steps_per_second_2_threads\": %.1f, \"steps_per_second_one_ensemble_2_threads\": "
+        "%.1f, \"flops_per_step\": %.0f}",
+        first ? "" : ",", name, depth, one, two[0] + two[1], shared, flops_per_step(depth));
     first = false;
   }
 }

@@ -194,10 +194,10 @@ void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
         mean /= static_cast<S>(units);
       }
     }
-    // Units are independent within a step, handed out one at a time (cores are not always
-    // equally fast).
+    // Units are independent within a step. Static blocks: a thread keeps the same units from
+    // step to step, and their parameters stay in its core's cache.
     UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(static)
     for (Eigen::Index i = 0; i < units; ++i) {
       auto theta = theta_.col(i);
       if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
