@@ -1,8 +1,9 @@
 // The sweep driver shared by every simulation command: the work is a list of independent
 // items (chains of protocol × depth × realization, or single points of them; sweep/work.hpp),
-// run in parallel with OpenMP and handed, one completed item at a time, to a sink. Each chain is
-// computed by one thread from inputs that depend only on the chain's coordinates, so results do not
-// depend on the thread count.
+// run in parallel with OpenMP and handed, one completed item at a time, to a sink. An item is
+// computed from inputs that depend only on its coordinates, by one thread or by the few threads
+// it is given, which share its work in a fixed decomposition, so results do not depend on the
+// thread count.
 #pragma once
 
 #include <omp.h>
