@@ -98,9 +98,10 @@ std::string resolved(const po::variables_map& values, const std::string& name,
   return value == "auto" ? automatic : value;
 }
 
-// The sweep of the options; with `read_data` false, IDX files are not read (the grid and layout
-// do not need them).
-sweep::MicroSweep sweep_from_options(const po::variables_map& values, bool read_data = true) {
+// The sweep of the options. IDX images are read into `images` (once: the run uses them too);
+// without `images` they are not read (the grid and the layout do not need them).
+sweep::MicroSweep sweep_from_options(const po::variables_map& values,
+                                     sweep::IdxImages* images = nullptr) {
   sweep::MicroSweep sweep;
   auto& task = sweep.task;
   const std::string task_name = io::text(values, "task");
@@ -220,16 +221,22 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values, bool read_
   } else if (task.data.kind == micro::DataSpec::Kind::synthetic) {
     net.input = task.data.dim;
     net.output = task.data.modes;
-  } else if (read_data) {
-    const auto data = micro::load_idx_classes<float>(task);
-    net.input = data->input;
-    net.output = data->output;
-    for (int i = 0; i < task.units && sweep.batch > 0; ++i)
-      if (data->unit_count[i] < sweep.batch)
-        io::reject("batch", batch,
-                   "larger than the training data of unit " + std::to_string(i) + " (" +
-                       std::to_string(data->unit_count[i]) + " images of class " +
-                       std::to_string(data->unit_class[i]) + ")");
+  } else if (images) {
+    *images = sweep::load_idx_images(sweep);
+    const auto check = [&](const auto& data) {
+      net.input = data.input;
+      net.output = data.output;
+      for (int i = 0; i < task.units && sweep.batch > 0; ++i)
+        if (data.unit_count[i] < sweep.batch)
+          io::reject("batch", batch,
+                     "larger than the training data of unit " + std::to_string(i) + " (" +
+                         std::to_string(data.unit_count[i]) + " images of class " +
+                         std::to_string(data.unit_class[i]) + ")");
+    };
+    if (images->single)
+      check(*images->single);
+    else
+      check(*images->dual);
   }
   return sweep;
 }
@@ -362,7 +369,8 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const auto parsed = parse_command("micro", micro_options(), arguments);
   if (!parsed) return 0;  // --help or --version
   const po::variables_map& values = *parsed;
-  const sweep::MicroSweep sweep = sweep_from_options(values);
+  sweep::IdxImages images;
+  const sweep::MicroSweep sweep = sweep_from_options(values, &images);
   const int threads = thread_count(values);
   const MemoryEstimate memory = estimated_memory(sweep);
   // Name what makes it large: the input dimension enters every term; otherwise the data set
@@ -384,7 +392,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return sweep::run_micro_sweep(sweep, items, threads, deliver);
+        return sweep::run_micro_sweep(sweep, items, threads, deliver, &images);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
 }
@@ -393,7 +401,7 @@ io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
                           const std::string& command_line) {
   // The layout needs only the grid: data files are not read (the file may have moved).
   const sweep::MicroSweep sweep = sweep_from_options(
-      io::parse_config_text("micro", micro_options(), config_ini, "config"), false);
+      io::parse_config_text("micro", micro_options(), config_ini, "config"));
   return lay_out_unsharded<io::MicroFileWriter>(std::move(file), sweep,
                                                 io::Provenance{command_line, config_ini});
 }

@@ -200,25 +200,32 @@ std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonad
                          sweep.sigma, split_nonadiabatic, cost);
 }
 
+IdxImages load_idx_images(const MicroSweep& sweep) {
+  IdxImages images;
+  if (sweep.task.data.kind != micro::DataSpec::Kind::idx ||
+      sweep.task.kind != micro::TaskKind::classes)
+    return images;
+  if (sweep.precision == Precision::float32)
+    images.single = micro::load_idx_classes<float>(sweep.task);
+  else
+    images.dual = micro::load_idx_classes<double>(sweep.task);
+  return images;
+}
+
 SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
-    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver) {
-  const bool idx = sweep.task.data.kind == micro::DataSpec::Kind::idx &&
-                   sweep.task.kind == micro::TaskKind::classes;
-  // The images are read once and shared by every item and unit.
-  std::shared_ptr<const micro::TaskData<float>> idx_float;
-  std::shared_ptr<const micro::TaskData<double>> idx_double;
-  if (idx && sweep.precision == Precision::float32)
-    idx_float = micro::load_idx_classes<float>(sweep.task);
-  if (idx && sweep.precision == Precision::float64)
-    idx_double = micro::load_idx_classes<double>(sweep.task);
+    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
+    const IdxImages* images) {
+  const IdxImages loaded = images ? *images : load_idx_images(sweep);
+  const micro::TaskData<float>* idx_float = loaded.single.get();
+  const micro::TaskData<double>* idx_double = loaded.dual.get();
   return run_items(
       items, threads, [&] { return make_micro_workspace(sweep); },
       [&](MicroWorkspace& workspace, const WorkItem& item, int inner_threads) {
         if (sweep.precision == Precision::float32)
-          compute_item<float>(sweep, item, workspace, idx_float.get(), inner_threads);
+          compute_item<float>(sweep, item, workspace, idx_float, inner_threads);
         else
-          compute_item<double>(sweep, item, workspace, idx_double.get(), inner_threads);
+          compute_item<double>(sweep, item, workspace, idx_double, inner_threads);
       },
       deliver);
 }

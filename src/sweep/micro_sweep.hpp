@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "coupling/graph.hpp"
@@ -94,11 +95,22 @@ MicroWorkspace make_micro_workspace(const MicroSweep& sweep);
 // non-adiabatic point is an item of its own.
 std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonadiabatic);
 
+// The images of an IDX data set in the sweep's precision (the other pointer empty): read once
+// and shared by every item and unit.
+struct IdxImages {
+  std::shared_ptr<const micro::TaskData<float>> single;
+  std::shared_ptr<const micro::TaskData<double>> dual;
+};
+// Reads them, if the sweep's task uses IDX files (else both empty).
+IdxImages load_idx_images(const MicroSweep& sweep);
+
 // Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. On SIGINT or
-// SIGTERM (stop_requested) points in flight are abandoned as not_run.
+// SIGTERM (stop_requested) points in flight are abandoned as not_run. `images`: the IDX data
+// already read (load_idx_images), or nullptr to read it here.
 SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
-    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver);
+    const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
+    const IdxImages* images = nullptr);
 // Runs every chain whole.
 SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
                              const std::function<void(const MicroChainResult&)>& deliver);
