@@ -1,5 +1,6 @@
 // A thin RAII layer over the HDF5 C API and its dimension-scale API (H5DS): just what the
-// output contract needs — files, groups, chunked compressed datasets, hyperslab writes,
+// output contract needs — files (on disk, or in memory for reference layouts), groups, chunked
+// datasets (compressed, or uncompressed with every chunk allocated at creation), hyperslab writes,
 // attributes, dimension scales — and the matching reads.
 #pragma once
 

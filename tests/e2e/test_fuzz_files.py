@@ -34,7 +34,7 @@ SWEEPS = {
               "--transient-steps", "10", "--measure-steps", "10", "--record-every", "5",
               "--data", "synthetic:4:3", "--train-size", "20", "--test-size", "10", "--batch", "10", "--quiet"],
 }
-FLAGS = 6  # entries of the status flag table
+FLAGS = 7  # entries of the status flag table (done .. not_converged)
 SCALES = {"depth", "run", "sigma", "time", "unit", "unit_j", "step"}
 
 
