@@ -400,8 +400,8 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
 io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
                           const std::string& command_line) {
   // The layout needs only the grid: data files are not read (the file may have moved).
-  const sweep::MicroSweep sweep = sweep_from_options(
-      io::parse_config_text("micro", micro_options(), config_ini, "config"));
+  const sweep::MicroSweep sweep =
+      sweep_from_options(io::parse_config_text("micro", micro_options(), config_ini, "config"));
   return lay_out_unsharded<io::MicroFileWriter>(std::move(file), sweep,
                                                 io::Provenance{command_line, config_ini});
 }
