@@ -80,6 +80,10 @@ inline constexpr double d1 = -12715105075.0 / 11282082432, d3 = 87487479700.0 / 
                         d6 = -1453857185.0 / 822651844, d7 = 69997945.0 / 29380423;
 }  // namespace dopri5_coefficients
 
+// Whether every entry is finite: 0·x is 0, or NaN for an infinite or NaN entry. A plain
+// vectorised sum, checked after every step; Eigen's allFinite() is not always inlined there.
+inline bool all_finite(const Eigen::ArrayXd& x) { return std::isfinite((x * 0.0).sum()); }
+
 inline void Dopri5::resize(Eigen::Index n) {
   if (k1_.size() == n) return;
   for (Array* a : {&k1_, &k2_, &k3_, &k4_, &k5_, &k6_, &k7_, &y_stage_, &y_new_, &y_sample_})
@@ -168,7 +172,7 @@ IntegrationResult Dopri5::integrate(System& f, Array& y, double t0, double t_end
 
   f(y, k1_);
   result.rhs_evaluations = 1;
-  if (!y.allFinite() || !k1_.allFinite()) {
+  if (!all_finite(y) || !all_finite(k1_)) {
     result.status = IntegrationStatus::diverged;
     return result;
   }
@@ -212,7 +216,7 @@ IntegrationResult Dopri5::integrate(System& f, Array& y, double t0, double t_end
     y.swap(y_new_);
     k1_.swap(k7_);  // first-same-as-last
     t = t_new;
-    if (!y.allFinite()) {
+    if (!all_finite(y)) {
       result.status = IntegrationStatus::diverged;
       return result;
     }
