@@ -43,25 +43,30 @@ class CouplingGraph {
 
   // out_i += (σ/N) Σ_j A_ij (x_j − x_i). Allocation-free.
   void add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const;
-  // The same for vector-valued units, one column each: out.col(i) += (σ/N) Σ_j A_ij
-  // (x.col(j) − x.col(i)); `scratch` holds one column. Not for weighted populations.
+  // The same for vector-valued units, one column each, on the rows [first, first + rows) of
+  // x and out (rows are independent, so blocks of them may go to different threads):
+  // out.col(i) += (σ/N) Σ_j A_ij (x.col(j) − x.col(i)); `scratch` holds one column and only
+  // those rows are used. Not for weighted populations.
   template <class Matrix, class Column>
-  void add_coupling_columns(typename Matrix::Scalar sigma, const Matrix& x, Matrix& out,
-                            Column& scratch) const {
+  void add_coupling_rows(typename Matrix::Scalar sigma, const Matrix& x, Matrix& out,
+                         Column& scratch, Eigen::Index first, Eigen::Index rows) const {
     using S = typename Matrix::Scalar;
+    auto part = scratch.segment(first, rows);
+    const auto column = [&](Eigen::Index j) { return x.col(j).segment(first, rows); };
     if (complete_) {
       // Σ_{j≠i} (x_j − x_i) = N (m − x_i), with the column mean summed in unit order.
-      scratch = x.col(0);
-      for (Eigen::Index j = 1; j < x.cols(); ++j) scratch += x.col(j);
-      scratch /= static_cast<S>(x.cols());
-      for (Eigen::Index i = 0; i < x.cols(); ++i) out.col(i) += sigma * (scratch - x.col(i));
+      part = column(0);
+      for (Eigen::Index j = 1; j < x.cols(); ++j) part += column(j);
+      part /= static_cast<S>(x.cols());
+      for (Eigen::Index i = 0; i < x.cols(); ++i)
+        out.col(i).segment(first, rows) += sigma * (part - column(i));
       return;
     }
     const S scale = sigma / static_cast<S>(units_);
     for (int i = 0; i < units_; ++i) {
-      scratch.setZero();
-      for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) scratch += x.col(column_[e]);
-      out.col(i) += scale * (scratch - static_cast<S>(degree_[i]) * x.col(i));
+      part.setZero();
+      for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) part += column(column_[e]);
+      out.col(i).segment(first, rows) += scale * (part - static_cast<S>(degree_[i]) * column(i));
     }
   }
   // m: the (weighted) mean of x over units.

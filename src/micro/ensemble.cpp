@@ -169,28 +169,18 @@ template <class S>
 void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
   const auto threads = static_cast<int>(unit_scratch_.size());
   const Eigen::Index units = theta_.cols(), count = theta_.rows();
-  // The coupling is evaluated on the parameters from before the step. All-to-all, it is
-  // σ (m − θ_i) with m the mean over units, computed below on the item's threads; otherwise
-  // the graph's neighbour sums, here.
-  const bool complete = graph_.is_complete();
-  if (!complete) {
-    coupling_.setZero();
-    graph_.add_coupling_columns(sigma, theta_, coupling_, scratch_);
-  }
   const LossKind loss = data_.loss;
+  // The coupling, from the parameters before the step, one block of parameters (rows) at a
+  // time: every sum over units is within a block, so the result does not depend on how
+  // blocks are shared among threads.
   constexpr Eigen::Index rows_per_block = 256;
-  // m, summed in unit order for every parameter, one block of rows at a time: the sums do not
-  // depend on how blocks are shared among threads.
-  const auto mean_of_block = [&](Eigen::Index first) {
-    const Eigen::Index n = std::min(rows_per_block, count - first);
-    auto mean = scratch_.segment(first, n);
-    mean = theta_.col(0).segment(first, n);
-    for (Eigen::Index j = 1; j < units; ++j) mean += theta_.col(j).segment(first, n);
-    mean /= static_cast<S>(units);
+  const auto couple_block = [&](Eigen::Index first) {
+    const Eigen::Index rows = std::min(rows_per_block, count - first);
+    coupling_.middleRows(first, rows).setZero();
+    graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, rows);
   };
   const auto update_unit = [&](Eigen::Index i, UnitScratch& scratch) {
     auto theta = theta_.col(i);
-    if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
     if (local_learning) {
       scratch.network.loss_and_gradient(theta.data(), next_batch(static_cast<int>(i), scratch),
                                         loss, scratch.gradient.data());
@@ -200,17 +190,14 @@ void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
     }
   };
   if (threads == 1) {  // no OpenMP constructs at all: they cost a tiny network 10 %
-    if (complete)
-      for (Eigen::Index first = 0; first < count; first += rows_per_block) mean_of_block(first);
+    for (Eigen::Index first = 0; first < count; first += rows_per_block) couple_block(first);
     for (Eigen::Index i = 0; i < units; ++i) update_unit(i, unit_scratch_.front());
   } else {
 #pragma omp parallel num_threads(threads)
     {
-      // The loop's barrier ends the mean before any unit moves.
-      if (complete) {
+      // The loop's barrier ends the coupling before any unit moves.
 #pragma omp for schedule(static)
-        for (Eigen::Index first = 0; first < count; first += rows_per_block) mean_of_block(first);
-      }
+      for (Eigen::Index first = 0; first < count; first += rows_per_block) couple_block(first);
       // Units are independent within a step. Static blocks: a thread keeps the same units
       // from step to step, and their parameters stay in its core's cache.
       UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
-#include <numeric>
 
 #include "errors.hpp"
 #include "io/parse.hpp"
@@ -33,10 +32,7 @@ std::vector<WorkItem> make_work_items(const std::vector<Protocol>& protocols, in
 }
 
 std::vector<int> assign_shards(const std::vector<WorkItem>& items, int count) {
-  std::vector<std::size_t> order(items.size());
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return items[a].cost > items[b].cost; });
+  const std::vector<std::size_t> order = largest_cost_first(items);
   std::vector<double> load(static_cast<std::size_t>(count), 0.0);
   std::vector<int> shard(items.size(), 0);
   for (std::size_t i : order) {

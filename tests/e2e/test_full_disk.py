@@ -25,6 +25,14 @@ class FullDiskCases:
     """The cases, for a subclass that provides `self.full` (the small disk) and
     `run_cdl(args, room)`, `room` being the bytes a file may still take."""
 
+    @classmethod
+    def make_directories(cls):
+        # `roomy` has room; `full` is where the subclass makes the disk small.
+        cls._tmp = tempfile.TemporaryDirectory()
+        cls.roomy = cls._tmp.name
+        cls.full = os.path.join(cls._tmp.name, "full")
+        os.mkdir(cls.full)
+
     def make_sweep(self):
         # A small sweep to merge and analyze, written where there is room.
         self.sweep = os.path.join(self.roomy, "sweep.h5")
@@ -91,10 +99,7 @@ class FullDiskCases:
 class TmpfsFullDiskTest(FullDiskCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.roomy = cls._tmp.name
-        cls.full = os.path.join(cls._tmp.name, "full")
-        os.mkdir(cls.full)
+        cls.make_directories()
         mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", cls.full],
                                  capture_output=True, text=True)
         if mounted.returncode != 0:
@@ -123,10 +128,7 @@ class TmpfsFullDiskTest(FullDiskCases, unittest.TestCase):
 class FileSizeLimitTest(FullDiskCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory()
-        cls.roomy = cls._tmp.name
-        cls.full = os.path.join(cls._tmp.name, "full")
-        os.mkdir(cls.full)
+        cls.make_directories()
         FullDiskCases.make_sweep(cls)
 
     @classmethod
