@@ -59,12 +59,12 @@ double steps_per_second(int depth, double seconds, const micro::TaskData<S>& dat
   micro::Ensemble<S> ensemble(net, data, batch, graph, 1, 0);
   ensemble.set_threads(inner_threads);
   ensemble.parameters() = micro::initial_parameters<S>(net, units, micro::WeightInit{}, init, 1, 0);
-  for (int k = 0; k < 50; ++k) ensemble.step(S(0.005), S(0.001), S(1));
+  ensemble.advance(50, S(0.005), S(0.001), S(1));
   long steps = 0;
   const auto start = Clock::now();
   double elapsed = 0;
   while (elapsed < seconds) {
-    for (int k = 0; k < 50; ++k) ensemble.step(S(0.005), S(0.001), S(1));
+    ensemble.advance(50, S(0.005), S(0.001), S(1));
     steps += 50;
     elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   }

@@ -222,7 +222,7 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
     net.input = task.data.dim;
     net.output = task.data.modes;
   } else if (images) {
-    *images = sweep::load_idx_images(sweep);
+    *images = sweep::load_idx_images(sweep, thread_count(values));
     const auto check = [&](const auto& data) {
       net.input = data.input;
       net.output = data.output;

@@ -130,7 +130,7 @@ void Ensemble<S>::restart_batches() {
 // every epoch, cut into consecutive batches, the incomplete last one dropped. The permutation
 // is a pure function of (seed, run, unit, epoch).
 template <class S>
-Batch<S> Ensemble<S>::next_batch(int unit, UnitScratch& scratch) {
+Batch<S> Ensemble<S>::next_batch(int unit, long step, UnitScratch& scratch) {
   const Eigen::Index first = data_.unit_first[unit], count = data_.unit_count[unit];
   const Matrix<S>& inputs = *data_.train_inputs;
   if (batch_ == 0) {
@@ -141,7 +141,7 @@ Batch<S> Ensemble<S>::next_batch(int unit, UnitScratch& scratch) {
     return {inputs.middleCols(first, count), scratch.batch_targets, labels};
   }
   const long per_epoch = static_cast<long>(count / batch_);
-  const long epoch = steps_ / per_epoch, position = steps_ % per_epoch;
+  const long epoch = step / per_epoch, position = step % per_epoch;
   std::vector<int>& order = order_[unit];
   if (epoch_[unit] != epoch) {
     // Fisher–Yates with counter-based draws.
@@ -166,46 +166,64 @@ Batch<S> Ensemble<S>::next_batch(int unit, UnitScratch& scratch) {
 }
 
 template <class S>
-void Ensemble<S>::step(S tau, S gamma, S sigma, bool local_learning) {
+void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learning) {
   const auto threads = static_cast<int>(unit_scratch_.size());
-  const Eigen::Index units = theta_.cols(), count = theta_.rows();
+  const Eigen::Index units = theta_.cols(), rows = theta_.rows();
   const LossKind loss = data_.loss;
-  // The coupling, from the parameters before the step, one block of parameters (rows) at a
-  // time: every sum over units is within a block, so the result does not depend on how
-  // blocks are shared among threads.
+  // The coupling is evaluated on the parameters before the step, one block of parameters
+  // (rows) at a time: every sum over units is within a block, so the result does not depend
+  // on how blocks are shared among threads. All-to-all, a block of the mean m over units is
+  // enough: σ (m − θ_i) is then formed by the thread that moves unit i, so that no thread
+  // writes another's columns (on two threads that halves the data crossing between cores).
   constexpr Eigen::Index rows_per_block = 256;
+  const bool complete = graph_.is_complete();
   const auto couple_block = [&](Eigen::Index first) {
-    const Eigen::Index rows = std::min(rows_per_block, count - first);
-    coupling_.middleRows(first, rows).setZero();
-    graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, rows);
+    const Eigen::Index block = std::min(rows_per_block, rows - first);
+    if (complete) {
+      auto mean = scratch_.segment(first, block);
+      mean = theta_.col(0).segment(first, block);
+      for (Eigen::Index j = 1; j < units; ++j) mean += theta_.col(j).segment(first, block);
+      mean /= static_cast<S>(units);
+    } else {
+      coupling_.middleRows(first, block).setZero();
+      graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, block);
+    }
   };
-  const auto update_unit = [&](Eigen::Index i, UnitScratch& scratch) {
+  const auto update_unit = [&](Eigen::Index i, long step, UnitScratch& scratch) {
     auto theta = theta_.col(i);
+    if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
     if (local_learning) {
-      scratch.network.loss_and_gradient(theta.data(), next_batch(static_cast<int>(i), scratch),
-                                        loss, scratch.gradient.data());
+      scratch.network.loss_and_gradient(theta.data(),
+                                        next_batch(static_cast<int>(i), step, scratch), loss,
+                                        scratch.gradient.data());
       theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
     } else {
       theta += tau * coupling_.col(i);
     }
   };
+  const long first_step = steps_;
   if (threads == 1) {  // no OpenMP constructs at all: they cost a tiny network 10 %
-    for (Eigen::Index first = 0; first < count; first += rows_per_block) couple_block(first);
-    for (Eigen::Index i = 0; i < units; ++i) update_unit(i, unit_scratch_.front());
+    for (long step = first_step; step < first_step + count; ++step) {
+      for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
+      for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
+    }
   } else {
 #pragma omp parallel num_threads(threads)
     {
-      // The loop's barrier ends the coupling before any unit moves.
-#pragma omp for schedule(static)
-      for (Eigen::Index first = 0; first < count; first += rows_per_block) couple_block(first);
-      // Units are independent within a step. Static blocks: a thread keeps the same units
-      // from step to step, and their parameters stay in its core's cache.
       UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];
+      for (long step = first_step; step < first_step + count; ++step) {
+        // Each loop's barrier ends it before the next begins: the coupling before any unit
+        // moves, every unit before the next step's coupling.
 #pragma omp for schedule(static)
-      for (Eigen::Index i = 0; i < units; ++i) update_unit(i, scratch);
+        for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
+          // Units are independent within a step. Static blocks: a thread keeps the same units
+          // from step to step, and their parameters stay in its core's cache.
+#pragma omp for schedule(static)
+        for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, scratch);
+      }
     }
   }
-  ++steps_;
+  steps_ += count;
 }
 
 template Matrix<float> initial_parameters<float>(const Architecture&, int, const WeightInit&,

@@ -54,7 +54,12 @@ class Ensemble {
   // from the same inputs whichever thread takes it, so results do not depend on this.
   void set_threads(int threads);
   // One coupled step. Without local learning only the coupling acts (for tests).
-  void step(S tau, S gamma, S sigma, bool local_learning = true);
+  void step(S tau, S gamma, S sigma, bool local_learning = true) {
+    advance(1, tau, gamma, sigma, local_learning);
+  }
+  // `count` coupled steps; on several threads they share one parallel region, so a step costs
+  // two barriers and no thread start-up.
+  void advance(long count, S tau, S gamma, S sigma, bool local_learning = true);
 
  private:
   // What one thread needs to update a unit: its network's buffers and a minibatch.
@@ -66,7 +71,8 @@ class Ensemble {
     std::vector<int> batch_labels;
   };
   UnitScratch make_scratch() const;
-  Batch<S> next_batch(int unit, UnitScratch& scratch);
+  // The minibatch of `unit` at step `step` since restart_batches().
+  Batch<S> next_batch(int unit, long step, UnitScratch& scratch);
   Architecture architecture_;
   const TaskData<S>& data_;
   int batch_;
@@ -77,7 +83,7 @@ class Ensemble {
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
   std::vector<long> epoch_;                // per unit: the epoch order_ holds (−1: none)
-  long steps_ = 0;
+  long steps_ = 0;                         // since restart_batches()
 };
 
 }  // namespace cdl::micro

@@ -73,9 +73,10 @@ struct TaskData {
   Eigen::ArrayXd disorder;
 };
 
-// Reads `--data idx:DIR` once, sorted by class; every realization shares it.
+// Reads `--data idx:DIR` once, sorted by class, on `threads` threads; every realization
+// shares it.
 template <class S>
-std::shared_ptr<const TaskData<S>> load_idx_classes(const TaskSpec& spec);
+std::shared_ptr<const TaskData<S>> load_idx_classes(const TaskSpec& spec, int threads);
 
 // The realization's data; `idx` is load_idx_classes' result for idx data (else null).
 template <class S>

@@ -73,8 +73,8 @@ double all_data_accuracy(const MicroSweep& sweep, const micro::Architecture& arc
   const coupling::CouplingGraph alone = coupling::CouplingGraph::complete(1);
   micro::Ensemble<S> network(architecture, pooled, sweep.batch, alone, sweep.seed, run);
   network.parameters() = initial.col(0);
-  for (long step = 0; step < sweep.transient_steps + sweep.measure_steps; ++step)
-    network.step(static_cast<S>(sweep.learning_rate), static_cast<S>(sweep.gamma), S(0));
+  network.advance(sweep.transient_steps + sweep.measure_steps, static_cast<S>(sweep.learning_rate),
+                  static_cast<S>(sweep.gamma), S(0));
   if (!network.parameters().allFinite()) return nan;
   micro::Evaluator<S> evaluator(architecture, pooled);
   return evaluator.measure(network.parameters(), false).accuracy;
@@ -143,7 +143,8 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
         abandoned = true;
         break;
       }
-      for (; done < steps[k]; ++done) ensemble.step(tau, gamma, sigma);
+      ensemble.advance(steps[k] - done, tau, gamma, sigma);
+      done = steps[k];
       finite = ensemble.parameters().allFinite();
       if (!finite) break;
       const bool last = k + 1 == steps.size();
@@ -200,15 +201,15 @@ std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonad
                          sweep.sigma, split_nonadiabatic, cost);
 }
 
-IdxImages load_idx_images(const MicroSweep& sweep) {
+IdxImages load_idx_images(const MicroSweep& sweep, int threads) {
   IdxImages images;
   if (sweep.task.data.kind != micro::DataSpec::Kind::idx ||
       sweep.task.kind != micro::TaskKind::classes)
     return images;
   if (sweep.precision == Precision::float32)
-    images.single = micro::load_idx_classes<float>(sweep.task);
+    images.single = micro::load_idx_classes<float>(sweep.task, threads);
   else
-    images.dual = micro::load_idx_classes<double>(sweep.task);
+    images.dual = micro::load_idx_classes<double>(sweep.task, threads);
   return images;
 }
 
@@ -216,7 +217,7 @@ SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
     const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
     const IdxImages* images) {
-  const IdxImages loaded = images ? *images : load_idx_images(sweep);
+  const IdxImages loaded = images ? *images : load_idx_images(sweep, threads);
   const micro::TaskData<float>* idx_float = loaded.single.get();
   const micro::TaskData<double>* idx_double = loaded.dual.get();
   return run_items(

@@ -101,8 +101,8 @@ struct IdxImages {
   std::shared_ptr<const micro::TaskData<float>> single;
   std::shared_ptr<const micro::TaskData<double>> dual;
 };
-// Reads them, if the sweep's task uses IDX files (else both empty).
-IdxImages load_idx_images(const MicroSweep& sweep);
+// Reads them on `threads` threads, if the sweep's task uses IDX files (else both empty).
+IdxImages load_idx_images(const MicroSweep& sweep, int threads);
 
 // Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. On SIGINT or
 // SIGTERM (stop_requested) points in flight are abandoned as not_run. `images`: the IDX data
