@@ -156,13 +156,32 @@ Batch<S> Ensemble<S>::next_batch(int unit, long step, UnitScratch& scratch) {
   }
   for (int b = 0; b < batch_; ++b) {
     const Eigen::Index sample = first + order[position * batch_ + b];
-    scratch.batch_inputs.col(b) = inputs.col(sample);
+    if (data_.train_bytes)
+      scratch.batch_inputs.col(b) =
+          (data_.train_bytes->col(sample).template cast<S>() / S(255)).matrix();
+    else
+      scratch.batch_inputs.col(b) = inputs.col(sample);
     if (data_.loss == LossKind::mse)
       scratch.batch_targets.col(b) = data_.train_targets.col(sample);
     else
       scratch.batch_labels[b] = data_.train_labels[sample];
   }
   return {scratch.batch_inputs, scratch.batch_targets, scratch.batch_labels.data()};
+}
+
+template <class S>
+void Ensemble<S>::prefetch_batch(int unit, long step) const {
+  if (!data_.train_bytes || batch_ == 0) return;
+  const Eigen::Index first = data_.unit_first[unit], count = data_.unit_count[unit];
+  const long per_epoch = static_cast<long>(count / batch_);
+  if (epoch_[unit] != step / per_epoch) return;  // its permutation is not drawn yet
+  const long position = step % per_epoch;
+  const auto rows = static_cast<std::size_t>(data_.train_bytes->rows());
+  for (int b = 0; b < batch_; ++b) {
+    const Eigen::Index sample = first + order_[unit][position * batch_ + b];
+    const std::uint8_t* bytes = data_.train_bytes->col(sample).data();
+    for (std::size_t offset = 0; offset < rows; offset += 64) __builtin_prefetch(bytes + offset);
+  }
 }
 
 template <class S>
@@ -193,9 +212,11 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     auto theta = theta_.col(i);
     if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
     if (local_learning) {
-      scratch.network.loss_and_gradient(theta.data(),
-                                        next_batch(static_cast<int>(i), step, scratch), loss,
-                                        scratch.gradient.data());
+      const Batch<S> batch = next_batch(static_cast<int>(i), step, scratch);
+      // The next unit's samples are scattered over memory: asked for now, they arrive while
+      // this unit computes (in a thread's block of units, i + 1 is usually its next).
+      if (i + 1 < units) prefetch_batch(static_cast<int>(i + 1), step);
+      scratch.network.loss_and_gradient(theta.data(), batch, loss, scratch.gradient.data());
       theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
     } else {
       theta += tau * coupling_.col(i);
