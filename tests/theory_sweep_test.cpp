@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "io/theory_output.hpp"
+#include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/population.hpp"
 #include "theory/quadrature.hpp"
@@ -66,6 +67,30 @@ TEST_CASE("results are bit-identical for 1 and 2 threads") {
     const auto& b = two.at(key);
     CHECK(same_bits(a.order_parameter, b.order_parameter));
     CHECK(same_bits(a.loss, b.loss));
+    CHECK(a.m_trace == b.m_trace);
+    CHECK(a.final_state == b.final_state);
+    CHECK(a.steps == b.steps);
+  }
+}
+
+TEST_CASE("a population longer than a thread's share is bit-identical for 1, 2 and 3 threads") {
+  // One adiabatic chain: a single item, whose steps the threads share (chunks of the state,
+  // chunked sums) once N reaches numerics::parallel_min_size.
+  TheorySweep sweep = small_sweep();
+  sweep.units = static_cast<int>(cdl::numerics::parallel_min_size) + 1000;
+  sweep.runs = 1;
+  sweep.depths = {2};
+  sweep.sigma = parse_sigma_grid("0.5,3", "sigma");
+  sweep.protocols = {Protocol::adiabatic_up};
+  sweep.t_end = 2;
+  const auto one = run_collect(sweep, 1);
+  for (const auto status : one.at({0, 0, 0}).status)
+    REQUIRE(status == static_cast<std::int8_t>(PointStatus::done));
+  for (int threads : {2, 3}) {
+    const auto more = run_collect(sweep, threads);
+    const auto& a = one.at({0, 0, 0});
+    const auto& b = more.at({0, 0, 0});
+    CHECK(same_bits(a.order_parameter, b.order_parameter));
     CHECK(a.m_trace == b.m_trace);
     CHECK(a.final_state == b.final_state);
     CHECK(a.steps == b.steps);

@@ -167,9 +167,13 @@ CouplingGraph CouplingGraph::weighted_complete(const Eigen::ArrayXd& weights) {
   return graph;
 }
 
-double CouplingGraph::mean_field(const Eigen::ArrayXd& x) const {
-  if (weights_.size() == 0) return numerics::fixed_order_mean(x);
-  return numerics::fixed_order_weighted_mean(x, weights_);
+double CouplingGraph::mean_field(const Eigen::ArrayXd& x, int threads) const {
+  if (weights_.size() == 0)
+    return numerics::chunked_sum(
+               x.size(), [&](Eigen::Index i) { return x[i]; }, threads) /
+           static_cast<double>(x.size());
+  return numerics::chunked_sum(
+      x.size(), [&](Eigen::Index i) { return weights_[i] * x[i]; }, threads);
 }
 
 void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::ArrayXd& out) const {

@@ -120,6 +120,7 @@ theory::IntegrationResult integrate_population(const TheorySweep& sweep, int dep
   const auto graph = coupling::CouplingGraph::weighted_complete(run.weight);
   theory::EffectiveDynamics dynamics(depth, sweep.gamma, run.disorder, graph);
   dynamics.set_sigma(sigma);
+  dynamics.set_threads(integrator.threads());
   if (m_row) {
     run.measured_sum.setZero(run.phi.size());
     TraceRecorder recorder{m_row,
@@ -609,6 +610,7 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
   result.initial_state = realization.initial_state;
   const double mean_disorder = numerics::fixed_order_mean(realization.disorder);
   theory::EffectiveDynamics dynamics(depth, sweep.gamma, realization.disorder, realization.graph);
+  dynamics.set_threads(workspace.integrator.threads());
   const std::vector<double> times = sweep.sample_times();
   const int first_measured = sweep.first_measured_sample();
 
@@ -676,7 +678,11 @@ SweepOutcome run_theory_sweep(
     const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver) {
   return run_items(
       items, threads, [&] { return make_theory_workspace(sweep); },
-      [&](TheoryWorkspace& workspace, const WorkItem& item, int) {
+      [&](TheoryWorkspace& workspace, const WorkItem& item, int inner_threads) {
+        // Populations longer than a chunk (N → ∞, large N) share their steps among the
+        // item's threads; shorter ones run on one.
+        workspace.integrator.set_threads(inner_threads);
+        workspace.coarse_integrator.set_threads(inner_threads);
         compute_theory_item(sweep, item, workspace);
       },
       deliver);

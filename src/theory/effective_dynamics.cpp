@@ -10,15 +10,10 @@ EffectiveDynamics::EffectiveDynamics(int depth, double gamma, const Eigen::Array
 
 namespace {
 
-// The local force Δφ^D − φ^{2D+1} − γφ with the depth fixed at compile time so that the
-// powers unroll and the loop vectorises.
+// The local force Δφ^D − φ^{2D+1} − γφ of n units with the depth fixed at compile time so
+// that the powers unroll and the loop vectorises.
 template <int D>
-void local_force(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& disorder, double gamma,
-                 Eigen::ArrayXd& out) {
-  const Eigen::Index n = phi.size();
-  const double* x = phi.data();
-  const double* delta = disorder.data();
-  double* f = out.data();
+void local_force(const double* x, const double* delta, double gamma, double* f, Eigen::Index n) {
   for (Eigen::Index i = 0; i < n; ++i) {
     double p = 1;  // φ^D
     for (int k = 0; k < D; ++k) p *= x[i];
@@ -26,38 +21,45 @@ void local_force(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& disorder, doub
   }
 }
 
-void local_force_any_depth(int depth, const Eigen::ArrayXd& phi, const Eigen::ArrayXd& disorder,
-                           double gamma, Eigen::ArrayXd& out) {
-  for (Eigen::Index i = 0; i < phi.size(); ++i) {
+void local_force_any_depth(int depth, const double* x, const double* delta, double gamma, double* f,
+                           Eigen::Index n) {
+  for (Eigen::Index i = 0; i < n; ++i) {
     double p = 1;
-    for (int k = 0; k < depth; ++k) p *= phi[i];
-    out[i] = p * (disorder[i] - p * phi[i]) - gamma * phi[i];
+    for (int k = 0; k < depth; ++k) p *= x[i];
+    f[i] = p * (delta[i] - p * x[i]) - gamma * x[i];
+  }
+}
+
+void local_force(int depth, const double* x, const double* delta, double gamma, double* f,
+                 Eigen::Index n) {
+  switch (depth) {
+    case 0:
+      return local_force<0>(x, delta, gamma, f, n);
+    case 1:
+      return local_force<1>(x, delta, gamma, f, n);
+    case 2:
+      return local_force<2>(x, delta, gamma, f, n);
+    case 3:
+      return local_force<3>(x, delta, gamma, f, n);
+    case 4:
+      return local_force<4>(x, delta, gamma, f, n);
+    default:
+      return local_force_any_depth(depth, x, delta, gamma, f, n);
   }
 }
 
 }  // namespace
 
 void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const {
-  switch (depth_) {
-    case 0:
-      local_force<0>(phi, disorder_, gamma_, dphi_dt);
-      break;
-    case 1:
-      local_force<1>(phi, disorder_, gamma_, dphi_dt);
-      break;
-    case 2:
-      local_force<2>(phi, disorder_, gamma_, dphi_dt);
-      break;
-    case 3:
-      local_force<3>(phi, disorder_, gamma_, dphi_dt);
-      break;
-    case 4:
-      local_force<4>(phi, disorder_, gamma_, dphi_dt);
-      break;
-    default:
-      local_force_any_depth(depth_, phi, disorder_, gamma_, dphi_dt);
-  }
-  if (sigma_ != 0) graph_.add_coupling(sigma_, phi, dphi_dt);
+  // All-to-all, the coupling is σ (m − φ_i): the mean first, then every unit on its own.
+  const bool mean_field = sigma_ != 0 && graph_.is_complete();
+  const double m = mean_field ? graph_.mean_field(phi, threads_) : 0.0;
+  numerics::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
+    local_force(depth_, phi.data() + first, disorder_.data() + first, gamma_,
+                dphi_dt.data() + first, n);
+    if (mean_field) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
+  });
+  if (sigma_ != 0 && !mean_field) graph_.add_coupling(sigma_, phi, dphi_dt);
 }
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {

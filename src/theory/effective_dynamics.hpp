@@ -16,6 +16,9 @@ class EffectiveDynamics {
                     const coupling::CouplingGraph& graph);
 
   void set_sigma(double sigma) { sigma_ = sigma; }
+  // Threads that share the units of one evaluation, in whole chunks of numerics::sum_chunk;
+  // the mean field is a chunked sum whatever the count, so results do not depend on it.
+  void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
   double sigma() const { return sigma_; }
   int depth() const { return depth_; }
   Eigen::Index units() const { return disorder_.size(); }
@@ -29,6 +32,7 @@ class EffectiveDynamics {
   int depth_;
   double gamma_;
   double sigma_ = 0;
+  int threads_ = 1;
   const Eigen::ArrayXd& disorder_;
   const coupling::CouplingGraph& graph_;
 };
