@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "base/random.hpp"
 #include "coupling/graph.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/task.hpp"
-#include "sweep/random.hpp"
 
 using namespace cdl;
 using Clock = std::chrono::steady_clock;
@@ -35,7 +35,7 @@ micro::TaskData<S> mnist_shaped() {
   data.input = input;
   data.output = data.classes = classes;
   auto inputs = std::make_shared<micro::Matrix<S>>(input, units * per_unit);
-  const sweep::CounterRng rng(1, sweep::Purpose::data, 0);
+  const base::CounterRng rng(1, base::Purpose::data, 0);
   for (Eigen::Index k = 0; k < inputs->size(); ++k)
     inputs->data()[k] = static_cast<S>(rng.uniform(0, static_cast<std::uint64_t>(k)));
   data.train_inputs = data.test_inputs = inputs;
@@ -55,7 +55,7 @@ double steps_per_second(int depth, double seconds, const micro::TaskData<S>& dat
                         int inner_threads = 1) {
   const micro::Architecture net{input, classes, width, depth, micro::Activation::relu, true};
   const auto graph = coupling::CouplingGraph::complete(units);
-  const auto init = sweep::Distribution{};
+  const auto init = base::Distribution{};
   micro::Ensemble<S> ensemble(net, data, batch, graph, 1, 0);
   ensemble.set_threads(inner_threads);
   ensemble.parameters() = micro::initial_parameters<S>(net, units, micro::WeightInit{}, init, 1, 0);

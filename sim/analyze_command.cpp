@@ -13,11 +13,11 @@
 #include <optional>
 
 #include "analysis/transitions.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/config.hpp"
 #include "io/hdf5.hpp"
-#include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
@@ -121,19 +121,20 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       parse_file_command("cdl analyze FILE [options]", options, "file", 1, arguments);
   if (!parsed) return 0;  // --help
   const po::variables_map& values = *parsed;
-  if (!values.count("file")) io::reject("file", "", "name a cdl theory or micro file");
+  if (!values.count("file")) base::reject("file", "", "name a cdl theory or micro file");
   const std::string path = values["file"].as<std::string>();
-  const long long resamples = io::parse_integer(io::text(values, "bootstrap"), "bootstrap");
+  const long long resamples = base::parse_integer(io::text(values, "bootstrap"), "bootstrap");
   if (resamples < 10 || resamples > 1000000)
-    io::reject("bootstrap", io::text(values, "bootstrap"), "need 10 to 10^6 resamples");
-  const auto seed = static_cast<std::uint64_t>(io::parse_integer(io::text(values, "seed"), "seed"));
+    base::reject("bootstrap", io::text(values, "bootstrap"), "need 10 to 10^6 resamples");
+  const auto seed =
+      static_cast<std::uint64_t>(base::parse_integer(io::text(values, "seed"), "seed"));
   std::optional<std::string> output;
   if (values.count("output")) {
     output = values["output"].as<std::string>();
     check_output(*output, values["overwrite"].as<bool>());
     std::error_code error;
     if (std::filesystem::equivalent(*output, path, error))
-      io::reject("output", *output, "is the input file; omit --output to analyse in place");
+      base::reject("output", *output, "is the input file; omit --output to analyse in place");
   }
 
   // Read everything first: bad input must not touch any file.
@@ -142,7 +143,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   std::string subcommand;
   {
     if (is_stationary_file(path))
-      io::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
+      base::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
     // Checked against its configuration's layout: every read below is in place.
     const SweepFileReader reader = open_sweep_file(path, "file");
     subcommand = reader.subcommand;
@@ -204,8 +205,8 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       }
       protocols.push_back(std::move(p));
     }
-    if (protocols.empty()) io::reject("file", path, "holds no protocol groups");
-    if (done == 0) io::reject("file", path, "every point failed or was not run");
+    if (protocols.empty()) base::reject("file", path, "holds no protocol groups");
+    if (done == 0) base::reject("file", path, "every point failed or was not run");
   }
   std::vector<double> predicted_c1, predicted_c2;
   std::vector<std::int32_t> predicted_depths;
@@ -218,11 +219,11 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       predicted_c1 = critical.open_dataset("sigma_c1").read<double>();
       predicted_c2 = critical.open_dataset("sigma_c2").read<double>();
     } catch (const std::exception&) {
-      io::reject("theory", theory, "not a cdl stationary file with /critical");
+      base::reject("theory", theory, "not a cdl stationary file with /critical");
     }
     if (predicted_c1.size() != predicted_depths.size() ||
         predicted_c2.size() != predicted_depths.size())
-      io::reject("theory", theory, "/critical: sigma_c1, sigma_c2 and depth differ in length");
+      base::reject("theory", theory, "/critical: sigma_c1, sigma_c2 and depth differ in length");
   }
 
   // Hysteresis of adiabatic pairs.
@@ -244,7 +245,7 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   const std::string temporary = output ? *output + ".part" : path + ".analysis.part";
   const OutputLock lock(target, output ? "output" : "file");
   if (std::error_code error; std::filesystem::is_symlink(temporary, error))
-    io::reject(output ? "output" : "file", target, temporary + " is a symbolic link");
+    base::reject(output ? "output" : "file", target, temporary + " is a symbolic link");
   RemoveUnlessKept unfinished(temporary);
   {
     h5::File file;

@@ -5,10 +5,10 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/hdf5.hpp"
-#include "io/parse.hpp"
 #include "options.hpp"
 #include "sweep/status.hpp"
 #include "sweep_reader.hpp"
@@ -57,24 +57,24 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
   const auto parsed = parse_file_command("cdl info FILE [--json]", options, "file", 1, arguments);
   if (!parsed) return 0;  // --help
   const po::variables_map& values = *parsed;
-  if (!values.count("file")) io::reject("file", "", "name a cdl file");
+  if (!values.count("file")) base::reject("file", "", "name a cdl file");
   const std::string path = values["file"].as<std::string>();
   h5::File file;
   try {
     file = h5::File::open_read_only(path);
   } catch (const std::exception&) {
-    io::reject("file", path, "not a readable HDF5 file");
+    base::reject("file", path, "not a readable HDF5 file");
   }
   const h5::Group root = file.root();
   if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
-    io::reject("file", path, "not a cdl file");
+    base::reject("file", path, "not a cdl file");
   const auto text = [&](const char* name) {
     return root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string();
   };
   const std::string subcommand = text("subcommand");
   if (subcommand != "theory" && subcommand != "micro" && subcommand != "stationary" &&
       subcommand != "analyze")
-    io::reject("file", path, "names an unknown subcommand '" + subcommand + "'");
+    base::reject("file", path, "names an unknown subcommand '" + subcommand + "'");
   long shard_index = 0, shard_count = 1;
   std::vector<std::int32_t> depths;
   std::size_t runs = 0;

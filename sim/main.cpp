@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/errors.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/config.hpp"
 #include "io/hdf5.hpp"
 #include "sweep/driver.hpp"

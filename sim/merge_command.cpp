@@ -8,11 +8,11 @@
 #include <optional>
 #include <sstream>
 
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/config.hpp"
 #include "io/hdf5.hpp"
-#include "io/parse.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"

@@ -7,11 +7,11 @@
 #include <filesystem>
 #include <iostream>
 
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/config.hpp"
 #include "io/micro_output.hpp"
-#include "io/parse.hpp"
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep/micro_sweep.hpp"
@@ -112,11 +112,11 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   else if (task_name == "classes")
     task.kind = micro::TaskKind::classes;
   else
-    io::reject("task", task_name, "expected effective, teacher or classes");
+    base::reject("task", task_name, "expected effective, teacher or classes");
   const bool effective = task.kind == micro::TaskKind::effective;
 
   task.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
-  if (task.units > 1000000) io::reject("units", io::text(values, "units"), "at most 10^6 units");
+  if (task.units > 1000000) base::reject("units", io::text(values, "units"), "at most 10^6 units");
   const SweepValues grid = read_sweep_options(values, task.units);
   sweep.runs = grid.runs;
   sweep.depths = grid.depths;
@@ -131,28 +131,28 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   task.data = micro::parse_data(io::text(values, "data"), "data");
   // The effective task has no data set; a configuration may still carry the default value.
   if (effective && io::text(values, "data") != default_data)
-    io::reject("data", io::text(values, "data"), "task effective has no data set");
+    base::reject("data", io::text(values, "data"), "task effective has no data set");
   if (task.kind == micro::TaskKind::teacher) {
     if (task.data.kind != micro::DataSpec::Kind::synthetic)
-      io::reject("data", io::text(values, "data"), "task teacher needs synthetic:DIM:K");
+      base::reject("data", io::text(values, "data"), "task teacher needs synthetic:DIM:K");
     if (task.data.modes > task.data.dim)
-      io::reject("data", io::text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
+      base::reject("data", io::text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
   }
   task.train_size = static_cast<int>(
       integer_between(values, "train-size", 1, 10000000, "need at least 1 sample"));
   task.test_size =
       static_cast<int>(integer_between(values, "test-size", 1, 10000000, "need at least 1 sample"));
-  task.noise = io::parse_double(io::text(values, "noise"), "noise");
-  if (task.noise < 0) io::reject("noise", io::text(values, "noise"), "must be >= 0");
+  task.noise = base::parse_double(io::text(values, "noise"), "noise");
+  if (task.noise < 0) base::reject("noise", io::text(values, "noise"), "must be >= 0");
 
   auto& net = sweep.architecture;
   const std::string width =
       effective && values["width"].defaulted() ? "1" : io::text(values, "width");
-  net.width = static_cast<int>(io::parse_integer(width, "width"));
+  net.width = static_cast<int>(base::parse_integer(width, "width"));
   if (net.width < 1 || net.width > 100000)
-    io::reject("width", width, "need an integer between 1 and 100000");
+    base::reject("width", width, "need an integer between 1 and 100000");
   if (effective && net.width != 1)
-    io::reject("width", width, "task effective uses width-1 networks");
+    base::reject("width", width, "task effective uses width-1 networks");
   const std::string activation = io::text(values, "activation");
   if (activation == "linear")
     net.activation = micro::Activation::linear;
@@ -161,11 +161,11 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   else if (activation == "tanh")
     net.activation = micro::Activation::tanh;
   else
-    io::reject("activation", activation, "expected linear, relu or tanh");
+    base::reject("activation", activation, "expected linear, relu or tanh");
   net.bias = values["bias"].as<bool>();
   if (effective && (net.activation != micro::Activation::linear || net.bias))
-    io::reject(net.bias ? "bias" : "activation", net.bias ? "true" : activation,
-               "task effective uses deep linear networks without biases");
+    base::reject(net.bias ? "bias" : "activation", net.bias ? "true" : activation,
+                 "task effective uses deep linear networks without biases");
   const bool classes = task.kind == micro::TaskKind::classes;
   const std::string loss = resolved(values, "loss", classes ? "xent" : "mse");
   if (loss == "mse")
@@ -173,45 +173,45 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   else if (loss == "xent")
     task.loss = micro::LossKind::xent;
   else
-    io::reject("loss", loss, "expected mse or xent");
+    base::reject("loss", loss, "expected mse or xent");
   if (!classes && task.loss == micro::LossKind::xent)
-    io::reject("loss", loss, "cross-entropy needs classes; task " + task_name + " regresses");
+    base::reject("loss", loss, "cross-entropy needs classes; task " + task_name + " regresses");
 
   sweep.learning_rate = positive(values, "lr");
   const std::string batch = resolved(values, "batch", effective ? "full" : "32");
   if (batch == "full") {
     sweep.batch = 0;
   } else {
-    const long long b = io::parse_integer(batch, "batch");
-    if (b < 1) io::reject("batch", batch, "need a size >= 1 or full");
+    const long long b = base::parse_integer(batch, "batch");
+    if (b < 1) base::reject("batch", batch, "need a size >= 1 or full");
     // The smallest private data set bounds the batch (for idx data, checked once read).
     const long long smallest = effective ? 1 : task.train_size;
     if (task.data.kind == micro::DataSpec::Kind::synthetic && b > smallest)
-      io::reject("batch", batch,
-                 "larger than a unit's training data (" + std::to_string(smallest) + " samples)");
+      base::reject("batch", batch,
+                   "larger than a unit's training data (" + std::to_string(smallest) + " samples)");
     sweep.batch = static_cast<int>(b);
   }
   sweep.weights = micro::parse_weights(
       resolved(values, "weights", effective ? "balanced" : "fanin"), "weights");
   if (sweep.weights.kind == micro::WeightInit::Kind::balanced && (net.width != 1 || net.bias))
-    io::reject("weights", "balanced", "balanced weights need width 1 and no biases");
+    base::reject("weights", "balanced", "balanced weights need width 1 and no biases");
 
   sweep.transient_steps = integer_at_least(values, "transient-steps", 0, "must be >= 0");
   sweep.measure_steps = integer_at_least(values, "measure-steps", 1, "must be >= 1");
   sweep.record_every = integer_at_least(values, "record-every", 1, "must be >= 1");
   if (sweep.transient_steps % sweep.record_every != 0 ||
       sweep.measure_steps % sweep.record_every != 0)
-    io::reject("record-every", io::text(values, "record-every"),
-               "must divide --transient-steps and --measure-steps");
+    base::reject("record-every", io::text(values, "record-every"),
+                 "must divide --transient-steps and --measure-steps");
   if ((sweep.transient_steps + sweep.measure_steps) / sweep.record_every > 1000000)
-    io::reject("record-every", io::text(values, "record-every"), "more than 10^6 samples");
+    base::reject("record-every", io::text(values, "record-every"), "more than 10^6 samples");
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
     sweep.precision = sweep::Precision::float32;
   else if (precision == "float64")
     sweep.precision = sweep::Precision::float64;
   else
-    io::reject("precision", precision, "expected float32 or float64");
+    base::reject("precision", precision, "expected float32 or float64");
 
   // Sizes from the task (IDX files are read here, so that their errors come before any output).
   if (task.kind == micro::TaskKind::effective) {
@@ -228,10 +228,10 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
       net.output = data.output;
       for (int i = 0; i < task.units && sweep.batch > 0; ++i)
         if (data.unit_count[i] < sweep.batch)
-          io::reject("batch", batch,
-                     "larger than the training data of unit " + std::to_string(i) + " (" +
-                         std::to_string(data.unit_count[i]) + " images of class " +
-                         std::to_string(data.unit_class[i]) + ")");
+          base::reject("batch", batch,
+                       "larger than the training data of unit " + std::to_string(i) + " (" +
+                           std::to_string(data.unit_count[i]) + " images of class " +
+                           std::to_string(data.unit_class[i]) + ")");
     };
     if (images->single)
       check(*images->single);

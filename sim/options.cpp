@@ -63,13 +63,13 @@ SweepValues read_sweep_options(const po::variables_map& values, int units) {
   sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
   sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
   sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
-  sweep.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
-  if (sweep.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
-  sweep.disorder = sweep::parse_distribution(io::text(values, "disorder"), "disorder",
-                                             {"normal", "uniform", "bimodal", "file"});
-  sweep::validate_distribution_shape(sweep.disorder, units, sweep.runs, "disorder");
+  sweep.gamma = base::parse_double(io::text(values, "gamma"), "gamma");
+  if (sweep.gamma < 0) base::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+  sweep.disorder = base::parse_distribution(io::text(values, "disorder"), "disorder",
+                                            {"normal", "uniform", "bimodal", "file"});
+  base::validate_distribution_shape(sweep.disorder, units, sweep.runs, "disorder");
   sweep.initial_state =
-      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+      base::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
   sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
   coupling::validate_topology(sweep.topology, units, "topology");
   sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
@@ -114,27 +114,27 @@ std::optional<po::variables_map> parse_file_command(const std::string& usage,
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement) {
   const std::string value = io::text(values, name);
-  const long long n = io::parse_integer(value, name);
-  if (n < low) io::reject(name, value, requirement);
+  const long long n = base::parse_integer(value, name);
+  if (n < low) base::reject(name, value, requirement);
   return n;
 }
 
 long long integer_between(const po::variables_map& values, const std::string& name, long long low,
                           long long high, const std::string& requirement) {
   const std::string value = io::text(values, name);
-  const long long n = io::parse_integer(value, name);
-  if (n < low) io::reject(name, value, requirement);
-  if (n > high) io::reject(name, value, "at most " + std::to_string(high));
+  const long long n = base::parse_integer(value, name);
+  if (n < low) base::reject(name, value, requirement);
+  if (n > high) base::reject(name, value, "at most " + std::to_string(high));
   return n;
 }
 
 std::string text_attribute(const io::h5::Group& group, const std::string& name,
                            const std::string& option, const std::string& path) {
-  if (!group.has_attribute(name)) io::reject(option, path, "has no attribute " + name);
+  if (!group.has_attribute(name)) base::reject(option, path, "has no attribute " + name);
   try {
     return group.string_attribute(name);
   } catch (const std::exception&) {
-    io::reject(option, path, "its attribute " + name + " is not text");
+    base::reject(option, path, "its attribute " + name + " is not text");
   }
 }
 
@@ -151,15 +151,15 @@ void check_memory(double bytes, const po::variables_map& values, const std::stri
   const double limit =
       static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   if (limit > 0 && bytes > limit)
-    io::reject(option, io::text(values, option),
-               "the run needs about " + byte_text(bytes) + " of memory, the machine has " +
-                   byte_text(limit));
+    base::reject(option, io::text(values, option),
+                 "the run needs about " + byte_text(bytes) + " of memory, the machine has " +
+                     byte_text(limit));
 }
 
 double positive(const po::variables_map& values, const std::string& name) {
   const std::string value = io::text(values, name);
-  const double x = io::parse_double(value, name);
-  if (!(x > 0)) io::reject(name, value, "must be > 0");
+  const double x = base::parse_double(value, name);
+  if (!(x > 0)) base::reject(name, value, "must be > 0");
   return x;
 }
 
@@ -169,33 +169,33 @@ int thread_count(const po::variables_map& values) {
   // runtime): refused, with the bound in the message.
   const int bound = 4 * std::max(1, omp_get_num_procs());
   if (threads > bound)
-    io::reject("threads", io::text(values, "threads"),
-               "at most " + std::to_string(bound) + " (4 x the " +
-                   std::to_string(omp_get_num_procs()) + " cores)");
+    base::reject("threads", io::text(values, "threads"),
+                 "at most " + std::to_string(bound) + " (4 x the " +
+                     std::to_string(omp_get_num_procs()) + " cores)");
   return threads > 0 ? threads : omp_get_max_threads();
 }
 
 void check_output(const std::string& output, bool overwrite) {
-  if (output.empty()) io::reject("output", output, "empty path");
+  if (output.empty()) base::reject("output", output, "empty path");
   const fs::path path(output);
   std::error_code error;
-  if (fs::is_directory(path, error)) io::reject("output", output, "is a directory");
+  if (fs::is_directory(path, error)) base::reject("output", output, "is a directory");
   // Outputs are files, not links: writing through one would replace what it points to.
-  if (fs::is_symlink(path, error)) io::reject("output", output, "is a symbolic link");
+  if (fs::is_symlink(path, error)) base::reject("output", output, "is a symbolic link");
   if (fs::is_symlink(output + ".part", error))
-    io::reject("output", output, output + ".part is a symbolic link");
+    base::reject("output", output, output + ".part is a symbolic link");
   if (!overwrite && (fs::exists(path, error) || fs::exists(output + ".part", error)))
-    io::reject("output", output,
-               fs::exists(path, error)
-                   ? "file exists; pass --overwrite to replace it"
-                   : "a partial file " + output + ".part exists; pass --overwrite");
+    base::reject("output", output,
+                 fs::exists(path, error)
+                     ? "file exists; pass --overwrite to replace it"
+                     : "a partial file " + output + ".part exists; pass --overwrite");
   fs::path ancestor = fs::absolute(path, error).parent_path();
   while (!ancestor.empty() && !fs::exists(ancestor, error) && ancestor != ancestor.root_path())
     ancestor = ancestor.parent_path();
   if (!fs::is_directory(ancestor, error) || access(ancestor.c_str(), W_OK) != 0)
-    io::reject("output", output, "directory " + ancestor.string() + " is not writable");
+    base::reject("output", output, "directory " + ancestor.string() + " is not writable");
   if (fs::exists(path, error) && access(path.c_str(), W_OK) != 0)
-    io::reject("output", output, "file is not writable");
+    base::reject("output", output, "file is not writable");
 }
 
 }  // namespace cdl::sim

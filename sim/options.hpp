@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "base/distribution.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "coupling/graph.hpp"
-#include "errors.hpp"
 #include "io/hdf5.hpp"
-#include "io/parse.hpp"
-#include "sweep/distribution.hpp"
 #include "sweep/grid.hpp"
 
 namespace cdl::sim {
@@ -41,7 +41,7 @@ struct SweepValues {
   std::vector<double> sigma;
   std::vector<sweep::Protocol> protocols;
   double gamma = 0;
-  sweep::Distribution disorder, initial_state;
+  base::Distribution disorder, initial_state;
   coupling::Topology topology;
   std::uint64_t seed = 1;
 };
@@ -116,7 +116,7 @@ auto create_output(const std::string& output, Make make, const std::string& made
     std::filesystem::create_directories(std::filesystem::absolute(output).parent_path());
     return make();
   } catch (const std::filesystem::filesystem_error& e) {
-    io::reject("output", output, "cannot create its directory: " + e.code().message());
+    base::reject("output", output, "cannot create its directory: " + e.code().message());
   } catch (const RuntimeError& e) {
     // Nothing of a failed creation is kept: a half-made OUTPUT.part would block the next run.
     // The file could not be made at all: a bad output; it was made but not filled (a full
@@ -125,7 +125,7 @@ auto create_output(const std::string& output, Make make, const std::string& made
     const bool exists = std::filesystem::exists(file, error);
     std::filesystem::remove(file, error);
     if (exists) throw RuntimeError("writing " + file + " failed (" + e.what() + ")");
-    io::reject("output", output, "cannot create " + file);
+    base::reject("output", output, "cannot create " + file);
   }
 }
 

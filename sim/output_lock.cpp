@@ -8,7 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "io/parse.hpp"
+#include "base/parse.hpp"
 
 namespace cdl::sim {
 
@@ -27,7 +27,7 @@ OutputLock::OutputLock(const std::string& output, const std::string& option)
   const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
   std::error_code failure;
   if (!parent.empty()) std::filesystem::create_directories(parent, failure);
-  if (failure) io::reject(option, output, "cannot create its directory: " + failure.message());
+  if (failure) base::reject(option, output, "cannot create its directory: " + failure.message());
   // A holder removes the lock file when it is done; a process that opened the old file just
   // before that would lock a name that no longer exists, so the lock only counts if the name
   // still leads to the locked file (else: try again with the new one).
@@ -35,9 +35,9 @@ OutputLock::OutputLock(const std::string& output, const std::string& option)
     fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
     if (fd_ < 0) {
       const int error = errno;
-      if (error == ELOOP) io::reject(option, output, "its lock file " + path_ + " is a symlink");
-      io::reject(option, output,
-                 "cannot open its lock file " + path_ + ": " + std::strerror(error));
+      if (error == ELOOP) base::reject(option, output, "its lock file " + path_ + " is a symlink");
+      base::reject(option, output,
+                   "cannot open its lock file " + path_ + ": " + std::strerror(error));
     }
     struct flock lock {};
     lock.l_type = F_WRLCK;
@@ -51,10 +51,10 @@ OutputLock::OutputLock(const std::string& output, const std::string& option)
       ::close(fd_);
       fd_ = -1;
       if (error == EACCES || error == EAGAIN)
-        io::reject(option, output,
-                   "in use by process " + (known ? std::to_string(holder.l_pid) : "unknown") +
-                       " (lock " + path_ + "); wait for it or stop it");
-      io::reject(option, output, "cannot lock " + path_ + ": " + std::strerror(error));
+        base::reject(option, output,
+                     "in use by process " + (known ? std::to_string(holder.l_pid) : "unknown") +
+                         " (lock " + path_ + "); wait for it or stop it");
+      base::reject(option, output, "cannot lock " + path_ + ": " + std::strerror(error));
     }
     struct stat locked {
     }, named{};
@@ -64,7 +64,7 @@ OutputLock::OutputLock(const std::string& output, const std::string& option)
     ::close(fd_);
     fd_ = -1;
   }
-  io::reject(option, output, "could not lock " + path_ + ": it keeps being replaced");
+  base::reject(option, output, "could not lock " + path_ + ": it keeps being replaced");
 }
 
 OutputLock::~OutputLock() {

@@ -6,12 +6,12 @@
 #include <filesystem>
 #include <iostream>
 
+#include "base/distribution.hpp"
 #include "commands.hpp"
 #include "io/config.hpp"
 #include "io/stationary_output.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
-#include "sweep/distribution.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 
@@ -48,7 +48,7 @@ struct StationaryConfig {
   std::vector<int> depths;
   std::vector<double> sigma;
   double gamma = 0.001;
-  sweep::Distribution disorder, initial_state;
+  base::Distribution disorder, initial_state;
   int quadrature_order = 12, history_nodes = 400;
   double max_arc_step = 0;
 };
@@ -59,25 +59,26 @@ StationaryConfig config_from_options(const po::variables_map& values) {
   c.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
   for (std::size_t k = 0; k < c.sigma.size(); ++k)
     if (!(c.sigma[k] > 0) || (k > 0 && !(c.sigma[k] > c.sigma[k - 1])))
-      io::reject("sigma", io::text(values, "sigma"),
-                 "continuation needs positive, strictly increasing couplings");
+      base::reject("sigma", io::text(values, "sigma"),
+                   "continuation needs positive, strictly increasing couplings");
   if (c.sigma.size() < 2)
-    io::reject("sigma", io::text(values, "sigma"), "need at least 2 couplings");
-  c.gamma = io::parse_double(io::text(values, "gamma"), "gamma");
-  if (c.gamma < 0) io::reject("gamma", io::text(values, "gamma"), "must be >= 0");
+    base::reject("sigma", io::text(values, "sigma"), "need at least 2 couplings");
+  c.gamma = base::parse_double(io::text(values, "gamma"), "gamma");
+  if (c.gamma < 0) base::reject("gamma", io::text(values, "gamma"), "must be >= 0");
   const std::string disorder = io::text(values, "disorder");
   if (disorder.starts_with("file:"))
-    io::reject("disorder", disorder, "a sample has no quadrature; use normal, uniform or bimodal");
-  c.disorder = sweep::parse_distribution(disorder, "disorder", {"normal", "uniform", "bimodal"});
+    base::reject("disorder", disorder,
+                 "a sample has no quadrature; use normal, uniform or bimodal");
+  c.disorder = base::parse_distribution(disorder, "disorder", {"normal", "uniform", "bimodal"});
   c.initial_state =
-      sweep::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+      base::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
   c.quadrature_order = static_cast<int>(
       integer_between(values, "quadrature-order", 2, 64, "need at least 2 points"));
   c.history_nodes = static_cast<int>(
       integer_between(values, "history-nodes", 2, 10000000, "need at least 2 nodes"));
   const std::string step = io::text(values, "max-arc-step");
-  c.max_arc_step = io::parse_double(step, "max-arc-step");
-  if (c.max_arc_step < 0) io::reject("max-arc-step", step, "must be >= 0");
+  c.max_arc_step = base::parse_double(step, "max-arc-step");
+  if (c.max_arc_step < 0) base::reject("max-arc-step", step, "must be >= 0");
   if (c.max_arc_step == 0)
     c.max_arc_step = 2 * std::log(c.sigma.back() / c.sigma.front()) / (c.sigma.size() - 1);
   return c;

@@ -1,6 +1,6 @@
 #include "sweep_job.hpp"
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "io/hdf5.hpp"
 #include "sweep/status.hpp"
 #include "sweep_reader.hpp"
@@ -30,7 +30,7 @@ Job read_job(const po::variables_map& values) {
   job.resume = values["resume"].as<bool>();
   job.overwrite = values["overwrite"].as<bool>();
   if (job.resume && job.overwrite)
-    io::reject("resume", "true", "--resume continues a file, --overwrite replaces it: pick one");
+    base::reject("resume", "true", "--resume continues a file, --overwrite replaces it: pick one");
   job.quiet = values["quiet"].as<bool>();
   job.threads = thread_count(values);
   job.output = sweep::shard_output(io::text(values, "output"), job.shard);
@@ -41,8 +41,8 @@ void check_resumable(const std::string& partial, const io::Provenance& provenanc
                      const sweep::Shard& shard) {
   // A file that cannot be read is refused, never removed: it may hold finished points.
   const auto refuse = [&](const std::string& why) {
-    io::reject("resume", partial,
-               "cannot be resumed: " + why + "; move it aside, or start afresh with --overwrite");
+    base::reject("resume", partial,
+                 "cannot be resumed: " + why + "; move it aside, or start afresh with --overwrite");
   };
   const SweepFileReader reader = open_sweep_file(partial, refuse);
   if (reader.version != CDL_VERSION)

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/parse.hpp"
 #include "io/config.hpp"
-#include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
-#include "io/parse.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
 #include "sweep/status.hpp"
@@ -42,7 +42,7 @@ void check_flags(const h5::Dataset& dataset, std::size_t table, const std::strin
 }  // namespace
 
 SweepFileReader open_sweep_file(const std::string& path, const std::string& option) {
-  return open_sweep_file(path, [&](const std::string& why) { io::reject(option, path, why); });
+  return open_sweep_file(path, [&](const std::string& why) { base::reject(option, path, why); });
 }
 
 SweepFileReader open_sweep_file(const std::string& path,

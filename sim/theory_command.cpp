@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <iostream>
 
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
-#include "errors.hpp"
 #include "io/config.hpp"
-#include "io/parse.hpp"
 #include "io/theory_output.hpp"
 #include "options.hpp"
 #include "progress.hpp"
@@ -68,7 +68,7 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.infinite_population = units == "inf";
   if (!sweep.infinite_population) {
     sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2 or inf"));
-    if (sweep.units > 100000000) io::reject("units", units, "at most 10^8 units");
+    if (sweep.units > 100000000) base::reject("units", units, "at most 10^8 units");
   }
   sweep.population.disorder_nodes = static_cast<int>(
       integer_between(values, "disorder-nodes", 4, 100000, "need at least one panel of 4 nodes"));
@@ -76,7 +76,7 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.refine_levels =
       static_cast<int>(integer_at_least(values, "refine-levels", 0, "must be >= 0"));
   if (sweep.refine_levels > 30)
-    io::reject("refine-levels", io::text(values, "refine-levels"), "at most 30");
+    base::reject("refine-levels", io::text(values, "refine-levels"), "at most 30");
   sweep.population.init_panels =
       static_cast<int>(integer_between(values, "init-panels", 1, 10000, "need at least 1 panel"));
   sweep.population.init_order = static_cast<int>(
@@ -105,14 +105,14 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   if (sweep.infinite_population) {
     // One deterministic N → ∞ trajectory: the unit axis holds the disorder quadrature nodes.
     if (sweep.topology.kind != coupling::TopologyKind::complete)
-      io::reject("topology", io::text(values, "topology"),
-                 "--units inf needs all-to-all coupling (complete)");
-    if (sweep.disorder.kind == sweep::Distribution::Kind::file)
-      io::reject("disorder", io::text(values, "disorder"),
-                 "--units inf needs a distribution (normal, uniform, bimodal), not a sample");
+      base::reject("topology", io::text(values, "topology"),
+                   "--units inf needs all-to-all coupling (complete)");
+    if (sweep.disorder.kind == base::Distribution::Kind::file)
+      base::reject("disorder", io::text(values, "disorder"),
+                   "--units inf needs a distribution (normal, uniform, bimodal), not a sample");
     if (sweep.save_final_states)
-      io::reject("save-final-states", "true",
-                 "--units inf stores the separatrix per disorder node, not final states");
+      base::reject("save-final-states", "true",
+                   "--units inf stores the separatrix per disorder node, not final states");
     sweep.runs = 1;
     sweep.units =
         theory::PopulationQuadrature(sweep.disorder, sweep.initial_state, sweep.population)
@@ -257,8 +257,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                      {{"disorder", sweep.disorder.to_string()},
                                       {"init", sweep.initial_state.to_string()},
                                       {"runs", std::to_string(sweep.runs)},
-                                      {"rtol", io::format_double(sweep.integrator.rtol)},
-                                      {"atol", io::format_double(sweep.integrator.atol)}})};
+                                      {"rtol", base::format_double(sweep.integrator.rtol)},
+                                      {"atol", base::format_double(sweep.integrator.atol)}})};
   // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
   // when there are too few chains to keep every thread busy; otherwise a chain is one item,
   // since a finite-N point is cheap and its own write would cost as much as its integration.

@@ -36,7 +36,7 @@ long allocations_in_steps(int depth) {
   const auto graph = coupling::CouplingGraph::complete(10);
   micro::Ensemble<S> ensemble(net, data, 32, graph, 1, 0);
   ensemble.parameters() =
-      micro::initial_parameters<S>(net, 10, micro::WeightInit{}, sweep::Distribution{}, 1, 0);
+      micro::initial_parameters<S>(net, 10, micro::WeightInit{}, base::Distribution{}, 1, 0);
   ensemble.step(S(0.005), S(0.001), S(1));  // workspaces take their sizes
   const long before = allocations.load();
   for (int k = 0; k < 200; ++k) ensemble.step(S(0.005), S(0.001), S(1));  // several epochs

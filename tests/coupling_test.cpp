@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 #include <set>
 
+#include "base/errors.hpp"
+#include "base/random.hpp"
 #include "coupling/graph.hpp"
-#include "errors.hpp"
-#include "sweep/random.hpp"
 
 using cdl::coupling::CouplingGraph;
 using cdl::coupling::Topology;
@@ -14,7 +14,7 @@ using Array = Eigen::ArrayXd;
 namespace {
 
 Array random_state(int n) {
-  const cdl::sweep::CounterRng rng(42, cdl::sweep::Purpose::initial_state, 0);
+  const cdl::base::CounterRng rng(42, cdl::base::Purpose::initial_state, 0);
   Array x(n);
   for (int i = 0; i < n; ++i) x[i] = 4 * rng.uniform(static_cast<std::uint64_t>(i), 0) - 2;
   return x;

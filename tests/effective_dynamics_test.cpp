@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "sweep/distribution.hpp"
-#include "sweep/random.hpp"
+#include "base/distribution.hpp"
+#include "base/random.hpp"
 #include "theory/dopri5.hpp"
 
 using cdl::coupling::CouplingGraph;
@@ -19,14 +19,14 @@ using Array = Eigen::ArrayXd;
 namespace {
 
 Array normal_sample(int n, double mean, double std, std::uint64_t key) {
-  const cdl::sweep::CounterRng rng(key, cdl::sweep::Purpose::disorder, 0);
+  const cdl::base::CounterRng rng(key, cdl::base::Purpose::disorder, 0);
   Array x(n);
   for (int i = 0; i < n; ++i) x[i] = mean + std * rng.normal(static_cast<std::uint64_t>(i), 0);
   return x;
 }
 
 Array uniform_sample(int n, double lo, double hi, std::uint64_t key) {
-  const cdl::sweep::CounterRng rng(key, cdl::sweep::Purpose::initial_state, 0);
+  const cdl::base::CounterRng rng(key, cdl::base::Purpose::initial_state, 0);
   Array x(n);
   for (int i = 0; i < n; ++i) x[i] = lo + (hi - lo) * rng.uniform(static_cast<std::uint64_t>(i), 0);
   return x;

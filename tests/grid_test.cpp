@@ -4,10 +4,11 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "errors.hpp"
-#include "sweep/distribution.hpp"
+#include "base/distribution.hpp"
+#include "base/errors.hpp"
 
 using namespace cdl::sweep;
+namespace base = cdl::base;
 
 TEST_CASE("the published coupling grid has 60 values with the joints twice") {
   const auto sigma = parse_sigma_grid("log:-2.2:-1:15,log:-1:1:30,log:1:2.2:15", "sigma");
@@ -62,24 +63,25 @@ TEST_CASE("adiabatic protocols visit σ in increasing or decreasing order, stabl
 TEST_CASE("distributions draw with the requested moments and are counter-based") {
   const int n = 200000;
   Eigen::ArrayXd x(n);
-  const CounterRng rng(3, Purpose::disorder, 0);
-  parse_distribution("normal:0.5:2", "disorder", {"normal"}).draw(rng, 0, x);
+  const base::CounterRng rng(3, base::Purpose::disorder, 0);
+  base::parse_distribution("normal:0.5:2", "disorder", {"normal"}).draw(rng, 0, x);
   CHECK(x.mean() == Approx(0.5).margin(5 * 2 / std::sqrt(n)));
   CHECK(std::sqrt((x - x.mean()).square().mean()) == Approx(2).epsilon(0.01));
-  parse_distribution("uniform:-1.7:2.3", "init", {"uniform"}).draw(rng, 0, x);
+  base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"}).draw(rng, 0, x);
   CHECK(x.minCoeff() >= -1.7);
   CHECK(x.maxCoeff() < 2.3);
   CHECK(x.mean() == Approx(0.3).margin(0.01));
-  parse_distribution("bimodal:1.5:0.25", "disorder", {"bimodal"}).draw(rng, 0, x);
+  base::parse_distribution("bimodal:1.5:0.25", "disorder", {"bimodal"}).draw(rng, 0, x);
   CHECK((x.abs() == 1.5).all());
   CHECK((x > 0).cast<double>().mean() == Approx(0.25).margin(0.01));
   // The first units' values do not depend on how many units are drawn.
   Eigen::ArrayXd few(10);
-  parse_distribution("bimodal:1.5:0.25", "disorder", {"bimodal"}).draw(rng, 0, few);
+  base::parse_distribution("bimodal:1.5:0.25", "disorder", {"bimodal"}).draw(rng, 0, few);
   CHECK((few == x.head(10)).all());
   for (const char* bad :
        {"normal:0", "normal:0:-1", "uniform:2:1", "bimodal:1:2", "gamma:1:1", "normal:0:nan"})
-    CHECK_THROWS_AS(parse_distribution(bad, "disorder", {"normal", "uniform", "bimodal"}),
+    CHECK_THROWS_AS(base::parse_distribution(bad, "disorder", {"normal", "uniform", "bimodal"}),
                     cdl::InputError);
-  CHECK_THROWS_AS(parse_distribution("file:/nonexistent", "disorder", {"file"}), cdl::InputError);
+  CHECK_THROWS_AS(base::parse_distribution("file:/nonexistent", "disorder", {"file"}),
+                  cdl::InputError);
 }

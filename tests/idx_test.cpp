@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 using namespace cdl::io;
 namespace fs = std::filesystem;

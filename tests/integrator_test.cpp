@@ -122,12 +122,12 @@ TEST_CASE("failures are reported, not hidden") {
 }
 
 TEST_CASE("chunked sums: fixed_order_sum on short arrays, the same bits on any thread count") {
-  using cdl::numerics::chunked_sum;
-  using cdl::numerics::fixed_order_sum;
+  using cdl::base::chunked_sum;
+  using cdl::base::fixed_order_sum;
   const auto term = [](Eigen::Index i) { return std::sin(0.37 * static_cast<double>(i)) + 1e-3; };
-  for (Eigen::Index n : {Eigen::Index{1}, Eigen::Index{1000}, cdl::numerics::sum_chunk})
+  for (Eigen::Index n : {Eigen::Index{1}, Eigen::Index{1000}, cdl::base::sum_chunk})
     CHECK(chunked_sum(n, term) == fixed_order_sum(n, term));  // exactly
-  const Eigen::Index n = cdl::numerics::parallel_min_size * 2 + 17;
+  const Eigen::Index n = cdl::base::parallel_min_size * 2 + 17;
   long double exact = 0;
   for (Eigen::Index i = 0; i < n; ++i) exact += term(i);
   const double one = chunked_sum(n, term, 1);
@@ -136,7 +136,7 @@ TEST_CASE("chunked sums: fixed_order_sum on short arrays, the same bits on any t
   // for_chunks visits every index exactly once, on any thread count.
   for (int threads : {1, 2, 3}) {
     std::vector<int> visits(static_cast<std::size_t>(n), 0);
-    cdl::numerics::for_chunks(n, threads, [&](Eigen::Index first, Eigen::Index size) {
+    cdl::base::for_chunks(n, threads, [&](Eigen::Index first, Eigen::Index size) {
       for (Eigen::Index i = first; i < first + size; ++i) ++visits[static_cast<std::size_t>(i)];
     });
     CHECK(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));

@@ -6,15 +6,15 @@
 #include <map>
 #include <tuple>
 
+#include "base/distribution.hpp"
+#include "base/random.hpp"
 #include "coupling/graph.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
 #include "micro/observables.hpp"
 #include "micro/task.hpp"
-#include "sweep/distribution.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/micro_sweep.hpp"
-#include "sweep/random.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/effective_dynamics.hpp"
 
@@ -27,7 +27,7 @@ using Mat = Eigen::MatrixXd;
 namespace {
 
 Mat random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t stream) {
-  const sweep::CounterRng rng(7, sweep::Purpose::data, stream);
+  const base::CounterRng rng(7, base::Purpose::data, stream);
   Mat m(rows, cols);
   for (Eigen::Index k = 0; k < m.size(); ++k)
     m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
@@ -38,7 +38,7 @@ micro::TaskSpec effective_spec(int units) {
   micro::TaskSpec spec;
   spec.kind = micro::TaskKind::effective;
   spec.units = units;
-  spec.disorder = sweep::parse_distribution("normal:0:2", "disorder", {"normal"});
+  spec.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
   spec.loss = LossKind::mse;
   return spec;
 }
@@ -86,7 +86,7 @@ TEST_CASE("the effective task with balanced weights is forward Euler on the effe
   const int units = 12;
   const micro::TaskSpec spec = effective_spec(units);
   const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
-  const auto init = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   const auto graph = coupling::CouplingGraph::complete(units);
   const double tau = 1e-3, gamma = 0.001, sigma = 0.7;
   for (const int depth : {0, 1, 2}) {
@@ -119,7 +119,7 @@ TEST_CASE(
   const int units = 10;
   const micro::TaskSpec spec = effective_spec(units);
   const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
-  const auto init = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   const auto graph = coupling::CouplingGraph::complete(units);
   const double gamma = 0.001, sigma = 1.5, t_end = 2.0;
   const int depth = 2;
@@ -183,7 +183,7 @@ TEST_CASE("without coupling a unit's trajectory does not depend on another unit'
   spec.data = micro::parse_data("synthetic:4:2", "data");
   spec.train_size = 16;
   spec.test_size = 4;
-  spec.disorder = sweep::parse_distribution("normal:0:2", "disorder", {"normal"});
+  spec.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
   spec.loss = LossKind::mse;
   const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
   micro::TaskData<double> changed = data;
@@ -227,7 +227,7 @@ TEST_CASE("cdl micro sweeps are bit-identical for any thread count") {
   sweep.task.train_size = 20;
   sweep.task.test_size = 10;
   sweep.architecture = {5, 3, 7, 0, Activation::relu, true};
-  sweep.initial_state = sweep::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  sweep.initial_state = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   using Key = std::tuple<int, int, int>;
   const auto collect = [&](int threads) {
     std::map<Key, sweep::MicroChainResult> results;

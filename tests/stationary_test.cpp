@@ -18,8 +18,8 @@ using theory::UnitModel;
 
 namespace {
 
-sweep::Distribution distribution(const std::string& text) {
-  return sweep::parse_distribution(text, "test", {"normal", "uniform", "bimodal"});
+base::Distribution distribution(const std::string& text) {
+  return base::parse_distribution(text, "test", {"normal", "uniform", "bimodal"});
 }
 
 double force(const UnitModel& u, double delta, double sigma, double m, double phi) {

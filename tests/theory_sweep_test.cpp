@@ -7,13 +7,14 @@
 #include <map>
 #include <tuple>
 
+#include "base/fixed_order_sum.hpp"
 #include "io/theory_output.hpp"
-#include "numerics/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/population.hpp"
 #include "theory/quadrature.hpp"
 
 using namespace cdl::sweep;
+namespace base = cdl::base;
 namespace h5 = cdl::io::h5;
 
 namespace {
@@ -25,8 +26,8 @@ TheorySweep small_sweep() {
   sweep.depths = {0, 1, 2};
   sweep.sigma = parse_sigma_grid("log:-1:1.5:6,0.3", "sigma");
   sweep.protocols = {Protocol::nonadiabatic, Protocol::adiabatic_up, Protocol::adiabatic_down};
-  sweep.disorder = parse_distribution("normal:0:2", "disorder", {"normal"});
-  sweep.initial_state = parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  sweep.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
+  sweep.initial_state = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   sweep.save_final_states = true;
   sweep.samples = 20;
   return sweep;
@@ -75,9 +76,9 @@ TEST_CASE("results are bit-identical for 1 and 2 threads") {
 
 TEST_CASE("a population longer than a thread's share is bit-identical for 1, 2 and 3 threads") {
   // One adiabatic chain: a single item, whose steps the threads share (chunks of the state,
-  // chunked sums) once N reaches numerics::parallel_min_size.
+  // chunked sums) once N reaches base::parallel_min_size.
   TheorySweep sweep = small_sweep();
-  sweep.units = static_cast<int>(cdl::numerics::parallel_min_size) + 1000;
+  sweep.units = static_cast<int>(cdl::base::parallel_min_size) + 1000;
   sweep.runs = 1;
   sweep.depths = {2};
   sweep.sigma = parse_sigma_grid("0.5,3", "sigma");
@@ -253,7 +254,7 @@ TEST_CASE("N -> infinity: D = 0 follows the exact mean-field trajectory") {
   sweep.depths = {0};
   sweep.protocols = {Protocol::nonadiabatic};
   sweep.save_final_states = false;
-  sweep.disorder = parse_distribution("normal:0.4:2", "disorder", {"normal"});
+  sweep.disorder = base::parse_distribution("normal:0.4:2", "disorder", {"normal"});
   sweep.integrator.rtol = 1e-8;
   sweep.integrator.atol = 1e-10;
   sweep.units =
@@ -350,7 +351,7 @@ double brute_force_order_parameter(const TheorySweep& sweep, int depth, double s
   Eigen::ArrayXd disorder(n), phi(n);
   for (int j = 0; j < disorder_nodes; ++j) {
     const double u = (j + 0.5) / disorder_nodes;
-    const double delta = sweep.disorder.kind == Distribution::Kind::normal
+    const double delta = sweep.disorder.kind == base::Distribution::Kind::normal
                              ? sweep.disorder.a + sweep.disorder.b * cdl::theory::normal_quantile(u)
                              : sweep.disorder.a + (sweep.disorder.b - sweep.disorder.a) * u;
     for (int k = 0; k < init_nodes; ++k) {
@@ -474,7 +475,7 @@ TEST_CASE("N -> infinity error estimates bound the error at the hardest validati
     TheorySweep base = small_sweep();
     base.depths = {p.depth};
     base.gamma = p.gamma;
-    base.disorder = parse_distribution(p.disorder, "disorder", {"normal", "uniform"});
+    base.disorder = base::parse_distribution(p.disorder, "disorder", {"normal", "uniform"});
     base.sigma = {p.sigma};
     base.protocols = {Protocol::nonadiabatic};
     const TheorySweep sweep = infinite_sweep(base);

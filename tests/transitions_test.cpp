@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "sweep/random.hpp"
+#include "base/random.hpp"
 
 using namespace cdl::analysis;
 
@@ -45,8 +45,8 @@ TEST_CASE("bootstrap intervals over noisy realizations cover the true couplings"
   int covered_c1 = 0, covered_c2 = 0;
   const int trials = 20;
   for (int trial = 0; trial < trials; ++trial) {
-    const cdl::sweep::CounterRng noise(static_cast<std::uint64_t>(trial), cdl::sweep::Purpose::data,
-                                       9);
+    const cdl::base::CounterRng noise(static_cast<std::uint64_t>(trial), cdl::base::Purpose::data,
+                                      9);
     std::vector<std::vector<double>> runs(30, std::vector<double>(sigma.size()));
     for (std::size_t r = 0; r < runs.size(); ++r)
       for (std::size_t s = 0; s < sigma.size(); ++s)

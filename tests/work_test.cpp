@@ -7,7 +7,7 @@
 #include <set>
 #include <tuple>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/theory_sweep.hpp"
 

@@ -5,7 +5,7 @@
 #include <limits>
 #include <numeric>
 
-#include "sweep/random.hpp"
+#include "base/random.hpp"
 
 namespace cdl::analysis {
 
@@ -108,7 +108,7 @@ Curve average_over_runs(const std::vector<std::vector<double>>& values) {
 WindowInterval bootstrap_window(const std::vector<double>& sigma,
                                 const std::vector<std::vector<double>>& values, int resamples,
                                 std::uint64_t seed) {
-  const sweep::CounterRng rng(seed, sweep::Purpose::data, 0);
+  const base::CounterRng rng(seed, base::Purpose::data, 0);
   const std::size_t runs = values.size();
   std::vector<double> c1, c2;
   std::vector<std::vector<double>> sample(runs);

@@ -3,19 +3,19 @@
 #include <algorithm>
 #include <set>
 
-#include "errors.hpp"
-#include "io/parse.hpp"
-#include "numerics/fixed_order_sum.hpp"
-#include "sweep/random.hpp"
+#include "base/errors.hpp"
+#include "base/fixed_order_sum.hpp"
+#include "base/parse.hpp"
+#include "base/random.hpp"
 
 namespace cdl::coupling {
 
 Topology parse_topology(const std::string& text, const std::string& option) {
-  const auto fields = io::split(text, ':');
+  const auto fields = base::split(text, ':');
   const std::string& kind = fields[0];
   Topology topology;
   const auto expect_fields = [&](std::size_t n, const char* form) {
-    if (fields.size() != n) io::reject(option, text, std::string("expected ") + form);
+    if (fields.size() != n) base::reject(option, text, std::string("expected ") + form);
   };
   if (kind == "complete") {
     expect_fields(1, "complete");
@@ -25,21 +25,21 @@ Topology parse_topology(const std::string& text, const std::string& option) {
   } else if (kind == "er") {
     expect_fields(2, "er:P");
     topology.kind = TopologyKind::erdos_renyi;
-    topology.probability = io::parse_double(fields[1], option);
+    topology.probability = base::parse_double(fields[1], option);
   } else if (kind == "ws") {
     expect_fields(3, "ws:K:P");
     topology.kind = TopologyKind::watts_strogatz;
-    topology.neighbours = static_cast<int>(io::parse_integer(fields[1], option));
-    topology.probability = io::parse_double(fields[2], option);
+    topology.neighbours = static_cast<int>(base::parse_integer(fields[1], option));
+    topology.probability = base::parse_double(fields[2], option);
   } else if (kind == "ring") {
     expect_fields(2, "ring:K");
     topology.kind = TopologyKind::ring;
-    topology.neighbours = static_cast<int>(io::parse_integer(fields[1], option));
+    topology.neighbours = static_cast<int>(base::parse_integer(fields[1], option));
   } else {
-    io::reject(option, text, "expected complete, er:P, ws:K:P, ring:K or star");
+    base::reject(option, text, "expected complete, er:P, ws:K:P, ring:K or star");
   }
   if (topology.probability < 0 || topology.probability > 1)
-    io::reject(option, text, "probability must lie in [0, 1]");
+    base::reject(option, text, "probability must lie in [0, 1]");
   return topology;
 }
 
@@ -64,8 +64,8 @@ void validate_topology(const Topology& topology, int units, const std::string& o
   if (topology.kind != TopologyKind::ring && topology.kind != TopologyKind::watts_strogatz) return;
   const int k = topology.neighbours;
   if (k < 2 || k % 2 != 0 || k >= units)
-    io::reject(option, to_string(topology),
-               "K must be even with 2 <= K < N = " + std::to_string(units));
+    base::reject(option, to_string(topology),
+                 "K must be even with 2 <= K < N = " + std::to_string(units));
 }
 
 CouplingGraph CouplingGraph::complete(int units) {
@@ -100,7 +100,7 @@ namespace {
 // probability p to a uniformly chosen unit, avoiding self-loops and duplicates (the
 // Watts–Strogatz construction as networkx implements it).
 std::vector<std::pair<int, int>> watts_strogatz_edges(int n, int k, double p,
-                                                      const sweep::CounterRng& rng) {
+                                                      const base::CounterRng& rng) {
   std::vector<std::set<int>> adjacency(n);
   for (int i = 0; i < n; ++i)
     for (int s = 1; s <= k / 2; ++s) {
@@ -131,7 +131,7 @@ std::vector<std::pair<int, int>> watts_strogatz_edges(int n, int k, double p,
 }  // namespace
 
 CouplingGraph CouplingGraph::draw(const Topology& topology, int units, std::uint64_t stream_key) {
-  const sweep::CounterRng rng(stream_key, sweep::Purpose::graph, 0);
+  const base::CounterRng rng(stream_key, base::Purpose::graph, 0);
   std::vector<std::pair<int, int>> edges;
   switch (topology.kind) {
     case TopologyKind::complete:
@@ -169,10 +169,10 @@ CouplingGraph CouplingGraph::weighted_complete(const Eigen::ArrayXd& weights) {
 
 double CouplingGraph::mean_field(const Eigen::ArrayXd& x, int threads) const {
   if (weights_.size() == 0)
-    return numerics::chunked_sum(
+    return base::chunked_sum(
                x.size(), [&](Eigen::Index i) { return x[i]; }, threads) /
            static_cast<double>(x.size());
-  return numerics::chunked_sum(
+  return base::chunked_sum(
       x.size(), [&](Eigen::Index i) { return weights_[i] * x[i]; }, threads);
 }
 
@@ -194,7 +194,7 @@ void CouplingGraph::add_coupling(double sigma, const Eigen::ArrayXd& x, Eigen::A
 double CouplingGraph::coupling_energy(double sigma, const Eigen::ArrayXd& x) const {
   if (complete_) {
     const double m = mean_field(x);
-    return 0.5 * sigma * numerics::fixed_order_sum(x.size(), [&](Eigen::Index i) {
+    return 0.5 * sigma * base::fixed_order_sum(x.size(), [&](Eigen::Index i) {
              const double w = weights_.size() == 0 ? 1.0 : weights_[i];
              return w * (x[i] - m) * (x[i] - m);
            });

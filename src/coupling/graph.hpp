@@ -70,7 +70,7 @@ class CouplingGraph {
     }
   }
   // m: the (weighted) mean of x over units.
-  // Long populations are summed in chunks (numerics::chunked_sum), shared by `threads`.
+  // Long populations are summed in chunks (base::chunked_sum), shared by `threads`.
   double mean_field(const Eigen::ArrayXd& x, int threads = 1) const;
   // (σ/(4N)) Σ_ij A_ij (x_i − x_j)², the coupling's part of the Lyapunov function (per unit,
   // (σ/2) Σ w_i (x_i − m)², for a weighted population).

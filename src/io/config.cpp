@@ -4,7 +4,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 namespace cdl::io {
 

@@ -7,7 +7,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 namespace cdl::io::h5 {
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <utility>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 namespace cdl::io {
 namespace {

@@ -6,7 +6,7 @@
 #include <limits>
 #include <numeric>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "sweep/status.hpp"
 
 namespace cdl::io {

@@ -5,18 +5,18 @@
 #include <algorithm>
 #include <cmath>
 
-#include "errors.hpp"
-#include "io/parse.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 
 namespace cdl::micro {
 
-using sweep::CounterRng;
-using sweep::Purpose;
+using base::CounterRng;
+using base::Purpose;
 
 std::string WeightInit::to_string() const {
   switch (kind) {
     case Kind::normal:
-      return "normal:" + io::format_double(scale);
+      return "normal:" + base::format_double(scale);
     case Kind::fanin:
       return "fanin";
     case Kind::balanced:
@@ -27,25 +27,24 @@ std::string WeightInit::to_string() const {
 
 WeightInit parse_weights(const std::string& text, const std::string& option) {
   WeightInit init;
-  const auto fields = io::split(text, ':');
+  const auto fields = base::split(text, ':');
   if (fields[0] == "fanin" && fields.size() == 1) {
     init.kind = WeightInit::Kind::fanin;
   } else if (fields[0] == "balanced" && fields.size() == 1) {
     init.kind = WeightInit::Kind::balanced;
   } else if (fields[0] == "normal" && fields.size() == 2) {
     init.kind = WeightInit::Kind::normal;
-    init.scale = io::parse_double(fields[1], option);
-    if (!(init.scale > 0)) io::reject(option, text, "SCALE must be > 0");
+    init.scale = base::parse_double(fields[1], option);
+    if (!(init.scale > 0)) base::reject(option, text, "SCALE must be > 0");
   } else {
-    io::reject(option, text, "expected normal:SCALE, fanin or balanced");
+    base::reject(option, text, "expected normal:SCALE, fanin or balanced");
   }
   return init;
 }
 
 template <class S>
 Matrix<S> initial_parameters(const Architecture& net, int units, const WeightInit& init,
-                             const sweep::Distribution& initial_state, std::uint64_t seed,
-                             int run) {
+                             const base::Distribution& initial_state, std::uint64_t seed, int run) {
   const Eigen::Index count = net.parameter_count();
   Matrix<S> theta = Matrix<S>::Zero(count, units);
   const auto realization = static_cast<std::uint64_t>(run);
@@ -248,9 +247,9 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
 }
 
 template Matrix<float> initial_parameters<float>(const Architecture&, int, const WeightInit&,
-                                                 const sweep::Distribution&, std::uint64_t, int);
+                                                 const base::Distribution&, std::uint64_t, int);
 template Matrix<double> initial_parameters<double>(const Architecture&, int, const WeightInit&,
-                                                   const sweep::Distribution&, std::uint64_t, int);
+                                                   const base::Distribution&, std::uint64_t, int);
 template class Ensemble<float>;
 template class Ensemble<double>;
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "base/distribution.hpp"
+#include "base/random.hpp"
 #include "coupling/graph.hpp"
 #include "micro/network.hpp"
 #include "micro/task.hpp"
-#include "sweep/distribution.hpp"
-#include "sweep/random.hpp"
 
 namespace cdl::micro {
 
@@ -36,7 +36,7 @@ WeightInit parse_weights(const std::string& text, const std::string& option);
 // φ_i(0) drawn from `init` exactly as `cdl theory` draws it (width-1 networks, no biases).
 template <class S>
 Matrix<S> initial_parameters(const Architecture& architecture, int units, const WeightInit& init,
-                             const sweep::Distribution& initial_state, std::uint64_t seed, int run);
+                             const base::Distribution& initial_state, std::uint64_t seed, int run);
 
 template <class S>
 class Ensemble {
@@ -79,7 +79,7 @@ class Ensemble {
   const TaskData<S>& data_;
   int batch_;
   const coupling::CouplingGraph& graph_;
-  sweep::CounterRng batch_rng_;
+  base::CounterRng batch_rng_;
   Matrix<S> theta_, coupling_;
   Vector<S> scratch_;
   std::vector<UnitScratch> unit_scratch_;  // one per thread

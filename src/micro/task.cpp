@@ -7,17 +7,17 @@
 #include <cmath>
 #include <cstdint>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
+#include "base/random.hpp"
 #include "io/idx.hpp"
-#include "io/parse.hpp"
-#include "sweep/random.hpp"
 
 namespace cdl::micro {
 
 namespace {
 
-using sweep::CounterRng;
-using sweep::Purpose;
+using base::CounterRng;
+using base::Purpose;
 
 // Streams of the data generator, kept apart by the high bits of the `unit` counter.
 enum class Stream : std::uint64_t {
@@ -223,9 +223,9 @@ void sorted_by_class(const io::IdxImages& images, const std::vector<std::uint8_t
   std::vector<std::size_t> order(labels.size());
   for (std::size_t k = 0; k < order.size(); ++k) {
     if (labels[k] >= classes)
-      io::reject("data", "idx:" + which,
-                 "label " + std::to_string(labels[k]) + " of sample " + std::to_string(k) +
-                     " is out of range for " + std::to_string(classes) + " classes");
+      base::reject("data", "idx:" + which,
+                   "label " + std::to_string(labels[k]) + " of sample " + std::to_string(k) +
+                       " is out of range for " + std::to_string(classes) + " classes");
     order[k] = k;
   }
   std::stable_sort(order.begin(), order.end(),
@@ -272,24 +272,24 @@ std::string DataSpec::to_string() const {
 
 DataSpec parse_data(const std::string& text, const std::string& option) {
   DataSpec spec;
-  const auto fields = io::split(text, ':');
+  const auto fields = base::split(text, ':');
   const auto whole = [&](const std::string& field, int low, const std::string& what) {
-    const long long value = io::parse_integer(field, option);
+    const long long value = base::parse_integer(field, option);
     if (value < low || value > 100000000)
-      io::reject(option, text, what + " must be an integer >= " + std::to_string(low));
+      base::reject(option, text, what + " must be an integer >= " + std::to_string(low));
     return static_cast<int>(value);
   };
   if (fields[0] == "synthetic" && fields.size() == 3) {
     spec.dim = whole(fields[1], 1, "DIM");
     spec.modes = whole(fields[2], 1, "K");
   } else if (fields[0] == "idx" && (fields.size() == 2 || fields.size() == 3)) {
-    if (fields[1].empty()) io::reject(option, text, "idx:DIR needs a directory");
+    if (fields[1].empty()) base::reject(option, text, "idx:DIR needs a directory");
     spec.kind = DataSpec::Kind::idx;
     spec.dir = fields[1];
     spec.modes = fields.size() == 3 ? whole(fields[2], 2, "K") : 10;
-    if (spec.modes > 256) io::reject(option, text, "IDX labels are bytes: K <= 256");
+    if (spec.modes > 256) base::reject(option, text, "IDX labels are bytes: K <= 256");
   } else {
-    io::reject(option, text, "expected synthetic:DIM:K or idx:DIR[:K]");
+    base::reject(option, text, "expected synthetic:DIM:K or idx:DIR[:K]");
   }
   return spec;
 }
@@ -324,9 +324,9 @@ std::shared_ptr<const TaskData<S>> load_idx_classes(const TaskSpec& spec, int th
   }
   for (int i = 0; i < std::min(spec.units, classes); ++i)
     if (train_count[i] == 0)
-      io::reject("data", spec.data.to_string(),
-                 "class " + std::to_string(i) + " of unit " + std::to_string(i) +
-                     " has no training images");
+      base::reject("data", spec.data.to_string(),
+                   "class " + std::to_string(i) + " of unit " + std::to_string(i) +
+                       " has no training images");
   assign_units_to_classes(spec, *data, train_first, train_count);
   return data;
 }

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
+#include "base/distribution.hpp"
 #include "micro/network.hpp"
-#include "sweep/distribution.hpp"
 
 namespace cdl::micro {
 
@@ -49,7 +49,7 @@ struct TaskSpec {
   int test_size = 100;             // test samples per class (classes) or per unit (teacher)
   double noise = 0.1;              // teacher: standard deviation of the label noise
   LossKind loss = LossKind::xent;  // classes: xent, or mse on one-hot targets; else mse
-  sweep::Distribution disorder;    // Δ_i (effective) and s_ik (teacher)
+  base::Distribution disorder;     // Δ_i (effective) and s_ik (teacher)
   std::uint64_t seed = 1;
 };
 

@@ -4,30 +4,30 @@
 #include <cmath>
 #include <numeric>
 
-#include "errors.hpp"
-#include "io/parse.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 
 namespace cdl::sweep {
 
 std::vector<double> parse_sigma_grid(const std::string& text, const std::string& option) {
   std::vector<double> sigma;
-  if (text.empty()) io::reject(option, text, "empty grid");
-  for (const std::string& segment : io::split(text, ',')) {
-    const auto fields = io::split(segment, ':');
+  if (text.empty()) base::reject(option, text, "empty grid");
+  for (const std::string& segment : base::split(text, ',')) {
+    const auto fields = base::split(segment, ':');
     if (fields.size() == 1) {
-      sigma.push_back(io::parse_double(segment, option));
+      sigma.push_back(base::parse_double(segment, option));
     } else if (fields.size() == 4 && (fields[0] == "log" || fields[0] == "lin")) {
       double a = 0, b = 0;
       long long n = 0;
       try {
-        a = io::parse_double(fields[1], option);
-        b = io::parse_double(fields[2], option);
-        n = io::parse_integer(fields[3], option);
+        a = base::parse_double(fields[1], option);
+        b = base::parse_double(fields[2], option);
+        n = base::parse_integer(fields[3], option);
       } catch (const InputError&) {
-        io::reject(option, segment,
-                   "expected " + fields[0] + ":a:b:n with numbers a, b and a count n");
+        base::reject(option, segment,
+                     "expected " + fields[0] + ":a:b:n with numbers a, b and a count n");
       }
-      if (n < 1 || n > 1000000) io::reject(option, segment, "count must be between 1 and 10^6");
+      if (n < 1 || n > 1000000) base::reject(option, segment, "count must be between 1 and 10^6");
       for (long long k = 0; k < n; ++k) {
         // Same points as numpy's linspace/logspace; the last one is exactly the end point.
         const double x = (k == n - 1 && n > 1) ? b
@@ -36,20 +36,20 @@ std::vector<double> parse_sigma_grid(const std::string& text, const std::string&
         sigma.push_back(fields[0] == "log" ? std::pow(10.0, x) : x);
       }
     } else {
-      io::reject(option, segment, "expected log:a:b:n, lin:a:b:n or a number");
+      base::reject(option, segment, "expected log:a:b:n, lin:a:b:n or a number");
     }
   }
   for (double s : sigma)
     if (!(s >= 0) || !std::isfinite(s))
-      io::reject(option, text, "coupling sigma must be finite and >= 0");
+      base::reject(option, text, "coupling sigma must be finite and >= 0");
   return sigma;
 }
 
 std::vector<int> parse_depths(const std::string& text, const std::string& option) {
   std::vector<int> depths;
-  for (const std::string& field : io::split(text, ',')) {
-    const long long depth = io::parse_integer(field, option);
-    if (depth < 0 || depth > 64) io::reject(option, field, "depth must be between 0 and 64");
+  for (const std::string& field : base::split(text, ',')) {
+    const long long depth = base::parse_integer(field, option);
+    if (depth < 0 || depth > 64) base::reject(option, field, "depth must be between 0 and 64");
     depths.push_back(static_cast<int>(depth));
   }
   return depths;
@@ -69,16 +69,17 @@ std::string name(Protocol protocol) {
 
 std::vector<Protocol> parse_protocols(const std::string& text, const std::string& option) {
   std::vector<Protocol> protocols;
-  for (const std::string& field : io::split(text, ',')) {
+  for (const std::string& field : base::split(text, ',')) {
     bool known = false;
     for (Protocol p : {Protocol::nonadiabatic, Protocol::adiabatic_up, Protocol::adiabatic_down})
       if (field == name(p)) {
         if (std::find(protocols.begin(), protocols.end(), p) != protocols.end())
-          io::reject(option, field, "protocol listed twice");
+          base::reject(option, field, "protocol listed twice");
         protocols.push_back(p);
         known = true;
       }
-    if (!known) io::reject(option, field, "expected nonadiabatic, adiabatic_up or adiabatic_down");
+    if (!known)
+      base::reject(option, field, "expected nonadiabatic, adiabatic_up or adiabatic_down");
   }
   return protocols;
 }

@@ -4,9 +4,9 @@
 #include <limits>
 #include <memory>
 
+#include "base/fixed_order_sum.hpp"
+#include "base/random.hpp"
 #include "micro/observables.hpp"
-#include "numerics/fixed_order_sum.hpp"
-#include "sweep/random.hpp"
 
 namespace cdl::sweep {
 
@@ -93,10 +93,10 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   const coupling::CouplingGraph graph =
       sweep.topology.kind == coupling::TopologyKind::complete
           ? coupling::CouplingGraph::complete(sweep.units())
-          : coupling::CouplingGraph::draw(
-                sweep.topology, sweep.units(),
-                CounterRng(sweep.seed, Purpose::graph, static_cast<std::uint64_t>(chain.run))
-                    .key());
+          : coupling::CouplingGraph::draw(sweep.topology, sweep.units(),
+                                          base::CounterRng(sweep.seed, base::Purpose::graph,
+                                                           static_cast<std::uint64_t>(chain.run))
+                                              .key());
   const micro::Matrix<S> initial = micro::initial_parameters<S>(
       architecture, sweep.units(), sweep.weights, sweep.initial_state, sweep.seed, chain.run);
   r.disorder = data.disorder;
@@ -173,7 +173,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     }
     // Time averages over the measured records, summed in a fixed order.
     const auto tail_mean = [&](const RowMatrix& trace, auto transform) {
-      return numerics::fixed_order_sum(
+      return base::fixed_order_sum(
                  measured,
                  [&](Eigen::Index k) { return transform(trace(s, first_measured + k)); }) /
              measured;

@@ -9,11 +9,11 @@
 #include <memory>
 #include <vector>
 
+#include "base/distribution.hpp"
 #include "coupling/graph.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
 #include "micro/task.hpp"
-#include "sweep/distribution.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
@@ -35,7 +35,7 @@ struct MicroSweep {
   long transient_steps = 1000;
   long measure_steps = 1000;
   long record_every = 100;
-  Distribution initial_state;  // balanced weights: φ_i(0)
+  base::Distribution initial_state;  // balanced weights: φ_i(0)
   coupling::Topology topology;
   std::uint64_t seed = 1;
   micro::TaskSpec task;              // includes the units, the data and the disorder

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <limits>
 
-#include "numerics/fixed_order_sum.hpp"
+#include "base/fixed_order_sum.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/stationary.hpp"
 
@@ -23,12 +23,13 @@ Realization draw_realization(const TheorySweep& sweep, int run) {
   const auto r = static_cast<std::uint64_t>(run);
   Realization realization{Eigen::ArrayXd(sweep.units), Eigen::ArrayXd(sweep.units),
                           coupling::CouplingGraph::complete(sweep.units)};
-  sweep.disorder.draw(CounterRng(sweep.seed, Purpose::disorder, r), run, realization.disorder);
-  sweep.initial_state.draw(CounterRng(sweep.seed, Purpose::initial_state, r), run,
+  sweep.disorder.draw(base::CounterRng(sweep.seed, base::Purpose::disorder, r), run,
+                      realization.disorder);
+  sweep.initial_state.draw(base::CounterRng(sweep.seed, base::Purpose::initial_state, r), run,
                            realization.initial_state);
   if (sweep.topology.kind != coupling::TopologyKind::complete)
     realization.graph = coupling::CouplingGraph::draw(
-        sweep.topology, sweep.units, CounterRng(sweep.seed, Purpose::graph, r).key());
+        sweep.topology, sweep.units, base::CounterRng(sweep.seed, base::Purpose::graph, r).key());
   return realization;
 }
 
@@ -49,10 +50,10 @@ struct TraceRecorder {
   void sample(int k, const Eigen::ArrayXd& phi) {
     if (measured_sum && k >= first_measured) *measured_sum += phi;
     if (weights) {
-      m[k] = numerics::fixed_order_weighted_mean(phi, *weights);
+      m[k] = base::fixed_order_weighted_mean(phi, *weights);
       loss[k] = theory::weighted_effective_loss(phi, *weights, depth, mean_disorder);
     } else {
-      m[k] = numerics::fixed_order_mean(phi);
+      m[k] = base::fixed_order_mean(phi);
       loss[k] = theory::mean_effective_loss(phi, depth, mean_disorder);
     }
   }
@@ -172,7 +173,7 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
                                   loss_scratch.data(), 0)
                  .status;
     if (status != theory::IntegrationStatus::done) return split;
-    const double m_end = numerics::fixed_order_weighted_mean(run.phi, run.weight);
+    const double m_end = base::fixed_order_weighted_mean(run.phi, run.weight);
     const Eigen::Index first_probe = run.phi.size() - static_cast<Eigen::Index>(n) * probes;
     bool settled = true;
     for (int j = 0; j < n; ++j) {
@@ -395,7 +396,7 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
                             double* loss_row) {
   const int measured = sweep.samples - sweep.first_measured_sample();
   const auto tail_mean = [&](const double* row) {
-    return numerics::fixed_order_sum(
+    return base::fixed_order_sum(
                measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
            measured;
   };
@@ -565,7 +566,7 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
   result.disorder = Eigen::Map<const Eigen::ArrayXd>(base.disorder().nodes.data(), n);
   result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
   result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
-  const double mean_disorder = numerics::fixed_order_weighted_mean(result.disorder, result.weight);
+  const double mean_disorder = base::fixed_order_weighted_mean(result.disorder, result.weight);
   for (std::size_t s = 0; s < sweep.sigma.size(); ++s) {
     result.m_trace.row(s).setConstant(not_a_number);
     result.loss_trace.row(s).setConstant(not_a_number);
@@ -608,7 +609,7 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
   result.chain = chain;
   result.disorder = realization.disorder;
   result.initial_state = realization.initial_state;
-  const double mean_disorder = numerics::fixed_order_mean(realization.disorder);
+  const double mean_disorder = base::fixed_order_mean(realization.disorder);
   theory::EffectiveDynamics dynamics(depth, sweep.gamma, realization.disorder, realization.graph);
   dynamics.set_threads(workspace.integrator.threads());
   const std::vector<double> times = sweep.sample_times();
@@ -649,8 +650,8 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
     }
     const auto measured = sweep.samples - first_measured;
     result.order_parameter[s] =
-        std::abs(numerics::fixed_order_mean(result.m_trace.row(s).tail(measured)));
-    result.loss[s] = numerics::fixed_order_mean(result.loss_trace.row(s).tail(measured));
+        std::abs(base::fixed_order_mean(result.m_trace.row(s).tail(measured)));
+    result.loss[s] = base::fixed_order_mean(result.loss_trace.row(s).tail(measured));
     if (sweep.save_final_states) result.final_state.row(s) = phi.matrix().transpose();
   }
 }

@@ -7,8 +7,8 @@
 #include <functional>
 #include <vector>
 
+#include "base/distribution.hpp"
 #include "coupling/graph.hpp"
-#include "sweep/distribution.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
@@ -30,8 +30,8 @@ struct TheorySweep {
   double t_end = 10;
   int samples = 100;
   theory::Dopri5Settings integrator;
-  Distribution disorder;       // Δ_i, normal(0, 2)
-  Distribution initial_state;  // φ_i(0), uniform(−1.7, 2.3)
+  base::Distribution disorder;       // Δ_i, normal(0, 2)
+  base::Distribution initial_state;  // φ_i(0), uniform(−1.7, 2.3)
   coupling::Topology topology;
   std::uint64_t seed = 1;
   bool save_final_states = false;

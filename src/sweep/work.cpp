@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "errors.hpp"
-#include "io/parse.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 
 namespace cdl::sweep {
 
@@ -49,7 +49,7 @@ namespace {
 bool environment_integer(const char* name, long long& value) {
   const char* text = std::getenv(name);
   if (!text || !*text) return false;
-  value = io::parse_integer(text, std::string("task-index (from $") + name + ")");
+  value = base::parse_integer(text, std::string("task-index (from $") + name + ")");
   return true;
 }
 
@@ -69,13 +69,13 @@ Shard resolve_shard(const std::string& index_option, const std::string& count_op
     index = task_id - task_min;
     count = task_count;
   }
-  if (count_given) count = io::parse_integer(count_option, "task-count");
-  if (index_given) index = io::parse_integer(index_option, "task-index");
-  if (count < 1) io::reject("task-count", std::to_string(count), "need K >= 1");
+  if (count_given) count = base::parse_integer(count_option, "task-count");
+  if (index_given) index = base::parse_integer(index_option, "task-index");
+  if (count < 1) base::reject("task-count", std::to_string(count), "need K >= 1");
   if (index < 0 || index >= count)
-    io::reject("task-index", std::to_string(index),
-               "must lie in 0.." + std::to_string(count - 1) + " for --task-count " +
-                   std::to_string(count));
+    base::reject("task-index", std::to_string(index),
+                 "must lie in 0.." + std::to_string(count - 1) + " for --task-count " +
+                     std::to_string(count));
   return {static_cast<int>(index), static_cast<int>(count)};
 }
 

@@ -9,7 +9,7 @@
 #include <limits>
 #include <span>
 
-#include "numerics/fixed_order_sum.hpp"
+#include "base/fixed_order_sum.hpp"
 
 namespace cdl::theory {
 
@@ -36,7 +36,7 @@ class Dopri5 {
 
   const Dopri5Settings& settings() const { return settings_; }
   // Threads that share the stage arithmetic and the error norm of long states (whole chunks
-  // of numerics::sum_chunk elements; default 1). The sums are chunked whatever the count, so
+  // of base::sum_chunk elements; default 1). The sums are chunked whatever the count, so
   // results do not depend on it. The system shares its own work (e.g. EffectiveDynamics).
   void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
   int threads() const { return threads_; }
@@ -102,7 +102,7 @@ void Dopri5::trial_step(System& f, const Array& y, double h) {
   using namespace dopri5_coefficients;
   // Every stage is elementwise: chunks of it may go to different threads.
   const auto stage = [&](Array& out, auto combination) {
-    numerics::for_chunks(y.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
+    base::for_chunks(y.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
       const auto at = [&](const Array& a) { return a.segment(first, n); };
       out.segment(first, n) = at(y) + combination(at);
     });
@@ -133,7 +133,7 @@ void Dopri5::trial_step(System& f, const Array& y, double h) {
 inline double Dopri5::error_norm(const Array& y, double h) const {
   using namespace dopri5_coefficients;
   const double rtol = settings_.rtol, atol = settings_.atol;
-  const double sum = numerics::chunked_sum(
+  const double sum = base::chunked_sum(
       y.size(),
       [&](Eigen::Index i) {
         const double scale = atol + rtol * std::max(std::abs(y[i]), std::abs(y_new_[i]));
@@ -155,8 +155,7 @@ double Dopri5::initial_step(System& f, const Array& y, double t0, double t_end) 
   const auto scale = atol + rtol * y.abs();
   const auto rms = [&](const auto& x) {
     return std::sqrt(
-        numerics::chunked_sum(y.size(), [&](Eigen::Index i) { return x.coeff(i) * x.coeff(i); }) /
-        n);
+        base::chunked_sum(y.size(), [&](Eigen::Index i) { return x.coeff(i) * x.coeff(i); }) / n);
   };
   const double d0 = rms(y / scale);
   const double d1 = rms(k1_ / scale);

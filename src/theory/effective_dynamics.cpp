@@ -1,6 +1,6 @@
 #include "theory/effective_dynamics.hpp"
 
-#include "numerics/fixed_order_sum.hpp"
+#include "base/fixed_order_sum.hpp"
 
 namespace cdl::theory {
 
@@ -54,7 +54,7 @@ void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dp
   // All-to-all, the coupling is σ (m − φ_i): the mean first, then every unit on its own.
   const bool mean_field = sigma_ != 0 && graph_.is_complete();
   const double m = mean_field ? graph_.mean_field(phi, threads_) : 0.0;
-  numerics::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
+  base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
     local_force(depth_, phi.data() + first, disorder_.data() + first, gamma_,
                 dphi_dt.data() + first, n);
     if (mean_field) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
@@ -64,8 +64,8 @@ void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dp
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
   const auto p = integer_power(phi, depth_ + 1);  // φ^{D+1}
-  const double local = numerics::fixed_order_sum((0.5 * p.square() - disorder_ * p) / (depth_ + 1) +
-                                                 0.5 * gamma_ * phi.square());
+  const double local = base::fixed_order_sum((0.5 * p.square() - disorder_ * p) / (depth_ + 1) +
+                                             0.5 * gamma_ * phi.square());
   return local + graph_.coupling_energy(sigma_, phi);
 }
 
@@ -73,7 +73,7 @@ namespace {
 
 template <int D>
 double loss_sum_at_depth(const Eigen::ArrayXd& phi, double mean_disorder) {
-  return numerics::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
+  return base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
     double p = phi[i];  // φ^{D+1}
     for (int k = 0; k < D; ++k) p *= phi[i];
     return p * (p - 2 * mean_disorder);
@@ -95,7 +95,7 @@ double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_dis
       sum = loss_sum_at_depth<2>(phi, mean_disorder);
       break;
     default:
-      sum = numerics::fixed_order_sum(
+      sum = base::fixed_order_sum(
           phi.size(), [&](Eigen::Index i) { return effective_loss(phi[i], depth, mean_disorder); });
   }
   return sum / static_cast<double>(phi.size());
@@ -103,7 +103,7 @@ double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_dis
 
 double weighted_effective_loss(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& weights, int depth,
                                double mean_disorder) {
-  return numerics::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
+  return base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
     return weights[i] * effective_loss(phi[i], depth, mean_disorder);
   });
 }

@@ -16,7 +16,7 @@ class EffectiveDynamics {
                     const coupling::CouplingGraph& graph);
 
   void set_sigma(double sigma) { sigma_ = sigma; }
-  // Threads that share the units of one evaluation, in whole chunks of numerics::sum_chunk;
+  // Threads that share the units of one evaluation, in whole chunks of base::sum_chunk;
   // the mean field is a chunked sum whatever the count, so results do not depend on it.
   void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
   double sigma() const { return sigma_; }

@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
 namespace cdl::theory {
 
-std::vector<double> base_disorder_ends(const sweep::Distribution& disorder, int disorder_nodes) {
+std::vector<double> base_disorder_ends(const base::Distribution& disorder, int disorder_nodes) {
   const int panels = std::max(1, disorder_nodes / disorder_panel_order);
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   switch (disorder.kind) {
     case Kind::normal:
       // Panels equal in probability: resolution where the mass is.
@@ -28,20 +28,20 @@ std::vector<double> base_disorder_ends(const sweep::Distribution& disorder, int 
   throw InputError("--disorder: a sample from a file has no quadrature");
 }
 
-PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
-                                           const sweep::Distribution& init, PopulationRule rule)
+PopulationQuadrature::PopulationQuadrature(const base::Distribution& disorder,
+                                           const base::Distribution& init, PopulationRule rule)
     : PopulationQuadrature(disorder, init, base_disorder_ends(disorder, rule.disorder_nodes),
                            rule.init_panels, rule.init_order) {}
 
-PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
-                                           const sweep::Distribution& init,
+PopulationQuadrature::PopulationQuadrature(const base::Distribution& disorder,
+                                           const base::Distribution& init,
                                            const std::vector<double>& disorder_ends,
                                            int init_panels, int init_order)
     : disorder_ends_(disorder_ends),
       init_(init),
       init_panels_(init_panels),
       panel_(gauss_legendre(init_order, 0.0, 1.0)) {
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   switch (disorder.kind) {
     case Kind::normal:
       disorder_ = composite_rule(disorder_ends_, disorder_panel_order,
@@ -68,7 +68,7 @@ PopulationQuadrature::PopulationQuadrature(const sweep::Distribution& disorder,
 }
 
 double PopulationQuadrature::init_density(double phi) const {
-  if (init_.kind == sweep::Distribution::Kind::uniform) return 1.0 / (init_hi_ - init_lo_);
+  if (init_.kind == base::Distribution::Kind::uniform) return 1.0 / (init_hi_ - init_lo_);
   const double z = (phi - init_.a) / init_.b;
   return std::exp(-0.5 * z * z) / (init_.b * std::sqrt(2 * M_PI));
 }

@@ -18,7 +18,7 @@
 #include <array>
 #include <vector>
 
-#include "sweep/distribution.hpp"
+#include "base/distribution.hpp"
 #include "theory/quadrature.hpp"
 
 namespace cdl::theory {
@@ -34,15 +34,15 @@ inline constexpr int disorder_panel_order = 4;
 
 // The ends of the base rule's disorder panels in the coordinate of the distribution (z = (Δ −
 // mean)/std for normal, Δ for uniform; empty for bimodal): `disorder_nodes`/4 panels.
-std::vector<double> base_disorder_ends(const sweep::Distribution& disorder, int disorder_nodes);
+std::vector<double> base_disorder_ends(const base::Distribution& disorder, int disorder_nodes);
 
 class PopulationQuadrature {
  public:
   // The base rule of `rule`.
-  PopulationQuadrature(const sweep::Distribution& disorder, const sweep::Distribution& init,
+  PopulationQuadrature(const base::Distribution& disorder, const base::Distribution& init,
                        PopulationRule rule);
   // Disorder panels with the given ends (sorted, in the distribution's coordinate).
-  PopulationQuadrature(const sweep::Distribution& disorder, const sweep::Distribution& init,
+  PopulationQuadrature(const base::Distribution& disorder, const base::Distribution& init,
                        const std::vector<double>& disorder_ends, int init_panels, int init_order);
 
   int disorder_count() const { return static_cast<int>(disorder_.nodes.size()); }
@@ -68,7 +68,7 @@ class PopulationQuadrature {
   double init_density(double phi) const;
   QuadratureRule disorder_;
   std::vector<double> disorder_ends_;
-  sweep::Distribution init_;
+  base::Distribution init_;
   int init_panels_;
   double init_lo_, init_hi_;
   QuadratureRule panel_;  // Gauss–Legendre on [0, 1]

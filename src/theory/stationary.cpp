@@ -6,7 +6,7 @@
 #include <limits>
 #include <unsupported/Eigen/Polynomials>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 #include "theory/quadrature.hpp"
 
 namespace cdl::theory {
@@ -153,12 +153,12 @@ std::vector<double> FixedPointCurve::fixed_points(double disorder) const {
 
 // ---- averages over the disorder ------------------------------------------------------------
 
-DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
+DisorderAverage::DisorderAverage(const base::Distribution& disorder, int order)
     : disorder_(disorder) {
   const QuadratureRule rule = gauss_legendre(order, 0.0, 1.0);
   unit_nodes_ = rule.nodes;
   unit_weights_ = rule.weights;
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   switch (disorder.kind) {
     case Kind::normal:
       support_lo_ = disorder.a - 9 * disorder.b;
@@ -182,7 +182,7 @@ DisorderAverage::DisorderAverage(const sweep::Distribution& disorder, int order)
 }
 
 double DisorderAverage::density(double delta) const {
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   if (disorder_.kind == Kind::normal) {
     if (!(disorder_.b > 0)) return 0.0;
     const double z = (delta - disorder_.a) / disorder_.b;
@@ -199,7 +199,7 @@ void DisorderAverage::for_each_node(double lo, double hi, F f) const {
   const auto atom = [&](double x, double w) {
     if (x >= lo && x < hi && w > 0) f(x, w);
   };
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   if (disorder_.kind == Kind::bimodal) {
     atom(disorder_.a, disorder_.b);
     atom(-disorder_.a, 1 - disorder_.b);
@@ -233,8 +233,8 @@ void DisorderAverage::for_each_node(double lo, double hi, F f) const {
 
 // ---- the solver ----------------------------------------------------------------------------
 
-StationarySolver::StationarySolver(UnitModel model, const sweep::Distribution& disorder,
-                                   const sweep::Distribution& initial_state, int quadrature_order,
+StationarySolver::StationarySolver(UnitModel model, const base::Distribution& disorder,
+                                   const base::Distribution& initial_state, int quadrature_order,
                                    int history_nodes)
     : model_(model),
       average_(disorder, quadrature_order),
@@ -458,7 +458,7 @@ struct HistoryState {
 }  // namespace
 
 Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma_joined) const {
-  using Kind = sweep::Distribution::Kind;
+  using Kind = base::Distribution::Kind;
   const auto& d = average_.distribution();
   std::vector<double> nodes, weights;
   if (d.kind == Kind::bimodal) {

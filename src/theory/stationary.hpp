@@ -28,7 +28,7 @@
 #include <atomic>
 #include <vector>
 
-#include "sweep/distribution.hpp"
+#include "base/distribution.hpp"
 
 namespace cdl::theory {
 
@@ -69,7 +69,7 @@ class FixedPointCurve {
 // μ ± 9 std), uniform (over its support), bimodal (two point masses).
 class DisorderAverage {
  public:
-  DisorderAverage(const sweep::Distribution& disorder, int order);
+  DisorderAverage(const base::Distribution& disorder, int order);
   // Σ over integration nodes of w · f(Δ) for Δ restricted to [lo, hi]; the rule is split at
   // lo and hi so that f may be discontinuous there.
   template <class F>
@@ -78,10 +78,10 @@ class DisorderAverage {
   double density(double delta) const;
   double support_lo() const { return support_lo_; }
   double support_hi() const { return support_hi_; }
-  const sweep::Distribution& distribution() const { return disorder_; }
+  const base::Distribution& distribution() const { return disorder_; }
 
  private:
-  sweep::Distribution disorder_;
+  base::Distribution disorder_;
   double support_lo_, support_hi_, panel_width_;
   std::vector<double> unit_nodes_, unit_weights_;  // Gauss–Legendre on [0, 1]
 };
@@ -116,8 +116,8 @@ struct CriticalCouplings {
 
 class StationarySolver {
  public:
-  StationarySolver(UnitModel model, const sweep::Distribution& disorder,
-                   const sweep::Distribution& initial_state, int quadrature_order,
+  StationarySolver(UnitModel model, const base::Distribution& disorder,
+                   const base::Distribution& initial_state, int quadrature_order,
                    int history_nodes);
 
   // Every unit in its largest-φ well (for m > 0 the well whose sign matches m).
@@ -145,7 +145,7 @@ class StationarySolver {
   StationaryPoint symmetric_point(double sigma) const;
   UnitModel model_;
   DisorderAverage average_;
-  sweep::Distribution initial_state_;
+  base::Distribution initial_state_;
   int history_nodes_;
 };
 

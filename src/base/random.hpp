@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <numbers>
 
-namespace cdl::sweep {
+namespace cdl::base {
 
 // splitmix64's finaliser (Steele, Lea & Flood 2014): a bijective 64-bit mixer.
 constexpr std::uint64_t mix64(std::uint64_t x) {
@@ -51,4 +51,4 @@ class CounterRng {
   std::uint64_t key_;
 };
 
-}  // namespace cdl::sweep
+}  // namespace cdl::base

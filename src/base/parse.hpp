@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-namespace cdl::io {
+namespace cdl::base {
 
 // A finite double; rejects trailing garbage, "nan" and "inf".
 double parse_double(const std::string& text, const std::string& option);
@@ -18,4 +18,4 @@ std::vector<std::string> split(const std::string& text, char separator);
 [[noreturn]] void reject(const std::string& option, const std::string& text,
                          const std::string& why);
 
-}  // namespace cdl::io
+}  // namespace cdl::base

@@ -1,11 +1,11 @@
-#include "io/parse.hpp"
+#include "base/parse.hpp"
 
 #include <charconv>
 #include <cmath>
 
-#include "errors.hpp"
+#include "base/errors.hpp"
 
-namespace cdl::io {
+namespace cdl::base {
 
 void reject(const std::string& option, const std::string& text, const std::string& why) {
   throw InputError("--" + option + ": invalid value '" + text + "' (" + why + ")");
@@ -49,4 +49,4 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
-}  // namespace cdl::io
+}  // namespace cdl::base

@@ -1,14 +1,14 @@
-#include "sweep/distribution.hpp"
+#include "base/distribution.hpp"
 
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
-#include "errors.hpp"
-#include "io/parse.hpp"
+#include "base/errors.hpp"
+#include "base/parse.hpp"
 
-namespace cdl::sweep {
+namespace cdl::base {
 
 void Distribution::draw(const CounterRng& rng, int realization, Eigen::ArrayXd& out) const {
   for (Eigen::Index i = 0; i < out.size(); ++i) {
@@ -33,11 +33,11 @@ void Distribution::draw(const CounterRng& rng, int realization, Eigen::ArrayXd& 
 std::string Distribution::to_string() const {
   switch (kind) {
     case Kind::normal:
-      return "normal:" + io::format_double(a) + ":" + io::format_double(b);
+      return "normal:" + base::format_double(a) + ":" + base::format_double(b);
     case Kind::uniform:
-      return "uniform:" + io::format_double(a) + ":" + io::format_double(b);
+      return "uniform:" + base::format_double(a) + ":" + base::format_double(b);
     case Kind::bimodal:
-      return "bimodal:" + io::format_double(a) + ":" + io::format_double(b);
+      return "bimodal:" + base::format_double(a) + ":" + base::format_double(b);
     case Kind::file:
       return "file:" + path;
   }
@@ -49,7 +49,7 @@ namespace {
 std::vector<std::vector<double>> read_rows(const std::string& path, const std::string& option,
                                            const std::string& text) {
   std::ifstream in(path);
-  if (!in) io::reject(option, text, "cannot read file " + path);
+  if (!in) base::reject(option, text, "cannot read file " + path);
   std::vector<std::vector<double>> rows;
   std::string line;
   while (std::getline(in, line)) {
@@ -60,14 +60,14 @@ std::vector<std::vector<double>> read_rows(const std::string& path, const std::s
     while (fields >> field) {
       if (field.back() == ',') field.pop_back();
       try {
-        row.push_back(io::parse_double(field, option));
+        row.push_back(base::parse_double(field, option));
       } catch (const InputError&) {
-        io::reject(option, text, "file " + path + " holds '" + field + "', not a finite number");
+        base::reject(option, text, "file " + path + " holds '" + field + "', not a finite number");
       }
     }
     if (!row.empty()) rows.push_back(std::move(row));
   }
-  if (rows.empty()) io::reject(option, text, "file holds no values");
+  if (rows.empty()) base::reject(option, text, "file holds no values");
   return rows;
 }
 
@@ -81,7 +81,7 @@ Distribution parse_distribution(const std::string& text, const std::string& opti
   for (const auto& k : allowed) forms += (forms.empty() ? "" : ", ") + k;
   if (std::find(allowed.begin(), allowed.end(), kind) == allowed.end() ||
       colon == std::string::npos)
-    io::reject(option, text, "expected one of " + forms + " with its parameters");
+    base::reject(option, text, "expected one of " + forms + " with its parameters");
   Distribution d;
   if (kind == "file") {
     d.kind = Distribution::Kind::file;
@@ -90,19 +90,19 @@ Distribution parse_distribution(const std::string& text, const std::string& opti
     d.path = std::filesystem::absolute(text.substr(colon + 1)).string();
     return d;
   }
-  const auto fields = io::split(text, ':');
-  if (fields.size() != 3) io::reject(option, text, "expected " + kind + " with two parameters");
-  d.a = io::parse_double(fields[1], option);
-  d.b = io::parse_double(fields[2], option);
+  const auto fields = base::split(text, ':');
+  if (fields.size() != 3) base::reject(option, text, "expected " + kind + " with two parameters");
+  d.a = base::parse_double(fields[1], option);
+  d.b = base::parse_double(fields[2], option);
   if (kind == "normal") {
     d.kind = Distribution::Kind::normal;
-    if (d.b < 0) io::reject(option, text, "standard deviation must be >= 0");
+    if (d.b < 0) base::reject(option, text, "standard deviation must be >= 0");
   } else if (kind == "uniform") {
     d.kind = Distribution::Kind::uniform;
-    if (d.b < d.a) io::reject(option, text, "need LO <= HI");
+    if (d.b < d.a) base::reject(option, text, "need LO <= HI");
   } else if (kind == "bimodal") {
     d.kind = Distribution::Kind::bimodal;
-    if (d.b < 0 || d.b > 1) io::reject(option, text, "probability P must lie in [0, 1]");
+    if (d.b < 0 || d.b > 1) base::reject(option, text, "probability P must lie in [0, 1]");
   }
   return d;
 }
@@ -112,14 +112,14 @@ void validate_distribution_shape(const Distribution& distribution, int units, in
   if (distribution.kind != Distribution::Kind::file) return;
   const auto& rows = distribution.rows;
   if (rows.size() != 1 && rows.size() != static_cast<std::size_t>(realizations))
-    io::reject(option, distribution.to_string(),
-               "file has " + std::to_string(rows.size()) +
-                   " rows; need 1 or --runs = " + std::to_string(realizations));
+    base::reject(option, distribution.to_string(),
+                 "file has " + std::to_string(rows.size()) +
+                     " rows; need 1 or --runs = " + std::to_string(realizations));
   for (const auto& row : rows)
     if (row.size() != static_cast<std::size_t>(units))
-      io::reject(option, distribution.to_string(),
-                 "a row has " + std::to_string(row.size()) +
-                     " values; need --units = " + std::to_string(units));
+      base::reject(option, distribution.to_string(),
+                   "a row has " + std::to_string(row.size()) +
+                       " values; need --units = " + std::to_string(units));
 }
 
-}  // namespace cdl::sweep
+}  // namespace cdl::base

@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <vector>
 
-namespace cdl::numerics {
+namespace cdl::base {
 
 // Σ_{i<n} term(i) in a fixed order.
 template <class Term>
@@ -38,9 +38,9 @@ double fixed_order_weighted_mean(const Eigen::DenseBase<A>& x, const Eigen::Dens
       x.size(), [&](Eigen::Index i) { return w.derived().coeff(i) * x.derived().coeff(i); });
 }
 
-}  // namespace cdl::numerics
+}  // namespace cdl::base
 
-namespace cdl::numerics {
+namespace cdl::base {
 
 // Long arrays are cut into chunks of this many elements; threads share whole chunks.
 inline constexpr Eigen::Index sum_chunk = 4096;
@@ -91,4 +91,4 @@ void for_chunks(Eigen::Index n, int threads, Body body) {
     body(c * sum_chunk, std::min(sum_chunk, n - c * sum_chunk));
 }
 
-}  // namespace cdl::numerics
+}  // namespace cdl::base

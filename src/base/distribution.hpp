@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "sweep/random.hpp"
+#include "base/random.hpp"
 
-namespace cdl::sweep {
+namespace cdl::base {
 
 struct Distribution {
   enum class Kind { normal, uniform, bimodal, file };
@@ -31,4 +31,4 @@ Distribution parse_distribution(const std::string& text, const std::string& opti
 void validate_distribution_shape(const Distribution& distribution, int units, int realizations,
                                  const std::string& option);
 
-}  // namespace cdl::sweep
+}  // namespace cdl::base
