@@ -1,7 +1,5 @@
 #include "micro/task.hpp"
 
-#include <sys/mman.h>
-
 #include <Eigen/QR>
 #include <algorithm>
 #include <cmath>
@@ -10,7 +8,6 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "base/random.hpp"
-#include "io/idx.hpp"
 
 namespace cdl::micro {
 
@@ -191,64 +188,8 @@ TaskData<S> synthetic_classes(const TaskSpec& spec, int run, LossKind loss) {
   }
   data.train_inputs = train;
   data.test_inputs = test;
-  std::vector<Eigen::Index> train_count;
-  const auto train_first = class_ranges<S>(data.train_labels, classes, train_count);
-  data.test_class_first = class_ranges<S>(data.test_labels, classes, data.test_class_count);
-  if (loss == LossKind::mse) {
-    data.train_targets = one_hot<S>(data.train_labels, classes);
-    data.test_targets = one_hot<S>(data.test_labels, classes);
-  }
-  assign_units_to_classes(spec, data, train_first, train_count);
+  arrange_classes(spec, data);
   return data;
-}
-
-// Images scaled to [0, 1], sorted by label (stably, so the file order survives within a class).
-// Asks Linux to back the 2 MiB-aligned part of a fresh buffer with huge pages (a hint; where
-// it is not granted nothing changes). The minibatch gather reads scattered images: with
-// 4 KiB pages most reads also miss the TLB, and a virtual machine pays dearly for every
-// first touch of a page.
-void advise_huge_pages(void* data, std::size_t size) {
-  constexpr std::uintptr_t huge = std::uintptr_t{1} << 21;
-  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + huge - 1) & ~(huge - 1);
-  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(huge - 1);
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-}
-
-// The images in class order as bytes (input × samples) and their labels.
-template <class S>
-void sorted_by_class(const io::IdxImages& images, const std::vector<std::uint8_t>& labels,
-                     int classes, const std::string& which, typename TaskData<S>::Bytes& bytes,
-                     std::vector<int>& sorted_labels) {
-  const Eigen::Index pixels = static_cast<Eigen::Index>(images.rows) * images.cols;
-  std::vector<std::size_t> order(labels.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    if (labels[k] >= classes)
-      base::reject("data", "idx:" + which,
-                   "label " + std::to_string(labels[k]) + " of sample " + std::to_string(k) +
-                       " is out of range for " + std::to_string(classes) + " classes");
-    order[k] = k;
-  }
-  std::stable_sort(order.begin(), order.end(),
-                   [&](std::size_t a, std::size_t b) { return labels[a] < labels[b]; });
-  bytes.resize(pixels, static_cast<Eigen::Index>(order.size()));
-  advise_huge_pages(bytes.data(), static_cast<std::size_t>(bytes.size()));
-  sorted_labels.resize(order.size());
-  for (std::size_t k = 0; k < order.size(); ++k) {
-    sorted_labels[k] = labels[order[k]];
-    std::copy_n(images.pixels.data() + order[k] * static_cast<std::size_t>(pixels), pixels,
-                bytes.col(static_cast<Eigen::Index>(k)).data());
-  }
-}
-
-// byte / 255 for every pixel, on `threads` threads: they share the conversion and the first
-// touch of its pages, which on a virtual machine costs as much as the conversion itself.
-template <class S>
-void to_unit_interval(const typename TaskData<S>::Bytes& bytes, int threads, Matrix<S>& values) {
-  values.resize(bytes.rows(), bytes.cols());
-  advise_huge_pages(values.data(), static_cast<std::size_t>(values.size()) * sizeof(S));
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-  for (Eigen::Index k = 0; k < bytes.cols(); ++k)
-    values.col(k) = (bytes.col(k).template cast<S>() / S(255)).matrix();
 }
 
 }  // namespace
@@ -295,40 +236,21 @@ DataSpec parse_data(const std::string& text, const std::string& option) {
 }
 
 template <class S>
-std::shared_ptr<const TaskData<S>> load_idx_classes(const TaskSpec& spec, int threads) {
-  const io::IdxDataset idx = io::read_idx_dataset(spec.data.dir);
-  const int classes = spec.data.modes;
-  auto data = std::make_shared<TaskData<S>>();
-  data->loss = spec.loss;
-  data->input = idx.train_images.rows * idx.train_images.cols;
-  data->output = data->classes = classes;
-  auto train_bytes = std::make_shared<typename TaskData<S>::Bytes>();
-  typename TaskData<S>::Bytes test_bytes;
-  sorted_by_class<S>(idx.train_images, idx.train_labels, classes, spec.data.dir, *train_bytes,
-                     data->train_labels);
-  sorted_by_class<S>(idx.test_images, idx.test_labels, classes, spec.data.dir, test_bytes,
-                     data->test_labels);
-  auto train = std::make_shared<Matrix<S>>();
-  auto test = std::make_shared<Matrix<S>>();
-  to_unit_interval<S>(*train_bytes, threads, *train);
-  to_unit_interval<S>(test_bytes, threads, *test);
-  data->train_inputs = train;
-  data->test_inputs = test;
-  data->train_bytes = train_bytes;
+void arrange_classes(const TaskSpec& spec, TaskData<S>& data) {
+  const int classes = data.classes;
   std::vector<Eigen::Index> train_count;
-  const auto train_first = class_ranges<S>(data->train_labels, classes, train_count);
-  data->test_class_first = class_ranges<S>(data->test_labels, classes, data->test_class_count);
-  if (spec.loss == LossKind::mse) {
-    data->train_targets = one_hot<S>(data->train_labels, classes);
-    data->test_targets = one_hot<S>(data->test_labels, classes);
+  const auto train_first = class_ranges<S>(data.train_labels, classes, train_count);
+  data.test_class_first = class_ranges<S>(data.test_labels, classes, data.test_class_count);
+  if (data.loss == LossKind::mse) {
+    data.train_targets = one_hot<S>(data.train_labels, classes);
+    data.test_targets = one_hot<S>(data.test_labels, classes);
   }
   for (int i = 0; i < std::min(spec.units, classes); ++i)
     if (train_count[i] == 0)
       base::reject("data", spec.data.to_string(),
                    "class " + std::to_string(i) + " of unit " + std::to_string(i) +
                        " has no training images");
-  assign_units_to_classes(spec, *data, train_first, train_count);
-  return data;
+  assign_units_to_classes(spec, data, train_first, train_count);
 }
 
 template <class S>
@@ -345,8 +267,8 @@ TaskData<S> make_task_data(const TaskSpec& spec, int run, const TaskData<S>* idx
   throw RuntimeError("unknown task");
 }
 
-template std::shared_ptr<const TaskData<float>> load_idx_classes<float>(const TaskSpec&, int);
-template std::shared_ptr<const TaskData<double>> load_idx_classes<double>(const TaskSpec&, int);
+template void arrange_classes<float>(const TaskSpec&, TaskData<float>&);
+template void arrange_classes<double>(const TaskSpec&, TaskData<double>&);
 template TaskData<float> make_task_data<float>(const TaskSpec&, int, const TaskData<float>*);
 template TaskData<double> make_task_data<double>(const TaskSpec&, int, const TaskData<double>*);
 

@@ -78,12 +78,14 @@ struct TaskData {
   Eigen::ArrayXd disorder;
 };
 
-// Reads `--data idx:DIR` once, sorted by class, on `threads` threads; every realization
-// shares it.
+// Completes a classes task whose inputs and labels are sorted by class: each class's range,
+// one-hot targets for mse, and each unit's training samples (unit i trains on class i mod K).
+// Throws InputError naming --data when a unit's class has no training samples.
 template <class S>
-std::shared_ptr<const TaskData<S>> load_idx_classes(const TaskSpec& spec, int threads);
+void arrange_classes(const TaskSpec& spec, TaskData<S>& data);
 
-// The realization's data; `idx` is load_idx_classes' result for idx data (else null).
+// The realization's data; `idx` is the data read from IDX files (io::load_idx_classes), else
+// null.
 template <class S>
 TaskData<S> make_task_data(const TaskSpec& spec, int run, const TaskData<S>* idx);
 

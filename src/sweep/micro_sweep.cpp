@@ -6,6 +6,7 @@
 
 #include "base/fixed_order_sum.hpp"
 #include "base/random.hpp"
+#include "io/idx_classes.hpp"
 #include "micro/observables.hpp"
 
 namespace cdl::sweep {
@@ -207,9 +208,9 @@ IdxImages load_idx_images(const MicroSweep& sweep, int threads) {
       sweep.task.kind != micro::TaskKind::classes)
     return images;
   if (sweep.precision == Precision::float32)
-    images.single = micro::load_idx_classes<float>(sweep.task, threads);
+    images.single = io::load_idx_classes<float>(sweep.task, threads);
   else
-    images.dual = micro::load_idx_classes<double>(sweep.task, threads);
+    images.dual = io::load_idx_classes<double>(sweep.task, threads);
   return images;
 }
 
