@@ -16,7 +16,7 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
+#include "config.hpp"
 #include "io/hdf5.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
@@ -123,11 +123,10 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
   const po::variables_map& values = *parsed;
   if (!values.count("file")) base::reject("file", "", "name a cdl theory or micro file");
   const std::string path = values["file"].as<std::string>();
-  const long long resamples = base::parse_integer(io::text(values, "bootstrap"), "bootstrap");
+  const long long resamples = base::parse_integer(text(values, "bootstrap"), "bootstrap");
   if (resamples < 10 || resamples > 1000000)
-    base::reject("bootstrap", io::text(values, "bootstrap"), "need 10 to 10^6 resamples");
-  const auto seed =
-      static_cast<std::uint64_t>(base::parse_integer(io::text(values, "seed"), "seed"));
+    base::reject("bootstrap", text(values, "bootstrap"), "need 10 to 10^6 resamples");
+  const auto seed = static_cast<std::uint64_t>(base::parse_integer(text(values, "seed"), "seed"));
   std::optional<std::string> output;
   if (values.count("output")) {
     output = values["output"].as<std::string>();

@@ -11,7 +11,7 @@
 
 #include "base/errors.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
+#include "config.hpp"
 #include "io/hdf5.hpp"
 #include "sweep/driver.hpp"
 
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     if (subcommand == "merge") return cdl::sim::run_merge(arguments, command_line);
     if (subcommand == "info") return cdl::sim::run_info(arguments, command_line);
     if (subcommand == "analyze") return cdl::sim::run_analyze(arguments, command_line);
-    const auto& known = cdl::io::subcommand_names();
+    const auto& known = cdl::sim::subcommand_names();
     if (std::find(known.begin(), known.end(), subcommand) != known.end()) {
       std::cerr << "cdl: subcommand '" << subcommand << "' is not implemented in this version\n";
       return 2;

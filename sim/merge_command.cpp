@@ -11,7 +11,7 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
+#include "config.hpp"
 #include "io/hdf5.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"

@@ -10,11 +10,11 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
-#include "io/micro_output.hpp"
+#include "config.hpp"
+#include "experiments/micro_output.hpp"
+#include "experiments/micro_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
-#include "sweep/micro_sweep.hpp"
 #include "sweep_job.hpp"
 
 namespace cdl::sim {
@@ -94,7 +94,7 @@ po::options_description micro_options() {
 // A task-dependent default ("auto") or the user's value.
 std::string resolved(const po::variables_map& values, const std::string& name,
                      const std::string& automatic) {
-  const std::string value = io::text(values, name);
+  const std::string value = text(values, name);
   return value == "auto" ? automatic : value;
 }
 
@@ -104,7 +104,7 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
                                      sweep::IdxImages* images = nullptr) {
   sweep::MicroSweep sweep;
   auto& task = sweep.task;
-  const std::string task_name = io::text(values, "task");
+  const std::string task_name = text(values, "task");
   if (task_name == "effective")
     task.kind = micro::TaskKind::effective;
   else if (task_name == "teacher")
@@ -116,7 +116,7 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   const bool effective = task.kind == micro::TaskKind::effective;
 
   task.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
-  if (task.units > 1000000) base::reject("units", io::text(values, "units"), "at most 10^6 units");
+  if (task.units > 1000000) base::reject("units", text(values, "units"), "at most 10^6 units");
   const SweepValues grid = read_sweep_options(values, task.units);
   sweep.runs = grid.runs;
   sweep.depths = grid.depths;
@@ -128,32 +128,31 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   sweep.topology = grid.topology;
   sweep.seed = task.seed = grid.seed;
 
-  task.data = micro::parse_data(io::text(values, "data"), "data");
+  task.data = micro::parse_data(text(values, "data"), "data");
   // The effective task has no data set; a configuration may still carry the default value.
-  if (effective && io::text(values, "data") != default_data)
-    base::reject("data", io::text(values, "data"), "task effective has no data set");
+  if (effective && text(values, "data") != default_data)
+    base::reject("data", text(values, "data"), "task effective has no data set");
   if (task.kind == micro::TaskKind::teacher) {
     if (task.data.kind != micro::DataSpec::Kind::synthetic)
-      base::reject("data", io::text(values, "data"), "task teacher needs synthetic:DIM:K");
+      base::reject("data", text(values, "data"), "task teacher needs synthetic:DIM:K");
     if (task.data.modes > task.data.dim)
-      base::reject("data", io::text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
+      base::reject("data", text(values, "data"), "a teacher has at most DIM modes (K <= DIM)");
   }
   task.train_size = static_cast<int>(
       integer_between(values, "train-size", 1, 10000000, "need at least 1 sample"));
   task.test_size =
       static_cast<int>(integer_between(values, "test-size", 1, 10000000, "need at least 1 sample"));
-  task.noise = base::parse_double(io::text(values, "noise"), "noise");
-  if (task.noise < 0) base::reject("noise", io::text(values, "noise"), "must be >= 0");
+  task.noise = base::parse_double(text(values, "noise"), "noise");
+  if (task.noise < 0) base::reject("noise", text(values, "noise"), "must be >= 0");
 
   auto& net = sweep.architecture;
-  const std::string width =
-      effective && values["width"].defaulted() ? "1" : io::text(values, "width");
+  const std::string width = effective && values["width"].defaulted() ? "1" : text(values, "width");
   net.width = static_cast<int>(base::parse_integer(width, "width"));
   if (net.width < 1 || net.width > 100000)
     base::reject("width", width, "need an integer between 1 and 100000");
   if (effective && net.width != 1)
     base::reject("width", width, "task effective uses width-1 networks");
-  const std::string activation = io::text(values, "activation");
+  const std::string activation = text(values, "activation");
   if (activation == "linear")
     net.activation = micro::Activation::linear;
   else if (activation == "relu")
@@ -201,10 +200,10 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
   sweep.record_every = integer_at_least(values, "record-every", 1, "must be >= 1");
   if (sweep.transient_steps % sweep.record_every != 0 ||
       sweep.measure_steps % sweep.record_every != 0)
-    base::reject("record-every", io::text(values, "record-every"),
+    base::reject("record-every", text(values, "record-every"),
                  "must divide --transient-steps and --measure-steps");
   if ((sweep.transient_steps + sweep.measure_steps) / sweep.record_every > 1000000)
-    base::reject("record-every", io::text(values, "record-every"), "more than 10^6 samples");
+    base::reject("record-every", text(values, "record-every"), "more than 10^6 samples");
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
     sweep.precision = sweep::Precision::float32;
@@ -385,7 +384,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   }
   const Job job = read_job(values);
   const io::Provenance provenance{
-      command_line, io::resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
+      command_line, resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
   return run_job<io::MicroFileWriter>(
       "micro", job, sweep::micro_work_items(sweep, /*split_nonadiabatic=*/true), sweep.runs,
       sweep.sigma.size(), static_cast<int>(sweep.protocols.size()), provenance,
@@ -401,7 +400,7 @@ io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
                           const std::string& command_line) {
   // The layout needs only the grid: data files are not read (the file may have moved).
   const sweep::MicroSweep sweep =
-      sweep_from_options(io::parse_config_text("micro", micro_options(), config_ini, "config"));
+      sweep_from_options(parse_config_text("micro", micro_options(), config_ini, "config"));
   return lay_out_unsharded<io::MicroFileWriter>(std::move(file), sweep,
                                                 io::Provenance{command_line, config_ini});
 }

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "io/config.hpp"
+#include "config.hpp"
 
 namespace cdl::sim {
 
@@ -60,17 +60,17 @@ SweepValues read_sweep_options(const po::variables_map& values, int units) {
   SweepValues sweep;
   sweep.runs =
       static_cast<int>(integer_between(values, "runs", 1, 1000000, "need at least 1 realization"));
-  sweep.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
-  sweep.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
-  sweep.protocols = sweep::parse_protocols(io::text(values, "protocols"), "protocols");
-  sweep.gamma = base::parse_double(io::text(values, "gamma"), "gamma");
-  if (sweep.gamma < 0) base::reject("gamma", io::text(values, "gamma"), "must be >= 0");
-  sweep.disorder = base::parse_distribution(io::text(values, "disorder"), "disorder",
+  sweep.depths = sweep::parse_depths(text(values, "depths"), "depths");
+  sweep.sigma = sweep::parse_sigma_grid(text(values, "sigma"), "sigma");
+  sweep.protocols = sweep::parse_protocols(text(values, "protocols"), "protocols");
+  sweep.gamma = base::parse_double(text(values, "gamma"), "gamma");
+  if (sweep.gamma < 0) base::reject("gamma", text(values, "gamma"), "must be >= 0");
+  sweep.disorder = base::parse_distribution(text(values, "disorder"), "disorder",
                                             {"normal", "uniform", "bimodal", "file"});
   base::validate_distribution_shape(sweep.disorder, units, sweep.runs, "disorder");
   sweep.initial_state =
-      base::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
-  sweep.topology = coupling::parse_topology(io::text(values, "topology"), "topology");
+      base::parse_distribution(text(values, "init"), "init", {"uniform", "normal"});
+  sweep.topology = coupling::parse_topology(text(values, "topology"), "topology");
   coupling::validate_topology(sweep.topology, units, "topology");
   sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
   return sweep;
@@ -79,7 +79,7 @@ SweepValues read_sweep_options(const po::variables_map& values, int units) {
 std::optional<po::variables_map> parse_command(const std::string& subcommand,
                                                const po::options_description& options,
                                                const std::vector<std::string>& arguments) {
-  po::variables_map values = io::parse_options(subcommand, options, arguments);
+  po::variables_map values = parse_options(subcommand, options, arguments);
   if (values.count("help")) {
     std::cout << "usage: cdl " << subcommand << " [options]\n" << options << "\n";
     return std::nullopt;
@@ -113,7 +113,7 @@ std::optional<po::variables_map> parse_file_command(const std::string& usage,
 
 long long integer_at_least(const po::variables_map& values, const std::string& name, long long low,
                            const std::string& requirement) {
-  const std::string value = io::text(values, name);
+  const std::string value = text(values, name);
   const long long n = base::parse_integer(value, name);
   if (n < low) base::reject(name, value, requirement);
   return n;
@@ -121,7 +121,7 @@ long long integer_at_least(const po::variables_map& values, const std::string& n
 
 long long integer_between(const po::variables_map& values, const std::string& name, long long low,
                           long long high, const std::string& requirement) {
-  const std::string value = io::text(values, name);
+  const std::string value = text(values, name);
   const long long n = base::parse_integer(value, name);
   if (n < low) base::reject(name, value, requirement);
   if (n > high) base::reject(name, value, "at most " + std::to_string(high));
@@ -151,13 +151,13 @@ void check_memory(double bytes, const po::variables_map& values, const std::stri
   const double limit =
       static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGESIZE));
   if (limit > 0 && bytes > limit)
-    base::reject(option, io::text(values, option),
+    base::reject(option, text(values, option),
                  "the run needs about " + byte_text(bytes) + " of memory, the machine has " +
                      byte_text(limit));
 }
 
 double positive(const po::variables_map& values, const std::string& name) {
-  const std::string value = io::text(values, name);
+  const std::string value = text(values, name);
   const double x = base::parse_double(value, name);
   if (!(x > 0)) base::reject(name, value, "must be > 0");
   return x;
@@ -169,7 +169,7 @@ int thread_count(const po::variables_map& values) {
   // runtime): refused, with the bound in the message.
   const int bound = 4 * std::max(1, omp_get_num_procs());
   if (threads > bound)
-    base::reject("threads", io::text(values, "threads"),
+    base::reject("threads", text(values, "threads"),
                  "at most " + std::to_string(bound) + " (4 x the " +
                      std::to_string(omp_get_num_procs()) + " cores)");
   return threads > 0 ? threads : omp_get_max_threads();

@@ -8,8 +8,8 @@
 
 #include "base/distribution.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
-#include "io/stationary_output.hpp"
+#include "config.hpp"
+#include "experiments/stationary_output.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/driver.hpp"
@@ -55,28 +55,26 @@ struct StationaryConfig {
 
 StationaryConfig config_from_options(const po::variables_map& values) {
   StationaryConfig c;
-  c.depths = sweep::parse_depths(io::text(values, "depths"), "depths");
-  c.sigma = sweep::parse_sigma_grid(io::text(values, "sigma"), "sigma");
+  c.depths = sweep::parse_depths(text(values, "depths"), "depths");
+  c.sigma = sweep::parse_sigma_grid(text(values, "sigma"), "sigma");
   for (std::size_t k = 0; k < c.sigma.size(); ++k)
     if (!(c.sigma[k] > 0) || (k > 0 && !(c.sigma[k] > c.sigma[k - 1])))
-      base::reject("sigma", io::text(values, "sigma"),
+      base::reject("sigma", text(values, "sigma"),
                    "continuation needs positive, strictly increasing couplings");
-  if (c.sigma.size() < 2)
-    base::reject("sigma", io::text(values, "sigma"), "need at least 2 couplings");
-  c.gamma = base::parse_double(io::text(values, "gamma"), "gamma");
-  if (c.gamma < 0) base::reject("gamma", io::text(values, "gamma"), "must be >= 0");
-  const std::string disorder = io::text(values, "disorder");
+  if (c.sigma.size() < 2) base::reject("sigma", text(values, "sigma"), "need at least 2 couplings");
+  c.gamma = base::parse_double(text(values, "gamma"), "gamma");
+  if (c.gamma < 0) base::reject("gamma", text(values, "gamma"), "must be >= 0");
+  const std::string disorder = text(values, "disorder");
   if (disorder.starts_with("file:"))
     base::reject("disorder", disorder,
                  "a sample has no quadrature; use normal, uniform or bimodal");
   c.disorder = base::parse_distribution(disorder, "disorder", {"normal", "uniform", "bimodal"});
-  c.initial_state =
-      base::parse_distribution(io::text(values, "init"), "init", {"uniform", "normal"});
+  c.initial_state = base::parse_distribution(text(values, "init"), "init", {"uniform", "normal"});
   c.quadrature_order = static_cast<int>(
       integer_between(values, "quadrature-order", 2, 64, "need at least 2 points"));
   c.history_nodes = static_cast<int>(
       integer_between(values, "history-nodes", 2, 10000000, "need at least 2 nodes"));
-  const std::string step = io::text(values, "max-arc-step");
+  const std::string step = text(values, "max-arc-step");
   c.max_arc_step = base::parse_double(step, "max-arc-step");
   if (c.max_arc_step < 0) base::reject("max-arc-step", step, "must be >= 0");
   if (c.max_arc_step == 0)
@@ -132,7 +130,7 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
         config.depths.size(), config.sigma.front(), config.sigma.back(), config.sigma.size());
     return 0;
   }
-  const std::string output = io::text(values, "output");
+  const std::string output = text(values, "output");
   check_output(output, values["overwrite"].as<bool>());
   const OutputLock lock(output, "output");  // the only writer of OUTPUT and OUTPUT.part
 
@@ -152,9 +150,9 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
 
   const std::string partial = output + ".part";
   const io::Provenance provenance{command_line,
-                                  io::resolved_ini("stationary", values, recorded_options,
-                                                   {{"disorder", config.disorder.to_string()},
-                                                    {"init", config.initial_state.to_string()}})};
+                                  resolved_ini("stationary", values, recorded_options,
+                                               {{"disorder", config.disorder.to_string()},
+                                                {"init", config.initial_state.to_string()}})};
   RemoveUnlessKept unfinished(partial);
   create_output(output, [] { return 0; });                  // the directory
   io::write_stationary_file(partial, results, provenance);  // a failed write: exit 1

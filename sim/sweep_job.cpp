@@ -24,8 +24,8 @@ po::options_description job_options() {
 
 Job read_job(const po::variables_map& values) {
   Job job;
-  job.shard = sweep::resolve_shard(values.count("task-index") ? io::text(values, "task-index") : "",
-                                   values.count("task-count") ? io::text(values, "task-count") : "",
+  job.shard = sweep::resolve_shard(values.count("task-index") ? text(values, "task-index") : "",
+                                   values.count("task-count") ? text(values, "task-count") : "",
                                    values.count("task-index") > 0, values.count("task-count") > 0);
   job.resume = values["resume"].as<bool>();
   job.overwrite = values["overwrite"].as<bool>();
@@ -33,7 +33,7 @@ Job read_job(const po::variables_map& values) {
     base::reject("resume", "true", "--resume continues a file, --overwrite replaces it: pick one");
   job.quiet = values["quiet"].as<bool>();
   job.threads = thread_count(values);
-  job.output = sweep::shard_output(io::text(values, "output"), job.shard);
+  job.output = sweep::shard_output(text(values, "output"), job.shard);
   return job;
 }
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "base/parse.hpp"
-#include "io/config.hpp"
+#include "config.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"

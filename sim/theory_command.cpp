@@ -8,11 +8,11 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
-#include "io/config.hpp"
-#include "io/theory_output.hpp"
+#include "config.hpp"
+#include "experiments/theory_output.hpp"
+#include "experiments/theory_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
-#include "sweep/theory_sweep.hpp"
 #include "sweep_job.hpp"
 #include "theory/population.hpp"
 
@@ -64,7 +64,7 @@ po::options_description theory_options() {
 
 sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep::TheorySweep sweep;
-  const std::string units = io::text(values, "units");
+  const std::string units = text(values, "units");
   sweep.infinite_population = units == "inf";
   if (!sweep.infinite_population) {
     sweep.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2 or inf"));
@@ -76,7 +76,7 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.refine_levels =
       static_cast<int>(integer_at_least(values, "refine-levels", 0, "must be >= 0"));
   if (sweep.refine_levels > 30)
-    base::reject("refine-levels", io::text(values, "refine-levels"), "at most 30");
+    base::reject("refine-levels", text(values, "refine-levels"), "at most 30");
   sweep.population.init_panels =
       static_cast<int>(integer_between(values, "init-panels", 1, 10000, "need at least 1 panel"));
   sweep.population.init_order = static_cast<int>(
@@ -105,10 +105,10 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
   if (sweep.infinite_population) {
     // One deterministic N → ∞ trajectory: the unit axis holds the disorder quadrature nodes.
     if (sweep.topology.kind != coupling::TopologyKind::complete)
-      base::reject("topology", io::text(values, "topology"),
+      base::reject("topology", text(values, "topology"),
                    "--units inf needs all-to-all coupling (complete)");
     if (sweep.disorder.kind == base::Distribution::Kind::file)
-      base::reject("disorder", io::text(values, "disorder"),
+      base::reject("disorder", text(values, "disorder"),
                    "--units inf needs a distribution (normal, uniform, bimodal), not a sample");
     if (sweep.save_final_states)
       base::reject("save-final-states", "true",
@@ -253,12 +253,12 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   }
   const Job job = read_job(values);
   const io::Provenance provenance{
-      command_line, io::resolved_ini("theory", values, recorded_options,
-                                     {{"disorder", sweep.disorder.to_string()},
-                                      {"init", sweep.initial_state.to_string()},
-                                      {"runs", std::to_string(sweep.runs)},
-                                      {"rtol", base::format_double(sweep.integrator.rtol)},
-                                      {"atol", base::format_double(sweep.integrator.atol)}})};
+      command_line, resolved_ini("theory", values, recorded_options,
+                                 {{"disorder", sweep.disorder.to_string()},
+                                  {"init", sweep.initial_state.to_string()},
+                                  {"runs", std::to_string(sweep.runs)},
+                                  {"rtol", base::format_double(sweep.integrator.rtol)},
+                                  {"atol", base::format_double(sweep.integrator.atol)}})};
   // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
   // when there are too few chains to keep every thread busy; otherwise a chain is one item,
   // since a finite-N point is cheap and its own write would cost as much as its integration.
@@ -278,7 +278,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
 io::h5::File theory_layout(const std::string& config_ini, io::h5::File file,
                            const std::string& command_line) {
   const sweep::TheorySweep sweep =
-      sweep_from_options(io::parse_config_text("theory", theory_options(), config_ini, "config"));
+      sweep_from_options(parse_config_text("theory", theory_options(), config_ini, "config"));
   return lay_out_unsharded<io::TheoryFileWriter>(std::move(file), sweep,
                                                  io::Provenance{command_line, config_ini});
 }

@@ -9,12 +9,12 @@
 #include "base/distribution.hpp"
 #include "base/random.hpp"
 #include "coupling/graph.hpp"
+#include "experiments/micro_sweep.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
 #include "micro/observables.hpp"
 #include "micro/task.hpp"
 #include "sweep/grid.hpp"
-#include "sweep/micro_sweep.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/effective_dynamics.hpp"
 

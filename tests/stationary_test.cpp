@@ -7,7 +7,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "sweep/theory_sweep.hpp"
+#include "experiments/theory_sweep.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/quadrature.hpp"
 

@@ -1,5 +1,5 @@
 // The theory sweep: protocols, determinism across threads, status handling and the HDF5 file.
-#include "sweep/theory_sweep.hpp"
+#include "experiments/theory_sweep.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <tuple>
 
 #include "base/fixed_order_sum.hpp"
-#include "io/theory_output.hpp"
+#include "experiments/theory_output.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/population.hpp"
 #include "theory/quadrature.hpp"

@@ -8,8 +8,8 @@
 #include <tuple>
 
 #include "base/errors.hpp"
+#include "experiments/theory_sweep.hpp"
 #include "sweep/grid.hpp"
-#include "sweep/theory_sweep.hpp"
 
 using namespace cdl::sweep;
 

@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "experiments/theory_sweep.hpp"
 #include "io/sweep_file.hpp"
-#include "sweep/theory_sweep.hpp"
 #include "sweep/work.hpp"
 
 namespace cdl::io {

@@ -1,4 +1,4 @@
-#include "io/config.hpp"
+#include "config.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "base/errors.hpp"
 
-namespace cdl::io {
+namespace cdl::sim {
 
 const std::vector<std::string>& subcommand_names() {
   static const std::vector<std::string> names{"theory", "stationary", "micro",
@@ -117,4 +117,4 @@ std::string resolved_ini(const std::string& subcommand, const po::variables_map&
   return ini.str();
 }
 
-}  // namespace cdl::io
+}  // namespace cdl::sim

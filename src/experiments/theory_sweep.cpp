@@ -1,4 +1,4 @@
-#include "sweep/theory_sweep.hpp"
+#include "experiments/theory_sweep.hpp"
 
 #include <algorithm>
 #include <cmath>

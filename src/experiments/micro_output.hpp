@@ -4,8 +4,8 @@
 
 #include <string>
 
+#include "experiments/micro_sweep.hpp"
 #include "io/sweep_file.hpp"
-#include "sweep/micro_sweep.hpp"
 #include "sweep/work.hpp"
 
 namespace cdl::io {

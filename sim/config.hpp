@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace cdl::io {
+namespace cdl::sim {
 
 namespace po = boost::program_options;
 
@@ -38,4 +38,4 @@ std::string resolved_ini(const std::string& subcommand, const po::variables_map&
 // parsing (and its error messages) is ours.
 std::string text(const po::variables_map& values, const std::string& name);
 
-}  // namespace cdl::io
+}  // namespace cdl::sim

@@ -1,4 +1,4 @@
-#include "io/stationary_output.hpp"
+#include "experiments/stationary_output.hpp"
 
 #include <cstdint>
 #include <numeric>

@@ -1,4 +1,4 @@
-#include "sweep/micro_sweep.hpp"
+#include "experiments/micro_sweep.hpp"
 
 #include <cmath>
 #include <limits>
@@ -6,7 +6,7 @@
 
 #include "base/fixed_order_sum.hpp"
 #include "base/random.hpp"
-#include "io/idx_classes.hpp"
+#include "experiments/idx_classes.hpp"
 #include "micro/observables.hpp"
 
 namespace cdl::sweep {

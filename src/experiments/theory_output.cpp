@@ -1,4 +1,4 @@
-#include "io/theory_output.hpp"
+#include "experiments/theory_output.hpp"
 
 #include <span>
 

@@ -1,4 +1,4 @@
-#include "io/idx_classes.hpp"
+#include "experiments/idx_classes.hpp"
 
 #include <sys/mman.h>
 

@@ -1,4 +1,4 @@
-#include "io/micro_output.hpp"
+#include "experiments/micro_output.hpp"
 
 #include <span>
 
