@@ -17,7 +17,7 @@
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
@@ -26,7 +26,7 @@
 
 namespace cdl::sim {
 
-namespace h5 = io::h5;
+namespace h5 = cdl::h5;
 namespace fs = std::filesystem;
 
 namespace {

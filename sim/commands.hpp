@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 
 namespace cdl::sim {
 
@@ -19,9 +19,9 @@ int run_info(const std::vector<std::string>& arguments, const std::string& comma
 // Lays out in the new, empty `file` the sealed file a single unsharded process with the
 // configuration `config_ini` writes (status not_run), and returns it: the output of
 // `cdl merge` (on disk) and the reference every reader checks a file against (in memory).
-io::h5::File theory_layout(const std::string& config_ini, io::h5::File file,
-                           const std::string& command_line);
-io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
-                          const std::string& command_line);
+h5::File theory_layout(const std::string& config_ini, h5::File file,
+                       const std::string& command_line);
+h5::File micro_layout(const std::string& config_ini, h5::File file,
+                      const std::string& command_line);
 
 }  // namespace cdl::sim

@@ -8,14 +8,14 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "options.hpp"
 #include "sweep/status.hpp"
 #include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
-namespace h5 = io::h5;
+namespace h5 = cdl::h5;
 
 namespace {
 

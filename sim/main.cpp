@@ -12,7 +12,7 @@
 #include "base/errors.hpp"
 #include "commands.hpp"
 #include "config.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "sweep/driver.hpp"
 
 namespace {
@@ -77,11 +77,11 @@ int main(int argc, char** argv) {
     return 3;
   } catch (const cdl::InputError& e) {
     std::cerr << "cdl " << subcommand << ": " << e.what() << "\n";
-    if (cdl::io::h5::write_failed()) std::_Exit(2);  // see below
+    if (cdl::h5::write_failed()) std::_Exit(2);  // see below
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "cdl " << subcommand << ": error: " << e.what() << "\n";
-    if (cdl::io::h5::write_failed()) {
+    if (cdl::h5::write_failed()) {
       // HDF5 still holds the file it failed to write, and its exit-time cleanup would crash on
       // it: end here (the output was not renamed; a failed .part is the caller's to remove).
       std::cout.flush();

@@ -12,7 +12,7 @@
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"
@@ -21,7 +21,7 @@
 namespace cdl::sim {
 
 namespace fs = std::filesystem;
-namespace h5 = io::h5;
+namespace h5 = cdl::h5;
 
 namespace {
 

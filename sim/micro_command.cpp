@@ -308,11 +308,11 @@ void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
 void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
   const bool classes = sweep.task.kind == micro::TaskKind::classes;
   const char* observable = classes ? "accuracy" : "order_parameter";
-  const io::h5::File file = io::h5::File::open_read_only(path);
+  const h5::File file = h5::File::open_read_only(path);
   const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
   long done = 0, failed = 0;
   for (const auto protocol : sweep.protocols) {
-    const io::h5::Group group = file.root().open_group(sweep::name(protocol));
+    const h5::Group group = file.root().open_group(sweep::name(protocol));
     const auto values = group.open_dataset(observable).read<double>();
     const auto vote = group.open_dataset("accuracy_vote").read<double>();
     const auto status = group.open_dataset("status").read<std::int8_t>();
@@ -396,8 +396,8 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
       [&](const std::string& path) { print_summary(path, sweep); });
 }
 
-io::h5::File micro_layout(const std::string& config_ini, io::h5::File file,
-                          const std::string& command_line) {
+h5::File micro_layout(const std::string& config_ini, h5::File file,
+                      const std::string& command_line) {
   // The layout needs only the grid: data files are not read (the file may have moved).
   const sweep::MicroSweep sweep =
       sweep_from_options(parse_config_text("micro", micro_options(), config_ini, "config"));

@@ -128,7 +128,7 @@ long long integer_between(const po::variables_map& values, const std::string& na
   return n;
 }
 
-std::string text_attribute(const io::h5::Group& group, const std::string& name,
+std::string text_attribute(const h5::Group& group, const std::string& name,
                            const std::string& option, const std::string& path) {
   if (!group.has_attribute(name)) base::reject(option, path, "has no attribute " + name);
   try {

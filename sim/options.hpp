@@ -11,7 +11,7 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "coupling/graph.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "sweep/grid.hpp"
 
 namespace cdl::sim {
@@ -90,7 +90,7 @@ class RemoveUnlessKept {
 void check_memory(double bytes, const po::variables_map& values, const std::string& option);
 // A text attribute of a cdl file being read; absent or not text is bad input for `option`,
 // naming the file and the attribute (files get edited and damaged).
-std::string text_attribute(const io::h5::Group& group, const std::string& name,
+std::string text_attribute(const h5::Group& group, const std::string& name,
                            const std::string& option, const std::string& path);
 // "1.2 GiB" and the like.
 std::string byte_text(double bytes);

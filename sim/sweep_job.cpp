@@ -1,7 +1,7 @@
 #include "sweep_job.hpp"
 
 #include "base/errors.hpp"
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "sweep/status.hpp"
 #include "sweep_reader.hpp"
 

@@ -49,8 +49,7 @@ std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& it
 
 // The empty, sealed file an unsharded process writes, laid out in `file`.
 template <class Writer, class Sweep>
-io::h5::File lay_out_unsharded(io::h5::File file, const Sweep& sweep,
-                               const io::Provenance& provenance) {
+h5::File lay_out_unsharded(h5::File file, const Sweep& sweep, const io::Provenance& provenance) {
   Writer writer(std::move(file), sweep, provenance);
   writer.file().mark_shard({}, {}, {0, 1});
   writer.file().seal();

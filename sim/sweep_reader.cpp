@@ -11,7 +11,7 @@
 
 namespace cdl::sim {
 
-namespace h5 = io::h5;
+namespace h5 = cdl::h5;
 
 namespace {
 

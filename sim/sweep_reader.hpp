@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 
 namespace cdl::sim {
 
 struct SweepFileReader {
-  io::h5::File file;
+  h5::File file;
   std::string subcommand;  // "theory" or "micro"
   std::string config, version;
   long long shard_index = 0, shard_count = 1;

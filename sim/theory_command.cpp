@@ -176,13 +176,13 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
 void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
-  const io::h5::File file = io::h5::File::open_read_only(path);
-  const io::h5::Group root = file.root();
+  const h5::File file = h5::File::open_read_only(path);
+  const h5::Group root = file.root();
   const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
   std::vector<long> status_count(sweep::point_status_names.size(), 0);
   bool any_not_converged = false;
   for (const auto protocol : sweep.protocols) {
-    const io::h5::Group group = root.open_group(sweep::name(protocol));
+    const h5::Group group = root.open_group(sweep::name(protocol));
     const auto order = group.open_dataset("order_parameter").read<double>();
     const auto status = group.open_dataset("status").read<std::int8_t>();
     for (auto s : status) ++status_count[static_cast<std::size_t>(s)];
@@ -275,8 +275,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
       [&](const std::string& path) { print_summary(path, sweep); });
 }
 
-io::h5::File theory_layout(const std::string& config_ini, io::h5::File file,
-                           const std::string& command_line) {
+h5::File theory_layout(const std::string& config_ini, h5::File file,
+                       const std::string& command_line) {
   const sweep::TheorySweep sweep =
       sweep_from_options(parse_config_text("theory", theory_options(), config_ini, "config"));
   return lay_out_unsharded<io::TheoryFileWriter>(std::move(file), sweep,

@@ -15,7 +15,7 @@
 
 using namespace cdl::sweep;
 namespace base = cdl::base;
-namespace h5 = cdl::io::h5;
+namespace h5 = cdl::h5;
 
 namespace {
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/work.hpp"
 

@@ -1,4 +1,4 @@
-#include "io/hdf5.hpp"
+#include "h5/hdf5.hpp"
 
 #include <hdf5_hl.h>
 
@@ -9,7 +9,7 @@
 
 #include "base/errors.hpp"
 
-namespace cdl::io::h5 {
+namespace cdl::h5 {
 
 namespace {
 
@@ -435,4 +435,4 @@ CDL_INSTANTIATE(std::int32_t)
 CDL_INSTANTIATE(std::int8_t)
 #undef CDL_INSTANTIATE
 
-}  // namespace cdl::io::h5
+}  // namespace cdl::h5

@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-namespace cdl::io::h5 {
+namespace cdl::h5 {
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
 class Handle {
@@ -155,4 +155,4 @@ class File {
   std::string path_;
 };
 
-}  // namespace cdl::io::h5
+}  // namespace cdl::h5
