@@ -15,10 +15,39 @@ namespace {
 
 std::atomic<bool> any_write_failed{false};
 
+// HDF5's own account of the last failure, from the innermost entry of its error stack: the
+// system's message when the file driver quotes one (e.g. "No space left on device"), else the
+// minor error's text. The stack is cleared for the next call.
+std::string library_reason() {
+  std::string reason;
+  const auto innermost = [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+    auto& text = *static_cast<std::string*>(out);
+    if (!text.empty()) return 0;
+    const std::string description = error->desc ? error->desc : "";
+    const std::string quote = "error message = '";
+    const auto start = description.find(quote);
+    if (start != std::string::npos) {
+      const auto end = description.find('\'', start + quote.size());
+      text = description.substr(start + quote.size(), end - start - quote.size());
+    } else {
+      char minor[256] = "";
+      if (H5Eget_msg(error->min_num, nullptr, minor, sizeof minor) > 0) text = minor;
+      if (text.empty()) text = description;
+    }
+    return 0;
+  };
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &reason);
+  H5Eclear2(H5E_DEFAULT);
+  for (char& c : reason)
+    if (c == '\n' || c == '\r') c = ' ';  // errors are reported on one line
+  return reason;
+}
+
 // A failed call: the library may now hold objects it cannot close (write_failed()).
 [[noreturn]] void fail(const std::string& what) {
   any_write_failed.store(true);
-  throw RuntimeError("HDF5: " + what + " failed");
+  const std::string reason = library_reason();
+  throw RuntimeError("HDF5: " + what + " failed" + (reason.empty() ? "" : ": " + reason));
 }
 
 hid_t check(hid_t id, const std::string& what) {
@@ -171,7 +200,7 @@ std::string Dataset::name() const {
 template <class T>
 void Dataset::write(std::span<const T> data) const {
   check_status(H5Dwrite(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
-               "writing dataset");
+               "writing dataset " + name());
 }
 
 template <class T>
@@ -179,11 +208,11 @@ void Dataset::write_block(const Dims& offset, const Dims& count, std::span<const
   const Handle file_space(check(H5Dget_space(id()), "H5Dget_space"), H5Sclose);
   check_status(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
                                    count.data(), nullptr),
-               "selecting hyperslab");
+               "selecting a block of " + name());
   const Handle memory_space = simple_space(count);
   check_status(H5Dwrite(id(), native_type<T>(), memory_space.id(), file_space.id(), H5P_DEFAULT,
                         data.data()),
-               "writing hyperslab");
+               "writing a block of " + name());
 }
 
 template <class T>
@@ -192,7 +221,7 @@ std::vector<T> Dataset::read() const {
   for (hsize_t d : dims()) size *= d;
   std::vector<T> values(size);
   check_status(H5Dread(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-               "reading dataset");
+               "reading dataset " + name());
   return values;
 }
 
