@@ -125,7 +125,7 @@ TEST_CASE("protocols start each coupling where they should") {
   }
 }
 
-TEST_CASE("failed integrations are marked and never averaged; the sweep goes on") {
+TEST_CASE("failed integrations are marked and never averaged, and the sweep goes on") {
   TheorySweep sweep = small_sweep();
   sweep.integrator.max_steps = 40;  // enough at weak coupling, too few at strong coupling
   const auto results = run_collect(sweep, 2);
