@@ -5,9 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "base/stop_request.hpp"
 #include "h5/hdf5.hpp"
 
 namespace cdl::sim {
+
+// The process's stop request: SIGINT and SIGTERM interrupt it (main.cpp); the commands hand it
+// to the driver and the solvers, which also use it to stop each other after a failure.
+base::StopRequest& stop_request();
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line);

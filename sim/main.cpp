@@ -15,9 +15,14 @@
 #include "h5/hdf5.hpp"
 #include "sweep/driver.hpp"
 
+cdl::base::StopRequest& cdl::sim::stop_request() {
+  static cdl::base::StopRequest request;
+  return request;
+}
+
 namespace {
 
-void request_stop(int) { cdl::sweep::stop_requested().store(true); }
+void interrupt(int) { cdl::sim::stop_request().interrupt(); }
 
 void usage(std::ostream& out) {
   out << "usage: cdl <subcommand> [options]    (cdl <subcommand> --help for its options)\n"
@@ -55,8 +60,9 @@ int main(int argc, char** argv) {
     usage(std::cout);
     return 0;
   }
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
+  cdl::sim::stop_request();  // constructed before a signal can arrive
+  std::signal(SIGINT, interrupt);
+  std::signal(SIGTERM, interrupt);
   const std::vector<std::string> arguments(words.begin() + 1, words.end());
   try {
     if (subcommand == "theory") return cdl::sim::run_theory(arguments, command_line);

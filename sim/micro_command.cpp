@@ -391,7 +391,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return sweep::run_micro_sweep(sweep, items, threads, deliver, &images);
+        return sweep::run_micro_sweep(sweep, items, threads, stop_request(), deliver, &images);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
 }

@@ -85,7 +85,7 @@ StationaryConfig config_from_options(const po::variables_map& values) {
 io::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
   theory::StationarySolver solver({depth, c.gamma}, c.disorder, c.initial_state, c.quadrature_order,
                                   c.history_nodes);
-  solver.set_stop_flag(&sweep::stop_requested());
+  solver.set_stop_request(&stop_request());
   io::StationaryResult r;
   r.depth = depth;
   r.ordered = solver.ordered(c.sigma.front(), c.sigma.back(), c.max_arc_step);
@@ -143,7 +143,7 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
     } catch (...) {
 #pragma omp critical(cdl_stationary_failure)
       if (!failure) failure = std::current_exception();
-      sweep::stop_requested().store(true);  // the other depths stop too
+      stop_request().fail();  // the other depths stop too
     }
   }
   if (failure) std::rethrow_exception(failure);  // nothing was written: no file to clean up

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "base/parse.hpp"
+#include "commands.hpp"
 #include "config.hpp"
 #include "io/sweep_file.hpp"
 #include "options.hpp"
@@ -122,7 +123,7 @@ int run_job(const std::string& subcommand, const Job& job,
       });
   progress.finish();
   writer->close();
-  if (outcome.interrupted || sweep::stop_requested().load()) {
+  if (outcome.interrupted || stop_request().interrupted()) {
     std::cerr << "cdl " << subcommand << ": interrupted; finished points are in " << partial
               << " (continue with --resume)\n";
     return 3;

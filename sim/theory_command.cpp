@@ -270,7 +270,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return sweep::run_theory_sweep(sweep, items, threads, deliver);
+        return sweep::run_theory_sweep(sweep, items, threads, stop_request(), deliver);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
 }

@@ -83,7 +83,7 @@ double all_data_accuracy(const MicroSweep& sweep, const micro::Architecture& arc
 
 template <class S>
 void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace& workspace,
-                  const micro::TaskData<S>* idx, int threads) {
+                  const micro::TaskData<S>* idx, int threads, const base::StopRequest& stop) {
   const Chain& chain = item.chain;
   const Protocol protocol = sweep.protocols[chain.protocol];
   auto& r = workspace.result;
@@ -125,7 +125,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
       continue;
     }
-    if (chain_broken || stop_requested().load()) {
+    if (chain_broken || stop.requested()) {
       r.status[s] =
           static_cast<std::int8_t>(chain_broken ? PointStatus::chain_broken : PointStatus::not_run);
       continue;
@@ -140,7 +140,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     bool abandoned = false;
     for (std::size_t k = 0; k < steps.size() && finite; ++k) {
       // On SIGINT/SIGTERM a point in flight is abandoned (not_run), to be redone on --resume.
-      if (stop_requested().load()) {
+      if (stop.requested()) {
         abandoned = true;
         break;
       }
@@ -216,25 +216,27 @@ IdxImages load_idx_images(const MicroSweep& sweep, int threads) {
 
 SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
+    base::StopRequest& stop,
     const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
     const IdxImages* images) {
   const IdxImages loaded = images ? *images : load_idx_images(sweep, threads);
   const micro::TaskData<float>* idx_float = loaded.single.get();
   const micro::TaskData<double>* idx_double = loaded.dual.get();
   return run_items(
-      items, threads, [&] { return make_micro_workspace(sweep); },
+      items, threads, stop, [&] { return make_micro_workspace(sweep); },
       [&](MicroWorkspace& workspace, const WorkItem& item, int inner_threads) {
         if (sweep.precision == Precision::float32)
-          compute_item<float>(sweep, item, workspace, idx_float, inner_threads);
+          compute_item<float>(sweep, item, workspace, idx_float, inner_threads, stop);
         else
-          compute_item<double>(sweep, item, workspace, idx_double, inner_threads);
+          compute_item<double>(sweep, item, workspace, idx_double, inner_threads, stop);
       },
       deliver);
 }
 
 SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
                              const std::function<void(const MicroChainResult&)>& deliver) {
-  return run_micro_sweep(sweep, micro_work_items(sweep, false), threads,
+  base::StopRequest stop;
+  return run_micro_sweep(sweep, micro_work_items(sweep, false), threads, stop,
                          [&](const MicroChainResult& result, const WorkItem&) { deliver(result); });
 }
 

@@ -104,11 +104,12 @@ struct IdxImages {
 // Reads them on `threads` threads, if the sweep's task uses IDX files (else both empty).
 IdxImages load_idx_images(const MicroSweep& sweep, int threads);
 
-// Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. On SIGINT or
-// SIGTERM (stop_requested) points in flight are abandoned as not_run. `images`: the IDX data
-// already read (load_idx_images), or nullptr to read it here.
+// Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. Once `stop`
+// is requested no item starts and points in flight are abandoned as not_run. `images`: the
+// IDX data already read (load_idx_images), or nullptr to read it here.
 SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
+    base::StopRequest& stop,
     const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
     const IdxImages* images = nullptr);
 // Runs every chain whole.

@@ -676,9 +676,10 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain,
 
 SweepOutcome run_theory_sweep(
     const TheorySweep& sweep, const std::vector<WorkItem>& items, int threads,
+    base::StopRequest& stop,
     const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver) {
   return run_items(
-      items, threads, [&] { return make_theory_workspace(sweep); },
+      items, threads, stop, [&] { return make_theory_workspace(sweep); },
       [&](TheoryWorkspace& workspace, const WorkItem& item, int inner_threads) {
         // Populations longer than a chunk (N → ∞, large N) share their steps among the
         // item's threads; shorter ones run on one.
@@ -694,8 +695,9 @@ SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
   const auto whole_chains =
       make_work_items(sweep.protocols, static_cast<int>(sweep.depths.size()), sweep.runs,
                       sweep.sigma, false, [](int, int) { return 1.0; });
+  base::StopRequest stop;
   return run_theory_sweep(
-      sweep, whole_chains, threads,
+      sweep, whole_chains, threads, stop,
       [&](const TheoryChainResult& result, const WorkItem&) { deliver(result); });
 }
 

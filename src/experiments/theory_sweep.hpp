@@ -102,8 +102,10 @@ void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWo
 std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_nonadiabatic);
 
 // Runs `items` with `threads` OpenMP threads, handing each result to `deliver`.
+// No item starts once `stop` is requested; a failed item requests it.
 SweepOutcome run_theory_sweep(
     const TheorySweep& sweep, const std::vector<WorkItem>& items, int threads,
+    base::StopRequest& stop,
     const std::function<void(const TheoryChainResult&, const WorkItem&)>& deliver);
 
 // Runs every chain whole with `threads` OpenMP threads, handing each result to `deliver`.

@@ -14,6 +14,8 @@
 #include <numeric>
 #include <vector>
 
+#include "base/stop_request.hpp"
+
 namespace cdl::sweep {
 
 struct Chain {
@@ -28,13 +30,6 @@ inline std::vector<Chain> make_chains(int protocols, int depths, int runs) {
     for (int d = 0; d < depths; ++d)
       for (int r = 0; r < runs; ++r) chains.push_back({p, d, r});
   return chains;
-}
-
-// Set from a signal handler to stop handing out new items; items in flight finish (or, in
-// cdl micro, abandon their unfinished points).
-inline std::atomic<bool>& stop_requested() {
-  static std::atomic<bool> flag{false};
-  return flag;
 }
 
 struct SweepOutcome {
@@ -55,12 +50,14 @@ std::vector<std::size_t> largest_cost_first(const std::vector<Item>& items) {
 
 // make_workspace() → per-thread scratch; compute(workspace, item, inner_threads) fills
 // workspace.result; deliver(workspace.result, item) runs under a lock, in completion order.
+// No item starts once `stop` is requested (items in flight finish, or abandon their
+// unfinished points if they check it); a failed item requests it as a failure.
 // Items are handed out largest estimated cost (`Item::cost`) first. With fewer items than
 // threads, each item gets inner_threads = threads / items of its own to share its work, so
 // that the threads in use never exceed `threads`.
 template <class Item, class MakeWorkspace, class Compute, class Deliver>
-SweepOutcome run_items(const std::vector<Item>& items, int threads, MakeWorkspace make_workspace,
-                       Compute compute, Deliver deliver) {
+SweepOutcome run_items(const std::vector<Item>& items, int threads, base::StopRequest& stop,
+                       MakeWorkspace make_workspace, Compute compute, Deliver deliver) {
   SweepOutcome outcome;
   std::exception_ptr failure;
   const long n = static_cast<long>(items.size());
@@ -71,11 +68,11 @@ SweepOutcome run_items(const std::vector<Item>& items, int threads, MakeWorkspac
   const auto record = [&] {
 #pragma omp critical(cdl_sweep_failure)
     if (!failure) failure = std::current_exception();
-    stop_requested().store(true);
+    stop.fail();
   };
   const auto run_one = [&](auto& workspace, long k) {
     const std::size_t c = order[static_cast<std::size_t>(k)];
-    if (stop_requested().load()) return;
+    if (stop.requested()) return;
     bool computed = false;
     try {
       compute(workspace, items[c], inner);

@@ -242,7 +242,7 @@ StationarySolver::StationarySolver(UnitModel model, const base::Distribution& di
       history_nodes_(history_nodes) {}
 
 void StationarySolver::check_stop() const {
-  if (stop_ && stop_->load()) throw Interrupted("interrupted");
+  if (stop_ && stop_->requested()) throw Interrupted("interrupted");
 }
 
 MeanField StationarySolver::ordered_field(double sigma, double m) const {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "base/distribution.hpp"
+#include "base/stop_request.hpp"
 
 namespace cdl::theory {
 
@@ -136,12 +137,13 @@ class StationarySolver {
   CriticalCouplings critical(const Branch& ordered, const Branch& symmetric,
                              double sigma_joined) const;
 
-  // A flag that, once set (by a signal handler), makes the long loops throw cdl::Interrupted.
-  void set_stop_flag(const std::atomic<bool>* stop) { stop_ = stop; }
+  // Once `stop` is requested (an interrupt, or another depth failed), the long loops throw
+  // cdl::Interrupted.
+  void set_stop_request(const base::StopRequest* stop) { stop_ = stop; }
 
  private:
   void check_stop() const;
-  const std::atomic<bool>* stop_ = nullptr;
+  const base::StopRequest* stop_ = nullptr;
   StationaryPoint symmetric_point(double sigma) const;
   UnitModel model_;
   DisorderAverage average_;
