@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "analysis/transitions.hpp"
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
@@ -324,23 +325,19 @@ void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
     for (std::size_t s = 0; s < n_sigma; ++s) {
       std::printf("%10.4g", sweep.sigma[s]);
       for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
-        double sum = 0, sum_sq = 0, vote_sum = 0;
-        long n = 0;
+        std::vector<double> done, done_vote;  // failed points never enter a summary
         for (std::size_t r = 0; r < n_run; ++r) {
           const std::size_t i = (d * n_run + r) * n_sigma + s;
-          if (status[i] != 0) continue;  // failed points never enter a summary
-          sum += values[i];
-          sum_sq += values[i] * values[i];
-          vote_sum += vote[i];
-          ++n;
+          if (status[i] != 0) continue;
+          done.push_back(values[i]);
+          done_vote.push_back(vote[i]);
         }
-        const double mean = n > 0 ? sum / n : NAN;
-        const double se =
-            n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
+        const analysis::MeanError m = analysis::mean_and_error(done);
         if (classes)
-          std::printf("   %6.3f +- %-5.3f [%5.3f]", mean, se, n > 0 ? vote_sum / n : NAN);
+          std::printf("   %6.3f +- %-5.3f [%5.3f]", m.mean, m.se,
+                      analysis::mean_and_error(done_vote).mean);
         else
-          std::printf("   %8.4f +- %-7.4f", mean, se);
+          std::printf("   %8.4f +- %-7.4f", m.mean, m.se);
       }
       std::printf("\n");
     }

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "analysis/transitions.hpp"
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
@@ -207,20 +208,14 @@ void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
           any_not_converged = true;
           continue;
         }
-        double sum = 0, sum_sq = 0;
-        long n = 0;
+        std::vector<double> done;  // failed points never enter a summary
         for (std::size_t r = 0; r < n_run; ++r) {
           const std::size_t i = (d * n_run + r) * n_sigma + s;
-          if (status[i] != 0) continue;  // failed points never enter a summary
-          sum += order[i];
-          sum_sq += order[i] * order[i];
-          ++n;
+          if (status[i] == 0) done.push_back(order[i]);
         }
-        const double mean = n > 0 ? sum / n : NAN;
-        double se =
-            n > 1 ? std::sqrt(std::max(0.0, (sum_sq - n * mean * mean) / (n - 1)) / n) : NAN;
-        if (!error.empty()) se = error[d * n_sigma + s];
-        std::printf("   %8.4f +- %-7.4f", mean, se);
+        const analysis::MeanError m = analysis::mean_and_error(done);
+        const double se = error.empty() ? m.se : error[d * n_sigma + s];
+        std::printf("   %8.4f +- %-7.4f", m.mean, se);
       }
       std::printf("\n");
     }

@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <limits>
 
 #include "base/random.hpp"
 
@@ -75,4 +76,24 @@ TEST_CASE("the hysteresis of shifted up and down sweeps is their shift and the e
   CHECK(h.width_c2 == Approx(std::log10(2.0)).epsilon(0.01));
   // Two logistic steps shifted by log10 2 each enclose 0.7 × log10 2 each.
   CHECK(h.area == Approx(2 * 0.7 * std::log10(2.0)).epsilon(0.02));
+}
+
+TEST_CASE("mean and standard error skip NaN and need one and two values") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> values = {1.0, nan, 2.0, 4.0};
+  const MeanError m = mean_and_error(values);
+  CHECK(m.count == 3);
+  CHECK(m.mean == Approx(7.0 / 3));
+  // s² = Σ (x − x̄)² / (n − 1) = (16/9 + 1/9 + 25/9) / 2 = 7/3; se = √(s²/3).
+  CHECK(m.variance == Approx(7.0 / 3));
+  CHECK(m.se == Approx(std::sqrt(7.0 / 9)));
+  const MeanError one = mean_and_error(std::vector<double>{5.0, nan});
+  CHECK(one.mean == 5.0);
+  CHECK(std::isnan(one.se));
+  CHECK(std::isnan(mean_and_error(std::vector<double>{nan}).mean));
+  // average_over_runs is the same estimate per coupling.
+  const Curve curve = average_over_runs({{1.0, 0.0}, {nan, 0.0}, {2.0, 1.0}, {4.0, 1.0}});
+  CHECK(curve.mean[0] == m.mean);
+  CHECK(curve.se[0] == m.se);
+  CHECK(curve.count[1] == 4);
 }

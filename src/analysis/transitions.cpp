@@ -81,26 +81,36 @@ Window locate_window(const std::vector<double>& sigma, const std::vector<double>
   return window;
 }
 
+MeanError mean_and_error(std::span<const double> values) {
+  MeanError result{nan, nan, nan, 0};
+  double sum = 0;
+  for (double x : values)
+    if (std::isfinite(x)) sum += x, ++result.count;
+  const int n = result.count;
+  if (n == 0) return result;
+  result.mean = sum / n;
+  double squares = 0;
+  for (double x : values)
+    if (std::isfinite(x)) squares += (x - result.mean) * (x - result.mean);
+  if (n > 1) {
+    result.variance = squares / (n - 1);
+    result.se = std::sqrt(result.variance / n);
+  }
+  return result;
+}
+
 Curve average_over_runs(const std::vector<std::vector<double>>& values) {
   const std::size_t n_sigma = values.empty() ? 0 : values.front().size();
   Curve curve{std::vector<double>(n_sigma, nan), std::vector<double>(n_sigma, nan),
               std::vector<double>(n_sigma, nan), std::vector<int>(n_sigma, 0)};
+  std::vector<double> column(values.size());
   for (std::size_t s = 0; s < n_sigma; ++s) {
-    double sum = 0;
-    int n = 0;
-    for (const auto& run : values)
-      if (std::isfinite(run[s])) sum += run[s], ++n;
-    curve.count[s] = n;
-    if (n == 0) continue;
-    const double mean = sum / n;
-    double squares = 0;
-    for (const auto& run : values)
-      if (std::isfinite(run[s])) squares += (run[s] - mean) * (run[s] - mean);
-    curve.mean[s] = mean;
-    if (n > 1) {
-      curve.variance[s] = squares / (n - 1);
-      curve.se[s] = std::sqrt(curve.variance[s] / n);
-    }
+    for (std::size_t r = 0; r < values.size(); ++r) column[r] = values[r][s];
+    const MeanError m = mean_and_error(column);
+    curve.mean[s] = m.mean;
+    curve.variance[s] = m.variance;
+    curve.se[s] = m.se;
+    curve.count[s] = m.count;
   }
   return curve;
 }

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace cdl::analysis {
@@ -24,6 +25,15 @@ struct Window {
 
 // `sigma` and `y` in grid order (points with σ ≤ 0 are ignored).
 Window locate_window(const std::vector<double>& sigma, const std::vector<double>& y);
+
+// The mean of the finite entries of `values` and its standard error √(s²/n) with the sample
+// variance s² (two passes, in order); mean NaN without entries, variance and error NaN with
+// fewer than two.
+struct MeanError {
+  double mean, variance, se;
+  int count;
+};
+MeanError mean_and_error(std::span<const double> values);
 
 // The mean over realizations of values[run][σ] (NaN entries skipped) and its standard error.
 struct Curve {
