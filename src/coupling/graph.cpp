@@ -161,6 +161,13 @@ std::int64_t CouplingGraph::edge_count() const {
   return row_start_.back() / 2;
 }
 
+CouplingGraph CouplingGraph::of_realization(const Topology& topology, int units, std::uint64_t seed,
+                                            int run) {
+  if (topology.kind == TopologyKind::complete) return complete(units);
+  const base::CounterRng stream(seed, base::Purpose::graph, static_cast<std::uint64_t>(run));
+  return draw(topology, units, stream.key());
+}
+
 CouplingGraph CouplingGraph::weighted_complete(const Eigen::ArrayXd& weights) {
   CouplingGraph graph = complete(static_cast<int>(weights.size()));
   graph.weights_ = weights;

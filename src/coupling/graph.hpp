@@ -31,6 +31,10 @@ class CouplingGraph {
   static CouplingGraph complete(int units);
   // Draws the topology's graph; the random draws are a function of `stream_key` only.
   static CouplingGraph draw(const Topology& topology, int units, std::uint64_t stream_key);
+  // The graph of realization `run` of a sweep seeded with `seed`, as cdl theory and cdl micro
+  // both draw it: the complete graph, or `topology` from the stream (seed, graph, run).
+  static CouplingGraph of_realization(const Topology& topology, int units, std::uint64_t seed,
+                                      int run);
   // The N → ∞ all-to-all population: nodes with weights summing to one, coupled to the
   // weighted mean field m = Σ w_i x_i (zero-weight nodes follow it without acting on it).
   static CouplingGraph weighted_complete(const Eigen::ArrayXd& weights);

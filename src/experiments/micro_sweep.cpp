@@ -91,13 +91,8 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   const micro::TaskData<S> data = micro::make_task_data<S>(sweep.task, chain.run, idx);
   micro::Architecture architecture = sweep.architecture;
   architecture.depth = sweep.depths[chain.depth_index];
-  const coupling::CouplingGraph graph =
-      sweep.topology.kind == coupling::TopologyKind::complete
-          ? coupling::CouplingGraph::complete(sweep.units())
-          : coupling::CouplingGraph::draw(sweep.topology, sweep.units(),
-                                          base::CounterRng(sweep.seed, base::Purpose::graph,
-                                                           static_cast<std::uint64_t>(chain.run))
-                                              .key());
+  const auto graph =
+      coupling::CouplingGraph::of_realization(sweep.topology, sweep.units(), sweep.seed, chain.run);
   const micro::Matrix<S> initial = micro::initial_parameters<S>(
       architecture, sweep.units(), sweep.weights, sweep.initial_state, sweep.seed, chain.run);
   r.disorder = data.disorder;

@@ -21,15 +21,13 @@ std::vector<double> TheorySweep::sample_times() const {
 
 Realization draw_realization(const TheorySweep& sweep, int run) {
   const auto r = static_cast<std::uint64_t>(run);
-  Realization realization{Eigen::ArrayXd(sweep.units), Eigen::ArrayXd(sweep.units),
-                          coupling::CouplingGraph::complete(sweep.units)};
+  Realization realization{
+      Eigen::ArrayXd(sweep.units), Eigen::ArrayXd(sweep.units),
+      coupling::CouplingGraph::of_realization(sweep.topology, sweep.units, sweep.seed, run)};
   sweep.disorder.draw(base::CounterRng(sweep.seed, base::Purpose::disorder, r), run,
                       realization.disorder);
   sweep.initial_state.draw(base::CounterRng(sweep.seed, base::Purpose::initial_state, r), run,
                            realization.initial_state);
-  if (sweep.topology.kind != coupling::TopologyKind::complete)
-    realization.graph = coupling::CouplingGraph::draw(
-        sweep.topology, sweep.units, base::CounterRng(sweep.seed, base::Purpose::graph, r).key());
   return realization;
 }
 
