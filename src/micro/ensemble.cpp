@@ -169,21 +169,6 @@ Batch<S> Ensemble<S>::next_batch(int unit, long step, UnitScratch& scratch) {
 }
 
 template <class S>
-void Ensemble<S>::prefetch_batch(int unit, long step) const {
-  if (!data_.train_bytes || batch_ == 0) return;
-  const Eigen::Index first = data_.unit_first[unit], count = data_.unit_count[unit];
-  const long per_epoch = static_cast<long>(count / batch_);
-  if (epoch_[unit] != step / per_epoch) return;  // its permutation is not drawn yet
-  const long position = step % per_epoch;
-  const auto rows = static_cast<std::size_t>(data_.train_bytes->rows());
-  for (int b = 0; b < batch_; ++b) {
-    const Eigen::Index sample = first + order_[unit][position * batch_ + b];
-    const std::uint8_t* bytes = data_.train_bytes->col(sample).data();
-    for (std::size_t offset = 0; offset < rows; offset += 64) __builtin_prefetch(bytes + offset);
-  }
-}
-
-template <class S>
 void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learning) {
   const auto threads = static_cast<int>(unit_scratch_.size());
   const Eigen::Index units = theta_.cols(), rows = theta_.rows();
@@ -212,9 +197,6 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
     if (local_learning) {
       const Batch<S> batch = next_batch(static_cast<int>(i), step, scratch);
-      // The next unit's samples are scattered over memory: asked for now, they arrive while
-      // this unit computes (in a thread's block of units, i + 1 is usually its next).
-      if (i + 1 < units) prefetch_batch(static_cast<int>(i + 1), step);
       scratch.network.loss_and_gradient(theta.data(), batch, loss, scratch.gradient.data());
       theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
     } else {

@@ -73,8 +73,6 @@ class Ensemble {
   UnitScratch make_scratch() const;
   // The minibatch of `unit` at step `step` since restart_batches().
   Batch<S> next_batch(int unit, long step, UnitScratch& scratch);
-  // Asks the memory system for that batch's images, if its permutation is drawn (IDX data).
-  void prefetch_batch(int unit, long step) const;
   Architecture architecture_;
   const TaskData<S>& data_;
   int batch_;
