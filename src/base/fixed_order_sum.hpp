@@ -38,10 +38,6 @@ double fixed_order_weighted_mean(const Eigen::DenseBase<A>& x, const Eigen::Dens
       x.size(), [&](Eigen::Index i) { return w.derived().coeff(i) * x.derived().coeff(i); });
 }
 
-}  // namespace cdl::base
-
-namespace cdl::base {
-
 // Long arrays are cut into chunks of this many elements; threads share whole chunks.
 inline constexpr Eigen::Index sum_chunk = 4096;
 // Below this many elements one thread does it all: a parallel region costs a few
