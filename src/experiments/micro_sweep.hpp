@@ -11,6 +11,7 @@
 
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
+#include "experiments/chain_result.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
 #include "micro/task.hpp"
@@ -65,8 +66,6 @@ enum class Observable {
 inline constexpr std::array<const char*, 8> observable_names = {
     "m",         "loss",           "loss_test", "accuracy", "accuracy_vote",
     "consensus", "parameter_norm", "alignment"};
-
-using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct MicroChainResult {

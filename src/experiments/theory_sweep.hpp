@@ -9,6 +9,7 @@
 
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
+#include "experiments/chain_result.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/status.hpp"
@@ -59,8 +60,6 @@ struct Realization {
   coupling::CouplingGraph graph;
 };
 Realization draw_realization(const TheorySweep& sweep, int run);
-
-using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct TheoryChainResult {
