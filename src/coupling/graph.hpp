@@ -58,10 +58,8 @@ class CouplingGraph {
     auto part = scratch.segment(first, rows);
     const auto column = [&](Eigen::Index j) { return x.col(j).segment(first, rows); };
     if (complete_) {
-      // Σ_{j≠i} (x_j − x_i) = N (m − x_i), with the column mean summed in unit order.
-      part = column(0);
-      for (Eigen::Index j = 1; j < x.cols(); ++j) part += column(j);
-      part /= static_cast<S>(x.cols());
+      // Σ_{j≠i} (x_j − x_i) = N (m − x_i).
+      mean_of_rows(x, scratch, first, rows);
       for (Eigen::Index i = 0; i < x.cols(); ++i)
         out.col(i).segment(first, rows) += sigma * (part - column(i));
       return;
@@ -72,6 +70,15 @@ class CouplingGraph {
       for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) part += column(column_[e]);
       out.col(i).segment(first, rows) += scale * (part - static_cast<S>(degree_[i]) * column(i));
     }
+  }
+  // mean = the mean of the columns of x on the rows [first, first + rows), summed in unit
+  // order (only those rows of `mean` are written).
+  template <class Matrix, class Column>
+  static void mean_of_rows(const Matrix& x, Column& mean, Eigen::Index first, Eigen::Index rows) {
+    auto part = mean.segment(first, rows);
+    part = x.col(0).segment(first, rows);
+    for (Eigen::Index j = 1; j < x.cols(); ++j) part += x.col(j).segment(first, rows);
+    part /= static_cast<typename Matrix::Scalar>(x.cols());
   }
   // m: the (weighted) mean of x over units.
   // Long populations are summed in chunks (base::chunked_sum), shared by `threads`.

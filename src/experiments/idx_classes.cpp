@@ -24,9 +24,8 @@ void advise_huge_pages(void* data, std::size_t size) {
 
 // The images sorted by label (stably, so the file order survives within a class), as bytes (input ×
 // samples) and their labels.
-template <class S>
 void sorted_by_class(const IdxImages& images, const std::vector<std::uint8_t>& labels, int classes,
-                     const std::string& which, typename micro::TaskData<S>::Bytes& bytes,
+                     const std::string& which, micro::Bytes& bytes,
                      std::vector<int>& sorted_labels) {
   const Eigen::Index pixels = static_cast<Eigen::Index>(images.rows) * images.cols;
   std::vector<std::size_t> order(labels.size());
@@ -52,8 +51,7 @@ void sorted_by_class(const IdxImages& images, const std::vector<std::uint8_t>& l
 // byte / 255 for every pixel, on `threads` threads: they share the conversion and the first
 // touch of its pages, which on a virtual machine costs as much as the conversion itself.
 template <class S>
-void to_unit_interval(const typename micro::TaskData<S>::Bytes& bytes, int threads,
-                      micro::Matrix<S>& values) {
+void to_unit_interval(const micro::Bytes& bytes, int threads, micro::Matrix<S>& values) {
   values.resize(bytes.rows(), bytes.cols());
   advise_huge_pages(values.data(), static_cast<std::size_t>(values.size()) * sizeof(S));
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -72,12 +70,12 @@ std::shared_ptr<const micro::TaskData<S>> load_idx_classes(const micro::TaskSpec
   data->loss = spec.loss;
   data->input = idx.train_images.rows * idx.train_images.cols;
   data->output = data->classes = classes;
-  auto train_bytes = std::make_shared<typename micro::TaskData<S>::Bytes>();
-  typename micro::TaskData<S>::Bytes test_bytes;
-  sorted_by_class<S>(idx.train_images, idx.train_labels, classes, spec.data.dir, *train_bytes,
-                     data->train_labels);
-  sorted_by_class<S>(idx.test_images, idx.test_labels, classes, spec.data.dir, test_bytes,
-                     data->test_labels);
+  auto train_bytes = std::make_shared<micro::Bytes>();
+  micro::Bytes test_bytes;
+  sorted_by_class(idx.train_images, idx.train_labels, classes, spec.data.dir, *train_bytes,
+                  data->train_labels);
+  sorted_by_class(idx.test_images, idx.test_labels, classes, spec.data.dir, test_bytes,
+                  data->test_labels);
   auto train = std::make_shared<micro::Matrix<S>>();
   auto test = std::make_shared<micro::Matrix<S>>();
   to_unit_interval<S>(*train_bytes, threads, *train);

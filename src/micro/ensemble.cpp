@@ -183,10 +183,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
   const auto couple_block = [&](Eigen::Index first) {
     const Eigen::Index block = std::min(rows_per_block, rows - first);
     if (complete) {
-      auto mean = scratch_.segment(first, block);
-      mean = theta_.col(0).segment(first, block);
-      for (Eigen::Index j = 1; j < units; ++j) mean += theta_.col(j).segment(first, block);
-      mean /= static_cast<S>(units);
+      coupling::CouplingGraph::mean_of_rows(theta_, scratch_, first, block);
     } else {
       coupling_.middleRows(first, block).setZero();
       graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, block);
@@ -217,9 +214,11 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
         // Each loop's barrier ends it before the next begins: the coupling before any unit
         // moves, every unit before the next step's coupling.
 #pragma omp for schedule(static)
-        for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
-          // Units are independent within a step. Static blocks: a thread keeps the same units
-          // from step to step, and their parameters stay in its core's cache.
+        for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
+          couple_block(first);
+        }
+        // Units are independent within a step. Static blocks: a thread keeps the same units
+        // from step to step, and their parameters stay in its core's cache.
 #pragma omp for schedule(static)
         for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, scratch);
       }

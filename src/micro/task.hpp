@@ -53,6 +53,9 @@ struct TaskSpec {
   std::uint64_t seed = 1;
 };
 
+// Images as bytes, one per column.
+using Bytes = Eigen::Array<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>;
+
 // The data of one realization.
 template <class S>
 struct TaskData {
@@ -63,7 +66,6 @@ struct TaskData {
   // IDX data: the training images' bytes in the columns' order (input × samples), of which
   // train_inputs holds byte / 255. Minibatches are gathered from these, a quarter of the
   // memory traffic of gathering floats; the converted values are the same.
-  using Bytes = Eigen::Array<std::uint8_t, Eigen::Dynamic, Eigen::Dynamic>;
   std::shared_ptr<const Bytes> train_bytes;
   Matrix<S> train_targets, test_targets;       // mse: output × samples
   std::vector<int> train_labels, test_labels;  // xent: class per sample

@@ -52,14 +52,14 @@ void local_force(int depth, const double* x, const double* delta, double gamma, 
 
 void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const {
   // All-to-all, the coupling is σ (m − φ_i): the mean first, then every unit on its own.
-  const bool mean_field = sigma_ != 0 && graph_.is_complete();
-  const double m = mean_field ? graph_.mean_field(phi, threads_) : 0.0;
+  const bool all_to_all = sigma_ != 0 && graph_.is_complete();
+  const double m = all_to_all ? graph_.mean_field(phi, threads_) : 0.0;
   base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
     local_force(depth_, phi.data() + first, disorder_.data() + first, gamma_,
                 dphi_dt.data() + first, n);
-    if (mean_field) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
+    if (all_to_all) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
   });
-  if (sigma_ != 0 && !mean_field) graph_.add_coupling(sigma_, phi, dphi_dt);
+  if (sigma_ != 0 && !all_to_all) graph_.add_coupling(sigma_, phi, dphi_dt);
 }
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
