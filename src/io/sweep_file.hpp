@@ -6,7 +6,9 @@
 // Crash safety: the datasets are uncompressed with every chunk allocated at creation, so once
 // the layout is sealed, writing results changes raw data in place and never the file's
 // metadata. A process killed at any moment leaves a readable file holding every point whose
-// status was written.
+// status was written. A realization's quenched inputs are final once any of its points is;
+// before that a kill may leave its row torn (the kernel stops a write at a page boundary when
+// SIGKILL arrives), and resumption writes it again.
 //
 // A command declares its datasets by name and shape; the file then takes one chain's slice
 // of each. `status` exists in every protocol group and is written last, so that a point reads
