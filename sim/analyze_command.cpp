@@ -19,10 +19,11 @@
 #include "config.hpp"
 #include "h5/hdf5.hpp"
 #include "io/sweep_file.hpp"
+#include "io/sweep_reader.hpp"
+#include "open_sweep.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"
-#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -33,16 +34,13 @@ namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-// values[run][σ] of one depth from a [depth, run, sigma] dataset; NaN where status != done.
-std::vector<std::vector<double>> per_run(const std::vector<double>& data,
-                                         const std::vector<std::int8_t>& status, std::size_t d,
-                                         std::size_t runs, std::size_t n_sigma) {
-  std::vector<std::vector<double>> values(runs, std::vector<double>(n_sigma, nan));
-  for (std::size_t r = 0; r < runs; ++r)
-    for (std::size_t s = 0; s < n_sigma; ++s) {
-      const std::size_t i = (d * runs + r) * n_sigma + s;
-      if (status[i] == 0) values[r][s] = data[i];
-    }
+// values[run][σ] of one depth; NaN where the point is not done.
+std::vector<std::vector<double>> per_run(const io::PointTable<double>& data,
+                                         const io::PointTable<std::int8_t>& status, std::size_t d) {
+  std::vector<std::vector<double>> values(data.runs, std::vector<double>(data.sigmas, nan));
+  for (std::size_t r = 0; r < data.runs; ++r)
+    for (std::size_t s = 0; s < data.sigmas; ++s)
+      if (status.at(d, r, s) == 0) values[r][s] = data.at(d, r, s);
   return values;
 }
 
@@ -99,9 +97,29 @@ std::string format_sigma(double value, const std::array<double, 2>& ci) {
   return text;
 }
 
-}  // namespace
+struct AnalyzeOptions {
+  std::string path;
+  std::optional<std::string> output, theory;
+  int resamples = 1000;
+  std::uint64_t seed = 1;
+  bool quiet = false;
+};
 
-int run_analyze(const std::vector<std::string>& arguments, const std::string& command_line) {
+// The measured sweep: everything /analysis holds.
+struct SweepAnalysis {
+  std::string subcommand;
+  std::vector<std::int32_t> depths;
+  std::vector<ProtocolAnalysis> protocols;
+  std::vector<analysis::Hysteresis> loops;  // [depth], when both adiabatic directions exist
+};
+
+// The critical couplings of a cdl stationary file, per depth.
+struct Prediction {
+  std::vector<std::int32_t> depths;
+  std::vector<double> sigma_c1, sigma_c2;
+};
+
+po::options_description analyze_options() {
   po::options_description options("cdl analyze options");
   // clang-format off
   options.add_options()
@@ -117,209 +135,208 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       ("quiet", po::bool_switch(), "no messages on stderr")
       ("file", po::value<std::string>(), "FILE");
   // clang-format on
-  const auto parsed =
-      parse_file_command("cdl analyze FILE [options]", options, "file", 1, arguments);
-  if (!parsed) return 0;  // --help
-  const po::variables_map& values = *parsed;
+  return options;
+}
+
+AnalyzeOptions read_options(const po::variables_map& values) {
+  AnalyzeOptions o;
   if (!values.count("file")) base::reject("file", "", "name a cdl theory or micro file");
-  const std::string path = values["file"].as<std::string>();
+  o.path = values["file"].as<std::string>();
   const long long resamples = base::parse_integer(text(values, "bootstrap"), "bootstrap");
   if (resamples < 10 || resamples > 1000000)
     base::reject("bootstrap", text(values, "bootstrap"), "need 10 to 10^6 resamples");
-  const auto seed = static_cast<std::uint64_t>(base::parse_integer(text(values, "seed"), "seed"));
-  std::optional<std::string> output;
+  o.resamples = static_cast<int>(resamples);
+  o.seed = static_cast<std::uint64_t>(base::parse_integer(text(values, "seed"), "seed"));
   if (values.count("output")) {
-    output = values["output"].as<std::string>();
-    check_output(*output, values["overwrite"].as<bool>());
+    o.output = values["output"].as<std::string>();
+    check_output(*o.output, values["overwrite"].as<bool>());
     std::error_code error;
-    if (std::filesystem::equivalent(*output, path, error))
-      base::reject("output", *output, "is the input file; omit --output to analyse in place");
+    if (std::filesystem::equivalent(*o.output, o.path, error))
+      base::reject("output", *o.output, "is the input file; omit --output to analyse in place");
   }
+  if (values.count("theory")) o.theory = values["theory"].as<std::string>();
+  o.quiet = values["quiet"].as<bool>();
+  return o;
+}
 
-  // Read everything first: bad input must not touch any file.
-  std::vector<ProtocolAnalysis> protocols;
-  std::vector<std::int32_t> depths;
-  std::string subcommand;
-  {
-    if (is_stationary_file(path))
-      base::reject("file", path, "a cdl stationary file has no realizations; pass it as --theory");
-    // Checked against its configuration's layout: every read below is in place.
-    const SweepFileReader reader = open_sweep_file(path, "file");
-    subcommand = reader.subcommand;
-    const h5::Group root = reader.file.root();
-    depths = root.open_dataset("depth").read<std::int32_t>();
-    const std::size_t runs = root.open_dataset("run").read<std::int32_t>().size();
-    const double units =
-        root.has_attribute("population")
-            ? nan
-            : static_cast<double>(root.open_dataset("unit").read<std::int32_t>().size());
-    long done = 0;
-    for (const std::string& name : reader.protocols) {
-      const h5::Group group = root.open_group(name);
-      ProtocolAnalysis p;
-      p.name = name;
-      p.sigma = group.open_dataset("sigma").read<double>();
-      const auto status = group.open_dataset("status").read<std::int8_t>();
-      p.status_count.assign(sweep::point_status_names.size(), 0);
-      for (auto s : status) {
-        ++p.status_count[static_cast<std::size_t>(s)];
-        done += s == 0;
-      }
-      const auto order = group.open_dataset("order_parameter").read<double>();
-      std::vector<double> signal = order;
-      p.observable = "order_parameter";
-      std::vector<double> loss =
-          group.open_dataset(subcommand == "micro" ? "loss_test" : "loss").read<double>();
-      std::vector<double> rank1;
-      if (subcommand == "micro") {
-        const auto accuracy = group.open_dataset("accuracy").read<double>();
-        if (std::any_of(accuracy.begin(), accuracy.end(),
-                        [](double a) { return std::isfinite(a); })) {
-          signal = accuracy;
-          p.observable = "accuracy";
-        }
-        rank1 = group.open_dataset("rank1_r2").read<double>();
-      }
-      const std::size_t n_sigma = p.sigma.size();
-      for (std::size_t d = 0; d < depths.size(); ++d) {
-        const auto values_d = per_run(signal, status, d, runs, n_sigma);
-        const analysis::Curve curve = analysis::average_over_runs(values_d);
-        const analysis::Curve order_curve =
-            analysis::average_over_runs(per_run(order, status, d, runs, n_sigma));
-        p.mean.push_back(curve.mean);
-        p.se.push_back(curve.se);
-        std::vector<double> chi(n_sigma);
-        for (std::size_t s = 0; s < n_sigma; ++s) chi[s] = units * order_curve.variance[s];
-        p.chi.push_back(chi);
-        const analysis::Curve loss_curve =
-            analysis::average_over_runs(per_run(loss, status, d, runs, n_sigma));
-        p.loss.push_back(loss_curve.mean);
-        p.loss_se.push_back(loss_curve.se);
-        if (!rank1.empty())
-          p.rank1_r2.push_back(
-              analysis::average_over_runs(per_run(rank1, status, d, runs, n_sigma)).mean);
-        p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
-        p.interval.push_back(
-            analysis::bootstrap_window(p.sigma, values_d, static_cast<int>(resamples), seed));
-      }
-      protocols.push_back(std::move(p));
+// Averages over realizations and the ordered window of one protocol group, per depth.
+ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::string& name,
+                                  const AnalyzeOptions& o) {
+  const bool micro = reader.subcommand() == "micro";
+  ProtocolAnalysis p;
+  p.name = name;
+  p.sigma = reader.sigma(name);
+  const io::PointTable<std::int8_t> status = reader.points<std::int8_t>(name, "status");
+  p.status_count.assign(sweep::point_status_names.size(), 0);
+  for (const auto s : status.values) ++p.status_count[static_cast<std::size_t>(s)];
+  const io::PointTable<double> order = reader.points<double>(name, "order_parameter");
+  const io::PointTable<double> loss = reader.points<double>(name, micro ? "loss_test" : "loss");
+  io::PointTable<double> signal = order;
+  p.observable = "order_parameter";
+  io::PointTable<double> rank1;
+  if (micro) {
+    io::PointTable<double> accuracy = reader.points<double>(name, "accuracy");
+    if (std::any_of(accuracy.values.begin(), accuracy.values.end(),
+                    [](double a) { return std::isfinite(a); })) {
+      signal = std::move(accuracy);
+      p.observable = "accuracy";
     }
-    if (protocols.empty()) base::reject("file", path, "holds no protocol groups");
-    if (done == 0) base::reject("file", path, "every point failed or was not run");
+    rank1 = reader.points<double>(name, "rank1_r2");
   }
-  std::vector<double> predicted_c1, predicted_c2;
-  std::vector<std::int32_t> predicted_depths;
-  if (values.count("theory")) {
-    const std::string theory = values["theory"].as<std::string>();
-    try {
-      const h5::File file = h5::File::open_read_only(theory);
-      const h5::Group critical = file.root().open_group("critical");
-      predicted_depths = critical.open_dataset("depth").read<std::int32_t>();
-      predicted_c1 = critical.open_dataset("sigma_c1").read<double>();
-      predicted_c2 = critical.open_dataset("sigma_c2").read<double>();
-    } catch (const std::exception&) {
-      base::reject("theory", theory, "not a cdl stationary file with /critical");
-    }
-    if (predicted_c1.size() != predicted_depths.size() ||
-        predicted_c2.size() != predicted_depths.size())
-      base::reject("theory", theory, "/critical: sigma_c1, sigma_c2 and depth differ in length");
+  // The susceptibility of a finite ensemble; undefined for the N → ∞ population.
+  const double units = reader.units() > 0 ? static_cast<double>(reader.units()) : nan;
+  for (std::size_t d = 0; d < reader.depths().size(); ++d) {
+    const auto values_d = per_run(signal, status, d);
+    const analysis::Curve curve = analysis::average_over_runs(values_d);
+    const analysis::Curve order_curve = analysis::average_over_runs(per_run(order, status, d));
+    p.mean.push_back(curve.mean);
+    p.se.push_back(curve.se);
+    std::vector<double> chi(p.sigma.size());
+    for (std::size_t s = 0; s < chi.size(); ++s) chi[s] = units * order_curve.variance[s];
+    p.chi.push_back(chi);
+    const analysis::Curve loss_curve = analysis::average_over_runs(per_run(loss, status, d));
+    p.loss.push_back(loss_curve.mean);
+    p.loss_se.push_back(loss_curve.se);
+    if (!rank1.values.empty())
+      p.rank1_r2.push_back(analysis::average_over_runs(per_run(rank1, status, d)).mean);
+    p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
+    p.interval.push_back(analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
   }
+  return p;
+}
 
-  // Hysteresis of adiabatic pairs.
+// Reads and estimates everything before any file is touched: bad input writes nothing.
+SweepAnalysis analyse_sweep(const AnalyzeOptions& o) {
+  if (io::is_stationary_file(o.path))
+    base::reject("file", o.path, "a cdl stationary file has no realizations; pass it as --theory");
+  const io::SweepReader reader = open_sweep_file(o.path, "file");
+  SweepAnalysis a;
+  a.subcommand = reader.subcommand();
+  a.depths = reader.depths();
+  long done = 0;
+  for (const std::string& name : reader.protocols()) {
+    a.protocols.push_back(analyse_protocol(reader, name, o));
+    done += a.protocols.back().status_count[0];
+  }
+  if (a.protocols.empty()) base::reject("file", o.path, "holds no protocol groups");
+  if (done == 0) base::reject("file", o.path, "every point failed or was not run");
   const auto find = [&](const std::string& name) -> const ProtocolAnalysis* {
-    for (const auto& p : protocols)
+    for (const auto& p : a.protocols)
       if (p.name == name) return &p;
     return nullptr;
   };
   const ProtocolAnalysis *up = find("adiabatic_up"), *down = find("adiabatic_down");
-  std::vector<analysis::Hysteresis> loops;
   if (up && down)
-    for (std::size_t d = 0; d < depths.size(); ++d)
-      loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
+    for (std::size_t d = 0; d < a.depths.size(); ++d)
+      a.loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
+  return a;
+}
 
-  // Write /analysis, as the only writer of that file, into a temporary file that replaces the
-  // target only when complete: OUTPUT.part for --output (as the sweeps), a copy of FILE for an
-  // in-place analysis (FILE.analysis.part: never FILE.part, which may be a resumable sweep).
-  const std::string target = output ? *output : path;
-  const std::string temporary = output ? *output + ".part" : path + ".analysis.part";
-  const OutputLock lock(target, output ? "output" : "file");
-  if (std::error_code error; std::filesystem::is_symlink(temporary, error))
-    base::reject(output ? "output" : "file", target, temporary + " is a symbolic link");
-  RemoveUnlessKept unfinished(temporary);
-  {
-    h5::File file;
-    if (output) {
-      create_output(*output, [&] {
-        file = h5::File::create(temporary);
-        return 0;
-      });
-      io::write_provenance(file.root(), {command_line, ""});
-      file.root().set_attribute("subcommand", std::string("analyze"));
-      file.root().set_attribute("source", path);
-    } else {
-      std::error_code error;
-      std::filesystem::copy_file(path, temporary, std::filesystem::copy_options::overwrite_existing,
-                                 error);
-      if (error)
-        throw RuntimeError("cannot copy " + path + " to " + temporary + ": " + error.message());
-      file = h5::File::open_read_write(temporary);
-      if (file.root().has_link("analysis")) file.root().remove("analysis");
-    }
-    const h5::Group analysis_group = file.root().create_group("analysis");
-    analysis_group.set_attribute(
-        "estimator",
-        std::string("sigma_c1/sigma_c2: half-height crossings of the realization mean on log10 "
-                    "sigma (README, cdl analyze); intervals: 95 % bootstrap over realizations"));
-    for (const auto& p : protocols) {
-      const h5::Group g = analysis_group.create_group(p.name);
-      g.set_attribute("observable", p.observable);
-      // What this analysis saw: the points that were done, of all the grid's points (an
-      // analysis of an unfinished sweep says so).
-      std::int64_t total = 0;
-      for (long n : p.status_count) total += n;
-      g.set_attribute("points_done", static_cast<std::int64_t>(p.status_count[0]));
-      g.set_attribute("points_total", total);
-      const h5::Dataset depth = g.create_scale<std::int32_t>("depth", depths);
-      const h5::Dataset sigma = g.create_scale<double>("sigma", p.sigma);
-      write_matrix(g, "mean", p.mean, depth, sigma, "mean over realizations of " + p.observable);
-      write_matrix(g, "se", p.se, depth, sigma, "standard error of mean");
-      write_matrix(g, "chi", p.chi, depth, sigma,
-                   "susceptibility N * variance over realizations of order_parameter");
-      write_matrix(g, "loss", p.loss, depth, sigma,
-                   subcommand == "micro" ? "mean test loss" : "mean effective loss");
-      write_matrix(g, "loss_se", p.loss_se, depth, sigma, "standard error of loss");
-      if (!p.rank1_r2.empty())
-        write_matrix(g, "rank1_r2", p.rank1_r2, depth, sigma, "mean rank-one R^2");
-      std::vector<double> c1, c2;
-      std::vector<std::array<double, 2>> c1_ci, c2_ci;
-      for (std::size_t d = 0; d < depths.size(); ++d) {
-        c1.push_back(p.window[d].sigma_c1);
-        c2.push_back(p.window[d].sigma_c2);
-        c1_ci.push_back(p.interval[d].sigma_c1);
-        c2_ci.push_back(p.interval[d].sigma_c2);
-      }
-      write_vector(g, "sigma_c1", c1, depth, "onset of the ordered window");
-      write_vector(g, "sigma_c2", c2, depth, "end of the ordered window");
-      write_intervals(g, "sigma_c1_ci", c1_ci, depth, "95 % bootstrap interval of sigma_c1");
-      write_intervals(g, "sigma_c2_ci", c2_ci, depth, "95 % bootstrap interval of sigma_c2");
-    }
-    if (!loops.empty()) {
-      const h5::Group g = analysis_group.create_group("hysteresis");
-      const h5::Dataset depth = g.create_scale<std::int32_t>("depth", depths);
-      std::vector<double> w1, w2, area;
-      for (const auto& h : loops)
-        w1.push_back(h.width_c1), w2.push_back(h.width_c2), area.push_back(h.area);
-      write_vector(g, "width_c1", w1, depth, "log10(sigma_c1 up / sigma_c1 down), decades");
-      write_vector(g, "width_c2", w2, depth, "log10(sigma_c2 up / sigma_c2 down), decades");
-      write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
-    }
-    file.close();  // flushed and closed, checked: a failed write stops before the rename
+Prediction read_prediction(const std::string& theory) {
+  Prediction p;
+  try {
+    const h5::File file = h5::File::open_read_only(theory);
+    const h5::Group critical = file.root().open_group("critical");
+    p.depths = critical.open_dataset("depth").read<std::int32_t>();
+    p.sigma_c1 = critical.open_dataset("sigma_c1").read<double>();
+    p.sigma_c2 = critical.open_dataset("sigma_c2").read<double>();
+  } catch (const std::exception&) {
+    base::reject("theory", theory, "not a cdl stationary file with /critical");
   }
+  if (p.sigma_c1.size() != p.depths.size() || p.sigma_c2.size() != p.depths.size())
+    base::reject("theory", theory, "/critical: sigma_c1, sigma_c2 and depth differ in length");
+  return p;
+}
+
+void write_protocol(const h5::Group& analysis_group, const ProtocolAnalysis& p,
+                    const SweepAnalysis& a) {
+  const h5::Group g = analysis_group.create_group(p.name);
+  g.set_attribute("observable", p.observable);
+  // What this analysis saw: the points that were done, of all the grid's points (an analysis
+  // of an unfinished sweep says so).
+  std::int64_t total = 0;
+  for (long n : p.status_count) total += n;
+  g.set_attribute("points_done", static_cast<std::int64_t>(p.status_count[0]));
+  g.set_attribute("points_total", total);
+  const h5::Dataset depth = g.create_scale<std::int32_t>("depth", a.depths);
+  const h5::Dataset sigma = g.create_scale<double>("sigma", p.sigma);
+  write_matrix(g, "mean", p.mean, depth, sigma, "mean over realizations of " + p.observable);
+  write_matrix(g, "se", p.se, depth, sigma, "standard error of mean");
+  write_matrix(g, "chi", p.chi, depth, sigma,
+               "susceptibility N * variance over realizations of order_parameter");
+  write_matrix(g, "loss", p.loss, depth, sigma,
+               a.subcommand == "micro" ? "mean test loss" : "mean effective loss");
+  write_matrix(g, "loss_se", p.loss_se, depth, sigma, "standard error of loss");
+  if (!p.rank1_r2.empty())
+    write_matrix(g, "rank1_r2", p.rank1_r2, depth, sigma, "mean rank-one R^2");
+  std::vector<double> c1, c2;
+  std::vector<std::array<double, 2>> c1_ci, c2_ci;
+  for (std::size_t d = 0; d < a.depths.size(); ++d) {
+    c1.push_back(p.window[d].sigma_c1);
+    c2.push_back(p.window[d].sigma_c2);
+    c1_ci.push_back(p.interval[d].sigma_c1);
+    c2_ci.push_back(p.interval[d].sigma_c2);
+  }
+  write_vector(g, "sigma_c1", c1, depth, "onset of the ordered window");
+  write_vector(g, "sigma_c2", c2, depth, "end of the ordered window");
+  write_intervals(g, "sigma_c1_ci", c1_ci, depth, "95 % bootstrap interval of sigma_c1");
+  write_intervals(g, "sigma_c2_ci", c2_ci, depth, "95 % bootstrap interval of sigma_c2");
+}
+
+void write_hysteresis(const h5::Group& analysis_group, const SweepAnalysis& a) {
+  const h5::Group g = analysis_group.create_group("hysteresis");
+  const h5::Dataset depth = g.create_scale<std::int32_t>("depth", a.depths);
+  std::vector<double> w1, w2, area;
+  for (const auto& h : a.loops)
+    w1.push_back(h.width_c1), w2.push_back(h.width_c2), area.push_back(h.area);
+  write_vector(g, "width_c1", w1, depth, "log10(sigma_c1 up / sigma_c1 down), decades");
+  write_vector(g, "width_c2", w2, depth, "log10(sigma_c2 up / sigma_c2 down), decades");
+  write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
+}
+
+// Writes /analysis, as the only writer of the target, into a temporary file that replaces the
+// target only when complete: OUTPUT.part for --output (as the sweeps), a copy of FILE for an
+// in-place analysis (FILE.analysis.part: never FILE.part, which may be a resumable sweep).
+void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
+                    const std::string& command_line) {
+  const std::string target = o.output ? *o.output : o.path;
+  const std::string temporary = o.output ? *o.output + ".part" : o.path + ".analysis.part";
+  const OutputLock lock(target, o.output ? "output" : "file");
+  if (std::error_code error; std::filesystem::is_symlink(temporary, error))
+    base::reject(o.output ? "output" : "file", target, temporary + " is a symbolic link");
+  RemoveUnlessKept unfinished(temporary);
+  h5::File file;
+  if (o.output) {
+    create_output(*o.output, [&] {
+      file = h5::File::create(temporary);
+      return 0;
+    });
+    io::write_provenance(file.root(), {command_line, ""});
+    file.root().set_attribute("subcommand", std::string("analyze"));
+    file.root().set_attribute("source", o.path);
+  } else {
+    std::error_code error;
+    std::filesystem::copy_file(o.path, temporary, std::filesystem::copy_options::overwrite_existing,
+                               error);
+    if (error)
+      throw RuntimeError("cannot copy " + o.path + " to " + temporary + ": " + error.message());
+    file = h5::File::open_read_write(temporary);
+    if (file.root().has_link("analysis")) file.root().remove("analysis");
+  }
+  const h5::Group analysis_group = file.root().create_group("analysis");
+  analysis_group.set_attribute(
+      "estimator",
+      std::string("sigma_c1/sigma_c2: half-height crossings of the realization mean on log10 "
+                  "sigma (README, cdl analyze); intervals: 95 % bootstrap over realizations"));
+  for (const auto& p : a.protocols) write_protocol(analysis_group, p, a);
+  if (!a.loops.empty()) write_hysteresis(analysis_group, a);
+  file.close();  // flushed and closed, checked: a failed write stops before the rename
   std::filesystem::rename(temporary, target);
   unfinished.keep();
+}
 
-  // The table.
-  for (const auto& p : protocols) {
+void print_tables(const SweepAnalysis& a, const Prediction& prediction) {
+  for (const auto& p : a.protocols) {
     std::printf("\n%s (%s): ordered window, 95 %% bootstrap intervals\n", p.name.c_str(),
                 p.observable.c_str());
     // Points that are not done never enter an average: say how many were left out, and why.
@@ -330,27 +347,39 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
                     sweep::point_status_names[k];
     if (!excluded.empty()) std::printf("(left out: %s)\n", excluded.c_str());
     std::printf("%6s  %-30s %-30s", "depth", "sigma_c1", "sigma_c2");
-    if (!predicted_depths.empty()) std::printf(" %-10s %-10s", "theory c1", "theory c2");
+    if (!prediction.depths.empty()) std::printf(" %-10s %-10s", "theory c1", "theory c2");
     std::printf("\n");
-    for (std::size_t d = 0; d < depths.size(); ++d) {
-      std::printf("%6d  %-30s %-30s", depths[d],
+    for (std::size_t d = 0; d < a.depths.size(); ++d) {
+      std::printf("%6d  %-30s %-30s", a.depths[d],
                   format_sigma(p.window[d].sigma_c1, p.interval[d].sigma_c1).c_str(),
                   format_sigma(p.window[d].sigma_c2, p.interval[d].sigma_c2).c_str());
-      for (std::size_t k = 0; k < predicted_depths.size(); ++k)
-        if (predicted_depths[k] == depths[d])
-          std::printf(" %-10.3g %-10.3g", predicted_c1[k], predicted_c2[k]);
+      for (std::size_t k = 0; k < prediction.depths.size(); ++k)
+        if (prediction.depths[k] == a.depths[d])
+          std::printf(" %-10.3g %-10.3g", prediction.sigma_c1[k], prediction.sigma_c2[k]);
       std::printf("\n");
     }
   }
-  if (!loops.empty()) {
+  if (!a.loops.empty()) {
     std::printf("\nhysteresis (adiabatic_up vs adiabatic_down)\n%6s  %-12s %-12s %-12s\n", "depth",
                 "width c1", "width c2", "area");
-    for (std::size_t d = 0; d < depths.size(); ++d)
-      std::printf("%6d  %-12.3g %-12.3g %-12.3g\n", depths[d], loops[d].width_c1, loops[d].width_c2,
-                  loops[d].area);
+    for (std::size_t d = 0; d < a.depths.size(); ++d)
+      std::printf("%6d  %-12.3g %-12.3g %-12.3g\n", a.depths[d], a.loops[d].width_c1,
+                  a.loops[d].width_c2, a.loops[d].area);
   }
-  if (!values["quiet"].as<bool>())
-    std::cerr << "wrote /analysis to " << (output ? *output : path) << "\n";
+}
+
+}  // namespace
+
+int run_analyze(const std::vector<std::string>& arguments, const std::string& command_line) {
+  const auto parsed =
+      parse_file_command("cdl analyze FILE [options]", analyze_options(), "file", 1, arguments);
+  if (!parsed) return 0;  // --help
+  const AnalyzeOptions o = read_options(*parsed);
+  const SweepAnalysis a = analyse_sweep(o);
+  const Prediction prediction = o.theory ? read_prediction(*o.theory) : Prediction{};
+  write_analysis(o, a, command_line);
+  print_tables(a, prediction);
+  if (!o.quiet) std::cerr << "wrote /analysis to " << (o.output ? *o.output : o.path) << "\n";
   return 0;
 }
 

@@ -1,17 +1,19 @@
 // `cdl info FILE [--json]`: what a cdl file holds, in a few lines.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "h5/hdf5.hpp"
+#include "open_sweep.hpp"
 #include "options.hpp"
 #include "sweep/status.hpp"
-#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -42,7 +44,131 @@ struct ProtocolInfo {
   double sigma_min = NAN, sigma_max = NAN;
   std::vector<long> count = std::vector<long>(sweep::point_status_names.size(), 0);
   long owned = -1;  // −1: not a shard
+
+  long failed() const {
+    long n = 0;
+    for (std::size_t k = 2; k < count.size(); ++k) n += count[k];
+    return n;
+  }
 };
+
+// What `cdl info` shows of a file.
+struct FileInfo {
+  std::string path, subcommand;
+  std::map<std::string, std::string> text;  // provenance attributes, "" when absent
+  long long shard_index = 0, shard_count = 1;
+  std::vector<std::int32_t> depths;
+  std::size_t runs = 0;
+  std::vector<ProtocolInfo> protocols;
+};
+
+ProtocolInfo protocol_info(const io::SweepReader& reader, const std::string& name) {
+  ProtocolInfo p;
+  p.name = name;
+  const auto sigma = reader.sigma(name);
+  p.sigma = sigma.size();
+  if (!sigma.empty()) {
+    p.sigma_min = *std::min_element(sigma.begin(), sigma.end());
+    p.sigma_max = *std::max_element(sigma.begin(), sigma.end());
+  }
+  const auto status = reader.points<std::int8_t>(name, "status").values;
+  const auto owned = reader.owned(name).values;
+  if (reader.file().root().open_group(name).has_link("owned")) {
+    p.owned = 0;
+    for (auto o : owned) p.owned += o;
+  }
+  for (std::size_t k = 0; k < status.size(); ++k)
+    if (owned[k]) ++p.count[static_cast<std::size_t>(status[k])];
+  return p;
+}
+
+// A sweep is read through the validating reader; stationary and analysis files are shown by
+// their attributes.
+FileInfo read_info(const std::string& path) {
+  FileInfo info;
+  info.path = path;
+  h5::File file;
+  try {
+    file = h5::File::open_read_only(path);
+  } catch (const std::exception&) {
+    base::reject("file", path, "not a readable HDF5 file");
+  }
+  const h5::Group root = file.root();
+  if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
+    base::reject("file", path, "not a cdl file");
+  const auto read_texts = [&] {
+    for (const char* name : {"subcommand", "cdl_version", "created", "command", "config"})
+      info.text[name] =
+          root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string();
+  };
+  info.subcommand = text_attribute(root, "subcommand", "file", path);
+  if (info.subcommand != "theory" && info.subcommand != "micro" &&
+      info.subcommand != "stationary" && info.subcommand != "analyze")
+    base::reject("file", path, "names an unknown subcommand '" + info.subcommand + "'");
+  if (info.subcommand != "theory" && info.subcommand != "micro") {
+    read_texts();
+    return info;
+  }
+  // The validating reader first: HDF5 itself may crash on a damaged text it is asked to read.
+  const io::SweepReader reader = open_sweep_file(path, "file");
+  read_texts();
+  info.shard_index = reader.shard_index(), info.shard_count = reader.shard_count();
+  info.depths = reader.depths();
+  info.runs = reader.runs();
+  for (const std::string& name : reader.protocols())
+    info.protocols.push_back(protocol_info(reader, name));
+  return info;
+}
+
+void print_json(const FileInfo& info) {
+  std::cout << "{\n  \"file\": " << json_string(info.path);
+  for (const char* name : {"subcommand", "cdl_version", "created", "command", "config"})
+    std::cout << ",\n  \"" << name << "\": " << json_string(info.text.at(name));
+  std::cout << ",\n  \"complete\": true"
+            << ",\n  \"shard_index\": " << info.shard_index
+            << ",\n  \"shard_count\": " << info.shard_count << ",\n  \"depths\": [";
+  for (std::size_t d = 0; d < info.depths.size(); ++d)
+    std::cout << (d ? ", " : "") << info.depths[d];
+  std::cout << "],\n  \"runs\": " << info.runs << ",\n  \"protocols\": {";
+  for (std::size_t i = 0; i < info.protocols.size(); ++i) {
+    const ProtocolInfo& p = info.protocols[i];
+    std::cout << (i ? "," : "") << "\n    " << json_string(p.name) << ": {\"sigma\": " << p.sigma
+              << ", \"owned\": " << (p.owned < 0 ? "null" : std::to_string(p.owned));
+    for (std::size_t k = 0; k < p.count.size(); ++k)
+      std::cout << ", " << json_string(sweep::point_status_names[k]) << ": " << p.count[k];
+    std::cout << ", \"failed\": " << p.failed() << "}";
+  }
+  std::cout << "\n  }\n}\n";
+}
+
+void print_text(const FileInfo& info) {
+  std::cout << info.path << ": cdl " << info.subcommand << " file, cdl "
+            << info.text.at("cdl_version") << ", created " << info.text.at("created")
+            << "\n  command: " << info.text.at("command") << "\n";
+  if (!info.depths.empty()) {
+    std::cout << "  grid: depths";
+    for (auto d : info.depths) std::cout << " " << d;
+    std::cout << ", " << info.runs << " realizations";
+    if (!info.protocols.empty())
+      std::printf(", %zu couplings %.4g..%.4g", info.protocols[0].sigma,
+                  info.protocols[0].sigma_min, info.protocols[0].sigma_max);
+    std::cout << "\n";
+  }
+  if (info.shard_count > 1)
+    std::cout << "  shard " << info.shard_index << " of " << info.shard_count << "\n";
+  for (const ProtocolInfo& p : info.protocols) {
+    std::cout << "  " << p.name << ": " << p.count[0] << " done, " << p.failed() << " failed";
+    std::string reasons;
+    for (std::size_t k = 2; k < p.count.size(); ++k)
+      if (p.count[k] > 0)
+        reasons += (reasons.empty() ? "" : ", ") + std::to_string(p.count[k]) + " " +
+                   sweep::point_status_names[k];
+    if (!reasons.empty()) std::cout << " (" << reasons << ")";
+    std::cout << ", " << p.count[1] << " missing";
+    if (p.owned >= 0) std::cout << " (of the " << p.owned << " points this shard owns)";
+    std::cout << "\n";
+  }
+}
 
 }  // namespace
 
@@ -58,111 +184,11 @@ int run_info(const std::vector<std::string>& arguments, const std::string&) {
   if (!parsed) return 0;  // --help
   const po::variables_map& values = *parsed;
   if (!values.count("file")) base::reject("file", "", "name a cdl file");
-  const std::string path = values["file"].as<std::string>();
-  h5::File file;
-  try {
-    file = h5::File::open_read_only(path);
-  } catch (const std::exception&) {
-    base::reject("file", path, "not a readable HDF5 file");
-  }
-  const h5::Group root = file.root();
-  if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
-    base::reject("file", path, "not a cdl file");
-  const auto text = [&](const char* name) {
-    return root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string();
-  };
-  const std::string subcommand = text("subcommand");
-  if (subcommand != "theory" && subcommand != "micro" && subcommand != "stationary" &&
-      subcommand != "analyze")
-    base::reject("file", path, "names an unknown subcommand '" + subcommand + "'");
-  long shard_index = 0, shard_count = 1;
-  std::vector<std::int32_t> depths;
-  std::size_t runs = 0;
-  std::vector<ProtocolInfo> protocols;
-  // A sweep is read through the validating reader; stationary and analysis files are shown by
-  // their attributes.
-  const bool sweep_file = subcommand == "theory" || subcommand == "micro";
-  const SweepFileReader reader = sweep_file ? open_sweep_file(path, "file") : SweepFileReader{};
-  if (sweep_file) {
-    shard_index = reader.shard_index, shard_count = reader.shard_count;
-    depths = root.open_dataset("depth").read<std::int32_t>();
-    runs = root.open_dataset("run").read<std::int32_t>().size();
-  }
-  for (const std::string& name : reader.protocols) {
-    const h5::Group group = root.open_group(name);
-    ProtocolInfo p;
-    p.name = name;
-    const auto sigma = group.open_dataset("sigma").read<double>();
-    p.sigma = sigma.size();
-    if (!sigma.empty()) {
-      p.sigma_min = *std::min_element(sigma.begin(), sigma.end());
-      p.sigma_max = *std::max_element(sigma.begin(), sigma.end());
-    }
-    const auto status = group.open_dataset("status").read<std::int8_t>();
-    std::vector<std::int8_t> owned(status.size(), 1);
-    if (group.has_link("owned")) {
-      owned = group.open_dataset("owned").read<std::int8_t>();
-      p.owned = 0;
-      for (auto o : owned) p.owned += o;
-    }
-    for (std::size_t k = 0; k < status.size(); ++k) {
-      if (owned[k]) ++p.count[static_cast<std::size_t>(status[k])];
-    }
-    protocols.push_back(p);
-  }
-  const auto failed = [](const ProtocolInfo& p) {
-    long n = 0;
-    for (std::size_t k = 2; k < p.count.size(); ++k) n += p.count[k];
-    return n;
-  };
-
-  if (values["json"].as<bool>()) {
-    std::cout << "{\n  \"file\": " << json_string(path)
-              << ",\n  \"subcommand\": " << json_string(subcommand)
-              << ",\n  \"cdl_version\": " << json_string(text("cdl_version"))
-              << ",\n  \"created\": " << json_string(text("created"))
-              << ",\n  \"command\": " << json_string(text("command"))
-              << ",\n  \"config\": " << json_string(text("config")) << ",\n  \"complete\": "
-              << "true"
-              << ",\n  \"shard_index\": " << shard_index << ",\n  \"shard_count\": " << shard_count
-              << ",\n  \"depths\": [";
-    for (std::size_t d = 0; d < depths.size(); ++d) std::cout << (d ? ", " : "") << depths[d];
-    std::cout << "],\n  \"runs\": " << runs << ",\n  \"protocols\": {";
-    for (std::size_t i = 0; i < protocols.size(); ++i) {
-      const ProtocolInfo& p = protocols[i];
-      std::cout << (i ? "," : "") << "\n    " << json_string(p.name) << ": {\"sigma\": " << p.sigma
-                << ", \"owned\": " << (p.owned < 0 ? "null" : std::to_string(p.owned));
-      for (std::size_t k = 0; k < p.count.size(); ++k)
-        std::cout << ", " << json_string(sweep::point_status_names[k]) << ": " << p.count[k];
-      std::cout << ", \"failed\": " << failed(p) << "}";
-    }
-    std::cout << "\n  }\n}\n";
-    return 0;
-  }
-  std::cout << path << ": cdl " << subcommand << " file, cdl " << text("cdl_version")
-            << ", created " << text("created") << "\n  command: " << text("command") << "\n";
-  if (!depths.empty()) {
-    std::cout << "  grid: depths";
-    for (auto d : depths) std::cout << " " << d;
-    std::cout << ", " << runs << " realizations";
-    if (!protocols.empty())
-      std::printf(", %zu couplings %.4g..%.4g", protocols[0].sigma, protocols[0].sigma_min,
-                  protocols[0].sigma_max);
-    std::cout << "\n";
-  }
-  if (shard_count > 1) std::cout << "  shard " << shard_index << " of " << shard_count << "\n";
-  for (const ProtocolInfo& p : protocols) {
-    std::cout << "  " << p.name << ": " << p.count[0] << " done, " << failed(p) << " failed";
-    std::string reasons;
-    for (std::size_t k = 2; k < p.count.size(); ++k)
-      if (p.count[k] > 0)
-        reasons += (reasons.empty() ? "" : ", ") + std::to_string(p.count[k]) + " " +
-                   sweep::point_status_names[k];
-    if (!reasons.empty()) std::cout << " (" << reasons << ")";
-    std::cout << ", " << p.count[1] << " missing";
-    if (p.owned >= 0) std::cout << " (of the " << p.owned << " points this shard owns)";
-    std::cout << "\n";
-  }
+  const FileInfo info = read_info(values["file"].as<std::string>());
+  if (values["json"].as<bool>())
+    print_json(info);
+  else
+    print_text(info);
   return 0;
 }
 

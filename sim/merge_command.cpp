@@ -13,10 +13,10 @@
 #include "commands.hpp"
 #include "config.hpp"
 #include "h5/hdf5.hpp"
+#include "open_sweep.hpp"
 #include "options.hpp"
 #include "output_lock.hpp"
 #include "sweep/status.hpp"
-#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -31,8 +31,7 @@ namespace {
 
 struct Shard {
   std::string path;
-  h5::File file;
-  long long index = 0, count = 1;
+  io::SweepReader reader;
 };
 
 // Every dataset of a group except its dimension scales (and the shard's `owned` mask).
@@ -88,6 +87,100 @@ std::string point_name(const std::string& protocol, const std::vector<std::int32
   return text.str();
 }
 
+// Points owned by no shard or not run, and points owned by several: at most five named each.
+struct Problems {
+  std::vector<std::string> missing, duplicated;
+  long missing_count = 0, duplicated_count = 0;
+
+  static std::string join(const std::vector<std::string>& names, long count) {
+    std::string text;
+    for (const auto& n : names) text += (text.empty() ? "" : ", ") + n;
+    return text + (count > static_cast<long>(names.size()) ? ", ..." : "");
+  }
+};
+
+// Every shard is checked by the validating reader (a damaged or edited shard is bad input
+// naming the file and the dataset, before any copy), and all come from the same sweep, version
+// and shard count.
+std::vector<Shard> read_shards(const std::vector<std::string>& files) {
+  std::vector<Shard> shards;
+  for (const std::string& path : files) {
+    Shard shard{path,
+                open_sweep_file(path, [&](const std::string& why) { reject_shard(path, why); })};
+    if (!shards.empty()) {
+      const io::SweepReader &first = shards.front().reader, &read = shard.reader;
+      const std::string& first_path = shards.front().path;
+      if (read.version() != first.version())
+        reject_shard(path, "written by cdl " + read.version() + ", " + first_path + " by cdl " +
+                               first.version());
+      if (read.config() != first.config() || read.subcommand() != first.subcommand())
+        reject_shard(path, "comes from a different sweep than " + first_path);
+      if (read.shard_count() != first.shard_count())
+        reject_shard(path, "is one of " + std::to_string(read.shard_count()) + " shards, " +
+                               first_path + " one of " + std::to_string(first.shard_count()));
+    }
+    shards.push_back(std::move(shard));
+  }
+  return shards;
+}
+
+// Copies one protocol group's points, each from the shard that owns it, and records missing
+// and doubly owned points. Marks in `finished` [depth * runs + run] the shards that finished
+// a point of each realization.
+void merge_protocol(const h5::Group& out_group, const std::vector<Shard>& shards,
+                    const std::string& protocol, Problems& problems,
+                    std::vector<std::vector<bool>>& finished) {
+  const io::SweepReader& first = shards.front().reader;
+  const auto sigma = first.sigma(protocol);
+  std::vector<h5::Group> groups;
+  std::vector<io::PointTable<std::int8_t>> owned, status;
+  for (const Shard& shard : shards) {
+    groups.push_back(shard.reader.file().root().open_group(protocol));
+    owned.push_back(shard.reader.owned(protocol));
+    status.push_back(shard.reader.points<std::int8_t>(protocol, "status"));
+  }
+  const std::size_t points = status.front().values.size();
+  std::vector<int> owner(points, -1);
+  for (std::size_t p = 0; p < points; ++p) {
+    int claims = 0;
+    for (std::size_t k = 0; k < shards.size(); ++k) {
+      if (!owned[k].values[p]) continue;
+      ++claims;
+      if (owner[p] < 0) owner[p] = static_cast<int>(k);
+    }
+    const auto name = [&] { return point_name(protocol, first.depths(), sigma, first.runs(), p); };
+    if (claims > 1 && problems.duplicated_count++ < 5) problems.duplicated.push_back(name());
+    const bool done = owner[p] >= 0 && status[static_cast<std::size_t>(owner[p])].values[p] !=
+                                           static_cast<std::int8_t>(sweep::PointStatus::not_run);
+    if (!done && problems.missing_count++ < 5) problems.missing.push_back(name());
+    if (done) finished[static_cast<std::size_t>(owner[p])][p / sigma.size()] = true;
+  }
+  for (const std::string& name : data_names(out_group))
+    copy_dataset(out_group, groups, name, points, [&](std::size_t p) { return owner[p]; });
+}
+
+// Root data of a realization [depth, run, …]: every shard that finished one of its points
+// wrote the same values, so the first such shard that holds them is taken.
+void merge_realizations(const h5::Group& out_root, const std::vector<Shard>& shards,
+                        const std::vector<std::vector<bool>>& finished) {
+  std::vector<h5::Group> roots;
+  for (const Shard& shard : shards) roots.push_back(shard.reader.file().root());
+  const std::size_t realizations = finished.front().size();
+  for (const std::string& name : data_names(out_root)) {
+    std::vector<std::vector<double>> data;
+    for (const h5::Group& root : roots) data.push_back(root.open_dataset(name).read<double>());
+    const std::size_t block = data.front().size() / realizations;
+    copy_blocks<double>(out_root, roots, name, realizations, [&](std::size_t b) {
+      for (std::size_t k = 0; k < data.size(); ++k) {
+        if (!finished[k][b]) continue;
+        for (std::size_t i = b * block; i < (b + 1) * block; ++i)
+          if (!std::isnan(data[k][i])) return static_cast<int>(k);
+      }
+      return -1;
+    });
+  }
+}
+
 }  // namespace
 
 int run_merge(const std::vector<std::string>& arguments, const std::string& command_line) {
@@ -109,123 +202,46 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   if (files.size() < 2) throw InputError("usage: cdl merge OUTPUT SHARD... (try --help)");
   const std::string output = files[0];
   check_output(output, values["overwrite"].as<bool>());
-
-  // Every shard must come from the same sweep, version and shard count.
-  std::vector<Shard> shards;
-  std::string config, version, subcommand;
-  for (std::size_t k = 1; k < files.size(); ++k) {
-    // A damaged or edited shard is bad input naming the file and the dataset, before any copy.
-    SweepFileReader read =
-        open_sweep_file(files[k], [&](const std::string& why) { reject_shard(files[k], why); });
-    Shard shard{files[k], std::move(read.file), read.shard_index, read.shard_count};
-    const std::string &this_config = read.config, &this_version = read.version,
-                      &this_subcommand = read.subcommand;
-    if (k == 1) {
-      config = this_config, version = this_version, subcommand = this_subcommand;
-    } else if (this_version != version) {
-      reject_shard(files[k],
-                   "written by cdl " + this_version + ", " + files[1] + " by cdl " + version);
-    } else if (this_config != config || this_subcommand != subcommand) {
-      reject_shard(files[k], "comes from a different sweep than " + files[1]);
-    } else if (shard.count != shards.front().count) {
-      reject_shard(files[k], "is one of " + std::to_string(shard.count) + " shards, " + files[1] +
-                                 " one of " + std::to_string(shards.front().count));
-    }
-    shards.push_back(std::move(shard));
-  }
+  const std::vector<Shard> shards = read_shards({files.begin() + 1, files.end()});
+  const io::SweepReader& first = shards.front().reader;
 
   // The output, laid out exactly as a single process would write it, by its only writer.
   const OutputLock lock(output, "output");
   const std::string partial = output + ".part";
   create_output(output, [&] {
-    h5::File file = subcommand == "theory"
-                        ? theory_layout(config, h5::File::create(partial), command_line)
-                        : micro_layout(config, h5::File::create(partial), command_line);
+    h5::File file = first.subcommand() == "theory"
+                        ? theory_layout(first.config(), h5::File::create(partial), command_line)
+                        : micro_layout(first.config(), h5::File::create(partial), command_line);
     file.close();
     return 0;
   });
   // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
   RemoveUnlessKept unfinished(partial);
   h5::File out = h5::File::open_read_write(partial);
-  const h5::Group out_root = out.root();
-  const auto depths = out_root.open_dataset("depth").read<std::int32_t>();
-  const std::size_t n_depth = depths.size(),
-                    n_run = out_root.open_dataset("run").read<std::int32_t>().size();
-
-  std::vector<h5::Group> shard_roots;
-  for (const Shard& shard : shards) shard_roots.push_back(shard.file.root());
-  std::vector<std::string> missing, duplicated;
-  long missing_count = 0, duplicated_count = 0;
-  for (const std::string& protocol : out_root.link_names()) {
-    if (!out_root.is_group(protocol)) continue;
-    const h5::Group out_group = out_root.open_group(protocol);
-    const auto sigma = out_group.open_dataset("sigma").read<double>();
-    const std::size_t points = n_depth * n_run * sigma.size();
-    std::vector<h5::Group> groups;
-    std::vector<std::vector<std::int8_t>> owned, status;
-    for (const h5::Group& root : shard_roots) {
-      groups.push_back(root.open_group(protocol));
-      status.push_back(groups.back().open_dataset("status").read<std::int8_t>());
-      owned.push_back(groups.back().has_link("owned")
-                          ? groups.back().open_dataset("owned").read<std::int8_t>()
-                          : std::vector<std::int8_t>(points, 1));
-    }
-    std::vector<int> owner(points, -1);
-    for (std::size_t p = 0; p < points; ++p) {
-      int claims = 0;
-      for (std::size_t k = 0; k < groups.size(); ++k) {
-        if (!owned[k][p]) continue;
-        ++claims;
-        if (owner[p] < 0) owner[p] = static_cast<int>(k);
-      }
-      if (claims > 1) {
-        if (duplicated.size() < 5)
-          duplicated.push_back(point_name(protocol, depths, sigma, n_run, p));
-        ++duplicated_count;
-      }
-      const bool done = owner[p] >= 0 && status[static_cast<std::size_t>(owner[p])][p] !=
-                                             static_cast<std::int8_t>(sweep::PointStatus::not_run);
-      if (!done) {
-        if (missing.size() < 5) missing.push_back(point_name(protocol, depths, sigma, n_run, p));
-        ++missing_count;
-      }
-    }
-    for (const std::string& name : data_names(out_group))
-      copy_dataset(out_group, groups, name, points, [&](std::size_t p) { return owner[p]; });
-  }
-  const auto join = [](const std::vector<std::string>& names, long count) {
-    std::string text;
-    for (const auto& n : names) text += (text.empty() ? "" : ", ") + n;
-    return text + (count > static_cast<long>(names.size()) ? ", ..." : "");
-  };
-  if ((missing_count > 0 && !values["allow-partial"].as<bool>()) || duplicated_count > 0) {
+  Problems problems;
+  std::vector<std::vector<bool>> finished(
+      shards.size(), std::vector<bool>(first.depths().size() * first.runs(), false));
+  for (const std::string& protocol : first.protocols())
+    merge_protocol(out.root().open_group(protocol), shards, protocol, problems, finished);
+  if ((problems.missing_count > 0 && !values["allow-partial"].as<bool>()) ||
+      problems.duplicated_count > 0) {
     out.close();
-    if (duplicated_count > 0)
-      throw InputError(std::to_string(duplicated_count) +
-                       " points owned by several shards: " + join(duplicated, duplicated_count));
-    throw InputError(std::to_string(missing_count) + " points missing: " +
-                     join(missing, missing_count) + "; --allow-partial writes the rest");
+    if (problems.duplicated_count > 0)
+      throw InputError(std::to_string(problems.duplicated_count) +
+                       " points owned by several shards: " +
+                       Problems::join(problems.duplicated, problems.duplicated_count));
+    throw InputError(std::to_string(problems.missing_count) + " points missing: " +
+                     Problems::join(problems.missing, problems.missing_count) +
+                     "; --allow-partial writes the rest");
   }
-  // Root data of a realization [depth, run, …]: every shard that computed one of its points
-  // wrote the same values, so the first shard holding any is taken.
-  for (const std::string& name : data_names(out_root)) {
-    std::vector<std::vector<double>> data;
-    for (const h5::Group& root : shard_roots)
-      data.push_back(root.open_dataset(name).read<double>());
-    const std::size_t block = data.front().size() / (n_depth * n_run);
-    copy_blocks<double>(out_root, shard_roots, name, n_depth * n_run, [&](std::size_t b) {
-      for (std::size_t k = 0; k < data.size(); ++k)
-        for (std::size_t i = b * block; i < (b + 1) * block; ++i)
-          if (!std::isnan(data[k][i])) return static_cast<int>(k);
-      return -1;
-    });
-  }
+  merge_realizations(out.root(), shards, finished);
   out.close();
   fs::rename(partial, output);
   unfinished.keep();
   if (!values["quiet"].as<bool>()) {
     std::cerr << "cdl merge: wrote " << output << " from " << shards.size() << " shard file(s)";
-    if (missing_count > 0) std::cerr << "; " << missing_count << " points missing (status not_run)";
+    if (problems.missing_count > 0)
+      std::cerr << "; " << problems.missing_count << " points missing (status not_run)";
     std::cerr << "\n";
   }
   return 0;

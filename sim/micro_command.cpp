@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <span>
 
 #include "analysis/transitions.hpp"
 #include "base/errors.hpp"
@@ -14,6 +15,7 @@
 #include "config.hpp"
 #include "experiments/micro_output.hpp"
 #include "experiments/micro_sweep.hpp"
+#include "open_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep_job.hpp"
@@ -308,31 +310,28 @@ void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
 // standard error over realizations, read back from the written file.
 void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
   const bool classes = sweep.task.kind == micro::TaskKind::classes;
-  const char* observable = classes ? "accuracy" : "order_parameter";
-  const h5::File file = h5::File::open_read_only(path);
-  const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
+  const io::SweepReader reader = open_sweep_file(path, "output");
   long done = 0, failed = 0;
   for (const auto protocol : sweep.protocols) {
-    const h5::Group group = file.root().open_group(sweep::name(protocol));
-    const auto values = group.open_dataset(observable).read<double>();
-    const auto vote = group.open_dataset("accuracy_vote").read<double>();
-    const auto status = group.open_dataset("status").read<std::int8_t>();
+    const std::string name = sweep::name(protocol);
+    const auto values = reader.points<double>(name, classes ? "accuracy" : "order_parameter");
+    const auto vote = reader.points<double>(name, "accuracy_vote");
+    const auto status = reader.points<std::int8_t>(name, "status");
     std::printf("\n%s: mean +- standard error over realizations, protocol %s\n%10s",
-                classes ? "test accuracy per unit [and of the vote]" : "|<m>|",
-                sweep::name(protocol).c_str(), "sigma");
+                classes ? "test accuracy per unit [and of the vote]" : "|<m>|", name.c_str(),
+                "sigma");
     for (int d : sweep.depths) std::printf("   %6s D=%-*d", "", classes ? 16 : 9, d);
     std::printf("\n");
-    for (std::size_t s = 0; s < n_sigma; ++s) {
+    for (std::size_t s = 0; s < status.sigmas; ++s) {
       std::printf("%10.4g", sweep.sigma[s]);
-      for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
-        std::vector<double> done, done_vote;  // failed points never enter a summary
-        for (std::size_t r = 0; r < n_run; ++r) {
-          const std::size_t i = (d * n_run + r) * n_sigma + s;
-          if (status[i] != 0) continue;
-          done.push_back(values[i]);
-          done_vote.push_back(vote[i]);
+      for (std::size_t d = 0; d < status.depths; ++d) {
+        std::vector<double> done_values, done_vote;  // failed points never enter a summary
+        for (std::size_t r = 0; r < status.runs; ++r) {
+          if (status.at(d, r, s) != 0) continue;
+          done_values.push_back(values.at(d, r, s));
+          done_vote.push_back(vote.at(d, r, s));
         }
-        const analysis::MeanError m = analysis::mean_and_error(done);
+        const analysis::MeanError m = analysis::mean_and_error(done_values);
         if (classes)
           std::printf("   %6.3f +- %-5.3f [%5.3f]", m.mean, m.se,
                       analysis::mean_and_error(done_vote).mean);
@@ -341,18 +340,18 @@ void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
       }
       std::printf("\n");
     }
-    for (auto s : status) (s == 0 ? done : failed) += 1;
+    for (auto s : status.values) (s == 0 ? done : failed) += 1;
   }
   if (classes) {
     // The reference the collective phase approaches: one network trained on all the data.
-    const auto reference = file.root().open_dataset("all_data_accuracy").read<double>();
+    const auto reference = reader.per_run("all_data_accuracy");
     std::printf("\none network on all the training data, as many steps: test accuracy");
     for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
-      double sum = 0;
-      long n = 0;
-      for (std::size_t r = 0; r < n_run; ++r)
-        if (std::isfinite(reference[d * n_run + r])) sum += reference[d * n_run + r], ++n;
-      std::printf("%s D=%d %.3f", d ? "," : "", sweep.depths[d], n ? sum / n : NAN);
+      // Runs whose reference was not computed (NaN) are left out of the mean.
+      const auto runs =
+          std::span<const double>(reference).subspan(d * reader.runs(), reader.runs());
+      std::printf("%s D=%d %.3f", d ? "," : "", sweep.depths[d],
+                  analysis::mean_and_error(runs).mean);
     }
     std::printf("\n");
   }
@@ -383,8 +382,8 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const io::Provenance provenance{
       command_line, resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
   return run_job<io::MicroFileWriter>(
-      "micro", job, sweep::micro_work_items(sweep, /*split_nonadiabatic=*/true), sweep.runs,
-      sweep.sigma.size(), static_cast<int>(sweep.protocols.size()), provenance,
+      "micro", job, sweep::micro_work_items(sweep, /*split_nonadiabatic=*/true),
+      static_cast<int>(sweep.protocols.size()), provenance,
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {

@@ -2,8 +2,8 @@
 
 #include "base/errors.hpp"
 #include "h5/hdf5.hpp"
+#include "open_sweep.hpp"
 #include "sweep/status.hpp"
-#include "sweep_reader.hpp"
 
 namespace cdl::sim {
 
@@ -44,35 +44,32 @@ void check_resumable(const std::string& partial, const io::Provenance& provenanc
     base::reject("resume", partial,
                  "cannot be resumed: " + why + "; move it aside, or start afresh with --overwrite");
   };
-  const SweepFileReader reader = open_sweep_file(partial, refuse);
-  if (reader.version != CDL_VERSION)
-    refuse("written by cdl " + reader.version + ", this is " + CDL_VERSION);
-  if (reader.config != provenance.config_ini)
+  const io::SweepReader reader = open_sweep_file(partial, refuse);
+  if (reader.version() != CDL_VERSION)
+    refuse("written by cdl " + reader.version() + ", this is " + CDL_VERSION);
+  if (reader.config() != provenance.config_ini)
     refuse("written by a different configuration (see its config)");
-  if (reader.shard_index != shard.index || reader.shard_count != shard.count)
-    refuse("written as shard " + std::to_string(reader.shard_index) + " of " +
-           std::to_string(reader.shard_count));
+  if (reader.shard_index() != shard.index || reader.shard_count() != shard.count)
+    refuse("written as shard " + std::to_string(reader.shard_index()) + " of " +
+           std::to_string(reader.shard_count()));
 }
 
 std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,
                                           const std::vector<int>& shard_of, int shard,
-                                          const std::vector<std::vector<std::int8_t>>& status,
-                                          int runs, std::size_t n_sigma) {
+                                          const std::vector<io::PointTable<std::int8_t>>& status) {
   std::vector<sweep::WorkItem> todo;
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (shard_of[i] != shard) continue;
     const sweep::WorkItem& item = items[i];
+    const sweep::Chain& chain = item.chain;
     bool done = !status.empty();
     for (const int s : item.sigma) {
       if (!done) break;
-      const std::size_t at =
-          (static_cast<std::size_t>(item.chain.depth_index) * static_cast<std::size_t>(runs) +
-           static_cast<std::size_t>(item.chain.run)) *
-              n_sigma +
-          static_cast<std::size_t>(s);
       // A failed point is finished too: recomputing it would fail the same way.
-      done = status[static_cast<std::size_t>(item.chain.protocol)][at] !=
-             static_cast<std::int8_t>(sweep::PointStatus::not_run);
+      done =
+          status[static_cast<std::size_t>(chain.protocol)].at(
+              static_cast<std::size_t>(chain.depth_index), static_cast<std::size_t>(chain.run),
+              static_cast<std::size_t>(s)) != static_cast<std::int8_t>(sweep::PointStatus::not_run);
     }
     // An adiabatic chain with any point missing is recomputed whole: each point needs the
     // previous one's final state.

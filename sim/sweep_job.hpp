@@ -42,11 +42,10 @@ void check_resumable(const std::string& partial, const io::Provenance& provenanc
                      const sweep::Shard& shard);
 
 // The items of `items` this shard owns, minus those whose points are all done in `status`
-// (per protocol, [depth, run, sigma] row-major; empty: nothing done yet).
+// (one table per protocol; empty: nothing done yet).
 std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,
                                           const std::vector<int>& shard_of, int shard,
-                                          const std::vector<std::vector<std::int8_t>>& status,
-                                          int runs, std::size_t n_sigma);
+                                          const std::vector<io::PointTable<std::int8_t>>& status);
 
 // The empty, sealed file an unsharded process writes, laid out in `file`.
 template <class Writer, class Sweep>
@@ -61,7 +60,7 @@ h5::File lay_out_unsharded(h5::File file, const Sweep& sweep, const io::Provenan
 // computes items and hands each result to the writer; `summary(path)` prints the table.
 template <class Writer, class Run, class Summary>
 int run_job(const std::string& subcommand, const Job& job,
-            const std::vector<sweep::WorkItem>& items, int runs, std::size_t n_sigma, int protocols,
+            const std::vector<sweep::WorkItem>& items, int protocols,
             const io::Provenance& provenance,
             const std::function<Writer(const std::string&)>& create,
             const std::function<Writer(const std::string&)>& reopen, Run run, Summary summary) {
@@ -71,7 +70,7 @@ int run_job(const std::string& subcommand, const Job& job,
   const OutputLock lock(job.output, "output");
   const std::vector<int> shard_of = sweep::assign_shards(items, job.shard.count);
   const std::string partial = job.output + ".part";
-  std::vector<std::vector<std::int8_t>> status;
+  std::vector<io::PointTable<std::int8_t>> status;
   std::optional<Writer> writer;
   // The layout is made under another name and renamed to OUTPUT.part only once complete, so
   // OUTPUT.part always holds a whole layout: one that cannot be read is damaged and refused
@@ -111,8 +110,7 @@ int run_job(const std::string& subcommand, const Job& job,
     fs::rename(creating, partial);
     writer.emplace(reopen(partial));
   }
-  const std::vector<sweep::WorkItem> todo =
-      items_to_run(items, shard_of, job.shard.index, status, runs, n_sigma);
+  const std::vector<sweep::WorkItem> todo = items_to_run(items, shard_of, job.shard.index, status);
   long points = 0;
   for (const auto& item : todo) points += static_cast<long>(item.sigma.size());
   Progress progress(points, "points", job.quiet);

@@ -12,6 +12,7 @@
 #include "config.hpp"
 #include "experiments/theory_output.hpp"
 #include "experiments/theory_sweep.hpp"
+#include "open_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
 #include "sweep_job.hpp"
@@ -177,44 +178,39 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
 void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
-  const h5::File file = h5::File::open_read_only(path);
-  const h5::Group root = file.root();
-  const std::size_t n_sigma = sweep.sigma.size(), n_run = static_cast<std::size_t>(sweep.runs);
+  const io::SweepReader reader = open_sweep_file(path, "output");
   std::vector<long> status_count(sweep::point_status_names.size(), 0);
   bool any_not_converged = false;
   for (const auto protocol : sweep.protocols) {
-    const h5::Group group = root.open_group(sweep::name(protocol));
-    const auto order = group.open_dataset("order_parameter").read<double>();
-    const auto status = group.open_dataset("status").read<std::int8_t>();
-    for (auto s : status) ++status_count[static_cast<std::size_t>(s)];
+    const std::string name = sweep::name(protocol);
+    const auto order = reader.points<double>(name, "order_parameter");
+    const auto status = reader.points<std::int8_t>(name, "status");
+    for (auto s : status.values) ++status_count[static_cast<std::size_t>(s)];
     // N → ∞: one trajectory; the ± is the quadrature error estimate.
     const auto error = sweep.infinite_population
-                           ? group.open_dataset("order_parameter_error").read<double>()
-                           : std::vector<double>{};
+                           ? reader.points<double>(name, "order_parameter_error")
+                           : io::PointTable<double>{};
     std::printf("\n<m>: %s, protocol %s\n%10s",
                 sweep.infinite_population ? "N -> infinity +- quadrature error estimate"
                                           : "mean +- standard error over realizations",
-                sweep::name(protocol).c_str(), "sigma");
+                name.c_str(), "sigma");
     for (int d : sweep.depths) std::printf("   %8s D=%-9d", "", d);
     std::printf("\n");
-    for (std::size_t s = 0; s < n_sigma; ++s) {
+    for (std::size_t s = 0; s < status.sigmas; ++s) {
       std::printf("%10.4g", sweep.sigma[s]);
-      for (std::size_t d = 0; d < sweep.depths.size(); ++d) {
+      for (std::size_t d = 0; d < status.depths; ++d) {
         if (sweep.infinite_population &&
-            status[d * n_sigma + s] ==
-                static_cast<std::int8_t>(sweep::PointStatus::not_converged)) {
+            status.at(d, 0, s) == static_cast<std::int8_t>(sweep::PointStatus::not_converged)) {
           // Its best value, marked: never a silent value.
-          std::printf("   %8.4f +- %-6.4f*", order[d * n_sigma + s], error[d * n_sigma + s]);
+          std::printf("   %8.4f +- %-6.4f*", order.at(d, 0, s), error.at(d, 0, s));
           any_not_converged = true;
           continue;
         }
         std::vector<double> done;  // failed points never enter a summary
-        for (std::size_t r = 0; r < n_run; ++r) {
-          const std::size_t i = (d * n_run + r) * n_sigma + s;
-          if (status[i] == 0) done.push_back(order[i]);
-        }
+        for (std::size_t r = 0; r < status.runs; ++r)
+          if (status.at(d, r, s) == 0) done.push_back(order.at(d, r, s));
         const analysis::MeanError m = analysis::mean_and_error(done);
-        const double se = error.empty() ? m.se : error[d * n_sigma + s];
+        const double se = error.values.empty() ? m.se : error.at(d, 0, s);
         std::printf("   %8.4f +- %-7.4f", m.mean, se);
       }
       std::printf("\n");
@@ -260,7 +256,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
   const bool split = job.shard.count > 1 || chains < 4L * threads;
   return run_job<io::TheoryFileWriter>(
-      "theory", job, sweep::theory_work_items(sweep, split), sweep.runs, sweep.sigma.size(),
+      "theory", job, sweep::theory_work_items(sweep, split),
       static_cast<int>(sweep.protocols.size()), provenance,
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
       [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },

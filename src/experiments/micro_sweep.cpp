@@ -8,6 +8,7 @@
 #include "base/random.hpp"
 #include "experiments/idx_classes.hpp"
 #include "micro/observables.hpp"
+#include "sweep/chain_points.hpp"
 
 namespace cdl::sweep {
 
@@ -100,7 +101,6 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
 
   // A property of the realization: computed once, by the protocol-0 item holding coupling 0,
   // which is the one that writes it (io/micro_output.cpp).
-  const std::vector<int> order = visiting_order(protocol, sweep.sigma);
   r.all_data_accuracy = data.classes > 0 && chain.protocol == 0 && item.covers(0)
                             ? all_data_accuracy<S>(sweep, architecture, data, initial, chain.run)
                             : nan;
@@ -113,20 +113,11 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   const int measured = static_cast<int>(steps.size()) - first_measured;
   const S tau = static_cast<S>(sweep.learning_rate), gamma = static_cast<S>(sweep.gamma);
   ensemble.parameters() = initial;
-  bool chain_broken = false;
-  for (const int s : order) {
-    clear_point(r, s);
-    if (!item.covers(s)) {  // another item's point
-      r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
-      continue;
-    }
-    if (chain_broken || stop.requested()) {
-      r.status[s] =
-          static_cast<std::int8_t>(chain_broken ? PointStatus::chain_broken : PointStatus::not_run);
-      continue;
-    }
-    // Non-adiabatic: every coupling starts afresh; adiabatic: from the previous final state.
-    if (protocol == Protocol::nonadiabatic) ensemble.parameters() = initial;
+  const auto restart = [&] { ensemble.parameters() = initial; };
+  const auto compute = [&](int s) {
+    // On SIGINT/SIGTERM a point not begun, or in flight, is left not_run, to be redone on
+    // --resume.
+    if (stop.requested()) return PointStatus::not_run;
     ensemble.restart_batches();
     const S sigma = static_cast<S>(sweep.sigma[s]);
     bool finite = true;
@@ -134,7 +125,6 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     if (data.classes > 0) r.unit_accuracy.row(s).setZero();
     bool abandoned = false;
     for (std::size_t k = 0; k < steps.size() && finite; ++k) {
-      // On SIGINT/SIGTERM a point in flight is abandoned (not_run), to be redone on --resume.
       if (stop.requested()) {
         abandoned = true;
         break;
@@ -157,15 +147,12 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     r.steps[s] = done;
     if (abandoned) {
       clear_point(r, s);
-      r.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
-      continue;
+      return PointStatus::not_run;
     }
     if (!finite) {
       clear_point(r, s);
       r.steps[s] = done;
-      r.status[s] = static_cast<std::int8_t>(PointStatus::diverged);
-      chain_broken = protocol != Protocol::nonadiabatic;
-      continue;
+      return PointStatus::diverged;
     }
     // Time averages over the measured records, summed in a fixed order.
     const auto tail_mean = [&](const RowMatrix& trace, auto transform) {
@@ -179,8 +166,10 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       r.average[o][s] = tail_mean(r.trace[o], identity);
     r.order_parameter[s] = std::abs(r.average[0][s]);
     r.m_abs[s] = tail_mean(r.trace[0], [](double x) { return std::abs(x); });
-    r.status[s] = static_cast<std::int8_t>(PointStatus::done);
-  }
+    return PointStatus::done;
+  };
+  run_chain_points(
+      protocol, sweep.sigma, item, r.status, [&](int s) { clear_point(r, s); }, restart, compute);
 }
 
 }  // namespace

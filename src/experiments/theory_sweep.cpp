@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/fixed_order_sum.hpp"
+#include "sweep/chain_points.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/stationary.hpp"
 
@@ -501,8 +502,9 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
 // An adiabatic N → ∞ chain: both rules' populations carry their states from coupling to
 // coupling, so the rules cannot change mid-chain; a point whose estimate exceeds
 // sweep.accuracy is not_converged (refine with --disorder-nodes, --init-panels).
-void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& chain,
+void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& item,
                                       TheoryWorkspace& workspace, double mean_disorder) {
+  const Chain& chain = item.chain;
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
   auto& result = workspace.result;
@@ -512,13 +514,9 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& cha
   const std::vector<double> times = sweep.sample_times();
   std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
   RulePair::Built built;
-  bool chain_broken = false, first = true;
-  for (const int s : visiting_order(protocol, sweep.sigma)) {
+  bool first = true;
+  const auto compute = [&](int s) {
     const double sigma = sweep.sigma[s];
-    if (chain_broken) {
-      result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
-      continue;
-    }
     auto status = theory::IntegrationStatus::done;
     if (first) {
       const auto split = locate_separatrix(
@@ -534,20 +532,21 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const Chain& cha
       e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace, times, mean_disorder, m_a,
                         loss_a, result.m_trace.row(s).data(), result.loss_trace.row(s).data());
     if (e.status != theory::IntegrationStatus::done) {
-      result.status[s] = static_cast<std::int8_t>(to_point_status(e.status));
       result.m_trace.row(s).setConstant(not_a_number);
       result.loss_trace.row(s).setConstant(not_a_number);
-      chain_broken = true;
-      continue;
+      return to_point_status(e.status);
     }
     result.order_parameter[s] = e.order_parameter;
     result.order_parameter_error[s] = e.order_parameter_error;
     result.loss[s] = e.loss;
     result.loss_error[s] = e.loss_error;
     result.steps[s] = e.steps;
-    result.status[s] = static_cast<std::int8_t>(
-        e.order_parameter_error <= sweep.accuracy ? PointStatus::done : PointStatus::not_converged);
-  }
+    return e.order_parameter_error <= sweep.accuracy ? PointStatus::done
+                                                     : PointStatus::not_converged;
+  };
+  // The outputs were cleared for the whole item; an adiabatic chain never restarts.
+  run_chain_points(
+      protocol, sweep.sigma, item, result.status, [](int) {}, [] {}, compute);
 }
 
 // N → ∞: the population quadrature at each coupling of the item (docs/physics.md §4). The unit axis
@@ -575,7 +574,7 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
     result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
   }
   if (protocol != Protocol::nonadiabatic)
-    return compute_adiabatic_infinite_chain(sweep, chain, workspace, mean_disorder);
+    return compute_adiabatic_infinite_chain(sweep, item, workspace, mean_disorder);
   std::vector<double> split;
   for (const int s : item.sigma) {
     const PointStatus status =
@@ -614,44 +613,35 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
   const int first_measured = sweep.first_measured_sample();
 
   phi = realization.initial_state;
-  bool chain_broken = false;
-  for (const int s : visiting_order(protocol, sweep.sigma)) {
+  const auto clear = [&](int s) {
     result.m_trace.row(s).setConstant(nan);
     result.loss_trace.row(s).setConstant(nan);
     result.order_parameter[s] = nan;
     result.loss[s] = nan;
     result.steps[s] = 0;
     if (sweep.save_final_states) result.final_state.row(s).setConstant(nan);
-    if (!item.covers(s)) {  // another item's point
-      result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
-      continue;
-    }
-    if (chain_broken) {
-      result.status[s] = static_cast<std::int8_t>(PointStatus::chain_broken);
-      continue;
-    }
-    // Non-adiabatic: every coupling starts afresh; adiabatic: from the previous final state.
-    if (protocol == Protocol::nonadiabatic) phi = realization.initial_state;
+  };
+  const auto restart = [&] { phi = realization.initial_state; };
+  const auto compute = [&](int s) {
     dynamics.set_sigma(sweep.sigma[s]);
     TraceRecorder recorder{result.m_trace.row(s).data(), result.loss_trace.row(s).data(), depth,
                            mean_disorder};
     const auto outcome =
         workspace.integrator.integrate(dynamics, phi, 0.0, sweep.t_end, times, recorder);
-    const PointStatus status = to_point_status(outcome.status);
-    result.status[s] = static_cast<std::int8_t>(status);
     result.steps[s] = outcome.accepted_steps;
-    if (status != PointStatus::done) {
+    if (outcome.status != theory::IntegrationStatus::done) {
       result.m_trace.row(s).setConstant(nan);
       result.loss_trace.row(s).setConstant(nan);
-      chain_broken = protocol != Protocol::nonadiabatic;
-      continue;
+      return to_point_status(outcome.status);
     }
     const auto measured = sweep.samples - first_measured;
     result.order_parameter[s] =
         std::abs(base::fixed_order_mean(result.m_trace.row(s).tail(measured)));
     result.loss[s] = base::fixed_order_mean(result.loss_trace.row(s).tail(measured));
     if (sweep.save_final_states) result.final_state.row(s) = phi.matrix().transpose();
-  }
+    return PointStatus::done;
+  };
+  run_chain_points(protocol, sweep.sigma, item, result.status, clear, restart, compute);
 }
 
 std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_nonadiabatic) {

@@ -91,6 +91,18 @@ Handle open_attribute(hid_t object, const std::string& name) {
                 H5Aclose);
 }
 
+// A number attribute of `type_class` holding exactly one value: a read of anything else would
+// write past the one value it is read into.
+Handle open_number_attribute(hid_t object, const std::string& name, H5T_class_t type_class,
+                             const char* kind) {
+  Handle attribute = open_attribute(object, name);
+  const Handle space(check(H5Aget_space(attribute.id()), "H5Aget_space"), H5Sclose);
+  const Handle stored(check(H5Aget_type(attribute.id()), "H5Aget_type"), H5Tclose);
+  if (H5Sget_simple_extent_npoints(space.id()) != 1 || H5Tget_class(stored.id()) != type_class)
+    throw RuntimeError("attribute " + name + " is not one " + kind);
+  return attribute;
+}
+
 }  // namespace
 
 Handle::Handle(hid_t id, Closer closer) : id_(id), closer_(closer) {}
@@ -157,9 +169,16 @@ std::string Object::string_attribute(const std::string& name) const {
 }
 
 double Object::double_attribute(const std::string& name) const {
-  const Handle attribute = open_attribute(id(), name);
+  const Handle attribute = open_number_attribute(id(), name, H5T_FLOAT, "floating-point number");
   double value = 0;
   check_status(H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value), "reading attribute " + name);
+  return value;
+}
+
+std::int64_t Object::integer_attribute(const std::string& name) const {
+  const Handle attribute = open_number_attribute(id(), name, H5T_INTEGER, "integer");
+  std::int64_t value = 0;
+  check_status(H5Aread(attribute.id(), H5T_NATIVE_INT64, &value), "reading attribute " + name);
   return value;
 }
 
@@ -168,12 +187,16 @@ std::vector<std::string> Object::attribute_names() const {
   check_status(H5Oget_info2(id(), &info, H5O_INFO_NUM_ATTRS), "H5Oget_info");
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
-    const ssize_t length =
-        H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
-    std::string name(static_cast<std::size_t>(length) + 1, '\0');
-    H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
-                       H5P_DEFAULT);
-    name.resize(static_cast<std::size_t>(length));
+    const auto name_at = [&](char* buffer, std::size_t size) {
+      const ssize_t length =
+          H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, H5P_DEFAULT);
+      if (length < 0) check_status(-1, "H5Aget_name_by_idx");
+      return static_cast<std::size_t>(length);
+    };
+    const std::size_t length = name_at(nullptr, 0);
+    std::string name(length + 1, '\0');
+    name_at(name.data(), name.size());
+    name.resize(length);
     names.push_back(name);
   }
   return names;

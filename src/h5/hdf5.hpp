@@ -65,7 +65,9 @@ class Object {
   void set_attribute(const std::string& name, std::span<const std::int32_t> values) const;
   bool has_attribute(const std::string& name) const;
   std::string string_attribute(const std::string& name) const;
+  // One number, of a floating-point (double_attribute) or integer (integer_attribute) type.
   double double_attribute(const std::string& name) const;
+  std::int64_t integer_attribute(const std::string& name) const;
   std::vector<std::string> attribute_names() const;
 
  protected:

@@ -233,8 +233,9 @@ void SweepFile::finish_points(int protocol, int depth_index, int run, std::span<
   file_.flush();
 }
 
-std::vector<std::int8_t> SweepFile::read_status(int protocol) const {
-  return dataset(protocol, "status").read<std::int8_t>();
+PointTable<std::int8_t> SweepFile::read_status(int protocol) const {
+  return {axes_.depths.size(), static_cast<std::size_t>(axes_.runs), axes_.sigma.size(),
+          dataset(protocol, "status").read<std::int8_t>()};
 }
 
 void SweepFile::mark_shard(const std::vector<sweep::WorkItem>& items,

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "h5/hdf5.hpp"
+#include "io/point_table.hpp"
 #include "sweep/grid.hpp"
 #include "sweep/work.hpp"
 
@@ -97,7 +98,7 @@ class SweepFile {
   void finish_points(int protocol, int depth_index, int run, std::span<const int> sigma,
                      std::span<const std::int8_t> status);
   // A protocol group's status [depth, run, sigma], row-major.
-  std::vector<std::int8_t> read_status(int protocol) const;
+  PointTable<std::int8_t> read_status(int protocol) const;
   void close() { file_.close(); }
   // The underlying file, taken out of this object (e.g. a layout built in memory).
   h5::File release() && { return std::move(file_); }
