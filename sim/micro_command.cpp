@@ -103,9 +103,9 @@ std::string resolved(const po::variables_map& values, const std::string& name,
 
 // The sweep of the options. IDX images are read into `images` (once: the run uses them too);
 // without `images` they are not read (the grid and the layout do not need them).
-sweep::MicroSweep sweep_from_options(const po::variables_map& values,
-                                     sweep::IdxImages* images = nullptr) {
-  sweep::MicroSweep sweep;
+experiments::MicroSweep sweep_from_options(const po::variables_map& values,
+                                           experiments::IdxTaskData* images = nullptr) {
+  experiments::MicroSweep sweep;
   auto& task = sweep.task;
   const std::string task_name = text(values, "task");
   if (task_name == "effective")
@@ -209,9 +209,9 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
     base::reject("record-every", text(values, "record-every"), "more than 10^6 samples");
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
-    sweep.precision = sweep::Precision::float32;
+    sweep.precision = experiments::Precision::float32;
   else if (precision == "float64")
-    sweep.precision = sweep::Precision::float64;
+    sweep.precision = experiments::Precision::float64;
   else
     base::reject("precision", precision, "expected float32 or float64");
 
@@ -224,7 +224,7 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
     net.input = task.data.dim;
     net.output = task.data.modes;
   } else if (images) {
-    *images = sweep::load_idx_images(sweep, thread_count(values));
+    *images = experiments::load_idx_images(sweep, thread_count(values));
     const auto check = [&](const auto& data) {
       net.input = data.input;
       net.output = data.output;
@@ -244,18 +244,19 @@ sweep::MicroSweep sweep_from_options(const po::variables_map& values,
 }
 
 // The resolved values of the "auto" options, recorded in the file's configuration.
-std::map<std::string, std::string> canonical_values(const sweep::MicroSweep& sweep) {
-  return {{"disorder", sweep.task.disorder.to_string()},
-          {"init", sweep.initial_state.to_string()},
-          {"data", sweep.task.data.to_string()},
-          {"width", std::to_string(sweep.architecture.width)},
-          {"loss", micro::name(sweep.task.loss)},
-          {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
-          {"weights", sweep.weights.to_string()},
-          {"precision", sweep.precision == sweep::Precision::float32 ? "float32" : "float64"}};
+std::map<std::string, std::string> canonical_values(const experiments::MicroSweep& sweep) {
+  return {
+      {"disorder", sweep.task.disorder.to_string()},
+      {"init", sweep.initial_state.to_string()},
+      {"data", sweep.task.data.to_string()},
+      {"width", std::to_string(sweep.architecture.width)},
+      {"loss", micro::name(sweep.task.loss)},
+      {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
+      {"weights", sweep.weights.to_string()},
+      {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"}};
 }
 
-double parameters_per_unit(const sweep::MicroSweep& sweep, int depth) {
+double parameters_per_unit(const experiments::MicroSweep& sweep, int depth) {
   micro::Architecture net = sweep.architecture;
   net.depth = depth;
   return static_cast<double>(net.parameter_count());
@@ -270,7 +271,7 @@ struct MemoryEstimate {
   double total(int threads) const { return threads * (data + networks); }
 };
 
-MemoryEstimate estimated_memory(const sweep::MicroSweep& sweep) {
+MemoryEstimate estimated_memory(const experiments::MicroSweep& sweep) {
   const auto& task = sweep.task;
   const auto& net = sweep.architecture;
   const double groups = task.kind == micro::TaskKind::classes ? task.data.modes : task.units;
@@ -288,7 +289,7 @@ MemoryEstimate estimated_memory(const sweep::MicroSweep& sweep) {
   return m;
 }
 
-void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
+void print_dry_run(const experiments::MicroSweep& sweep, int threads) {
   std::cout << "cdl micro (dry run): task " << micro::name(sweep.task.kind)
             << ", N = " << sweep.units() << ", " << sweep.runs << " realizations, depths";
   for (int d : sweep.depths)
@@ -308,7 +309,7 @@ void print_dry_run(const sweep::MicroSweep& sweep, int threads) {
 
 // The table of the headline observable (test accuracy for classes, |<m>| otherwise), mean and
 // standard error over realizations, read back from the written file.
-void print_summary(const std::string& path, const sweep::MicroSweep& sweep) {
+void print_summary(const std::string& path, const experiments::MicroSweep& sweep) {
   const bool classes = sweep.task.kind == micro::TaskKind::classes;
   const io::SweepReader reader = open_sweep_file(path, "output");
   long done = 0, failed = 0;
@@ -364,8 +365,8 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const auto parsed = parse_command("micro", micro_options(), arguments);
   if (!parsed) return 0;  // --help or --version
   const po::variables_map& values = *parsed;
-  sweep::IdxImages images;
-  const sweep::MicroSweep sweep = sweep_from_options(values, &images);
+  experiments::IdxTaskData images;
+  const experiments::MicroSweep sweep = sweep_from_options(values, &images);
   const int threads = thread_count(values);
   const MemoryEstimate memory = estimated_memory(sweep);
   // Name what makes it large: the input dimension enters every term; otherwise the data set
@@ -381,13 +382,16 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   const Job job = read_job(values);
   const io::Provenance provenance{
       command_line, resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
-  return run_job<io::MicroFileWriter>(
-      "micro", job, sweep::micro_work_items(sweep, /*split_nonadiabatic=*/true),
+  return run_job<experiments::MicroFileWriter>(
+      "micro", job, experiments::micro_work_items(sweep, /*split_nonadiabatic=*/true),
       static_cast<int>(sweep.protocols.size()), provenance,
-      [&](const std::string& path) { return io::MicroFileWriter(path, sweep, provenance); },
-      [&](const std::string& path) { return io::MicroFileWriter(path, sweep); },
+      [&](const std::string& path) {
+        return experiments::MicroFileWriter(path, sweep, provenance);
+      },
+      [&](const std::string& path) { return experiments::MicroFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return sweep::run_micro_sweep(sweep, items, threads, stop_request(), deliver, &images);
+        return experiments::run_micro_sweep(sweep, items, threads, stop_request(), deliver,
+                                            &images);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
 }
@@ -395,10 +399,10 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
 h5::File micro_layout(const std::string& config_ini, h5::File file,
                       const std::string& command_line) {
   // The layout needs only the grid: data files are not read (the file may have moved).
-  const sweep::MicroSweep sweep =
+  const experiments::MicroSweep sweep =
       sweep_from_options(parse_config_text("micro", micro_options(), config_ini, "config"));
-  return lay_out_unsharded<io::MicroFileWriter>(std::move(file), sweep,
-                                                io::Provenance{command_line, config_ini});
+  return lay_out_unsharded<experiments::MicroFileWriter>(std::move(file), sweep,
+                                                         io::Provenance{command_line, config_ini});
 }
 
 }  // namespace cdl::sim

@@ -82,11 +82,11 @@ StationaryConfig config_from_options(const po::variables_map& values) {
   return c;
 }
 
-io::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
+experiments::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
   theory::StationarySolver solver({depth, c.gamma}, c.disorder, c.initial_state, c.quadrature_order,
                                   c.history_nodes);
   solver.set_stop_request(&stop_request());
-  io::StationaryResult r;
+  experiments::StationaryResult r;
   r.depth = depth;
   r.ordered = solver.ordered(c.sigma.front(), c.sigma.back(), c.max_arc_step);
   r.symmetric = solver.symmetric(c.sigma);
@@ -96,7 +96,7 @@ io::StationaryResult solve_depth(const StationaryConfig& c, int depth) {
   return r;
 }
 
-void print_table(const std::vector<io::StationaryResult>& results) {
+void print_table(const std::vector<experiments::StationaryResult>& results) {
   const auto value = [](double x) {
     char text[32];
     if (std::isnan(x)) return std::string("-");
@@ -134,7 +134,7 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   check_output(output, values["overwrite"].as<bool>());
   const OutputLock lock(output, "output");  // the only writer of OUTPUT and OUTPUT.part
 
-  std::vector<io::StationaryResult> results(config.depths.size());
+  std::vector<experiments::StationaryResult> results(config.depths.size());
   std::exception_ptr failure;  // exceptions must not leave the OpenMP region
 #pragma omp parallel for schedule(dynamic, 1) num_threads(threads)
   for (std::size_t d = 0; d < config.depths.size(); ++d) {
@@ -154,8 +154,8 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
                                                {{"disorder", config.disorder.to_string()},
                                                 {"init", config.initial_state.to_string()}})};
   RemoveUnlessKept unfinished(partial);
-  create_output(output, [] { return 0; });                  // the directory
-  io::write_stationary_file(partial, results, provenance);  // a failed write: exit 1
+  create_output(output, [] { return 0; });                           // the directory
+  experiments::write_stationary_file(partial, results, provenance);  // a failed write: exit 1
   std::filesystem::rename(partial, output);
   unfinished.keep();
   print_table(results);

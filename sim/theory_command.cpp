@@ -64,8 +64,8 @@ po::options_description theory_options() {
   return options;
 }
 
-sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
-  sweep::TheorySweep sweep;
+experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
+  experiments::TheorySweep sweep;
   const std::string units = text(values, "units");
   sweep.infinite_population = units == "inf";
   if (!sweep.infinite_population) {
@@ -125,7 +125,7 @@ sweep::TheorySweep sweep_from_options(const po::variables_map& values) {
 
 // Rough work model: the step size is accuracy-limited at weak coupling and limited by the
 // explicit method's stability (|h λ| ≲ 3.3 with λ ≈ −σ) at strong coupling.
-double estimated_steps(const sweep::TheorySweep& sweep) {
+double estimated_steps(const experiments::TheorySweep& sweep) {
   double steps = 0;
   for (double s : sweep.sigma) steps += 40 + sweep.t_end * s / 3.0;
   return steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
@@ -134,7 +134,7 @@ double estimated_steps(const sweep::TheorySweep& sweep) {
 // Peak memory, roughly: per thread the integrator's ~12 arrays over the population, the
 // realization and the result buffers ([σ, time] traces, final states); N → ∞ populations
 // counted at their largest refinement of φ(0) (16×), with rules A, B and the riders.
-double estimated_memory(const sweep::TheorySweep& sweep, int threads) {
+double estimated_memory(const experiments::TheorySweep& sweep, int threads) {
   const double n_sigma = static_cast<double>(sweep.sigma.size());
   double population = sweep.units;
   if (sweep.infinite_population)
@@ -146,14 +146,14 @@ double estimated_memory(const sweep::TheorySweep& sweep, int threads) {
 }
 
 // The option whose size dominates the estimate, for the message.
-std::string dominant_size_option(const sweep::TheorySweep& sweep) {
+std::string dominant_size_option(const experiments::TheorySweep& sweep) {
   if (sweep.infinite_population) return "disorder-nodes";
   const double traces = 4.0 * sweep.sigma.size() * sweep.samples;
   const double units = 16.0 * sweep.units * (sweep.save_final_states ? sweep.sigma.size() : 1);
   return traces > units ? "samples" : "units";
 }
 
-void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
+void print_dry_run(const experiments::TheorySweep& sweep, int threads) {
   if (sweep.infinite_population)
     std::cout << "cdl theory (dry run): N = inf (" << sweep.units << " disorder nodes), depths";
   else
@@ -177,7 +177,7 @@ void print_dry_run(const sweep::TheorySweep& sweep, int threads) {
 }
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
-void print_summary(const std::string& path, const sweep::TheorySweep& sweep) {
+void print_summary(const std::string& path, const experiments::TheorySweep& sweep) {
   const io::SweepReader reader = open_sweep_file(path, "output");
   std::vector<long> status_count(sweep::point_status_names.size(), 0);
   bool any_not_converged = false;
@@ -235,7 +235,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const auto parsed = parse_command("theory", theory_options(), arguments);
   if (!parsed) return 0;  // --help or --version
   const po::variables_map& values = *parsed;
-  const sweep::TheorySweep sweep = sweep_from_options(values);
+  const experiments::TheorySweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
   check_memory(estimated_memory(sweep, threads), values, dominant_size_option(sweep));
   if (values["dry-run"].as<bool>()) {
@@ -255,23 +255,25 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   // since a finite-N point is cheap and its own write would cost as much as its integration.
   const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
   const bool split = job.shard.count > 1 || chains < 4L * threads;
-  return run_job<io::TheoryFileWriter>(
-      "theory", job, sweep::theory_work_items(sweep, split),
+  return run_job<experiments::TheoryFileWriter>(
+      "theory", job, experiments::theory_work_items(sweep, split),
       static_cast<int>(sweep.protocols.size()), provenance,
-      [&](const std::string& path) { return io::TheoryFileWriter(path, sweep, provenance); },
-      [&](const std::string& path) { return io::TheoryFileWriter(path, sweep); },
+      [&](const std::string& path) {
+        return experiments::TheoryFileWriter(path, sweep, provenance);
+      },
+      [&](const std::string& path) { return experiments::TheoryFileWriter(path, sweep); },
       [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return sweep::run_theory_sweep(sweep, items, threads, stop_request(), deliver);
+        return experiments::run_theory_sweep(sweep, items, threads, stop_request(), deliver);
       },
       [&](const std::string& path) { print_summary(path, sweep); });
 }
 
 h5::File theory_layout(const std::string& config_ini, h5::File file,
                        const std::string& command_line) {
-  const sweep::TheorySweep sweep =
+  const experiments::TheorySweep sweep =
       sweep_from_options(parse_config_text("theory", theory_options(), config_ini, "config"));
-  return lay_out_unsharded<io::TheoryFileWriter>(std::move(file), sweep,
-                                                 io::Provenance{command_line, config_ini});
+  return lay_out_unsharded<experiments::TheoryFileWriter>(std::move(file), sweep,
+                                                          io::Provenance{command_line, config_ini});
 }
 
 }  // namespace cdl::sim

@@ -212,7 +212,7 @@ TEST_CASE("the rank-one R^2 of a cross-accuracy matrix") {
 }
 
 TEST_CASE("cdl micro sweeps are bit-identical for any thread count") {
-  sweep::MicroSweep sweep;
+  experiments::MicroSweep sweep;
   sweep.runs = 2;
   sweep.depths = {0, 2};
   sweep.sigma = sweep::parse_sigma_grid("0,0.3,3", "sigma");
@@ -230,8 +230,8 @@ TEST_CASE("cdl micro sweeps are bit-identical for any thread count") {
   sweep.initial_state = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   using Key = std::tuple<int, int, int>;
   const auto collect = [&](int threads) {
-    std::map<Key, sweep::MicroChainResult> results;
-    sweep::run_micro_sweep(sweep, threads, [&](const sweep::MicroChainResult& r) {
+    std::map<Key, experiments::MicroChainResult> results;
+    experiments::run_micro_sweep(sweep, threads, [&](const experiments::MicroChainResult& r) {
       results[{r.chain.protocol, r.chain.depth_index, r.chain.run}] = r;
     });
     return results;

@@ -161,7 +161,7 @@ TEST_CASE(
   // of m near 2/√N ≈ 0.04; fine σ steps keep the sweep quasi-static.
   const double gamma = 0.2;
   const auto sigma = sweep::parse_sigma_grid("log:-1:1.3:48", "sigma");
-  sweep::TheorySweep finite;
+  experiments::TheorySweep finite;
   finite.units = 3000;
   finite.runs = 1;
   finite.depths = {2};
@@ -173,8 +173,8 @@ TEST_CASE(
   finite.disorder = distribution("normal:0:2");
   finite.initial_state = distribution("uniform:-1.7:2.3");
   finite.save_final_states = true;
-  sweep::TheoryChainResult chain, down;
-  sweep::run_theory_sweep(finite, 2, [&](const sweep::TheoryChainResult& r) {
+  experiments::TheoryChainResult chain, down;
+  experiments::run_theory_sweep(finite, 2, [&](const experiments::TheoryChainResult& r) {
     (r.chain.protocol == 0 ? chain : down) = r;
   });
 

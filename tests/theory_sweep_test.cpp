@@ -14,6 +14,7 @@
 #include "theory/quadrature.hpp"
 
 using namespace cdl::sweep;
+using namespace cdl::experiments;
 namespace base = cdl::base;
 namespace h5 = cdl::h5;
 
@@ -158,7 +159,7 @@ TEST_CASE("the HDF5 file round-trips every dataset and attribute") {
   const cdl::io::Provenance provenance{"cdl theory --test", "[theory]\nunits = 40\n"};
   std::map<Key, TheoryChainResult> results;
   {
-    cdl::io::TheoryFileWriter writer(path.string(), sweep, provenance);
+    cdl::experiments::TheoryFileWriter writer(path.string(), sweep, provenance);
     run_theory_sweep(sweep, 2, [&](const TheoryChainResult& r) {
       writer.write(
           r,
@@ -225,7 +226,7 @@ TEST_CASE("a file being written shows unfinished points as not_run") {
   const TheorySweep sweep = small_sweep();
   const auto path = temporary_file("partial.h5");
   {
-    cdl::io::TheoryFileWriter writer(path.string(), sweep, {"cdl theory", ""});
+    cdl::experiments::TheoryFileWriter writer(path.string(), sweep, {"cdl theory", ""});
     TheoryWorkspace workspace = make_theory_workspace(sweep);
     compute_theory_chain(sweep, {1, 2, 1}, workspace);  // one chain only
     writer.write(workspace.result,

@@ -12,6 +12,7 @@
 #include "sweep/grid.hpp"
 
 using namespace cdl::sweep;
+using namespace cdl::experiments;
 
 namespace {
 

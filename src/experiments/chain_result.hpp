@@ -3,10 +3,10 @@
 
 #include <Eigen/Core>
 
-namespace cdl::sweep {
+namespace cdl::experiments {
 
 // Per-coupling traces, one row per σ index: rows are contiguous, as each point's trace is
 // written (and HDF5 stores it) in row-major order.
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-}  // namespace cdl::sweep
+}  // namespace cdl::experiments

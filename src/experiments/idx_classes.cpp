@@ -8,7 +8,10 @@
 #include "base/parse.hpp"
 #include "io/idx.hpp"
 
-namespace cdl::io {
+namespace cdl::experiments {
+
+using io::IdxDataset;
+using io::IdxImages;
 
 namespace {
 
@@ -64,7 +67,7 @@ void to_unit_interval(const micro::Bytes& bytes, int threads, micro::Matrix<S>& 
 template <class S>
 std::shared_ptr<const micro::TaskData<S>> load_idx_classes(const micro::TaskSpec& spec,
                                                            int threads) {
-  const IdxDataset idx = read_idx_dataset(spec.data.dir);
+  const IdxDataset idx = io::read_idx_dataset(spec.data.dir);
   const int classes = spec.data.modes;
   auto data = std::make_shared<micro::TaskData<S>>();
   data->loss = spec.loss;
@@ -92,4 +95,4 @@ template std::shared_ptr<const micro::TaskData<float>> load_idx_classes<float>(
 template std::shared_ptr<const micro::TaskData<double>> load_idx_classes<double>(
     const micro::TaskSpec&, int);
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

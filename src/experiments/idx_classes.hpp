@@ -6,7 +6,7 @@
 
 #include "micro/task.hpp"
 
-namespace cdl::io {
+namespace cdl::experiments {
 
 // Reads `spec.data.dir` once, converting on `threads` threads; every realization shares it.
 // Throws InputError naming the file or --data.
@@ -14,4 +14,4 @@ template <class S>
 std::shared_ptr<const micro::TaskData<S>> load_idx_classes(const micro::TaskSpec& spec,
                                                            int threads);
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

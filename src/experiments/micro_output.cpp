@@ -2,13 +2,17 @@
 
 #include <span>
 
-namespace cdl::io {
+namespace cdl::experiments {
+
+// The file layer's vocabulary for laying out and writing sweep files.
+using io::Provenance;
+using io::Shape;
+using io::SweepAxes;
+using io::SweepFile;
 
 namespace {
 
-using sweep::observable_names;
-
-SweepAxes micro_axes(const sweep::MicroSweep& sweep) {
+SweepAxes micro_axes(const MicroSweep& sweep) {
   return {sweep.depths,
           sweep.runs,
           sweep.units(),
@@ -42,11 +46,11 @@ constexpr const char* descriptions[] = {
 
 }  // namespace
 
-MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep,
+MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& sweep,
                                  const Provenance& provenance)
     : MicroFileWriter(h5::File::create(path), sweep, provenance) {}
 
-MicroFileWriter::MicroFileWriter(h5::File file, const sweep::MicroSweep& sweep,
+MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                                  const Provenance& provenance)
     : file_(std::move(file), micro_axes(sweep), provenance, "micro") {
   file_.add_quenched("disorder",
@@ -77,10 +81,10 @@ MicroFileWriter::MicroFileWriter(h5::File file, const sweep::MicroSweep& sweep,
   file_.add_time_coordinate<std::int64_t>("step", steps, "coupled steps at each sample time");
 }
 
-MicroFileWriter::MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep)
+MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& sweep)
     : file_(path, micro_axes(sweep)) {}
 
-void MicroFileWriter::write(const sweep::MicroChainResult& result, const sweep::WorkItem& item) {
+void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
   const std::span<const int> sigma = item.sigma;
   // Every item writes its realization's quenched inputs (the same values each time); the
@@ -102,4 +106,4 @@ void MicroFileWriter::write(const sweep::MicroChainResult& result, const sweep::
   file_.finish_points(protocol, d, r, sigma, result.status);
 }
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

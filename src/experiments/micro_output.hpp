@@ -8,25 +8,25 @@
 #include "io/sweep_file.hpp"
 #include "sweep/work.hpp"
 
-namespace cdl::io {
+namespace cdl::experiments {
 
 class MicroFileWriter {
  public:
   // Creates the file (truncating) with every dataset allocated and status = not_run.
-  MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep,
-                  const Provenance& provenance);
+  MicroFileWriter(const std::string& path, const MicroSweep& sweep,
+                  const io::Provenance& provenance);
   // Lays out the new, empty `file` the same way (h5::File::create_in_memory: a reference
   // layout to validate files with).
-  MicroFileWriter(h5::File file, const sweep::MicroSweep& sweep, const Provenance& provenance);
+  MicroFileWriter(h5::File file, const MicroSweep& sweep, const io::Provenance& provenance);
   // Reopens an interrupted file (--resume).
-  MicroFileWriter(const std::string& path, const sweep::MicroSweep& sweep);
+  MicroFileWriter(const std::string& path, const MicroSweep& sweep);
   // Writes one completed work item and flushes, so finished work survives an interruption.
-  void write(const sweep::MicroChainResult& result, const sweep::WorkItem& item);
-  SweepFile& file() { return file_; }
+  void write(const MicroChainResult& result, const sweep::WorkItem& item);
+  io::SweepFile& file() { return file_; }
   void close() { file_.close(); }
 
  private:
-  SweepFile file_;
+  io::SweepFile file_;
 };
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

@@ -10,7 +10,7 @@
 #include "micro/observables.hpp"
 #include "sweep/chain_points.hpp"
 
-namespace cdl::sweep {
+namespace cdl::experiments {
 
 std::vector<std::int64_t> MicroSweep::sample_steps() const {
   std::vector<std::int64_t> steps;
@@ -186,15 +186,15 @@ std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonad
                          sweep.sigma, split_nonadiabatic, cost);
 }
 
-IdxImages load_idx_images(const MicroSweep& sweep, int threads) {
-  IdxImages images;
+IdxTaskData load_idx_images(const MicroSweep& sweep, int threads) {
+  IdxTaskData images;
   if (sweep.task.data.kind != micro::DataSpec::Kind::idx ||
       sweep.task.kind != micro::TaskKind::classes)
     return images;
   if (sweep.precision == Precision::float32)
-    images.single = io::load_idx_classes<float>(sweep.task, threads);
+    images.single = load_idx_classes<float>(sweep.task, threads);
   else
-    images.dual = io::load_idx_classes<double>(sweep.task, threads);
+    images.dual = load_idx_classes<double>(sweep.task, threads);
   return images;
 }
 
@@ -202,8 +202,8 @@ SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
     base::StopRequest& stop,
     const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
-    const IdxImages* images) {
-  const IdxImages loaded = images ? *images : load_idx_images(sweep, threads);
+    const IdxTaskData* images) {
+  const IdxTaskData loaded = images ? *images : load_idx_images(sweep, threads);
   const micro::TaskData<float>* idx_float = loaded.single.get();
   const micro::TaskData<double>* idx_double = loaded.dual.get();
   return run_items(
@@ -224,4 +224,4 @@ SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
                          [&](const MicroChainResult& result, const WorkItem&) { deliver(result); });
 }
 
-}  // namespace cdl::sweep
+}  // namespace cdl::experiments

@@ -20,7 +20,14 @@
 #include "sweep/status.hpp"
 #include "sweep/work.hpp"
 
-namespace cdl::sweep {
+namespace cdl::experiments {
+
+// The sweep layer's vocabulary, used throughout this layer.
+using sweep::Chain;
+using sweep::PointStatus;
+using sweep::Protocol;
+using sweep::SweepOutcome;
+using sweep::WorkItem;
 
 enum class Precision { float32, float64 };
 
@@ -96,12 +103,12 @@ std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonad
 
 // The images of an IDX data set in the sweep's precision (the other pointer empty): read once
 // and shared by every item and unit.
-struct IdxImages {
+struct IdxTaskData {
   std::shared_ptr<const micro::TaskData<float>> single;
   std::shared_ptr<const micro::TaskData<double>> dual;
 };
 // Reads them on `threads` threads, if the sweep's task uses IDX files (else both empty).
-IdxImages load_idx_images(const MicroSweep& sweep, int threads);
+IdxTaskData load_idx_images(const MicroSweep& sweep, int threads);
 
 // Runs `items` with `threads` OpenMP threads, handing each result to `deliver`. Once `stop`
 // is requested no item starts and points in flight are abandoned as not_run. `images`: the
@@ -110,9 +117,9 @@ SweepOutcome run_micro_sweep(
     const MicroSweep& sweep, const std::vector<WorkItem>& items, int threads,
     base::StopRequest& stop,
     const std::function<void(const MicroChainResult&, const WorkItem&)>& deliver,
-    const IdxImages* images = nullptr);
+    const IdxTaskData* images = nullptr);
 // Runs every chain whole.
 SweepOutcome run_micro_sweep(const MicroSweep& sweep, int threads,
                              const std::function<void(const MicroChainResult&)>& deliver);
 
-}  // namespace cdl::sweep
+}  // namespace cdl::experiments

@@ -3,7 +3,13 @@
 #include <cstdint>
 #include <numeric>
 
-namespace cdl::io {
+namespace cdl::experiments {
+
+// The file layer's vocabulary for laying out and writing sweep files.
+using io::Provenance;
+using io::Shape;
+using io::SweepAxes;
+using io::SweepFile;
 
 namespace {
 
@@ -106,4 +112,4 @@ void write_stationary_file(const std::string& path, const std::vector<Stationary
   file.close();
 }
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

@@ -9,7 +9,7 @@
 #include "io/sweep_file.hpp"
 #include "theory/stationary.hpp"
 
-namespace cdl::io {
+namespace cdl::experiments {
 
 struct StationaryResult {
   int depth = 0;
@@ -18,6 +18,6 @@ struct StationaryResult {
 };
 
 void write_stationary_file(const std::string& path, const std::vector<StationaryResult>& results,
-                           const Provenance& provenance);
+                           const io::Provenance& provenance);
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

@@ -2,11 +2,17 @@
 
 #include <span>
 
-namespace cdl::io {
+namespace cdl::experiments {
+
+// The file layer's vocabulary for laying out and writing sweep files.
+using io::Provenance;
+using io::Shape;
+using io::SweepAxes;
+using io::SweepFile;
 
 namespace {
 
-SweepAxes theory_axes(const sweep::TheorySweep& sweep) {
+SweepAxes theory_axes(const TheorySweep& sweep) {
   return {sweep.depths,         sweep.runs,      sweep.units,         sweep.sigma,
           sweep.sample_times(), sweep.protocols, "integration time t"};
 }
@@ -18,11 +24,11 @@ std::span<const double> all_of(const Matrix& matrix) {
 
 }  // namespace
 
-TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep,
+TheoryFileWriter::TheoryFileWriter(const std::string& path, const TheorySweep& sweep,
                                    const Provenance& provenance)
     : TheoryFileWriter(h5::File::create(path), sweep, provenance) {}
 
-TheoryFileWriter::TheoryFileWriter(h5::File file, const sweep::TheorySweep& sweep,
+TheoryFileWriter::TheoryFileWriter(h5::File file, const TheorySweep& sweep,
                                    const Provenance& provenance)
     : sweep_(sweep), file_(std::move(file), theory_axes(sweep), provenance, "theory") {
   file_.add_quenched("disorder", "quenched disorder Delta_i")
@@ -56,10 +62,10 @@ TheoryFileWriter::TheoryFileWriter(h5::File file, const sweep::TheorySweep& swee
   }
 }
 
-TheoryFileWriter::TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep)
+TheoryFileWriter::TheoryFileWriter(const std::string& path, const TheorySweep& sweep)
     : sweep_(sweep), file_(path, theory_axes(sweep)) {}
 
-void TheoryFileWriter::write(const sweep::TheoryChainResult& result, const sweep::WorkItem& item) {
+void TheoryFileWriter::write(const TheoryChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
   const std::span<const int> sigma = item.sigma;
   // Every item writes its realization's quenched inputs (the same values each time), so that
@@ -83,4 +89,4 @@ void TheoryFileWriter::write(const sweep::TheoryChainResult& result, const sweep
   file_.finish_points(protocol, d, r, sigma, result.status);
 }
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

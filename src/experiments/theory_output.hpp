@@ -8,26 +8,26 @@
 #include "io/sweep_file.hpp"
 #include "sweep/work.hpp"
 
-namespace cdl::io {
+namespace cdl::experiments {
 
 class TheoryFileWriter {
  public:
   // Creates the file (truncating) with every dataset allocated and status = not_run.
-  TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep,
-                   const Provenance& provenance);
+  TheoryFileWriter(const std::string& path, const TheorySweep& sweep,
+                   const io::Provenance& provenance);
   // Lays out the new, empty `file` the same way (h5::File::create_in_memory: a reference
   // layout to validate files with).
-  TheoryFileWriter(h5::File file, const sweep::TheorySweep& sweep, const Provenance& provenance);
+  TheoryFileWriter(h5::File file, const TheorySweep& sweep, const io::Provenance& provenance);
   // Reopens an interrupted file (--resume).
-  TheoryFileWriter(const std::string& path, const sweep::TheorySweep& sweep);
+  TheoryFileWriter(const std::string& path, const TheorySweep& sweep);
   // Writes one completed work item and flushes, so finished work survives an interruption.
-  void write(const sweep::TheoryChainResult& result, const sweep::WorkItem& item);
-  SweepFile& file() { return file_; }
+  void write(const TheoryChainResult& result, const sweep::WorkItem& item);
+  io::SweepFile& file() { return file_; }
   void close() { file_.close(); }
 
  private:
-  const sweep::TheorySweep& sweep_;
-  SweepFile file_;
+  const TheorySweep& sweep_;
+  io::SweepFile file_;
 };
 
-}  // namespace cdl::io
+}  // namespace cdl::experiments

@@ -11,7 +11,7 @@
 #include "theory/effective_dynamics.hpp"
 #include "theory/stationary.hpp"
 
-namespace cdl::sweep {
+namespace cdl::experiments {
 
 std::vector<double> TheorySweep::sample_times() const {
   std::vector<double> times(static_cast<std::size_t>(samples));
@@ -689,4 +689,4 @@ SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
       [&](const TheoryChainResult& result, const WorkItem&) { deliver(result); });
 }
 
-}  // namespace cdl::sweep
+}  // namespace cdl::experiments

@@ -17,7 +17,14 @@
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
 
-namespace cdl::sweep {
+namespace cdl::experiments {
+
+// The sweep layer's vocabulary, used throughout this layer.
+using sweep::Chain;
+using sweep::PointStatus;
+using sweep::Protocol;
+using sweep::SweepOutcome;
+using sweep::WorkItem;
 
 // The complete, validated description of a finite-N effective-theory sweep. Defaults are the
 // published experiment (docs/physics.md §3) except the number of realizations.
@@ -111,4 +118,4 @@ SweepOutcome run_theory_sweep(
 SweepOutcome run_theory_sweep(const TheorySweep& sweep, int threads,
                               const std::function<void(const TheoryChainResult&)>& deliver);
 
-}  // namespace cdl::sweep
+}  // namespace cdl::experiments
