@@ -101,11 +101,8 @@ std::string resolved(const po::variables_map& values, const std::string& name,
   return value == "auto" ? automatic : value;
 }
 
-// The sweep of the options. IDX images are read into `images` (once: the run uses them too);
-// without `images` they are not read (the grid and the layout do not need them).
-experiments::MicroSweep sweep_from_options(const po::variables_map& values,
-                                           experiments::IdxTaskData* images = nullptr) {
-  experiments::MicroSweep sweep;
+// The task and the sweep's grid: --task, --units, the shared sweep options, the data set.
+void read_task(const po::variables_map& values, experiments::MicroSweep& sweep) {
   auto& task = sweep.task;
   const std::string task_name = text(values, "task");
   if (task_name == "effective")
@@ -116,8 +113,6 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
     task.kind = micro::TaskKind::classes;
   else
     base::reject("task", task_name, "expected effective, teacher or classes");
-  const bool effective = task.kind == micro::TaskKind::effective;
-
   task.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
   if (task.units > 1000000) base::reject("units", text(values, "units"), "at most 10^6 units");
   const SweepValues grid = read_sweep_options(values, task.units);
@@ -133,7 +128,7 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
 
   task.data = micro::parse_data(text(values, "data"), "data");
   // The effective task has no data set; a configuration may still carry the default value.
-  if (effective && text(values, "data") != default_data)
+  if (task.kind == micro::TaskKind::effective && text(values, "data") != default_data)
     base::reject("data", text(values, "data"), "task effective has no data set");
   if (task.kind == micro::TaskKind::teacher) {
     if (task.data.kind != micro::DataSpec::Kind::synthetic)
@@ -147,7 +142,11 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
       static_cast<int>(integer_between(values, "test-size", 1, 10000000, "need at least 1 sample"));
   task.noise = base::parse_double(text(values, "noise"), "noise");
   if (task.noise < 0) base::reject("noise", text(values, "noise"), "must be >= 0");
+}
 
+// Every unit's network and its loss: --width, --activation, --bias, --loss.
+void read_network(const po::variables_map& values, experiments::MicroSweep& sweep) {
+  const bool effective = sweep.task.kind == micro::TaskKind::effective;
   auto& net = sweep.architecture;
   const std::string width = effective && values["width"].defaulted() ? "1" : text(values, "width");
   net.width = static_cast<int>(base::parse_integer(width, "width"));
@@ -168,17 +167,22 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
   if (effective && (net.activation != micro::Activation::linear || net.bias))
     base::reject(net.bias ? "bias" : "activation", net.bias ? "true" : activation,
                  "task effective uses deep linear networks without biases");
-  const bool classes = task.kind == micro::TaskKind::classes;
+  const bool classes = sweep.task.kind == micro::TaskKind::classes;
   const std::string loss = resolved(values, "loss", classes ? "xent" : "mse");
   if (loss == "mse")
-    task.loss = micro::LossKind::mse;
+    sweep.task.loss = micro::LossKind::mse;
   else if (loss == "xent")
-    task.loss = micro::LossKind::xent;
+    sweep.task.loss = micro::LossKind::xent;
   else
     base::reject("loss", loss, "expected mse or xent");
-  if (!classes && task.loss == micro::LossKind::xent)
-    base::reject("loss", loss, "cross-entropy needs classes; task " + task_name + " regresses");
+  if (!classes && sweep.task.loss == micro::LossKind::xent)
+    base::reject("loss", loss,
+                 "cross-entropy needs classes; task " + text(values, "task") + " regresses");
+}
 
+// How the units learn and are recorded: --lr, --batch, --weights, the step counts, --precision.
+void read_training(const po::variables_map& values, experiments::MicroSweep& sweep) {
+  const bool effective = sweep.task.kind == micro::TaskKind::effective;
   sweep.learning_rate = positive(values, "lr");
   const std::string batch = resolved(values, "batch", effective ? "full" : "32");
   if (batch == "full") {
@@ -187,15 +191,16 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
     const long long b = base::parse_integer(batch, "batch");
     if (b < 1) base::reject("batch", batch, "need a size >= 1 or full");
     // The smallest private data set bounds the batch (for idx data, checked once read).
-    const long long smallest = effective ? 1 : task.train_size;
-    if (task.data.kind == micro::DataSpec::Kind::synthetic && b > smallest)
+    const long long smallest = effective ? 1 : sweep.task.train_size;
+    if (sweep.task.data.kind == micro::DataSpec::Kind::synthetic && b > smallest)
       base::reject("batch", batch,
                    "larger than a unit's training data (" + std::to_string(smallest) + " samples)");
     sweep.batch = static_cast<int>(b);
   }
   sweep.weights = micro::parse_weights(
       resolved(values, "weights", effective ? "balanced" : "fanin"), "weights");
-  if (sweep.weights.kind == micro::WeightInit::Kind::balanced && (net.width != 1 || net.bias))
+  if (sweep.weights.kind == micro::WeightInit::Kind::balanced &&
+      (sweep.architecture.width != 1 || sweep.architecture.bias))
     base::reject("weights", "balanced", "balanced weights need width 1 and no biases");
 
   sweep.transient_steps = integer_at_least(values, "transient-steps", 0, "must be >= 0");
@@ -214,8 +219,14 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
     sweep.precision = experiments::Precision::float64;
   else
     base::reject("precision", precision, "expected float32 or float64");
+}
 
-  // Sizes from the task (IDX files are read here, so that their errors come before any output).
+// The networks' input and output sizes from the task. IDX files are read here, into `images`,
+// so that their errors come before any output; without `images` they are not read.
+void read_sizes(const po::variables_map& values, experiments::MicroSweep& sweep,
+                experiments::IdxTaskData* images) {
+  const auto& task = sweep.task;
+  auto& net = sweep.architecture;
   if (task.kind == micro::TaskKind::effective) {
     net.input = net.output = 1;
   } else if (task.kind == micro::TaskKind::teacher) {
@@ -230,7 +241,7 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
       net.output = data.output;
       for (int i = 0; i < task.units && sweep.batch > 0; ++i)
         if (data.unit_count[i] < sweep.batch)
-          base::reject("batch", batch,
+          base::reject("batch", resolved(values, "batch", "32"),
                        "larger than the training data of unit " + std::to_string(i) + " (" +
                            std::to_string(data.unit_count[i]) + " images of class " +
                            std::to_string(data.unit_class[i]) + ")");
@@ -240,6 +251,17 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
     else
       check(*images->dual);
   }
+}
+
+// The sweep of the options. IDX images are read into `images` (once: the run uses them too);
+// without `images` they are not read (the grid and the layout do not need them).
+experiments::MicroSweep sweep_from_options(const po::variables_map& values,
+                                           experiments::IdxTaskData* images = nullptr) {
+  experiments::MicroSweep sweep;
+  read_task(values, sweep);
+  read_network(values, sweep);
+  read_training(values, sweep);
+  read_sizes(values, sweep, images);
   return sweep;
 }
 
