@@ -320,74 +320,95 @@ StationaryPoint StationarySolver::ordered_fold(double sigma, double m) const {
   return {std::exp(x), m, false, ordered_field(std::exp(x), m).lyapunov};
 }
 
+namespace {
+
+// The ordered branch is the zero set of F(log σ, m) = σ (m − M(σ, m)). At strong coupling every
+// unit sits near m and m − M is O(1/σ), so the factor σ keeps the residual and its gradient
+// O(1) for the corrector.
+struct OrderedResidual {
+  const StationarySolver& solver;
+
+  double operator()(double x, double m) const {
+    return std::exp(x) * (m - solver.ordered_field(std::exp(x), m).mean);
+  }
+  // (∂F/∂x, ∂F/∂m) by central differences.
+  std::array<double, 2> gradient(double x, double m) const {
+    const auto& F = *this;
+    const double hx = 1e-6, hm = 1e-7 * std::max(1.0, std::abs(m));
+    return {(F(x + hx, m) - F(x - hx, m)) / (2 * hx), (F(x, m + hm) - F(x, m - hm)) / (2 * hm)};
+  }
+  // The unit tangent of the zero set, (∂F/∂m, −∂F/∂x) normalised, in either direction.
+  std::array<double, 2> tangent(double x, double m) const {
+    const auto g = gradient(x, m);
+    const double n = std::hypot(g[1], -g[0]);
+    return {g[1] / n, -g[0] / n};
+  }
+};
+
+// The largest fixed point m = M(σ_min, m): the increasing map M iterated down from a large m,
+// then polished by Newton on F.
+double largest_fixed_point(const OrderedResidual& F, double sigma_min) {
+  double m = 10;
+  for (int it = 0; it < 10000; ++it) {
+    const double next = F.solver.ordered_field(sigma_min, m).mean;
+    if (std::abs(next - m) < 1e-14 * std::max(1.0, std::abs(m))) break;
+    m = next;
+  }
+  const double x = std::log(sigma_min);
+  for (int it = 0; it < 50; ++it) {
+    const double delta = F(x, m) / F.gradient(x, m)[1];
+    m -= delta;
+    if (std::abs(delta) < 1e-14) break;
+  }
+  return m;
+}
+
+// Pseudo-arclength corrector: Newton on F = 0 and on the arc condition t · (c − p) = 0 from the
+// predictor p along the tangent t. Returns the iterations taken, or −1 if it did not converge.
+int correct(const OrderedResidual& F, double px, double pm, double tx, double tm,
+            bool needs_positive_m, double& cx, double& cm) {
+  cx = px, cm = pm;
+  for (int iterations = 0; iterations < 12; ++iterations) {
+    if (needs_positive_m && cm <= 0) return -1;
+    const double f = F(cx, cm);
+    const auto gc = F.gradient(cx, cm);
+    const double arc = tx * (cx - px) + tm * (cm - pm);
+    const double det = gc[0] * tm - gc[1] * tx;
+    if (det == 0) return -1;
+    const double dx = (-f * tm + arc * gc[1]) / det;
+    const double dm = (-gc[0] * arc + tx * f) / det;
+    cx += dx;
+    cm += dm;
+    // 1e-9 in (log σ, m): near folds at strong coupling ∂F/∂m ~ 1e-4, so round-off in F
+    // (~1e-13) already moves the Newton update by ~1e-9; asking for more never converges.
+    if (std::abs(dx) + std::abs(dm) < 1e-9 && std::abs(f) < 1e-9) return iterations;
+  }
+  return -1;
+}
+
+}  // namespace
+
 Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step) const {
   Branch branch;
   const bool needs_positive_m = model_.depth > 0;
   const double m_floor = 1e-7;
-  // σ(m − M): at strong coupling every unit sits near m and m − M is O(1/σ), so the factor σ
-  // keeps the residual and its gradient O(1) for the corrector.
-  const auto F = [&](double x, double m) {
-    return std::exp(x) * (m - ordered_field(std::exp(x), m).mean);
-  };
-  const auto gradient = [&](double x, double m) {
-    const double hx = 1e-6, hm = 1e-7 * std::max(1.0, std::abs(m));
-    return std::array<double, 2>{(F(x + hx, m) - F(x - hx, m)) / (2 * hx),
-                                 (F(x, m + hm) - F(x, m - hm)) / (2 * hm)};
-  };
+  const OrderedResidual F{*this};
   const auto record = [&](double x, double m) {
     const MeanField field = ordered_field(std::exp(x), m);
     branch.points.push_back({std::exp(x), m, field.stable(), field.lyapunov});
   };
-  // Start: iterate the (increasing) map M down from a large m: the largest fixed point.
-  double x = std::log(sigma_min), m = 10;
-  for (int it = 0; it < 10000; ++it) {
-    const double next = ordered_field(sigma_min, m).mean;
-    if (std::abs(next - m) < 1e-14 * std::max(1.0, std::abs(m))) break;
-    m = next;
-  }
-  for (int it = 0; it < 50; ++it) {  // Newton polish
-    const auto g = gradient(x, m);
-    const double delta = F(x, m) / g[1];
-    m -= delta;
-    if (std::abs(delta) < 1e-14) break;
-  }
+  double x = std::log(sigma_min), m = largest_fixed_point(F, sigma_min);
   if (needs_positive_m && !(m > m_floor)) return branch;  // no ordered state at σ_min
   record(x, m);
-  auto g = gradient(x, m);
-  double tx = g[1], tm = -g[0];
-  {
-    const double n = std::hypot(tx, tm);
-    tx /= n;
-    tm /= n;
-    if (tx < 0) tx = -tx, tm = -tm;
-  }
+  auto [tx, tm] = F.tangent(x, m);
+  if (tx < 0) tx = -tx, tm = -tm;  // towards larger σ
   const double x_max = std::log(sigma_max), x_min = std::log(sigma_min);
   double ds = step;
   for (int steps = 0; steps < 100000 && ds > 1e-9; ++steps) {
     check_stop();
-    const double px = x + ds * tx, pm = m + ds * tm;
-    double cx = px, cm = pm;
-    bool converged = false;
-    int iterations = 0;
-    for (; iterations < 12; ++iterations) {
-      if (needs_positive_m && cm <= 0) break;
-      const double f = F(cx, cm);
-      const auto gc = gradient(cx, cm);
-      const double arc = tx * (cx - px) + tm * (cm - pm);
-      const double det = gc[0] * tm - gc[1] * tx;
-      if (det == 0) break;
-      const double dx = (-f * tm + arc * gc[1]) / det;
-      const double dm = (-gc[0] * arc + tx * f) / det;
-      cx += dx;
-      cm += dm;
-      // 1e-9 in (log σ, m): near folds at strong coupling ∂F/∂m ~ 1e-4, so round-off in F
-      // (~1e-13) already moves the Newton update by ~1e-9; asking for more never converges.
-      if (std::abs(dx) + std::abs(dm) < 1e-9 && std::abs(f) < 1e-9) {
-        converged = true;
-        break;
-      }
-    }
-    if (!converged) {
+    double cx, cm;
+    const int iterations = correct(F, x + ds * tx, m + ds * tm, tx, tm, needs_positive_m, cx, cm);
+    if (iterations < 0) {
       ds *= 0.5;
       continue;
     }
@@ -396,11 +417,7 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
       branch.points.push_back(symmetric_point(std::exp(x + s * (cx - x))));
       break;
     }
-    g = gradient(cx, cm);
-    double nx = g[1], nm = -g[0];
-    const double n = std::hypot(nx, nm);
-    nx /= n;
-    nm /= n;
+    auto [nx, nm] = F.tangent(cx, cm);
     if (nx * tx + nm * tm < 0) nx = -nx, nm = -nm;
     // A sharp turn between consecutive tangents means the step cut across a fold (and may
     // have landed on another part of the curve): retry shorter.
@@ -416,10 +433,7 @@ Branch StationarySolver::ordered(double sigma_min, double sigma_max, double step
       branch.folds.push_back(ordered_fold(std::exp(fx), fm));
     }
     if (cx > x_max || cx < x_min) break;
-    x = cx;
-    m = cm;
-    tx = nx;
-    tm = nm;
+    x = cx, m = cm, tx = nx, tm = nm;
     record(x, m);
     ds = iterations <= 3 ? std::min(step, 1.5 * ds) : (iterations >= 6 ? 0.7 * ds : ds);
   }
@@ -446,131 +460,136 @@ StationaryPoint StationarySolver::symmetric_point(double sigma) const {
   return {sigma, 0.0, min_stiffness > 0 && secular < 1, 0.0};
 }
 
-namespace {
-
-// A discretised population for the zero-temperature sweep: equal-probability disorder nodes,
+// A discretised population for the zero-temperature sweep: disorder nodes with their weights,
 // each with the fraction of its units in the upper (largest-φ) well.
-struct HistoryState {
+struct StationarySolver::HistoryState {
+  std::vector<double> nodes, weights;
   double m = 0;
   std::vector<double> upper_fraction, phi_upper, phi_lower;
+  bool any_bistable = false;  // some node had two wells at some coupling
+
+  // Every bistable unit in the upper well.
+  bool joined() const {
+    if (m <= 0) return false;
+    for (std::size_t j = 0; j < nodes.size(); ++j)
+      if (phi_upper[j] != phi_lower[j] && upper_fraction[j] < 1) return false;
+    return true;
+  }
 };
 
-}  // namespace
-
-Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma_joined) const {
+StationarySolver::HistoryState StationarySolver::history_start() const {
   using Kind = base::Distribution::Kind;
   const auto& d = average_.distribution();
-  std::vector<double> nodes, weights;
+  HistoryState state;
   if (d.kind == Kind::bimodal) {
-    nodes = {d.a, -d.a};
-    weights = {d.b, 1 - d.b};
-  } else {
+    state.nodes = {d.a, -d.a};
+    state.weights = {d.b, 1 - d.b};
+  } else {  // equal-probability nodes
     for (int j = 0; j < history_nodes_; ++j) {
       const double u = (j + 0.5) / history_nodes_;
-      nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u)
-                                             : d.a + (d.b - d.a) * u);
-      weights.push_back(1.0 / history_nodes_);
+      state.nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u)
+                                                   : d.a + (d.b - d.a) * u);
+      state.weights.push_back(1.0 / history_nodes_);
     }
   }
-  const std::size_t n = nodes.size();
-  const auto initial_above = [&](double phi) {  // P(φ(0) > phi)
-    if (initial_state_.kind == Kind::normal)
-      return initial_state_.b > 0 ? 1 - normal_cdf((phi - initial_state_.a) / initial_state_.b)
-                                  : (initial_state_.a > phi ? 1.0 : 0.0);
-    const double lo = initial_state_.a, hi = initial_state_.b;
-    return hi > lo ? std::clamp((hi - phi) / (hi - lo), 0.0, 1.0) : (lo > phi ? 1.0 : 0.0);
-  };
-  const auto nonzero = [](double m) { return m == 0 ? 1e-14 : m; };
-
-  HistoryState state;
+  const std::size_t n = state.nodes.size();
   state.upper_fraction.assign(n, 1.0);
   state.phi_upper.assign(n, 0.0);
   state.phi_lower.assign(n, 0.0);
-  bool any_bistable = false;
-
-  // Relaxes (m, wells) at σ from the current state: the mean field moves towards the fixed
-  // point, and a unit whose well disappears moves to the remaining one, for good.
-  const auto relax = [&](HistoryState& s, double sig, bool choose_initial_wells) {
-    MeanField field;
-    double walk = 1e-4, previous_residual = 0;
-    for (int it = 0; it < 100000; ++it) {
-      if (it % 256 == 0) check_stop();
-      const FixedPointCurve curve(model_, sig, nonzero(s.m));
-      field = MeanField{};
-      field.min_stiffness = inf;
-      for (std::size_t j = 0; j < n; ++j) {
-        const auto roots = curve.fixed_points(nodes[j]);
-        const double up = roots.back(), low = roots.front();
-        if (roots.size() >= 3) {
-          any_bistable = true;
-          if (choose_initial_wells) s.upper_fraction[j] = initial_above(roots[roots.size() - 2]);
-        } else if (!choose_initial_wells && s.phi_upper[j] != s.phi_lower[j]) {
-          // One well left: the units of the vanished well join it.
-          s.upper_fraction[j] =
-              std::abs(up - s.phi_upper[j]) < std::abs(up - s.phi_lower[j]) ? 1.0 : 0.0;
-        }
-        const double q = s.upper_fraction[j];
-        for (const auto& [phi, share] : {std::pair{up, q}, std::pair{low, 1 - q}}) {
-          if (share <= 0) continue;
-          const double a = model_.curvature(nodes[j], phi) + sig;
-          field.mean += weights[j] * share * phi;
-          field.secular += weights[j] * share * sig / a;
-          field.min_stiffness = std::min(field.min_stiffness, a);
-          field.lyapunov +=
-              weights[j] * share *
-              (model_.potential(nodes[j], phi) + 0.5 * sig * (phi - s.m) * (phi - s.m));
-        }
-        s.phi_upper[j] = up;
-        s.phi_lower[j] = low;
-      }
-      const double residual = field.mean - s.m;
-      if (std::abs(residual) < 1e-12 * std::max(1.0, std::abs(s.m))) break;
-      // Newton at fixed occupation near a stable fixed point. Past a fold (∂M/∂m ≥ 1) the map
-      // crawls through the ghost of the lost fixed point, so m walks in the direction of
-      // M(m) − m with doubling steps instead, shrinking when it overshoots. Steps stay short
-      // (≤ max_step) so that no range of m in which some unit's well disappears is jumped over.
-      constexpr double max_step = 0.02;
-      if (residual * previous_residual < 0) walk = std::max(0.25 * walk, 1e-12);
-      previous_residual = residual;
-      double step;
-      if (field.secular < 1 - 1e-6) {
-        step = residual / (1 - field.secular);
-      } else {
-        step = std::copysign(walk, residual);
-        walk = std::min(2 * walk, max_step);
-      }
-      s.m += std::clamp(step, -max_step, max_step);
-    }
-    return field;
-  };
-  const auto joined = [&](const HistoryState& s) {  // every bistable unit in the upper well
-    if (s.m <= 0) return false;
-    for (std::size_t j = 0; j < n; ++j)
-      if (s.phi_upper[j] != s.phi_lower[j] && s.upper_fraction[j] < 1) return false;
-    return true;
-  };
-
-  Branch branch;
-  *sigma_joined = nan;
   state.m = initial_state_.kind == Kind::normal ? initial_state_.a
                                                 : 0.5 * (initial_state_.a + initial_state_.b);
+  return state;
+}
+
+double StationarySolver::initial_above(double phi) const {
+  if (initial_state_.kind == base::Distribution::Kind::normal)
+    return initial_state_.b > 0 ? 1 - normal_cdf((phi - initial_state_.a) / initial_state_.b)
+                                : (initial_state_.a > phi ? 1.0 : 0.0);
+  const double lo = initial_state_.a, hi = initial_state_.b;
+  return hi > lo ? std::clamp((hi - phi) / (hi - lo), 0.0, 1.0) : (lo > phi ? 1.0 : 0.0);
+}
+
+MeanField StationarySolver::wells_field(HistoryState& s, double sigma,
+                                        bool choose_initial_wells) const {
+  const FixedPointCurve curve(model_, sigma, s.m == 0 ? 1e-14 : s.m);
+  MeanField field;
+  field.min_stiffness = inf;
+  for (std::size_t j = 0; j < s.nodes.size(); ++j) {
+    const auto roots = curve.fixed_points(s.nodes[j]);
+    const double up = roots.back(), low = roots.front();
+    if (roots.size() >= 3) {
+      s.any_bistable = true;
+      if (choose_initial_wells) s.upper_fraction[j] = initial_above(roots[roots.size() - 2]);
+    } else if (!choose_initial_wells && s.phi_upper[j] != s.phi_lower[j]) {
+      // One well left: the units of the vanished well join it.
+      s.upper_fraction[j] =
+          std::abs(up - s.phi_upper[j]) < std::abs(up - s.phi_lower[j]) ? 1.0 : 0.0;
+    }
+    const double q = s.upper_fraction[j], w = s.weights[j];
+    for (const auto& [phi, share] : {std::pair{up, q}, std::pair{low, 1 - q}}) {
+      if (share <= 0) continue;
+      const double a = model_.curvature(s.nodes[j], phi) + sigma;
+      field.mean += w * share * phi;
+      field.secular += w * share * sigma / a;
+      field.min_stiffness = std::min(field.min_stiffness, a);
+      field.lyapunov +=
+          w * share * (model_.potential(s.nodes[j], phi) + 0.5 * sigma * (phi - s.m) * (phi - s.m));
+    }
+    s.phi_upper[j] = up;
+    s.phi_lower[j] = low;
+  }
+  return field;
+}
+
+MeanField StationarySolver::relax(HistoryState& s, double sigma, bool choose_initial_wells) const {
+  MeanField field;
+  double walk = 1e-4, previous_residual = 0;
+  for (int it = 0; it < 100000; ++it) {
+    if (it % 256 == 0) check_stop();
+    field = wells_field(s, sigma, choose_initial_wells);
+    const double residual = field.mean - s.m;
+    if (std::abs(residual) < 1e-12 * std::max(1.0, std::abs(s.m))) break;
+    // Newton at fixed occupation near a stable fixed point. Past a fold (∂M/∂m ≥ 1) the map
+    // crawls through the ghost of the lost fixed point, so m walks in the direction of
+    // M(m) − m with doubling steps instead, shrinking when it overshoots. Steps stay short
+    // (≤ max_step) so that no range of m in which some unit's well disappears is jumped over.
+    constexpr double max_step = 0.02;
+    if (residual * previous_residual < 0) walk = std::max(0.25 * walk, 1e-12);
+    previous_residual = residual;
+    double step;
+    if (field.secular < 1 - 1e-6) {
+      step = residual / (1 - field.secular);
+    } else {
+      step = std::copysign(walk, residual);
+      walk = std::min(2 * walk, max_step);
+    }
+    s.m += std::clamp(step, -max_step, max_step);
+  }
+  return field;
+}
+
+Branch StationarySolver::history(const std::vector<double>& sigma, double* sigma_joined) const {
+  Branch branch;
+  *sigma_joined = nan;
+  HistoryState state = history_start();
   for (std::size_t k = 0; k < sigma.size(); ++k) {
     const HistoryState before = state;
     const MeanField field = relax(state, sigma[k], k == 0);
     branch.points.push_back({sigma[k], state.m, field.stable(), field.lyapunov});
-    if (std::isnan(*sigma_joined) && k > 0 && joined(state) && !joined(before)) {
+    if (std::isnan(*sigma_joined) && k > 0 && state.joined() && !before.joined()) {
       // Bisect the coupling at which the sweep lands on the ordered branch.
       double lo = sigma[k - 1], hi = sigma[k];
       for (int it = 0; it < 30; ++it) {
         HistoryState trial = before;
         const double mid = std::sqrt(lo * hi);
         relax(trial, mid, false);
-        (joined(trial) ? hi : lo) = mid;
+        (trial.joined() ? hi : lo) = mid;
+        state.any_bistable |= trial.any_bistable;
       }
       *sigma_joined = hi;
     }
   }
-  if (!any_bistable) *sigma_joined = nan;
+  if (!state.any_bistable) *sigma_joined = nan;
   return branch;
 }
 

@@ -145,6 +145,13 @@ class StationarySolver {
   void check_stop() const;
   const base::StopRequest* stop_ = nullptr;
   StationaryPoint symmetric_point(double sigma) const;
+  // The zero-temperature sweep of history(): its population, P(φ(0) > φ), the mean field of the
+  // units' current wells (moving units whose well vanished), and the relaxation of m at σ.
+  struct HistoryState;
+  HistoryState history_start() const;
+  double initial_above(double phi) const;
+  MeanField wells_field(HistoryState& state, double sigma, bool choose_initial_wells) const;
+  MeanField relax(HistoryState& state, double sigma, bool choose_initial_wells) const;
   UnitModel model_;
   DisorderAverage average_;
   base::Distribution initial_state_;
