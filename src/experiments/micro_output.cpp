@@ -4,12 +4,6 @@
 
 namespace cdl::experiments {
 
-// The file layer's vocabulary for laying out and writing sweep files.
-using io::Provenance;
-using io::Shape;
-using io::SweepAxes;
-using io::SweepFile;
-
 namespace {
 
 SweepAxes micro_axes(const MicroSweep& sweep) {

@@ -12,22 +12,12 @@
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
 #include "experiments/chain_result.hpp"
+#include "experiments/vocabulary.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
 #include "micro/task.hpp"
-#include "sweep/driver.hpp"
-#include "sweep/grid.hpp"
-#include "sweep/status.hpp"
-#include "sweep/work.hpp"
 
 namespace cdl::experiments {
-
-// The sweep layer's vocabulary, used throughout this layer.
-using sweep::Chain;
-using sweep::PointStatus;
-using sweep::Protocol;
-using sweep::SweepOutcome;
-using sweep::WorkItem;
 
 enum class Precision { float32, float64 };
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "io/sweep_file.hpp"
+#include "experiments/vocabulary.hpp"
 #include "theory/stationary.hpp"
 
 namespace cdl::experiments {
@@ -18,6 +18,6 @@ struct StationaryResult {
 };
 
 void write_stationary_file(const std::string& path, const std::vector<StationaryResult>& results,
-                           const io::Provenance& provenance);
+                           const Provenance& provenance);
 
 }  // namespace cdl::experiments

@@ -5,29 +5,27 @@
 #include <string>
 
 #include "experiments/theory_sweep.hpp"
-#include "io/sweep_file.hpp"
-#include "sweep/work.hpp"
+#include "experiments/vocabulary.hpp"
 
 namespace cdl::experiments {
 
 class TheoryFileWriter {
  public:
   // Creates the file (truncating) with every dataset allocated and status = not_run.
-  TheoryFileWriter(const std::string& path, const TheorySweep& sweep,
-                   const io::Provenance& provenance);
+  TheoryFileWriter(const std::string& path, const TheorySweep& sweep, const Provenance& provenance);
   // Lays out the new, empty `file` the same way (h5::File::create_in_memory: a reference
   // layout to validate files with).
-  TheoryFileWriter(h5::File file, const TheorySweep& sweep, const io::Provenance& provenance);
+  TheoryFileWriter(h5::File file, const TheorySweep& sweep, const Provenance& provenance);
   // Reopens an interrupted file (--resume).
   TheoryFileWriter(const std::string& path, const TheorySweep& sweep);
   // Writes one completed work item and flushes, so finished work survives an interruption.
   void write(const TheoryChainResult& result, const sweep::WorkItem& item);
-  io::SweepFile& file() { return file_; }
+  SweepFile& file() { return file_; }
   void close() { file_.close(); }
 
  private:
   const TheorySweep& sweep_;
-  io::SweepFile file_;
+  SweepFile file_;
 };
 
 }  // namespace cdl::experiments

@@ -385,6 +385,18 @@ struct PointEstimate {
   std::int64_t steps = 0;
 };
 
+// Stores a converged estimate as point s of `result`: done within sweep.accuracy, else
+// not_converged with its best value kept.
+PointStatus store_estimate(const TheorySweep& sweep, const PointEstimate& e, int s,
+                           TheoryChainResult& result) {
+  result.order_parameter[s] = e.order_parameter;
+  result.order_parameter_error[s] = e.order_parameter_error;
+  result.loss[s] = e.loss;
+  result.loss_error[s] = e.loss_error;
+  result.steps[s] = e.steps;
+  return e.order_parameter_error <= sweep.accuracy ? PointStatus::done : PointStatus::not_converged;
+}
+
 // Integrates both rules' populations (already built) and compares them; B's traces go to the
 // rows. A runs at tolerances rule_a_tolerance_factor looser, so the difference bounds B's
 // time-stepping error as well as its quadrature error.
@@ -490,13 +502,7 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     if (plan.init_states && !init_capped) init_panels *= 2;
     split_nodes = rules.a.disorder().nodes;
   }
-  result.order_parameter[s] = best.order_parameter;
-  result.order_parameter_error[s] = best.order_parameter_error;
-  result.loss[s] = best.loss;
-  result.loss_error[s] = best.loss_error;
-  result.steps[s] = best.steps;
-  return best.order_parameter_error <= sweep.accuracy ? PointStatus::done
-                                                      : PointStatus::not_converged;
+  return store_estimate(sweep, best, s, result);
 }
 
 // An adiabatic N → ∞ chain: both rules' populations carry their states from coupling to
@@ -536,13 +542,7 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& 
       result.loss_trace.row(s).setConstant(not_a_number);
       return to_point_status(e.status);
     }
-    result.order_parameter[s] = e.order_parameter;
-    result.order_parameter_error[s] = e.order_parameter_error;
-    result.loss[s] = e.loss;
-    result.loss_error[s] = e.loss_error;
-    result.steps[s] = e.steps;
-    return e.order_parameter_error <= sweep.accuracy ? PointStatus::done
-                                                     : PointStatus::not_converged;
+    return store_estimate(sweep, e, s, result);
   };
   // The outputs were cleared for the whole item; an adiabatic chain never restarts.
   run_chain_points(

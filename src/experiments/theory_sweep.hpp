@@ -10,21 +10,11 @@
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
 #include "experiments/chain_result.hpp"
-#include "sweep/driver.hpp"
-#include "sweep/grid.hpp"
-#include "sweep/status.hpp"
-#include "sweep/work.hpp"
+#include "experiments/vocabulary.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
 
 namespace cdl::experiments {
-
-// The sweep layer's vocabulary, used throughout this layer.
-using sweep::Chain;
-using sweep::PointStatus;
-using sweep::Protocol;
-using sweep::SweepOutcome;
-using sweep::WorkItem;
 
 // The complete, validated description of a finite-N effective-theory sweep. Defaults are the
 // published experiment (docs/physics.md §3) except the number of realizations.
