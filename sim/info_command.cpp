@@ -98,8 +98,8 @@ FileInfo read_info(const std::string& path) {
     base::reject("file", path, "not a cdl file");
   const auto read_texts = [&] {
     for (const char* name : {"subcommand", "cdl_version", "created", "command", "config"})
-      info.text[name] =
-          root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string();
+      info.text[name] = base::valid_utf8(
+          root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string());
   };
   info.subcommand = text_attribute(root, "subcommand", "file", path);
   if (info.subcommand != "theory" && info.subcommand != "micro" &&

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/errors.hpp"
+#include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 #include "h5/hdf5.hpp"
@@ -82,11 +83,12 @@ int main(int argc, char** argv) {
     std::cerr << "cdl " << subcommand << ": interrupted; nothing was written\n";
     return 3;
   } catch (const cdl::InputError& e) {
-    std::cerr << "cdl " << subcommand << ": " << e.what() << "\n";
+    // Messages quote values read from files, which may be damaged: never invalid text.
+    std::cerr << "cdl " << subcommand << ": " << cdl::base::valid_utf8(e.what()) << "\n";
     if (cdl::h5::write_failed()) std::_Exit(2);  // see below
     return 2;
   } catch (const std::exception& e) {
-    std::cerr << "cdl " << subcommand << ": error: " << e.what() << "\n";
+    std::cerr << "cdl " << subcommand << ": error: " << cdl::base::valid_utf8(e.what()) << "\n";
     if (cdl::h5::write_failed()) {
       // HDF5 still holds the file it failed to write, and its exit-time cleanup would crash on
       // it: end here (the output was not renamed; a failed .part is the caller's to remove).

@@ -49,4 +49,35 @@ std::vector<std::string> split(const std::string& text, char separator) {
   }
 }
 
+// A lead byte announces the sequence's length; continuation bytes are 10xxxxxx.
+std::string valid_utf8(const std::string& text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size();) {
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
+    const unsigned char lead = byte(i);
+    const std::size_t length = lead < 0x80           ? 1
+                               : (lead >> 5) == 0x6  ? 2
+                               : (lead >> 4) == 0xE  ? 3
+                               : (lead >> 3) == 0x1E ? 4
+                                                     : 0;
+    bool well_formed = length > 0 && i + length <= text.size();
+    for (std::size_t k = 1; well_formed && k < length; ++k) well_formed = (byte(i + k) >> 6) == 0x2;
+    // Overlong forms, surrogates and code points above U+10FFFF are not UTF-8 either.
+    if (well_formed && length > 1) {
+      char32_t c = lead & (0x7F >> length);
+      for (std::size_t k = 1; k < length; ++k) c = (c << 6) | (byte(i + k) & 0x3F);
+      const char32_t smallest[] = {0, 0, 0x80, 0x800, 0x10000};
+      well_formed = c >= smallest[length] && c <= 0x10FFFF && !(c >= 0xD800 && c <= 0xDFFF);
+    }
+    if (well_formed) {
+      out.append(text, i, length);
+      i += length;
+    } else {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 }  // namespace cdl::base

@@ -14,6 +14,9 @@ long long parse_integer(const std::string& text, const std::string& option);
 std::string format_double(double x);
 // Splits on `separator`, keeping empty fields (so that "1,,2" can be rejected).
 std::vector<std::string> split(const std::string& text, char separator);
+// `text` with every byte that is not part of well-formed UTF-8 replaced by U+FFFD: text read
+// from a damaged or edited file is shown, never passed on as invalid text (or invalid JSON).
+std::string valid_utf8(const std::string& text);
 // "--option: invalid value 'text' (why)" — the one-line message of bad input.
 [[noreturn]] void reject(const std::string& option, const std::string& text,
                          const std::string& why);
