@@ -1,5 +1,5 @@
 """Analysis of cdl output files: reading them as xarray Datasets (`reader`), locating the
-transitions (`transitions`) and drawing the figures (`plots`, CLI `python3 -m cdl_analysis.plot`).
+transitions (`transitions`) and drawing the figures (`figures`, CLI `python3 -m cdl_analysis.plot`).
 """
 
 from .reader import file_kind, open_root, open_stationary, open_sweep  # noqa: F401

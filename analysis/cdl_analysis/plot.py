@@ -1,9 +1,9 @@
 """`python3 -m cdl_analysis.plot KIND FILE [--out PNG] [--sigma S ...] [--theory STATIONARY.h5]`:
-see `cdl_analysis.plots` for the kinds and figure sizes."""
+see `cdl_analysis.figures` for the kinds and figure sizes."""
 
 import sys
 
-from .plots import main
+from .figures import main
 
 if __name__ == "__main__":
     sys.exit(main())

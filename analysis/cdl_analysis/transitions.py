@@ -43,6 +43,7 @@ B_DEFAULT = 1000
 THRESHOLD = 0.2
 FLOOR = 0.01  # absolute: a window needs a height of at least 0.01 (m and accuracies are O(1))
 CI_PERCENTILES = (2.5, 97.5)
+CI_BOUNDS = ("low", "high")  # the `bound` axis of sigma_c1_ci, sigma_c2_ci (as in cdl analyze)
 
 
 # ----------------------------------------------------------------------------- signal
@@ -214,8 +215,10 @@ def resampled_means(values, counts):
 
 def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
                 observable: str | None = None) -> xr.Dataset:
-    """Dataset over depth with sigma_c1, sigma_c2 and their bootstrap CIs (`*_low`, `*_high`),
-    plus the signal (mean, se, chi, n over depth, sigma) of one protocol group."""
+    """Dataset over depth with sigma_c1, sigma_c2 and their bootstrap CIs `sigma_c1_ci`,
+    `sigma_c2_ci` over (depth, bound), bound = ["low", "high"] (the names and shape [depth, 2] of
+    `cdl analyze`'s /analysis/<protocol>), plus the signal (mean, se, chi, n over depth, sigma)
+    of one protocol group."""
     sig = signal(ds, observable)
     name = sig.attrs["observable"]
     values = _values(ds, name)
@@ -229,10 +232,9 @@ def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
         rng = np.random.default_rng(seed)
         boot = resampled_means(values, resample_counts(values.shape[1], B, rng))
         b1, b2 = estimate(x, boot[:, :, order])
+        out.coords["bound"] = ("bound", list(CI_BOUNDS))
         for label, samples in (("sigma_c1", b1), ("sigma_c2", b2)):
-            low, high = ci(samples)
-            out[label + "_low"] = ("depth", low)
-            out[label + "_high"] = ("depth", high)
+            out[label + "_ci"] = (("depth", "bound"), np.stack(ci(samples), axis=-1))
     out.attrs["bootstrap"] = B
     return out
 
@@ -314,10 +316,10 @@ def table(result: dict[str, xr.Dataset]) -> str:
         for i, depth in enumerate(ds.depth.values):
             cells = []
             for label in ("sigma_c1", "sigma_c2"):
-                low = ds.get(label + "_low")
-                high = ds.get(label + "_high")
-                interval = (f"[{_fmt(float(low[i]))}, {_fmt(float(high[i]))}]"
-                            if low is not None else "")
+                bounds = ds.get(label + "_ci")
+                interval = (f"[{_fmt(float(bounds.sel(bound='low')[i]))}, "
+                            f"{_fmt(float(bounds.sel(bound='high')[i]))}]"
+                            if bounds is not None else "")
                 cells.append(f"{_fmt(float(ds[label][i]))} {interval:>21}")
             lines.append(f"{protocol:<15}{int(depth):>3}  {cells[0]}  {cells[1]}")
     if "hysteresis" in result:

@@ -1,10 +1,76 @@
-"""Helpers shared by the end-to-end tests (not a test file itself)."""
+"""Helpers shared by the end-to-end tests (not a test file itself): where the `cdl` executable
+is and how to run it, the status flag table, reading HDF5 files, and the checks the command-line
+tests share (`CdlTestCase`).
+
+The test files import it by name, so run them the way CTest does, with tests/e2e as the start
+directory of the discovery (it is then on sys.path):
+
+    /usr/bin/python3 -m unittest discover -v -s tests/e2e -p test_theory_cli.py
+"""
 
 import os
+import re
+import subprocess
+import unittest
 from pathlib import Path
 
 import h5py
+import numpy as np
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# `CDL_BIN` names the executable (default: build/cdl under the repository root).
+CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+
+# The status flag table of src/sweep/status.hpp (PointStatus, point_status_names): a point's
+# status is the index of its name here, the `flag_meanings` of every status dataset.
+STATUS_NAMES = ("done", "not_run", "diverged", "step_underflow", "step_budget", "chain_broken",
+                "not_converged")
+(STATUS_DONE, STATUS_NOT_RUN, STATUS_DIVERGED, STATUS_STEP_UNDERFLOW, STATUS_STEP_BUDGET,
+ STATUS_CHAIN_BROKEN, STATUS_NOT_CONVERGED) = range(len(STATUS_NAMES))
+
+# Dimension-scale bookkeeping holds object references, which differ between files.
+REFERENCE_ATTRIBUTES = {"DIMENSION_LIST", "REFERENCE_LIST"}
+
+
+# ----------------------------------------------------------------------------- running cdl
+
+def require_cdl():
+    """For setUpModule: raises when there is no executable at CDL."""
+    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
+        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+
+
+def clean_env(extra=None):
+    """The environment without SLURM's variables (the tests may run inside a job), plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env.update(extra or {})
+    return env
+
+
+def run_cdl(subcommand, args, cwd=None, env=None, timeout=120):
+    """`cdl SUBCOMMAND ARGS...` in `cwd`, to its end: the CompletedProcess, stdout and stderr as
+    text. The environment is clean_env(env)."""
+    return subprocess.run([str(CDL), str(subcommand), *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, env=clean_env(env))
+
+
+def start_cdl(subcommand, args, cwd):
+    """`cdl SUBCOMMAND ARGS...` started in `cwd` (stdout discarded, stderr a text pipe)."""
+    return subprocess.Popen([str(CDL), subcommand, *args], cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env=clean_env())
+
+
+def write_ini(path, text):
+    Path(path).write_text(text)
+    return str(path)
+
+
+def contains_token(line, text):
+    """`text` occurs in `line` not glued to further word characters or dots."""
+    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
+
+
+# ----------------------------------------------------------------------------- files
 
 def snapshot(directory):
     """Every file and directory under `directory` with its bytes and modification time."""
@@ -28,3 +94,87 @@ def datasets(path):
                 found[name] = obj[()]
         f.visititems(visit)
     return found
+
+
+def attributes(path, skip_root=("created", "command")):
+    """{(object name, attribute name): value} for every group and dataset of an HDF5 file, without
+    the root attributes `skip_root` and the dimension-scale references."""
+    found = {}
+    with h5py.File(path, "r") as f:
+        def collect(name, obj):
+            for key, value in obj.attrs.items():
+                if key in REFERENCE_ATTRIBUTES or (name == "/" and key in skip_root):
+                    continue
+                found[(name, key)] = value.tolist() if isinstance(value, np.ndarray) else value
+        collect("/", f)
+        f.visititems(collect)
+    return found
+
+
+def protocol_groups(f):
+    """Names of the protocol groups of an open sweep file."""
+    return sorted(name for name in f if isinstance(f[name], h5py.Group) and "status" in f[name])
+
+
+# ----------------------------------------------------------------------------- checks
+
+class CdlTestCase(unittest.TestCase):
+    """The checks of the command-line tests (no tests of its own)."""
+
+    maxDiff = None
+
+    def run_ok(self, subcommand, args, cwd, env=None):
+        result = run_cdl(subcommand, args, cwd, env=env)
+        self.assertEqual(result.returncode, 0,
+                         f"cdl {subcommand} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def one_line(self, result):
+        """The single line of stderr of a refused command (exit 2, nothing on stdout)."""
+        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
+        self.assertEqual(result.stdout, "")
+        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
+        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
+        self.assertTrue(line.strip(), "stderr is empty")
+        return line
+
+    def assert_rejected(self, subcommand, tmp, args, option, values, out, existing=None,
+                        cause=None):
+        """`cdl SUBCOMMAND ARGS --output OUT` must fail with exit 2 and one stderr line naming
+        `option`, one of `values` and (a regular expression) `cause`, print nothing on stdout and
+        leave the directory `tmp` exactly as it was: no output, no OUTPUT.part (and an `existing`
+        output keeps these bytes)."""
+        before = snapshot(tmp)
+        result = run_cdl(subcommand, [*args, "--output", out], tmp, timeout=60)
+        after = snapshot(tmp)
+        line = self.one_line(result)
+        self.assertIn(option, line)
+        self.assertTrue(any(contains_token(line, v) for v in values),
+                        f"{line!r} names none of {values}")
+        if cause is not None:
+            self.assertRegex(line, cause)
+        self.assertFalse(os.path.exists(out + ".part"))
+        self.assertEqual(after, before, "the directory changed on bad input")
+        if existing is not None:
+            self.assertEqual(Path(out).read_bytes(), existing)
+
+    def assert_same_file(self, path, reference, compare_attributes=True):
+        """Same datasets (names, dtype, shape, values bit for bit, NaN = NaN) and, unless
+        `compare_attributes` is false, attributes (but the root attributes `created` and
+        `command`)."""
+        a, b = datasets(path), datasets(reference)
+        self.assertEqual(sorted(a), sorted(b))
+        for name in a:
+            with self.subTest(dataset=name):
+                self.assertEqual(a[name].dtype, b[name].dtype, name)
+                self.assertEqual(a[name].shape, b[name].shape, name)
+                equal_nan = a[name].dtype.kind == "f"
+                same = a[name] == b[name]
+                if equal_nan:
+                    same |= np.isnan(a[name]) & np.isnan(b[name])
+                where = np.argwhere(~same)[:3].tolist()
+                self.assertTrue(np.all(same), f"{name} differs from {reference} at {where}: "
+                                f"{[a[name][tuple(w)] for w in where]} instead of "
+                                f"{[b[name][tuple(w)] for w in where]}")
+        if compare_attributes:
+            self.assertEqual(attributes(path), attributes(reference))

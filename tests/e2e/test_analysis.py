@@ -3,7 +3,7 @@ quick-sweep notebook, and the agreement of `cdl analyze` with the Python estimat
 
 Run from the repository root with
 
-    /usr/bin/python3 -m unittest -v tests/e2e/test_analysis.py
+    /usr/bin/python3 -m unittest discover -v -s tests/e2e -p test_analysis.py
 
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Needs Debian's
 python3-matplotlib, jupyter-nbconvert, python3-nbformat and python3-ipykernel. The module makes
@@ -22,9 +22,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
+from e2e_support import CDL, REPO_ROOT, require_cdl, run_cdl
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
 ANALYSIS = REPO_ROOT / "analysis"
 NOTEBOOK = ANALYSIS / "notebooks" / "quick_sweep.ipynb"
 PYTHON = "/usr/bin/python3"
@@ -47,19 +46,18 @@ def child_env():
     return env
 
 
-def run_cdl(*args, timeout=120):
-    result = subprocess.run([str(CDL), *map(str, args)], cwd=REPO_ROOT, capture_output=True,
-                            text=True, timeout=timeout)
+def run_cdl_or_raise(subcommand, *args, timeout=120):
+    """`cdl SUBCOMMAND ARGS...` in the repository root; RuntimeError with its output if it fails."""
+    result = run_cdl(subcommand, args, REPO_ROOT, timeout=timeout)
     if result.returncode != 0:
-        raise RuntimeError(f"cdl {' '.join(map(str, args))} failed ({result.returncode}):\n"
-                           f"{result.stdout}\n{result.stderr}")
+        raise RuntimeError(f"cdl {' '.join(map(str, (subcommand, *args)))} failed "
+                           f"({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
 def setUpModule():
     global TMP
-    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
-        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+    require_cdl()
     TMP = tempfile.TemporaryDirectory(prefix="cdl-analysis-test-")
     tmp = Path(TMP.name)
     # The notebook runs its own sweeps: start it first, it overlaps with everything below.
@@ -75,9 +73,11 @@ def setUpModule():
     FILES["theory"] = tmp / "quick.h5"
     FILES["micro"] = tmp / "micro-quick.h5"
     FILES["stationary"] = tmp / "stationary.h5"
-    run_cdl("theory", "--config", "configs/quick.ini", "--output", FILES["theory"], "--quiet")
-    run_cdl("stationary", "--output", FILES["stationary"], "--quiet")
-    run_cdl("micro", "--config", "configs/micro-quick.ini", "--output", FILES["micro"], "--quiet")
+    run_cdl_or_raise("theory", "--config", "configs/quick.ini", "--output", FILES["theory"],
+                     "--quiet")
+    run_cdl_or_raise("stationary", "--output", FILES["stationary"], "--quiet")
+    run_cdl_or_raise("micro", "--config", "configs/micro-quick.ini", "--output", FILES["micro"],
+                     "--quiet")
 
 
 def tearDownModule():
@@ -128,9 +128,10 @@ def write_synthetic(path, curves, sigma, runs=30, units=40, seed=0, failed=(), s
     # The layout is a real (very short) cdl theory sweep of that grid, so that the validating
     # reader accepts it; the hand-made values then replace its results.
     protocols = list(curves)
-    run_cdl("theory", "--depths", ",".join(map(str, depths)), "--runs", runs, "--units", units,
-            "--sigma", ",".join(repr(float(s)) for s in sigma), "--protocols", ",".join(protocols),
-            "--t-end", "0.01", "--samples", "2", "--quiet", "--overwrite", "--output", path)
+    run_cdl_or_raise("theory", "--depths", ",".join(map(str, depths)), "--runs", runs,
+                     "--units", units, "--sigma", ",".join(repr(float(s)) for s in sigma),
+                     "--protocols", ",".join(protocols), "--t-end", "0.01", "--samples", "2",
+                     "--quiet", "--overwrite", "--output", path)
     with h5py.File(path, "r+") as f:
         for protocol, per_depth in curves.items():
             g = f[protocol]
@@ -224,7 +225,9 @@ class SyntheticRecoveryTest(unittest.TestCase):
                 na = result["nonadiabatic"]
                 for name, value in truth.items():
                     estimate = float(na[name][0])
-                    low, high = float(na[name + "_low"][0]), float(na[name + "_high"][0])
+                    bounds = na[name + "_ci"]
+                    self.assertEqual(bounds.dims, ("depth", "bound"))
+                    low, high = (float(bounds.sel(bound=b)[0]) for b in ("low", "high"))
                     self.assertLess(abs(np.log10(estimate / value)), self.TOLERANCE,
                                     f"draw {draw}: {name} {estimate} vs {value}")
                     self.assertLessEqual(low, estimate)
@@ -315,7 +318,7 @@ class PlotCommandTest(unittest.TestCase):
         same main() in this process, meanwhile (an interpreter start costs a second or two)."""
         import contextlib
         import io
-        from cdl_analysis import plots
+        from cdl_analysis import figures
         with tempfile.TemporaryDirectory() as tmp:
             cases = [  # kind, file, extra arguments, expected (width, height)
                 ("order", FILES["theory"], [], (800, 500)),
@@ -337,8 +340,8 @@ class PlotCommandTest(unittest.TestCase):
             for i, (kind, path, extra, _) in enumerate(cases[2:], start=2):
                 stdout, stderr = io.StringIO(), io.StringIO()
                 with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-                    code = plots.main([kind, str(path), "--out", str(outputs[i]),
-                                       *map(str, extra)])
+                    code = figures.main([kind, str(path), "--out", str(outputs[i]),
+                                         *map(str, extra)])
                 results[i] = (code, stdout.getvalue(), stderr.getvalue())
             for i, process in running:
                 stdout, stderr = process.communicate(timeout=120)
@@ -356,7 +359,7 @@ class PlotCommandTest(unittest.TestCase):
         in this process (an interpreter start costs a second or two of imports)."""
         import contextlib
         import io
-        from cdl_analysis import plots
+        from cdl_analysis import figures
         with tempfile.TemporaryDirectory() as tmp:
             plain = Path(tmp) / "plain.h5"
             with h5py.File(plain, "w") as f:
@@ -383,7 +386,7 @@ class PlotCommandTest(unittest.TestCase):
                 stdout, stderr = io.StringIO(), io.StringIO()
                 with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
                     try:
-                        code = plots.main([*map(str, args), "--out", str(Path(tmp) / f"{i}.png")])
+                        code = figures.main([*map(str, args), "--out", str(Path(tmp) / f"{i}.png")])
                     except SystemExit as exit:
                         code = exit.code
                 results.append((name, code, stdout.getvalue(), stderr.getvalue()))
@@ -459,8 +462,11 @@ class AnalyzeAgreementTest(unittest.TestCase):
             for kind, path in (("theory", FILES["theory"]), ("micro", FILES["micro"]),
                                ("synthetic", edge)):
                 out = Path(tmp) / f"{kind}-analysis.h5"
-                run_cdl("analyze", path, "--output", out, "--quiet")
+                run_cdl_or_raise("analyze", path, "--output", out, "--quiet")
                 python = transitions.analyze(path, B=0)
+                # A few resamples: the intervals' names and shapes (their values use other
+                # random numbers than cdl analyze's).
+                intervals = transitions.analyze(path, B=10)
                 with h5py.File(out, "r") as f:
                     self.assertIn("analysis", f)
                     a = f["analysis"]
@@ -476,6 +482,10 @@ class AnalyzeAgreementTest(unittest.TestCase):
                             for name in ("mean", "se", "chi", "sigma_c1", "sigma_c2"):
                                 self.assert_close(a[protocol][name][()], ds[name].values,
                                                   f"{kind} {protocol}/{name}")
+                            for name in ("sigma_c1_ci", "sigma_c2_ci"):
+                                self.assertEqual(a[protocol][name].shape,
+                                                 intervals[protocol][name].shape,
+                                                 f"{kind} {protocol}/{name}")
                     self.assertEqual("hysteresis" in a, "hysteresis" in python,
                                      f"{kind}: /analysis/hysteresis present in one only")
                     if "hysteresis" in python:

@@ -1,34 +1,26 @@
 """End-to-end tests of `cdl analyze`: the /analysis layout on real sweeps, the table, the
 stationary predictions side by side, and bad input (exit 2, one line, nothing written)."""
 
-import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 from pathlib import Path
 
 import h5py
 import numpy as np
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+from e2e_support import run_cdl
 
 SWEEP = ["--units", "60", "--runs", "6", "--depths", "0,1,2", "--sigma", "log:-2:2.2:16",
          "--protocols", "nonadiabatic,adiabatic_up,adiabatic_down", "--samples", "20", "--quiet"]
-
-
-def cdl(*args, cwd):
-    return subprocess.run([str(CDL), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 class AnalyzeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = Path(tempfile.mkdtemp())
-        result = cdl("theory", *SWEEP, "--output", "sweep.h5", cwd=cls.dir)
+        result = run_cdl("theory", [*SWEEP, "--output", "sweep.h5"], cls.dir)
         assert result.returncode == 0, result.stderr
-        result = cdl("stationary", "--output", "stationary.h5", "--quiet", cwd=cls.dir)
+        result = run_cdl("stationary", ["--output", "stationary.h5", "--quiet"], cls.dir)
         assert result.returncode == 0, result.stderr
 
     @classmethod
@@ -36,8 +28,8 @@ class AnalyzeTest(unittest.TestCase):
         shutil.rmtree(cls.dir)
 
     def test_analysis_layout_and_values(self):
-        result = cdl("analyze", "sweep.h5", "--output", "analysis.h5", "--theory",
-                     "stationary.h5", cwd=self.dir)
+        result = run_cdl("analyze", ["sweep.h5", "--output", "analysis.h5", "--theory",
+                                     "stationary.h5"], self.dir)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("sigma_c1", result.stdout)
         self.assertIn("theory c1", result.stdout)
@@ -65,7 +57,7 @@ class AnalyzeTest(unittest.TestCase):
     def test_analysis_written_into_the_file_replaces_an_earlier_one(self):
         shutil.copy(self.dir / "sweep.h5", self.dir / "inplace.h5")
         for _ in range(2):
-            result = cdl("analyze", "inplace.h5", "--quiet", cwd=self.dir)
+            result = run_cdl("analyze", ["inplace.h5", "--quiet"], self.dir)
             self.assertEqual(result.returncode, 0, result.stderr)
         with h5py.File(self.dir / "inplace.h5") as f:
             self.assertIn("analysis", f)
@@ -76,7 +68,7 @@ class AnalyzeTest(unittest.TestCase):
         (self.dir / "inplace.h5").unlink()
 
     def test_analysis_to_a_new_file_goes_through_a_part_file(self):
-        result = cdl("analyze", "sweep.h5", "--output", "only.h5", "--quiet", cwd=self.dir)
+        result = run_cdl("analyze", ["sweep.h5", "--output", "only.h5", "--quiet"], self.dir)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertEqual(sorted(p.name for p in self.dir.iterdir() if p.name.startswith("only")),
                          ["only.h5"])
@@ -92,7 +84,7 @@ class AnalyzeTest(unittest.TestCase):
 
     def assert_bad_input(self, args, option):
         before = sorted(p.name for p in self.dir.iterdir())
-        result = cdl("analyze", *args, cwd=self.dir)
+        result = run_cdl("analyze", args, self.dir)
         self.assertEqual(result.returncode, 2, result.stderr)
         lines = result.stderr.strip().splitlines()
         self.assertEqual(len(lines), 1, result.stderr)

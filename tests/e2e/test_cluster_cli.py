@@ -3,7 +3,7 @@ SLURM array variables), `cdl merge`, interruption and `--resume`, and `cdl info`
 
 Run from the repository root with
 
-    /usr/bin/python3 -m unittest -v tests/e2e/test_cluster_cli.py
+    /usr/bin/python3 -m unittest discover -v -s tests/e2e -p test_cluster_cli.py
 
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Every test works
 in its own temporary directory. The merge tests use tiny sweeps; the kill-and-resume tests use
@@ -17,22 +17,15 @@ import random
 import re
 import shutil
 import signal
-import subprocess
 import tempfile
 import time
 import unittest
 from pathlib import Path
-from pathlib import Path
 
 import h5py
 import numpy as np
-from e2e_support import datasets, snapshot
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
-
-STATUS_DONE, STATUS_NOT_RUN = 0, 1
-STATUS_NAMES = ("done", "not_run", "diverged", "step_underflow", "step_budget", "chain_broken")
+from e2e_support import (REPO_ROOT, STATUS_NAMES, STATUS_NOT_RUN, CdlTestCase, contains_token,
+                         datasets, protocol_groups, require_cdl, run_cdl, snapshot, start_cdl)
 
 # Tiny sweeps with every protocol, so that adiabatic chains (never split between shards) and
 # single non-adiabatic points mix.
@@ -54,32 +47,12 @@ MICRO_SLOW = ["--units", "8", "--runs", "3", "--depths", "0,1", "--sigma", "log:
               "--train-size", "50", "--test-size", "20", "--threads", "2", "--quiet"]
 SLOW = {"theory": THEORY_SLOW, "micro": MICRO_SLOW}
 
-# Dimension-scale bookkeeping holds object references, which differ between files.
-REFERENCE_ATTRIBUTES = {"DIMENSION_LIST", "REFERENCE_LIST"}
 # Dimension scales: written when the file is created, not per point.
 SCALES = {"depth", "run", "sigma", "time", "unit", "step"}
 
 
 def setUpModule():
-    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
-        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
-
-
-def clean_env(extra=None):
-    """The environment without SLURM's variables (the tests may run inside a job), plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
-    env.update(extra or {})
-    return env
-
-
-def run_cdl(subcommand, args, cwd, env=None, timeout=120):
-    return subprocess.run([str(CDL), subcommand, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=clean_env(env))
-
-
-def start_cdl(subcommand, args, cwd):
-    return subprocess.Popen([str(CDL), subcommand, *args], cwd=cwd, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, env=clean_env())
+    require_cdl()
 
 
 def shard_path(output, index, count):
@@ -90,67 +63,7 @@ def shard_path(output, index, count):
     return f"{stem}.shard-{index}-of-{count}{extension}"
 
 
-def attributes(path, skip_root=("created", "command")):
-    """{(object name, attribute name): value} for every group and dataset of an HDF5 file, without
-    the root attributes `skip_root` and the dimension-scale references."""
-    found = {}
-    with h5py.File(path, "r") as f:
-        def collect(name, obj):
-            for key, value in obj.attrs.items():
-                if key in REFERENCE_ATTRIBUTES or (name == "/" and key in skip_root):
-                    continue
-                found[(name, key)] = value.tolist() if isinstance(value, np.ndarray) else value
-        collect("/", f)
-        f.visititems(collect)
-    return found
-
-
-def protocol_groups(f):
-    """Names of the protocol groups of an open sweep file."""
-    return sorted(name for name in f if isinstance(f[name], h5py.Group) and "status" in f[name])
-
-
-def contains_token(line, text):
-    """`text` occurs in `line` not glued to further word characters or dots."""
-    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
-
-
-class ClusterTestCase(unittest.TestCase):
-    maxDiff = None
-
-    def run_ok(self, subcommand, args, cwd, env=None):
-        result = run_cdl(subcommand, args, cwd, env=env)
-        self.assertEqual(result.returncode, 0,
-                         f"cdl {subcommand} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def one_line(self, result):
-        """The single line of stderr of a refused command (exit 2, nothing on stdout)."""
-        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
-        self.assertEqual(result.stdout, "")
-        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
-        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
-        self.assertTrue(line.strip(), "stderr is empty")
-        return line
-
-    def assert_same_file(self, path, reference):
-        """Same datasets (names, dtype, shape, values bit for bit, NaN = NaN) and attributes (but
-        the root attributes `created` and `command`)."""
-        a, b = datasets(path), datasets(reference)
-        self.assertEqual(sorted(a), sorted(b))
-        for name in a:
-            with self.subTest(dataset=name):
-                self.assertEqual(a[name].dtype, b[name].dtype, name)
-                self.assertEqual(a[name].shape, b[name].shape, name)
-                equal_nan = a[name].dtype.kind == "f"
-                same = a[name] == b[name]
-                if equal_nan:
-                    same |= np.isnan(a[name]) & np.isnan(b[name])
-                where = np.argwhere(~same)[:3].tolist()
-                self.assertTrue(np.all(same), f"{name} differs from {reference} at {where}: "
-                                f"{[a[name][tuple(w)] for w in where]} instead of "
-                                f"{[b[name][tuple(w)] for w in where]}")
-        self.assertEqual(attributes(path), attributes(reference))
+class ClusterTestCase(CdlTestCase):
 
     def assert_info_counts(self, path, cwd):
         """`cdl info FILE --json` parses and its counts agree with the status datasets (on a shard:

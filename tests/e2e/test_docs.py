@@ -3,9 +3,9 @@ and docs/ resolves to a file inside the repository."""
 
 import re
 import unittest
-from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from e2e_support import REPO_ROOT
+
 DOCUMENTS = [REPO_ROOT / "README.md", REPO_ROOT / "analysis" / "README.md",
              *sorted((REPO_ROOT / "docs").glob("*.md"))]
 # [text](target) and ![alt](target), the target without an optional "title".

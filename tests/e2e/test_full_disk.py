@@ -16,8 +16,8 @@ import tempfile
 import unittest
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+from e2e_support import CDL
+
 GOOD = "a good earlier result\n"
 
 

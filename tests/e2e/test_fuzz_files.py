@@ -21,9 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import h5py
+from e2e_support import CDL, STATUS_NAMES
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
 SEED = 20261128
 VARIANTS = {"theory": 110, "micro": 40}
 SWEEPS = {
@@ -34,7 +33,7 @@ SWEEPS = {
               "--transient-steps", "10", "--measure-steps", "10", "--record-every", "5",
               "--data", "synthetic:4:3", "--train-size", "20", "--test-size", "10", "--batch", "10", "--quiet"],
 }
-FLAGS = 7  # entries of the status flag table (done .. not_converged)
+FLAGS = len(STATUS_NAMES)  # entries of the status flag table (done .. not_converged)
 SCALES = {"depth", "run", "sigma", "time", "unit", "unit_j", "step"}
 
 

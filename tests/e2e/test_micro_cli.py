@@ -2,7 +2,7 @@
 
 Run from the repository root with
 
-    /usr/bin/python3 -m unittest -v tests/e2e/test_micro_cli.py
+    /usr/bin/python3 -m unittest discover -v -s tests/e2e -p test_micro_cli.py
 
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Every test works
 in its own temporary directory and uses tiny sweeps (a few networks, a few dozen steps), so the
@@ -23,12 +23,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
-from e2e_support import datasets, snapshot
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
-
-STATUS_DONE, STATUS_NOT_RUN, STATUS_DIVERGED = 0, 1, 2
+from e2e_support import (CDL, STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl, snapshot,
+                         write_ini)
 
 # Summaries [depth, run, sigma]; traces [depth, run, sigma, time] (m keeps its name, the other
 # observables carry a _trace suffix); per-unit [.., unit]; unit pairs [.., unit, unit].
@@ -57,13 +53,7 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
 
 
 def setUpModule():
-    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
-        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
-
-
-def run_cdl(args, cwd, timeout=120, subcommand="micro"):
-    return subprocess.run([str(CDL), subcommand, *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
+    require_cdl()
 
 
 def with_tiny_defaults(args):
@@ -79,30 +69,6 @@ def with_tiny_defaults(args):
     extra = [w for option, value in defaults.items() if option not in given
              for w in (option, value)]
     return [*args, *extra, "--quiet"]
-
-
-# Dimension-scale bookkeeping holds object references, which differ between files.
-REFERENCE_ATTRIBUTES = {"DIMENSION_LIST", "REFERENCE_LIST"}
-
-
-def attributes(path, skip_root=("created", "command")):
-    """{(object name, attribute name): value} for every group and dataset of an HDF5 file, without
-    the root attributes `skip_root` and the dimension-scale references."""
-    found = {}
-    with h5py.File(path, "r") as f:
-        def collect(name, obj):
-            for key, value in obj.attrs.items():
-                if key in REFERENCE_ATTRIBUTES or (name == "/" and key in skip_root):
-                    continue
-                found[(name, key)] = value.tolist() if isinstance(value, np.ndarray) else value
-        collect("/", f)
-        f.visititems(collect)
-    return found
-
-
-def contains_token(line, text):
-    """`text` occurs in `line` not glued to further word characters or dots."""
-    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
 
 
 def idx_bytes(magic, dims, data):
@@ -157,55 +123,9 @@ def write_corrupt_idx_sets(base):
     return sets
 
 
-def write_ini(path, text):
-    Path(path).write_text(text)
-    return str(path)
-
-
-class MicroCliTest(unittest.TestCase):
-    maxDiff = None
-
-    def run_ok(self, args, cwd, subcommand="micro"):
-        result = run_cdl(args, cwd, subcommand=subcommand)
-        self.assertEqual(result.returncode, 0,
-                         f"cdl {subcommand} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def assert_same_datasets(self, path_a, path_b):
-        a, b = datasets(path_a), datasets(path_b)
-        self.assertEqual(sorted(a), sorted(b))
-        for name in a:
-            with self.subTest(dataset=name):
-                self.assertEqual(a[name].dtype, b[name].dtype)
-                self.assertEqual(a[name].shape, b[name].shape)
-                equal_nan = a[name].dtype.kind == "f"
-                self.assertTrue(np.array_equal(a[name], b[name], equal_nan=equal_nan),
-                                f"{name} differs")
-        self.assertEqual(attributes(path_a), attributes(path_b))
+class MicroCliTest(CdlTestCase):
 
     # ------------------------------------------------------------------ bad input
-
-    def assert_rejected(self, tmp, args, option, values, out, existing=None, cause=None):
-        """`args` must fail with exit 2 and one stderr line naming `option`, one of `values` and
-        (a regular expression) `cause`, print nothing on stdout and leave the directory exactly
-        as it was: no output, no OUTPUT.part."""
-        before = snapshot(tmp)
-        result = run_cdl([*args, "--output", out], tmp, timeout=60)
-        after = snapshot(tmp)
-        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
-        self.assertEqual(result.stdout, "")
-        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
-        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
-        self.assertTrue(line.strip(), "stderr is empty")
-        self.assertIn(option, line)
-        self.assertTrue(any(contains_token(line, v) for v in values),
-                        f"{line!r} names none of {values}")
-        if cause is not None:
-            self.assertRegex(line, cause)
-        self.assertFalse(os.path.exists(out + ".part"))
-        self.assertEqual(after, before, "the directory changed on bad input")
-        if existing is not None:
-            self.assertEqual(Path(out).read_bytes(), existing)
 
     def bad_input_cases(self, tmp):
         """(name, arguments, option the message must name, acceptable value texts, cause)."""
@@ -268,8 +188,8 @@ class MicroCliTest(unittest.TestCase):
                             Path(out).write_bytes(existing)
                             os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
                             args = [*args, "--overwrite"]
-                        self.assert_rejected(tmp, with_tiny_defaults(args), option, values, out,
-                                             existing, cause)
+                        self.assert_rejected("micro", tmp, with_tiny_defaults(args), option,
+                                             values, out, existing, cause)
                         if os.path.exists(out):
                             os.remove(out)
 
@@ -279,7 +199,8 @@ class MicroCliTest(unittest.TestCase):
             existing = b"an earlier result\x00\x01\x02\n"
             Path(out).write_bytes(existing)
             os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
-            self.assert_rejected(tmp, with_tiny_defaults([]), "--output", [out], out, existing)
+            self.assert_rejected("micro", tmp, with_tiny_defaults([]), "--output", [out], out,
+                                 existing)
 
     # ------------------------------------------------------------------ output contract
 
@@ -375,7 +296,7 @@ class MicroCliTest(unittest.TestCase):
     def test_synthetic_classes_file_follows_the_public_contract(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "micro.h5")
-            self.run_ok(with_tiny_defaults(["--output", out]), tmp)
+            self.run_ok("micro", with_tiny_defaults(["--output", out]), tmp)
             self.assertEqual(sorted(os.listdir(tmp)), ["micro.h5"])
             self.assert_contract(out, "classes", "synthetic:5:3", 2, 1, 2, 4, 3)
 
@@ -383,8 +304,9 @@ class MicroCliTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             directory = write_idx_set(Path(tmp) / "idx")
             out = os.path.join(tmp, "micro.h5")
-            self.run_ok(with_tiny_defaults(["--data", f"idx:{directory}:3", "--units", "3",
-                                            "--batch", "4", "--runs", "2", "--output", out]), tmp)
+            self.run_ok("micro", with_tiny_defaults(["--data", f"idx:{directory}:3", "--units",
+                                                     "3", "--batch", "4", "--runs", "2",
+                                                     "--output", out]), tmp)
             self.assertEqual(sorted(os.listdir(tmp)), ["idx", "micro.h5"])
             self.assert_contract(out, "classes", f"idx:{directory}:3", 2, 2, 2, 3, 3)
             with h5py.File(out, "r") as f:
@@ -395,13 +317,13 @@ class MicroCliTest(unittest.TestCase):
 
     def assert_rerun_reproduces(self, tmp, args):
         first = os.path.join(tmp, "first.h5")
-        self.run_ok([*args, "--output", first], tmp)
+        self.run_ok("micro", [*args, "--output", first], tmp)
         with h5py.File(first, "r") as f:
             recorded = f.attrs["config"]
         ini = write_ini(Path(tmp) / "recorded.ini", recorded)
         second = os.path.join(tmp, "second.h5")
-        self.run_ok(["--config", ini, "--quiet", "--output", second], tmp)
-        self.assert_same_datasets(first, second)
+        self.run_ok("micro", ["--config", ini, "--quiet", "--output", second], tmp)
+        self.assert_same_file(first, second)
         with h5py.File(second, "r") as f:
             self.assertEqual(f.attrs["config"], recorded)
 
@@ -437,11 +359,12 @@ class MicroCliTest(unittest.TestCase):
             outputs = []
             for threads in (1, 2):
                 out = os.path.join(tmp, f"threads{threads}.h5")
-                self.run_ok(with_tiny_defaults(["--runs", "2", "--protocols",
-                                                "nonadiabatic,adiabatic_down",
-                                                "--threads", str(threads), "--output", out]), tmp)
+                self.run_ok("micro", with_tiny_defaults(["--runs", "2", "--protocols",
+                                                         "nonadiabatic,adiabatic_down",
+                                                         "--threads", str(threads), "--output",
+                                                         out]), tmp)
                 outputs.append(out)
-            self.assert_same_datasets(*outputs)
+            self.assert_same_file(*outputs)
 
     def test_an_item_shares_its_units_across_threads_bit_identically(self):
         # One adiabatic chain, or one non-adiabatic point, is a single item: its units are
@@ -456,13 +379,13 @@ class MicroCliTest(unittest.TestCase):
                     outputs = []
                     for threads in (1, 2, 3):
                         out = os.path.join(tmp, f"{threads}.h5")
-                        self.run_ok(with_tiny_defaults([
+                        self.run_ok("micro", with_tiny_defaults([
                             *args, "--runs", "1", "--depths", "1", "--units", "7",
                             "--precision", precision, "--topology", topology, "--threads",
                             str(threads), "--overwrite", "--output", out]), tmp)
                         outputs.append(out)
-                    self.assert_same_datasets(outputs[0], outputs[1])
-                    self.assert_same_datasets(outputs[0], outputs[2])
+                    self.assert_same_file(outputs[0], outputs[1])
+                    self.assert_same_file(outputs[0], outputs[2])
 
     def test_never_more_threads_than_asked(self):
         # Two items on 3 threads (one each, the third idle) and one item on 3 threads (shared):
@@ -492,12 +415,13 @@ class MicroCliTest(unittest.TestCase):
     def test_task_effective_uses_the_disorder_and_initial_state_of_cdl_theory(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "micro.h5")
-            self.run_ok(["--task", "effective", "--units", "20", "--sigma", "0,0.5", "--depths", "1",
-                         "--lr", "0.01", "--transient-steps", "200", "--measure-steps", "200",
-                         "--record-every", "50", "--quiet", "--output", out], tmp)
+            self.run_ok("micro", ["--task", "effective", "--units", "20", "--sigma", "0,0.5",
+                                  "--depths", "1", "--lr", "0.01", "--transient-steps", "200",
+                                  "--measure-steps", "200", "--record-every", "50", "--quiet",
+                                  "--output", out], tmp)
             theory = os.path.join(tmp, "theory.h5")
-            self.run_ok(["--units", "20", "--runs", "1", "--depths", "1", "--sigma", "0", "--seed",
-                         "1", "--quiet", "--output", theory], tmp, subcommand="theory")
+            self.run_ok("theory", ["--units", "20", "--runs", "1", "--depths", "1", "--sigma", "0",
+                                   "--seed", "1", "--quiet", "--output", theory], tmp)
             with h5py.File(out, "r") as f, h5py.File(theory, "r") as t:
                 self.assertEqual(f.attrs["task"], "effective")
                 g = f["nonadiabatic"]
@@ -517,8 +441,8 @@ class MicroCliTest(unittest.TestCase):
     def test_task_teacher_measures_alignment_and_no_accuracy(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "micro.h5")
-            self.run_ok(with_tiny_defaults(["--task", "teacher", "--data", "synthetic:4:2",
-                                            "--output", out]), tmp)
+            self.run_ok("micro", with_tiny_defaults(["--task", "teacher", "--data",
+                                                     "synthetic:4:2", "--output", out]), tmp)
             with h5py.File(out, "r") as f:
                 self.assertEqual(f.attrs["task"], "teacher")
                 g = f["nonadiabatic"]
@@ -547,7 +471,7 @@ class MicroCliTest(unittest.TestCase):
                     args = ["--sigma", "0,0.5,2", "--runs", "2", "--dry-run", "--output", out]
                     if overwrite:
                         args.append("--overwrite")
-                    result = self.run_ok(with_tiny_defaults(args), tmp)
+                    result = self.run_ok("micro", with_tiny_defaults(args), tmp)
                     self.assertEqual(snapshot(tmp), before)
                     self.assertFalse(os.path.exists(out + ".part"))
                     self.assertEqual(os.path.exists(out), overwrite)
@@ -565,8 +489,8 @@ class MicroCliTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.h5")
             # tau sigma = 50: explicit coupling overshoots; sigma 0 stays stable.
-            result = self.run_ok(with_tiny_defaults(["--sigma", "0,1000", "--lr", "0.05",
-                                                     "--output", out]), tmp)
+            result = self.run_ok("micro", with_tiny_defaults(["--sigma", "0,1000", "--lr",
+                                                              "0.05", "--output", out]), tmp)
             with h5py.File(out, "r") as f:
                 g = f["nonadiabatic"]
                 status = g["status"][()]

@@ -11,11 +11,7 @@ import unittest
 from pathlib import Path
 
 import numpy as np
-
-from e2e_support import datasets
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+from e2e_support import CDL, REPO_ROOT, datasets
 
 CONFIG = """[theory]
 units = 30

@@ -6,20 +6,13 @@ import subprocess
 import time
 import tempfile
 import unittest
-from pathlib import Path
 
 import h5py
 import numpy as np
 import xarray
+from e2e_support import CDL, run_cdl
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
 SMALL = ["--sigma", "log:-1:2:40", "--history-nodes", "100", "--quiet"]
-
-
-def run(args, cwd):
-    return subprocess.run([str(CDL), "stationary", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
 
 
 class StationaryCliTest(unittest.TestCase):
@@ -42,7 +35,7 @@ class StationaryCliTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             for args, option, value in cases:
                 with self.subTest(args=args):
-                    result = run([*args, "--output", "out.h5"], tmp)
+                    result = run_cdl("stationary", [*args, "--output", "out.h5"], tmp)
                     self.assertEqual(result.returncode, 2, result.stderr)
                     self.assertEqual(result.stdout, "")
                     lines = result.stderr.splitlines()
@@ -53,7 +46,7 @@ class StationaryCliTest(unittest.TestCase):
 
     def test_output_contract_and_table(self):
         with tempfile.TemporaryDirectory() as tmp:
-            result = run([*SMALL, "--output", "st.h5"], tmp)
+            result = run_cdl("stationary", [*SMALL, "--output", "st.h5"], tmp)
             self.assertEqual(result.returncode, 0, result.stderr)
             rows = [line.split() for line in result.stdout.splitlines()[1:]]
             self.assertEqual([row[0] for row in rows], ["0", "1", "2"])
@@ -108,8 +101,8 @@ class StationaryCliTest(unittest.TestCase):
     def test_results_do_not_depend_on_the_thread_count(self):
         with tempfile.TemporaryDirectory() as tmp:
             for threads in ("1", "2"):
-                self.assertEqual(run([*SMALL, "--threads", threads, "--output", f"t{threads}.h5"],
-                                     tmp).returncode, 0)
+                self.assertEqual(run_cdl("stationary", [*SMALL, "--threads", threads, "--output",
+                                                        f"t{threads}.h5"], tmp).returncode, 0)
             with h5py.File(os.path.join(tmp, "t1.h5")) as a, h5py.File(os.path.join(tmp, "t2.h5")) as b:
                 for group in ("ordered", "symmetric", "history", "folds", "critical"):
                     for name in a[group]:

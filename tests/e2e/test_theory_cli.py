@@ -2,7 +2,7 @@
 
 Run from the repository root with
 
-    /usr/bin/python3 -m unittest -v tests/e2e/test_theory_cli.py
+    /usr/bin/python3 -m unittest discover -v -s tests/e2e -p test_theory_cli.py
 
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Every test works
 in its own temporary directory and uses small sweeps, so the whole file takes a few seconds.
@@ -22,79 +22,24 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
-from e2e_support import datasets, snapshot
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-CDL = Path(os.environ.get("CDL_BIN") or REPO_ROOT / "build" / "cdl").resolve()
+from e2e_support import (CDL, STATUS_CHAIN_BROKEN, STATUS_DONE, STATUS_NOT_RUN, STATUS_STEP_BUDGET,
+                         CdlTestCase, require_cdl, run_cdl, snapshot, write_ini)
 
 PROTOCOLS = ("nonadiabatic", "adiabatic_up", "adiabatic_down")
 SUMMARY_VARIABLES = ("order_parameter", "loss", "status", "steps")
 TRACE_VARIABLES = ("m", "loss_trace")
-STATUS_DONE, STATUS_NOT_RUN, STATUS_STEP_BUDGET, STATUS_CHAIN_BROKEN = 0, 1, 4, 5
 
 # A small sweep: 3 realizations of 20 units at 5 couplings.
 SMALL = ["--units", "20", "--runs", "3", "--sigma", "log:-1:1:5", "--quiet"]
 
 
 def setUpModule():
-    if not (CDL.is_file() and os.access(CDL, os.X_OK)):
-        raise RuntimeError(f"cdl executable not found at {CDL} (set CDL_BIN or build it)")
+    require_cdl()
 
 
-def run_cdl(args, cwd, timeout=120):
-    return subprocess.run([str(CDL), "theory", *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def contains_token(line, text):
-    """`text` occurs in `line` not glued to further word characters or dots."""
-    return re.search(r"(?<![\w.])" + re.escape(text) + r"(?![\w.])", line) is not None
-
-
-def write_ini(path, text):
-    Path(path).write_text(text)
-    return str(path)
-
-
-class TheoryCliTest(unittest.TestCase):
-    maxDiff = None
-
-    def run_ok(self, args, cwd):
-        result = run_cdl(args, cwd)
-        self.assertEqual(result.returncode, 0,
-                         f"cdl theory {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result
-
-    def assert_same_datasets(self, path_a, path_b):
-        a, b = datasets(path_a), datasets(path_b)
-        self.assertEqual(sorted(a), sorted(b))
-        for name in a:
-            with self.subTest(dataset=name):
-                self.assertEqual(a[name].dtype, b[name].dtype)
-                self.assertEqual(a[name].shape, b[name].shape)
-                equal_nan = a[name].dtype.kind == "f"
-                self.assertTrue(np.array_equal(a[name], b[name], equal_nan=equal_nan),
-                                f"{name} differs")
+class TheoryCliTest(CdlTestCase):
 
     # ------------------------------------------------------------------ bad input
-
-    def assert_rejected(self, tmp, args, option, values, out, existing=None):
-        """`args` must fail with exit 2 and one stderr line naming `option` and one of `values`,
-        print nothing on stdout and leave the directory exactly as it was."""
-        before = snapshot(tmp)
-        result = run_cdl([*args, "--output", out], tmp, timeout=60)
-        after = snapshot(tmp)
-        self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")
-        self.assertEqual(result.stdout, "")
-        line = result.stderr[:-1] if result.stderr.endswith("\n") else result.stderr
-        self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
-        self.assertTrue(line.strip(), "stderr is empty")
-        self.assertIn(option, line)
-        self.assertTrue(any(contains_token(line, v) for v in values),
-                        f"{line!r} names none of {values}")
-        self.assertEqual(after, before, "the directory changed on bad input")
-        if existing is not None:
-            self.assertEqual(Path(out).read_bytes(), existing)
 
     def bad_input_cases(self, tmp):
         """(name, arguments, option the message must name, acceptable value texts)."""
@@ -162,8 +107,8 @@ class TheoryCliTest(unittest.TestCase):
                             Path(out).write_bytes(existing)
                             os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
                             args = [*args, "--overwrite"]
-                        self.assert_rejected(tmp, self.with_small_defaults(args), option, values,
-                                             out, existing)
+                        self.assert_rejected("theory", tmp, self.with_small_defaults(args), option,
+                                             values, out, existing)
                         if os.path.exists(out):
                             os.remove(out)
 
@@ -173,7 +118,7 @@ class TheoryCliTest(unittest.TestCase):
             existing = b"an earlier result\x00\x01\x02\n"
             Path(out).write_bytes(existing)
             os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
-            self.assert_rejected(tmp, SMALL, "--output", [out], out, existing)
+            self.assert_rejected("theory", tmp, SMALL, "--output", [out], out, existing)
 
     # In a grid such as `log:-2:-1:5,lin:a:1:5` the message must say which segment is wrong.
     def test_outputs_are_files_not_links(self):
@@ -191,7 +136,8 @@ class TheoryCliTest(unittest.TestCase):
                         os.symlink(points_to, link)
                         try:
                             before = sorted(os.listdir(tmp))
-                            result = run_cdl([*SMALL, *extra, "--output", out], tmp, timeout=60)
+                            result = run_cdl("theory", [*SMALL, *extra, "--output", out], tmp,
+                                             timeout=60)
                             self.assertEqual(result.returncode, 2, result.stderr)
                             lines = result.stderr.strip().splitlines()
                             self.assertEqual(len(lines), 1, result.stderr)
@@ -206,15 +152,15 @@ class TheoryCliTest(unittest.TestCase):
     def test_malformed_grid_segment_message_names_the_segment(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.h5")
-            self.assert_rejected(tmp, self.with_small_defaults(["--sigma", "log:a:1:5"]), "--sigma",
-                                 ["log:a:1:5"], out)
+            self.assert_rejected("theory", tmp, self.with_small_defaults(["--sigma", "log:a:1:5"]),
+                                 "--sigma", ["log:a:1:5"], out)
 
     # access(2) passes everything for root, so the failure to create the file must itself be
     # reported as bad input on --output.
     def test_unwritable_output_is_bad_input(self):
         with tempfile.TemporaryDirectory() as tmp:
             out = "/proc/forbidden/x.h5"
-            self.assert_rejected(tmp, SMALL, "--output", [out], out)
+            self.assert_rejected("theory", tmp, SMALL, "--output", [out], out)
             self.assertFalse(os.path.exists("/proc/forbidden"))
 
     # ------------------------------------------------------------------ output contract
@@ -223,9 +169,9 @@ class TheoryCliTest(unittest.TestCase):
         t_end, samples = 5.0, 40
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "sweep.h5")
-            self.run_ok([*SMALL, "--protocols", ",".join(PROTOCOLS), "--depths", "0,1",
-                         "--t-end", "5", "--samples", str(samples), "--save-final-states",
-                         "--output", out], tmp)
+            self.run_ok("theory", [*SMALL, "--protocols", ",".join(PROTOCOLS), "--depths", "0,1",
+                                   "--t-end", "5", "--samples", str(samples), "--save-final-states",
+                                   "--output", out], tmp)
             self.assertEqual(sorted(os.listdir(tmp)), ["sweep.h5"])
             n_depth, n_run, n_sigma, n_unit = 2, 3, 5, 20
             with h5py.File(out, "r") as f:
@@ -300,16 +246,17 @@ class TheoryCliTest(unittest.TestCase):
     def test_rerun_from_the_recorded_config_reproduces_every_dataset(self):
         with tempfile.TemporaryDirectory() as tmp:
             first = os.path.join(tmp, "first.h5")
-            self.run_ok([*SMALL, "--depths", "0,2", "--protocols", "adiabatic_down,nonadiabatic",
-                         "--seed", "7", "--gamma", "0.01", "--t-end", "4", "--samples", "30",
-                         "--disorder", "uniform:-1:1.5", "--init", "normal:0.3:1",
-                         "--topology", "er:0.5", "--save-final-states", "--output", first], tmp)
+            self.run_ok("theory", [*SMALL, "--depths", "0,2", "--protocols",
+                                   "adiabatic_down,nonadiabatic", "--seed", "7", "--gamma", "0.01",
+                                   "--t-end", "4", "--samples", "30", "--disorder",
+                                   "uniform:-1:1.5", "--init", "normal:0.3:1", "--topology",
+                                   "er:0.5", "--save-final-states", "--output", first], tmp)
             with h5py.File(first, "r") as f:
                 recorded = f.attrs["config"]
             ini = write_ini(Path(tmp) / "recorded.ini", recorded)
             second = os.path.join(tmp, "second.h5")
-            self.run_ok(["--config", ini, "--quiet", "--output", second], tmp)
-            self.assert_same_datasets(first, second)
+            self.run_ok("theory", ["--config", ini, "--quiet", "--output", second], tmp)
+            self.assert_same_file(first, second, compare_attributes=False)
             with h5py.File(second, "r") as f:
                 self.assertEqual(f.attrs["config"], recorded)
 
@@ -320,11 +267,12 @@ class TheoryCliTest(unittest.TestCase):
             outputs = []
             for threads in (1, 2):
                 out = os.path.join(tmp, f"threads{threads}.h5")
-                self.run_ok([*SMALL, "--depths", "0,1,2", "--protocols", ",".join(PROTOCOLS),
-                             "--topology", "ws:4:0.3", "--save-final-states",
-                             "--threads", str(threads), "--output", out], tmp)
+                self.run_ok("theory", [*SMALL, "--depths", "0,1,2", "--protocols",
+                                       ",".join(PROTOCOLS), "--topology", "ws:4:0.3",
+                                       "--save-final-states", "--threads", str(threads),
+                                       "--output", out], tmp)
                 outputs.append(out)
-            self.assert_same_datasets(*outputs)
+            self.assert_same_file(*outputs, compare_attributes=False)
 
     # ------------------------------------------------------------------ configuration
 
@@ -341,7 +289,8 @@ class TheoryCliTest(unittest.TestCase):
                 with self.subTest(case=name):
                     out = os.path.join(tmp, f"out{k}.h5")
                     args = [w for path in files for w in ("--config", path)]
-                    self.run_ok([*args, *extra, "--sigma", "0.5,2", "--quiet", "--output", out], tmp)
+                    self.run_ok("theory", [*args, *extra, "--sigma", "0.5,2", "--quiet", "--output",
+                                           out], tmp)
                     with h5py.File(out, "r") as f:
                         self.assertEqual(f["disorder"].shape, (2, runs, units))
                         self.assertEqual(f["nonadiabatic/order_parameter"].shape, (2, runs, 2))
@@ -390,8 +339,9 @@ class TheoryCliTest(unittest.TestCase):
                 disorder = Path(tmp) / "disorder.txt"
                 disorder.write_text("\n".join(rows) + "\n")
                 out = os.path.join(tmp, "out.h5")
-                result = self.run_ok([*SMALL, "--depths", "0,1", "--protocols", ",".join(protocols),
-                                      "--disorder", f"file:{disorder}", "--output", out], tmp)
+                result = self.run_ok("theory", [*SMALL, "--depths", "0,1", "--protocols",
+                                                ",".join(protocols), "--disorder",
+                                                f"file:{disorder}", "--output", out], tmp)
                 self.assert_failures_recorded(out, result.stdout, protocols)
                 with h5py.File(out, "r") as f:
                     status = f["nonadiabatic/status"][()]
@@ -412,9 +362,9 @@ class TheoryCliTest(unittest.TestCase):
         # refinement budget the point is not_converged; past the transition it converges.
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "inf.h5")
-            result = self.run_ok(["--units", "inf", "--depths", "3", "--sigma", "4.467,30",
-                                  "--protocols", "nonadiabatic", "--refine-levels", "0",
-                                  "--output", out], tmp)
+            result = self.run_ok("theory", ["--units", "inf", "--depths", "3", "--sigma",
+                                            "4.467,30", "--protocols", "nonadiabatic",
+                                            "--refine-levels", "0", "--output", out], tmp)
             done, failed, by_name = self.summary_counts(result.stdout)
             self.assertEqual((done, failed, by_name), (1, 1, {"not_converged": 1}))
             self.assertIn("* not_converged", result.stdout)
@@ -448,9 +398,10 @@ class TheoryCliTest(unittest.TestCase):
             out = os.path.join(tmp, "out.h5")
             # Deliberately not sorted, so that the visiting order differs from the index order.
             sigma = "1,0.1,10,0.3"
-            result = self.run_ok(["--units", "20", "--runs", "3", "--sigma", sigma, "--quiet",
-                                  "--depths", "0,1", "--protocols", ",".join(PROTOCOLS),
-                                  "--max-steps", "3", "--output", out], tmp)
+            result = self.run_ok("theory", ["--units", "20", "--runs", "3", "--sigma", sigma,
+                                            "--quiet", "--depths", "0,1", "--protocols",
+                                            ",".join(PROTOCOLS), "--max-steps", "3", "--output",
+                                            out], tmp)
             self.assert_failures_recorded(out, result.stdout, PROTOCOLS)
             values = np.array([float(s) for s in sigma.split(",")])
             with h5py.File(out, "r") as f:
@@ -469,9 +420,10 @@ class TheoryCliTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "out.h5")
             before = snapshot(tmp)
-            result = self.run_ok(["--units", "20", "--runs", "3", "--sigma", "log:-1:1:5,2.5",
-                                  "--depths", "0,1", "--protocols", ",".join(PROTOCOLS),
-                                  "--dry-run", "--output", out], tmp)
+            result = self.run_ok("theory", ["--units", "20", "--runs", "3", "--sigma",
+                                            "log:-1:1:5,2.5", "--depths", "0,1", "--protocols",
+                                            ",".join(PROTOCOLS), "--dry-run", "--output", out],
+                                 tmp)
             self.assertEqual(snapshot(tmp), before)
             self.assertFalse(os.path.exists(out))
             self.assertFalse(os.path.exists(out + ".part"))
@@ -491,8 +443,8 @@ class TheoryCliTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             out, part = os.path.join(tmp, "cs.h5"), os.path.join(tmp, "cs.h5.part")
             shard = os.path.join(tmp, "shard.h5")  # something for a merge onto the same output
-            self.run_ok(["--units", "5", "--runs", "1", "--sigma", "1", "--quiet", "--output",
-                         shard], tmp)
+            self.run_ok("theory", ["--units", "5", "--runs", "1", "--sigma", "1", "--quiet",
+                                   "--output", shard], tmp)
             first = subprocess.Popen([str(CDL), "theory", *job, "--output", out], cwd=tmp,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -521,10 +473,10 @@ class TheoryCliTest(unittest.TestCase):
             self.assertEqual(first.returncode, 0, stderr)
             self.assertFalse(os.path.exists(part))
             undisturbed = os.path.join(tmp, "alone.h5")
-            self.run_ok([*job, "--output", undisturbed], tmp)
-            self.assert_same_datasets(out, undisturbed)
+            self.run_ok("theory", [*job, "--output", undisturbed], tmp)
+            self.assert_same_file(out, undisturbed, compare_attributes=False)
             # The lock dies with its holder: a run after the first one is not refused.
-            self.run_ok([*job, "--output", out, "--overwrite"], tmp)
+            self.run_ok("theory", [*job, "--output", out, "--overwrite"], tmp)
 
     def test_interrupt_exits_3_and_leaves_a_partial_file_with_a_status_mask(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -344,10 +344,10 @@ def plot_phase(source, theory=None, protocol=None, bootstrap=1000):
               "sigma_c2": ("s", "tab:red", r"$\sigma_{c2}$ (95 % CI)")}
     for label, (marker, face, text) in styles.items():
         value = result[label].values
-        low = result.get(label + "_low")
-        high = result.get(label + "_high")
-        if low is not None:
-            err = np.vstack([value - low.values, high.values - value])
+        bounds = result.get(label + "_ci")
+        if bounds is not None:
+            low, high = bounds.sel(bound="low").values, bounds.sel(bound="high").values
+            err = np.vstack([value - low, high - value])
             err = np.where(np.isfinite(err), np.maximum(err, 0), 0)
         else:
             err = None
