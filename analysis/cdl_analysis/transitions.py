@@ -242,7 +242,8 @@ def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
 def hysteresis(up: xr.Dataset, down: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
                observable: str | None = None) -> xr.Dataset:
     """Dataset over the depths of both adiabatic sweeps: width_c1, width_c2 (decades) and area,
-    with bootstrap CIs of the widths and the area (the same realizations drawn for both)."""
+    with bootstrap CIs `*_ci` over (depth, bound) of the widths and the area (the same
+    realizations drawn for both)."""
     name = observable or observable_name(up)
     sig_up, sig_down = up.sigma.values, down.sigma.values
     if sig_up.shape != sig_down.shape or not np.array_equal(sig_up, sig_down):
@@ -276,10 +277,10 @@ def hysteresis(up: xr.Dataset, down: xr.Dataset, B: int = B_DEFAULT, seed: int =
         counts = resample_counts(vu.shape[1], B, rng)
         bu = resampled_means(vu, counts)[:, :, order]
         bd = resampled_means(vd, counts)[:, :, order]
+        out.coords["bound"] = ("bound", list(CI_BOUNDS))
         for label, samples in zip(("width_c1", "width_c2", "area"), measures(bu, bd)):
-            low, high = ci(samples.reshape(B, len(depths)))
-            out[label + "_low"] = ("depth", low)
-            out[label + "_high"] = ("depth", high)
+            interval = np.stack(ci(samples.reshape(B, len(depths))), axis=-1)
+            out[label + "_ci"] = (("depth", "bound"), interval)
     out.attrs["bootstrap"] = B
     return out
 

@@ -238,7 +238,7 @@ class SyntheticRecoveryTest(unittest.TestCase):
                     estimate = float(h[name][0])
                     self.assertLess(abs(estimate - value), self.TOLERANCE,
                                     f"draw {draw}: {name} {estimate} vs {value}")
-                    low, high = float(h[name + "_low"][0]), float(h[name + "_high"][0])
+                    low, high = (float(h[name + "_ci"].sel(bound=b)[0]) for b in ("low", "high"))
                     covered[name] += low <= value <= high
                 # the loop area of two bumps is about the area between their edges
                 self.assertGreater(float(h.area[0]), 0.0)
