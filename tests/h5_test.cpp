@@ -9,6 +9,7 @@
 
 #include "base/errors.hpp"
 #include "h5/hdf5.hpp"
+#include "test_support.hpp"
 
 namespace h5 = cdl::h5;
 
@@ -20,15 +21,9 @@ std::string temporary_path(const std::string& name) {
       .string();
 }
 
-// The message of the RuntimeError that `call` throws (empty when it throws none).
 template <class Call>
 std::string failure_of(Call call) {
-  try {
-    call();
-  } catch (const cdl::RuntimeError& error) {
-    return error.what();
-  }
-  return "";
+  return cdl::test::message_of<cdl::RuntimeError>(call);
 }
 
 }  // namespace

@@ -8,11 +8,11 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 #include <vector>
 
 #include "base/errors.hpp"
+#include "test_support.hpp"
 
 using namespace cdl::io;
 namespace fs = std::filesystem;
@@ -20,24 +20,9 @@ using Bytes = std::vector<std::uint8_t>;
 
 namespace {
 
-// A fresh directory under the system's temporary directory, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::random_device random;
-    path_ = fs::temp_directory_path() /
-            ("cdl_idx_test_" + std::to_string(random()) + "_" + std::to_string(random()));
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
+// `dir / "name"`: a path in the test's temporary directory.
+struct TempDir : cdl::test::TemporaryDirectory {
+  std::string operator/(const std::string& name) const { return path(name); }
 };
 
 void put_u32(Bytes& out, std::uint32_t value) {
