@@ -1,10 +1,12 @@
 #include "config.hpp"
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "base/parse.hpp"
 
 namespace cdl::sim {
 
@@ -29,6 +31,8 @@ po::parsed_options config_options(std::istream& in, const std::string& path,
   }
   po::parsed_options kept(&options);
   for (po::option option : parsed.options) {
+    if (option.string_key == "config")  // at top level `config` is a registered option
+      throw InputError("--config: file '" + path + "' may not name further config files");
     if (option.unregistered) {
       const auto dot = option.string_key.find('.');
       const std::string section = dot == std::string::npos ? "" : option.string_key.substr(0, dot);
@@ -100,6 +104,22 @@ std::string text(const po::variables_map& values, const std::string& name) {
   return values[name].as<std::string>();
 }
 
+namespace {
+
+// A value the INI format reads back unchanged: no '#' (a comment), no line break, no spaces
+// around it (trimmed). Anything else could not rerun from the file's configuration.
+const std::string& recordable(const std::string& name, const std::string& value) {
+  const bool padded = !value.empty() && (std::isspace(static_cast<unsigned char>(value.front())) ||
+                                         std::isspace(static_cast<unsigned char>(value.back())));
+  if (padded || value.find_first_of("#\n\r") != std::string::npos)
+    base::reject(name, value,
+                 "a value with '#', a line break or surrounding spaces cannot be recorded in the "
+                 "file's configuration");
+  return value;
+}
+
+}  // namespace
+
 std::string resolved_ini(const std::string& subcommand, const po::variables_map& values,
                          const std::vector<std::string>& names,
                          const std::map<std::string, std::string>& canonical) {
@@ -108,9 +128,9 @@ std::string resolved_ini(const std::string& subcommand, const po::variables_map&
   for (const auto& name : names) {
     const auto& value = values[name].value();
     if (const auto found = canonical.find(name); found != canonical.end())
-      ini << name << " = " << found->second << "\n";
+      ini << name << " = " << recordable(name, found->second) << "\n";
     else if (const auto* s = boost::any_cast<std::string>(&value))
-      ini << name << " = " << *s << "\n";
+      ini << name << " = " << recordable(name, *s) << "\n";
     else if (const auto* b = boost::any_cast<bool>(&value))
       ini << name << " = " << (*b ? "true" : "false") << "\n";
   }

@@ -21,7 +21,8 @@ double parse_double(const std::string& text, const std::string& option) {
   double value = 0;
   const char* first = text.data();
   const char* last = first + text.size();
-  if (first != last && *first == '+') ++first;
+  // An explicit '+' is allowed, but not before another sign ("+-1").
+  if (first != last && *first == '+' && first + 1 != last && first[1] != '-') ++first;
   const auto [end, error] = std::from_chars(first, last, value);
   if (text.empty() || error != std::errc() || end != last) reject(option, text, "not a number");
   if (!std::isfinite(value)) reject(option, text, "not finite");
@@ -32,7 +33,7 @@ long long parse_integer(const std::string& text, const std::string& option) {
   long long value = 0;
   const char* first = text.data();
   const char* last = first + text.size();
-  if (first != last && *first == '+') ++first;
+  if (first != last && *first == '+' && first + 1 != last && first[1] != '-') ++first;
   const auto [end, error] = std::from_chars(first, last, value);
   if (text.empty() || error != std::errc() || end != last) reject(option, text, "not an integer");
   return value;
