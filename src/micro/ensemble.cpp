@@ -91,7 +91,6 @@ Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data,
   coupling_.resize(count, units);
   scratch_.resize(count);
   unit_scratch_.push_back(make_scratch());
-  if (graph_.is_complete()) theta_after_.resize(count, units);
   if (batch_ > 0) {
     order_.resize(static_cast<std::size_t>(units));
     for (Eigen::Index i = 0; i < units; ++i)
@@ -104,7 +103,6 @@ template <class S>
 typename Ensemble<S>::UnitScratch Ensemble<S>::make_scratch() const {
   UnitScratch scratch(architecture_);
   scratch.gradient.resize(architecture_.parameter_count());
-  if (graph_.is_complete()) scratch.mean.resize(architecture_.parameter_count());
   if (batch_ > 0) {
     scratch.batch_inputs.resize(data_.input, batch_);
     if (data_.loss == LossKind::mse) scratch.batch_targets.resize(data_.output, batch_);
@@ -208,8 +206,6 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
       for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
       for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
     }
-  } else if (complete) {
-    advance_all_to_all(count, tau, gamma, sigma, local_learning);
   } else {
 #pragma omp parallel num_threads(threads)
     {
@@ -229,46 +225,6 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     }
   }
   steps_ += count;
-}
-
-template <class S>
-void Ensemble<S>::advance_all_to_all(long count, S tau, S gamma, S sigma, bool local_learning) {
-  const auto threads = static_cast<int>(unit_scratch_.size());
-  const Eigen::Index units = theta_.cols(), rows = theta_.rows();
-  const LossKind loss = data_.loss;
-  const long first_step = steps_;
-  // A step reads `before` and writes `after`, so a thread may move its units while another
-  // still reads them for the mean: one barrier per step. Every thread forms the whole mean
-  // itself (a few per cent of a step) in the blocks and order of the one-thread step, so the
-  // parameters are those of any thread count.
-  constexpr Eigen::Index rows_per_block = 256;
-#pragma omp parallel num_threads(threads)
-  {
-    UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];
-    for (long step = first_step; step < first_step + count; ++step) {
-      const bool even = (step - first_step) % 2 == 0;
-      const Matrix<S>& before = even ? theta_ : theta_after_;
-      Matrix<S>& after = even ? theta_after_ : theta_;
-      for (Eigen::Index first = 0; first < rows; first += rows_per_block)
-        coupling::CouplingGraph::mean_of_rows(before, scratch.mean, first,
-                                              std::min(rows_per_block, rows - first));
-        // Static blocks: a thread keeps the same units from step to step.
-#pragma omp for schedule(static) nowait
-      for (Eigen::Index i = 0; i < units; ++i) {
-        const auto theta = before.col(i);
-        coupling_.col(i) = sigma * (scratch.mean - theta);
-        if (local_learning) {
-          const Batch<S> batch = next_batch(static_cast<int>(i), step, scratch);
-          scratch.network.loss_and_gradient(theta.data(), batch, loss, scratch.gradient.data());
-          after.col(i) = theta + tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
-        } else {
-          after.col(i) = theta + tau * coupling_.col(i);
-        }
-      }
-#pragma omp barrier
-    }
-  }
-  if (count % 2 == 1) theta_.swap(theta_after_);
 }
 
 template Matrix<float> initial_parameters<float>(const Architecture&, int, const WeightInit&,

@@ -58,7 +58,7 @@ class Ensemble {
     advance(1, tau, gamma, sigma, local_learning);
   }
   // `count` coupled steps; on several threads they share one parallel region, so a step costs
-  // one barrier (all-to-all) or two (other graphs) and no thread start-up.
+  // two barriers and no thread start-up.
   void advance(long count, S tau, S gamma, S sigma, bool local_learning = true);
 
  private:
@@ -67,13 +67,10 @@ class Ensemble {
     explicit UnitScratch(const Architecture& architecture) : network(architecture) {}
     NetworkWorkspace<S> network;
     Vector<S> gradient;
-    Vector<S> mean;  // all-to-all on several threads: this thread's copy of the mean m
     Matrix<S> batch_inputs, batch_targets;
     std::vector<int> batch_labels;
   };
   UnitScratch make_scratch() const;
-  // advance() on the complete graph with several threads.
-  void advance_all_to_all(long count, S tau, S gamma, S sigma, bool local_learning);
   // The minibatch of `unit` at step `step` since restart_batches().
   Batch<S> next_batch(int unit, long step, UnitScratch& scratch);
   Architecture architecture_;
@@ -82,7 +79,6 @@ class Ensemble {
   const coupling::CouplingGraph& graph_;
   base::CounterRng batch_rng_;
   Matrix<S> theta_, coupling_;
-  Matrix<S> theta_after_;  // all-to-all on several threads: the step writes here, then swaps
   Vector<S> scratch_;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
