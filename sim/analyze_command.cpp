@@ -14,6 +14,7 @@
 
 #include "analysis/transitions.hpp"
 #include "base/errors.hpp"
+#include "base/not_a_number.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 
 // values[run][σ] of one depth; NaN where the point is not done.
 std::vector<std::vector<double>> per_run(const io::PointTable<double>& data,

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "base/errors.hpp"
+#include "base/not_a_number.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "h5/hdf5.hpp"
@@ -41,7 +42,7 @@ std::string json_string(const std::string& text) {
 struct ProtocolInfo {
   std::string name;
   std::size_t sigma = 0;
-  double sigma_min = NAN, sigma_max = NAN;
+  double sigma_min = base::nan, sigma_max = base::nan;
   std::vector<long> count = std::vector<long>(sweep::point_status_names.size(), 0);
   long owned = -1;  // −1: not a shard
 

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "base/distribution.hpp"
+#include "base/not_a_number.hpp"
 #include "commands.hpp"
 #include "config.hpp"
 #include "experiments/stationary_output.hpp"
@@ -90,7 +91,7 @@ experiments::StationaryResult solve_depth(const StationaryConfig& c, int depth) 
   r.depth = depth;
   r.ordered = solver.ordered(c.sigma.front(), c.sigma.back(), c.max_arc_step);
   r.symmetric = solver.symmetric(c.sigma);
-  double joined = NAN;
+  double joined = base::nan;
   r.history = solver.history(c.sigma, &joined);
   r.critical = solver.critical(r.ordered, r.symmetric, joined);
   return r;

@@ -2,16 +2,16 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 #include <numeric>
 
+#include "base/not_a_number.hpp"
 #include "base/random.hpp"
 
 namespace cdl::analysis {
 
 namespace {
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 
 // Indices of the points with σ > 0, sorted by σ (stable: duplicated σ keep grid order).
 std::vector<std::size_t> positive_sorted(const std::vector<double>& sigma) {

@@ -16,11 +16,6 @@ SweepAxes micro_axes(const MicroSweep& sweep) {
           "learning-rate time tau * step (docs/physics.md section 2)"};
 }
 
-template <class Matrix>
-std::span<const double> all_of(const Matrix& matrix) {
-  return {matrix.data(), static_cast<std::size_t>(matrix.size())};
-}
-
 // Summary names follow `cdl theory`: the order parameter is |⟨m⟩|; the traces of the other
 // observables carry a _trace suffix, m keeps its name.
 std::string trace_name(std::size_t o) {

@@ -1,10 +1,10 @@
 #include "experiments/micro_sweep.hpp"
 
 #include <cmath>
-#include <limits>
 #include <memory>
 
 #include "base/fixed_order_sum.hpp"
+#include "base/not_a_number.hpp"
 #include "base/random.hpp"
 #include "experiments/idx_classes.hpp"
 #include "micro/observables.hpp"
@@ -46,7 +46,7 @@ MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
 
 namespace {
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 
 void clear_point(MicroChainResult& r, int s) {
   r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = nan;

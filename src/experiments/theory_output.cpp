@@ -11,11 +11,6 @@ SweepAxes theory_axes(const TheorySweep& sweep) {
           sweep.sample_times(), sweep.protocols, "integration time t"};
 }
 
-template <class Matrix>
-std::span<const double> all_of(const Matrix& matrix) {
-  return {matrix.data(), static_cast<std::size_t>(matrix.size())};
-}
-
 }  // namespace
 
 TheoryFileWriter::TheoryFileWriter(const std::string& path, const TheorySweep& sweep,

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "base/fixed_order_sum.hpp"
+#include "base/not_a_number.hpp"
 #include "sweep/chain_points.hpp"
 #include "theory/effective_dynamics.hpp"
 #include "theory/stationary.hpp"
@@ -103,7 +104,7 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
 
 namespace {
 
-constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 
 struct PopulationRun {
   Eigen::ArrayXd disorder, initial_state, weight, phi;
@@ -139,10 +140,10 @@ theory::IntegrationResult integrate_population(const TheorySweep& sweep, int dep
 // The unstable root separating a unit's two outermost wells in the mean field m, or NaN when
 // the unit has a single well.
 double unstable_root(int depth, double gamma, double sigma, double m, double disorder) {
-  if (depth == 0) return not_a_number;
+  if (depth == 0) return nan;
   const theory::FixedPointCurve curve({depth, gamma}, sigma, m == 0 ? 1e-14 : m);
   const auto roots = curve.fixed_points(disorder);
-  return roots.size() >= 3 ? roots[roots.size() - 2] : not_a_number;
+  return roots.size() >= 3 ? roots[roots.size() - 2] : nan;
 }
 
 // Locates, for every disorder node, the initial state whose path ends at the unstable root at
@@ -209,10 +210,10 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
       }
       if (k < 0) {
         if (width >= full * (1 - 1e-12)) {  // nothing to split anywhere
-          split[j] = not_a_number;
+          split[j] = nan;
         } else if (!ghost[j]) {  // the crossing moved out: search everywhere
           settled = false;
-          split[j] = not_a_number;
+          split[j] = nan;
           bracket[j] = {q.init_lo(), q.init_hi()};
         }  // else a ghost step resolved within the bracket: keep the split
         continue;
@@ -232,7 +233,7 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
 std::vector<double> interpolate_splits(const std::vector<double>& nodes,
                                        const std::vector<double>& split,
                                        const theory::PopulationQuadrature& to) {
-  std::vector<double> out(to.disorder_count(), not_a_number);
+  std::vector<double> out(to.disorder_count(), nan);
   for (int i = 0; i < to.disorder_count(); ++i) {
     const double x = to.disorder().nodes[i];
     for (std::size_t j = 0; j + 1 < nodes.size(); ++j)
@@ -380,8 +381,8 @@ Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built, 
 // One N → ∞ point's result under one rule pair.
 struct PointEstimate {
   theory::IntegrationStatus status = theory::IntegrationStatus::done;
-  double order_parameter = not_a_number, order_parameter_error = not_a_number;
-  double loss = not_a_number, loss_error = not_a_number;
+  double order_parameter = nan, order_parameter_error = nan;
+  double loss = nan, loss_error = nan;
   std::int64_t steps = 0;
 };
 
@@ -449,14 +450,13 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
   const int init_order = sweep.population.init_order;
   PointEstimate best;
   best.order_parameter_error = std::numeric_limits<double>::infinity();
-  double previous_value = not_a_number, previous_change = 0;
+  double previous_value = nan, previous_change = 0;
   std::vector<double> split, split_nodes;  // the previous level's separatrix and its Δ nodes
   RulePair::Built built;
   for (int level = 0; level <= sweep.refine_levels; ++level) {
     const RulePair rules(sweep, ends, init_panels, init_order);
-    std::vector<double> guess = level > 0
-                                    ? interpolate_splits(split_nodes, split, rules.a)
-                                    : std::vector<double>(rules.a.disorder_count(), not_a_number);
+    std::vector<double> guess = level > 0 ? interpolate_splits(split_nodes, split, rules.a)
+                                          : std::vector<double>(rules.a.disorder_count(), nan);
     auto status = theory::IntegrationStatus::done;
     split =
         locate_separatrix(sweep, rules.a, depth, sigma, guess, workspace.integrator, times, status);
@@ -525,9 +525,9 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& 
     const double sigma = sweep.sigma[s];
     auto status = theory::IntegrationStatus::done;
     if (first) {
-      const auto split = locate_separatrix(
-          sweep, rules.a, depth, sigma, std::vector<double>(rules.a.disorder_count(), not_a_number),
-          workspace.integrator, times, status);
+      const auto split = locate_separatrix(sweep, rules.a, depth, sigma,
+                                           std::vector<double>(rules.a.disorder_count(), nan),
+                                           workspace.integrator, times, status);
       for (int j = 0; j < rules.a.disorder_count(); ++j) result.separatrix(s, j) = split[j];
       if (status == theory::IntegrationStatus::done) rules.build(split, false, built);
       first = false;
@@ -538,8 +538,8 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& 
       e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace, times, mean_disorder, m_a,
                         loss_a, result.m_trace.row(s).data(), result.loss_trace.row(s).data());
     if (e.status != theory::IntegrationStatus::done) {
-      result.m_trace.row(s).setConstant(not_a_number);
-      result.loss_trace.row(s).setConstant(not_a_number);
+      result.m_trace.row(s).setConstant(nan);
+      result.loss_trace.row(s).setConstant(nan);
       return to_point_status(e.status);
     }
     return store_estimate(sweep, e, s, result);
@@ -562,14 +562,14 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
   result.chain = chain;
   result.disorder = Eigen::Map<const Eigen::ArrayXd>(base.disorder().nodes.data(), n);
   result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
-  result.initial_state = Eigen::ArrayXd::Constant(n, not_a_number);
+  result.initial_state = Eigen::ArrayXd::Constant(n, nan);
   const double mean_disorder = base::fixed_order_weighted_mean(result.disorder, result.weight);
   for (std::size_t s = 0; s < sweep.sigma.size(); ++s) {
-    result.m_trace.row(s).setConstant(not_a_number);
-    result.loss_trace.row(s).setConstant(not_a_number);
-    result.separatrix.row(s).setConstant(not_a_number);
-    result.order_parameter[s] = result.loss[s] = not_a_number;
-    result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
+    result.m_trace.row(s).setConstant(nan);
+    result.loss_trace.row(s).setConstant(nan);
+    result.separatrix.row(s).setConstant(nan);
+    result.order_parameter[s] = result.loss[s] = nan;
+    result.order_parameter_error[s] = result.loss_error[s] = nan;
     result.steps[s] = 0;
     result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
   }
@@ -583,10 +583,10 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
     for (int j = 0; j < n && j < static_cast<int>(split.size()); ++j)
       result.separatrix(s, j) = split[static_cast<std::size_t>(j)];
     if (status != PointStatus::done && status != PointStatus::not_converged) {
-      result.m_trace.row(s).setConstant(not_a_number);
-      result.loss_trace.row(s).setConstant(not_a_number);
-      result.order_parameter[s] = result.loss[s] = not_a_number;
-      result.order_parameter_error[s] = result.loss_error[s] = not_a_number;
+      result.m_trace.row(s).setConstant(nan);
+      result.loss_trace.row(s).setConstant(nan);
+      result.order_parameter[s] = result.loss[s] = nan;
+      result.order_parameter_error[s] = result.loss_error[s] = nan;
     }
   }
 }
@@ -597,7 +597,6 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
                          TheoryWorkspace& workspace) {
   const Chain& chain = item.chain;
   if (sweep.infinite_population) return compute_infinite_item(sweep, item, workspace);
-  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
   auto& result = workspace.result;

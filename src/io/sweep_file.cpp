@@ -3,10 +3,10 @@
 #include <chrono>
 #include <cstdint>
 #include <ctime>
-#include <limits>
 #include <numeric>
 
 #include "base/errors.hpp"
+#include "base/not_a_number.hpp"
 #include "sweep/status.hpp"
 
 namespace cdl::io {
@@ -49,7 +49,7 @@ h5::Dataset create_variable(const h5::Group& group, const std::string& name, con
 
 template <class T>
 double fill_value() {
-  return std::is_floating_point_v<T> ? std::numeric_limits<double>::quiet_NaN() : 0.0;
+  return std::is_floating_point_v<T> ? base::nan : 0.0;
 }
 
 std::string visiting_order_text(sweep::Protocol protocol) {

@@ -5,13 +5,14 @@
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
-#include <limits>
+
+#include "base/not_a_number.hpp"
 
 namespace cdl::micro {
 
 namespace {
 
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 constexpr Eigen::Index evaluation_chunk = 512;  // samples per forward pass when evaluating
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <unsupported/Eigen/Polynomials>
 
 #include "base/errors.hpp"
+#include "base/not_a_number.hpp"
 #include "theory/quadrature.hpp"
 
 namespace cdl::theory {
@@ -14,7 +15,7 @@ namespace cdl::theory {
 namespace {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
-constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+using base::nan;
 
 double power(double x, int n) {
   double p = 1;
