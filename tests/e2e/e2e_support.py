@@ -11,6 +11,7 @@ directory of the discovery (it is then on sys.path):
 import os
 import re
 import subprocess
+import time
 import unittest
 from pathlib import Path
 
@@ -122,6 +123,24 @@ class CdlTestCase(unittest.TestCase):
     """The checks of the command-line tests (no tests of its own)."""
 
     maxDiff = None
+
+    def wait_for_file(self, path, process, timeout=30, poll=0.005):
+        """Waits until `path` exists or `process` has ended (the test fails after `timeout` s)."""
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(path) and process.poll() is None:
+            self.assertLess(time.monotonic(), deadline, f"{path} did not appear")
+            time.sleep(poll)
+
+    def assert_quenched_inputs_contract(self, path, f):
+        """The root's quenched inputs are [depth, run, unit] with their coordinates, as xarray
+        reads them, and hold the values of the open h5py file `f`."""
+        import xarray  # only the tests that read files as xarray need it
+        with xarray.open_dataset(path, engine="h5netcdf") as root:
+            self.assertEqual(root["disorder"].dims, ("depth", "run", "unit"))
+            self.assertEqual(root["initial_state"].dims, ("depth", "run", "unit"))
+            for coordinate in ("depth", "run", "unit"):
+                self.assertIn(coordinate, root.coords)
+            np.testing.assert_array_equal(root["disorder"].values, f["disorder"][()])
 
     def run_ok(self, subcommand, args, cwd, env=None):
         result = run_cdl(subcommand, args, cwd, env=env)

@@ -414,10 +414,7 @@ class JobBadInputTest(ClusterTestCase):
             part = out + ".part"
             process = start_cdl("theory", [*THEORY_SLOW, "--output", out], tmp)
             try:
-                deadline = time.monotonic() + 30
-                while not os.path.exists(part) and process.poll() is None:
-                    self.assertLess(time.monotonic(), deadline, "no partial file appeared")
-                    time.sleep(0.005)
+                self.wait_for_file(part, process)
                 time.sleep(0.3)
                 process.send_signal(signal.SIGTERM)
                 _, stderr = process.communicate(timeout=120)
@@ -482,9 +479,7 @@ class KillResumeTest(ClusterTestCase):
         try:
             begin = time.monotonic()
             if wait_for is not None:
-                while not os.path.exists(wait_for) and process.poll() is None:
-                    self.assertLess(time.monotonic() - begin, 30, f"{wait_for} did not appear")
-                    time.sleep(0.0005)
+                self.wait_for_file(wait_for, process, poll=0.0005)
                 begin = time.monotonic()
             remaining = delay - (time.monotonic() - begin)
             if remaining > 0:

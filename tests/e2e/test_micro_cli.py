@@ -286,12 +286,7 @@ class MicroCliTest(CdlTestCase):
                             np.testing.assert_array_equal(ds["sigma"].values, [0.0, 1.0])
                             np.testing.assert_array_equal(ds["accuracy"].values, g["accuracy"][()])
 
-            with xarray.open_dataset(out, engine="h5netcdf") as root:
-                self.assertEqual(root["disorder"].dims, ("depth", "run", "unit"))
-                self.assertEqual(root["initial_state"].dims, ("depth", "run", "unit"))
-                for coordinate in ("depth", "run", "unit"):
-                    self.assertIn(coordinate, root.coords)
-                np.testing.assert_array_equal(root["disorder"].values, f["disorder"][()])
+            self.assert_quenched_inputs_contract(out, f)
 
     def test_synthetic_classes_file_follows_the_public_contract(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -234,12 +234,7 @@ class TheoryCliTest(CdlTestCase):
                             np.testing.assert_array_equal(ds["order_parameter"].values,
                                                           g["order_parameter"][()])
 
-                with xarray.open_dataset(out, engine="h5netcdf") as root:
-                    self.assertEqual(root["disorder"].dims, ("depth", "run", "unit"))
-                    self.assertEqual(root["initial_state"].dims, ("depth", "run", "unit"))
-                    for coordinate in ("depth", "run", "unit"):
-                        self.assertIn(coordinate, root.coords)
-                    np.testing.assert_array_equal(root["disorder"].values, f["disorder"][()])
+                self.assert_quenched_inputs_contract(out, f)
 
     # ------------------------------------------------------------------ provenance
 
@@ -492,10 +487,7 @@ class TheoryCliTest(CdlTestCase):
                     cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 try:
                     # The signal handler is installed before the partial file is created.
-                    deadline = time.monotonic() + 30
-                    while not os.path.exists(part) and process.poll() is None:
-                        self.assertLess(time.monotonic(), deadline, "no partial file appeared")
-                        time.sleep(0.01)
+                    self.wait_for_file(part, process, poll=0.01)
                     time.sleep(0.3)
                     if process.poll() is None:
                         process.send_signal(signal.SIGINT)
