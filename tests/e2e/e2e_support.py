@@ -11,6 +11,7 @@ directory of the discovery (it is then on sys.path):
 import os
 import re
 import subprocess
+import tempfile
 import time
 import unittest
 from pathlib import Path
@@ -156,6 +157,26 @@ class CdlTestCase(unittest.TestCase):
         self.assertNotIn("\n", line, f"stderr is not one line: {result.stderr!r}")
         self.assertTrue(line.strip(), "stderr is empty")
         return line
+
+    def check_bad_input(self, subcommand, cases_of, with_defaults):
+        """Every case (name, args, option, values[, cause]) of `cases_of(tmp)` is rejected as
+        assert_rejected says, also when an existing output is to be replaced with --overwrite:
+        the bad option must be refused before --overwrite touches it."""
+        for overwrite in (False, True):
+            with tempfile.TemporaryDirectory() as tmp:
+                for name, args, option, values, *cause in cases_of(tmp):
+                    with self.subTest(case=name, existing_output_with_overwrite=overwrite):
+                        out = os.path.join(tmp, "out.h5")
+                        existing = None
+                        if overwrite:
+                            existing = b"precious bytes, not HDF5\n"
+                            Path(out).write_bytes(existing)
+                            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
+                            args = [*args, "--overwrite"]
+                        self.assert_rejected(subcommand, tmp, with_defaults(args), option, values,
+                                             out, existing, *cause)
+                        if os.path.exists(out):
+                            os.remove(out)
 
     def assert_rejected(self, subcommand, tmp, args, option, values, out, existing=None,
                         cause=None):

@@ -95,22 +95,7 @@ class TheoryCliTest(CdlTestCase):
         return [*args, *extra, "--quiet"]
 
     def test_bad_input_exits_2_with_one_line_naming_option_and_value_and_writes_nothing(self):
-        for overwrite in (False, True):
-            with tempfile.TemporaryDirectory() as tmp:
-                for name, args, option, values in self.bad_input_cases(tmp):
-                    with self.subTest(case=name, existing_output_with_overwrite=overwrite):
-                        out = os.path.join(tmp, "out.h5")
-                        existing = None
-                        if overwrite:
-                            # The bad option must be refused before an --overwrite touches it.
-                            existing = b"precious bytes, not HDF5\n"
-                            Path(out).write_bytes(existing)
-                            os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
-                            args = [*args, "--overwrite"]
-                        self.assert_rejected("theory", tmp, self.with_small_defaults(args), option,
-                                             values, out, existing)
-                        if os.path.exists(out):
-                            os.remove(out)
+        self.check_bad_input("theory", self.bad_input_cases, self.with_small_defaults)
 
     def test_existing_output_without_overwrite_is_refused_and_left_untouched(self):
         with tempfile.TemporaryDirectory() as tmp:
