@@ -4,6 +4,8 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
 #include <unsupported/Eigen/Polynomials>
 
 #include "base/errors.hpp"
@@ -99,7 +101,7 @@ double FixedPointCurve::disorder_at(double phi) const {
   return pd * phi + stiffness_ * phi / pd - field_ / pd;
 }
 
-double FixedPointCurve::root_on(const Piece& piece, double disorder) const {
+double FixedPointCurve::root_on(const Piece& piece, double disorder, double guess) const {
   const double s = piece.increasing ? 1.0 : -1.0;
   const auto f = [&](double phi) { return s * (disorder_at(phi) - disorder); };  // increasing
   // A finite bracket [lo, hi] with f(lo) ≤ 0 ≤ f(hi): walk out towards an infinite end,
@@ -123,15 +125,22 @@ double FixedPointCurve::root_on(const Piece& piece, double disorder) const {
     while (f(x) < 0) x = 0.5 * x;
     hi = x;
   }
-  // Safeguarded Newton inside [lo, hi] (Numerical Recipes' rtsafe idea).
-  double x = 0.5 * (lo + hi);
+  // Safeguarded Newton inside [lo, hi] (Numerical Recipes' rtsafe idea), from the guess when
+  // it lies inside.
+  double x = guess > lo && guess < hi ? guess : 0.5 * (lo + hi);
   for (int it = 0; it < 200; ++it) {
     const double value = f(x);
     if (value == 0) return x;
     (value < 0 ? lo : hi) = x;
     const double slope = s * slope_at(x);
     double next = slope > 0 ? x - value / slope : 0.5 * (lo + hi);
-    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    if (!(next > lo && next < hi)) {
+      // Converged: round-off puts Newton's step on (or just past) the end it has reached.
+      // Bisecting on from there would take some 40 steps to meet the tolerance below.
+      for (const double end : {lo, hi})
+        if (std::abs(next - end) <= 1e-15 * std::max(1.0, std::abs(end))) return end;
+      next = 0.5 * (lo + hi);
+    }
     if (std::abs(next - x) <= 1e-15 * std::max(1.0, std::abs(x))) return next;
     x = next;
   }
@@ -252,8 +261,11 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
   MeanField field;
   field.min_stiffness = inf;
   const auto add = [&](const FixedPointCurve::Piece& piece, double lo, double hi) {
+    // Nodes come in increasing Δ: each root starts from its neighbour's.
+    double previous = nan;
     average_.for_each_node(lo, hi, [&](double delta, double w) {
-      const double phi = curve.root_on(piece, delta);
+      const double phi = curve.root_on(piece, delta, previous);
+      previous = phi;
       const double a = model_.curvature(delta, phi) + sigma;
       field.mean += w * phi;
       field.secular += w * sigma / a;
@@ -462,18 +474,29 @@ StationaryPoint StationarySolver::symmetric_point(double sigma) const {
 }
 
 // A discretised population for the zero-temperature sweep: disorder nodes with their weights,
-// each with the fraction of its units in the upper (largest-φ) well.
+// each node's units shared among its wells. A unit has at most three wells: its force has four
+// monomials, so by Descartes' rule at most three positive and three negative roots, and an odd
+// number of simple roots in all. Odd D ≥ 3 reaches three (0 and ±φ* for Δ > 0, as U is even).
 struct StationarySolver::HistoryState {
-  std::vector<double> nodes, weights;
+  static constexpr std::size_t max_wells = 3;
+  struct Node {
+    double delta = 0, weight = 0;
+    std::size_t wells = 0;                  // stable roots, increasing in φ
+    std::array<double, max_wells> phi{};    // their positions
+    std::array<double, max_wells> share{};  // the fraction of the node's units in each
+  };
+  std::vector<Node> nodes;
   double m = 0;
-  std::vector<double> upper_fraction, phi_upper, phi_lower;
   bool any_bistable = false;  // some node had two wells at some coupling
 
-  // Every bistable unit in the upper well.
+  // Every multistable unit in the well on the side of m: the ordered branch (largest-φ wells)
+  // for m > 0, its mirror image for m < 0. Both are collective learning; the initial state
+  // decides which one a sweep reaches (for odd D they are exact mirror images, U being even).
   bool joined() const {
-    if (m <= 0) return false;
-    for (std::size_t j = 0; j < nodes.size(); ++j)
-      if (phi_upper[j] != phi_lower[j] && upper_fraction[j] < 1) return false;
+    if (m == 0) return false;
+    for (const Node& node : nodes)
+      for (std::size_t k = 0; k < node.wells; ++k)
+        if (k != (m > 0 ? node.wells - 1 : 0) && node.share[k] != 0) return false;
     return true;
   }
 };
@@ -482,21 +505,22 @@ StationarySolver::HistoryState StationarySolver::history_start() const {
   using Kind = base::Distribution::Kind;
   const auto& d = average_.distribution();
   HistoryState state;
+  const auto add = [&](double delta, double weight) {
+    HistoryState::Node node;
+    node.delta = delta;
+    node.weight = weight;
+    state.nodes.push_back(node);
+  };
   if (d.kind == Kind::bimodal) {
-    state.nodes = {d.a, -d.a};
-    state.weights = {d.b, 1 - d.b};
+    add(d.a, d.b);
+    add(-d.a, 1 - d.b);
   } else {  // equal-probability nodes
     for (int j = 0; j < history_nodes_; ++j) {
       const double u = (j + 0.5) / history_nodes_;
-      state.nodes.push_back(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u)
-                                                   : d.a + (d.b - d.a) * u);
-      state.weights.push_back(1.0 / history_nodes_);
+      add(d.kind == Kind::normal ? d.a + d.b * normal_quantile(u) : d.a + (d.b - d.a) * u,
+          1.0 / history_nodes_);
     }
   }
-  const std::size_t n = state.nodes.size();
-  state.upper_fraction.assign(n, 1.0);
-  state.phi_upper.assign(n, 0.0);
-  state.phi_lower.assign(n, 0.0);
   state.m = initial_state_.kind == Kind::normal ? initial_state_.a
                                                 : 0.5 * (initial_state_.a + initial_state_.b);
   return state;
@@ -510,34 +534,54 @@ double StationarySolver::initial_above(double phi) const {
   return hi > lo ? std::clamp((hi - phi) / (hi - lo), 0.0, 1.0) : (lo > phi ? 1.0 : 0.0);
 }
 
+namespace {
+
+// Roots of a unit's force, increasing: stable and unstable alternate, from a stable one at
+// each end. Well k is roots[2k]; its basin, from which the flow ends in it, lies between the
+// unstable roots next to it.
+std::pair<double, double> basin(const std::vector<double>& roots, std::size_t k) {
+  return {k > 0 ? roots[2 * k - 1] : -inf, 2 * k + 1 < roots.size() ? roots[2 * k + 1] : inf};
+}
+
+}  // namespace
+
 MeanField StationarySolver::wells_field(HistoryState& s, double sigma,
                                         bool choose_initial_wells) const {
   const FixedPointCurve curve(model_, sigma, s.m == 0 ? 1e-14 : s.m);
   MeanField field;
   field.min_stiffness = inf;
-  for (std::size_t j = 0; j < s.nodes.size(); ++j) {
-    const auto roots = curve.fixed_points(s.nodes[j]);
-    const double up = roots.back(), low = roots.front();
-    if (roots.size() >= 3) {
-      s.any_bistable = true;
-      if (choose_initial_wells) s.upper_fraction[j] = initial_above(roots[roots.size() - 2]);
-    } else if (!choose_initial_wells && s.phi_upper[j] != s.phi_lower[j]) {
-      // One well left: the units of the vanished well join it.
-      s.upper_fraction[j] =
-          std::abs(up - s.phi_upper[j]) < std::abs(up - s.phi_lower[j]) ? 1.0 : 0.0;
+  for (HistoryState::Node& node : s.nodes) {
+    const auto roots = curve.fixed_points(node.delta);
+    const std::size_t wells = (roots.size() + 1) / 2;
+    if (roots.size() % 2 == 0 || wells > HistoryState::max_wells)
+      throw std::logic_error("stationary: a unit's force has " + std::to_string(roots.size()) +
+                             " roots, not 1, 3 or 5");
+    if (wells > 1) s.any_bistable = true;
+    std::array<double, HistoryState::max_wells> share{};
+    for (std::size_t k = 0; k < wells; ++k) {
+      const auto [lo, hi] = basin(roots, k);
+      if (choose_initial_wells) {
+        share[k] = initial_above(lo) - initial_above(hi);
+      } else {
+        // The units of each well of the previous field flow, in the new landscape, to the well
+        // whose basin holds their position: a well that vanished empties into its neighbour.
+        for (std::size_t old = 0; old < node.wells; ++old)
+          if (node.phi[old] >= lo && node.phi[old] < hi) share[k] += node.share[old];
+      }
     }
-    const double q = s.upper_fraction[j], w = s.weights[j];
-    for (const auto& [phi, share] : {std::pair{up, q}, std::pair{low, 1 - q}}) {
-      if (share <= 0) continue;
-      const double a = model_.curvature(s.nodes[j], phi) + sigma;
-      field.mean += w * share * phi;
-      field.secular += w * share * sigma / a;
+    node.wells = wells;
+    node.share = share;
+    for (std::size_t k = wells; k-- > 0;) {
+      node.phi[k] = roots[2 * k];
+      if (share[k] <= 0) continue;
+      const double phi = node.phi[k], w = node.weight * share[k];
+      const double a = model_.curvature(node.delta, phi) + sigma;
+      field.mean += w * phi;
+      field.secular += w * sigma / a;
       field.min_stiffness = std::min(field.min_stiffness, a);
       field.lyapunov +=
-          w * share * (model_.potential(s.nodes[j], phi) + 0.5 * sigma * (phi - s.m) * (phi - s.m));
+          w * (model_.potential(node.delta, phi) + 0.5 * sigma * (phi - s.m) * (phi - s.m));
     }
-    s.phi_upper[j] = up;
-    s.phi_lower[j] = low;
   }
   return field;
 }

@@ -26,6 +26,7 @@
 #pragma once
 
 #include <atomic>
+#include <limits>
 #include <vector>
 
 #include "base/distribution.hpp"
@@ -55,8 +56,10 @@ class FixedPointCurve {
   double disorder_at(double phi) const;
   double slope_at(double phi) const;  // dΔ/dφ
   const std::vector<Piece>& pieces() const { return pieces_; }
-  // The root of Δ(φ) = disorder on `piece`; the disorder must lie in its range.
-  double root_on(const Piece& piece, double disorder) const;
+  // The root of Δ(φ) = disorder on `piece`; the disorder must lie in its range. A `guess`
+  // inside the piece (a neighbouring unit's root) saves iterations.
+  double root_on(const Piece& piece, double disorder,
+                 double guess = std::numeric_limits<double>::quiet_NaN()) const;
   // All roots for a unit, increasing in φ.
   std::vector<double> fixed_points(double disorder) const;
 
