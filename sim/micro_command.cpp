@@ -58,7 +58,8 @@ const std::vector<std::string> recorded_options{"units",
                                                 "transient-steps",
                                                 "measure-steps",
                                                 "record-every",
-                                                "precision"};
+                                                "precision",
+                                                "horizons"};
 
 po::options_description micro_options() {
   po::options_description options("cdl micro options");
@@ -88,6 +89,7 @@ po::options_description micro_options() {
       ("precision", text("auto"),
        "float32 | float64 (auto: float64 for task effective, float32 otherwise)");
   // clang-format on
+  options.add(horizon_options("coupled steps (recorded steps; default the last)"));
   options.add(sweep_options({"1", "0,1,2", published_sigma_grid, "nonadiabatic"}));
   options.add(common_options("data/micro.h5"));
   options.add(job_options());
@@ -181,6 +183,27 @@ void read_network(const po::variables_map& values, experiments::MicroSweep& swee
 }
 
 // How the units learn and are recorded: --lr, --batch, --weights, the step counts, --precision.
+// --horizons as record indices: each a whole number of steps, a multiple of --record-every up
+// to the last step, so that its window holds recorded samples only.
+std::vector<int> horizon_records(const po::variables_map& values,
+                                 const experiments::MicroSweep& sweep) {
+  const std::string given = text(values, "horizons");
+  const long total = sweep.transient_steps + sweep.measure_steps;
+  std::vector<int> records;
+  for (const double h : read_horizons(values)) {
+    const std::string shown = base::format_double(h);
+    if (h > static_cast<double>(total))
+      base::reject("horizons", given,
+                   "horizon " + shown + " is after the last step " + std::to_string(total));
+    if (h != std::floor(h) || static_cast<long>(h) % sweep.record_every != 0)
+      base::reject("horizons", given,
+                   "horizon " + shown + " is not a recorded step (a multiple of --record-every " +
+                       std::to_string(sweep.record_every) + ")");
+    records.push_back(static_cast<int>(static_cast<long>(h) / sweep.record_every));
+  }
+  return records;
+}
+
 void read_training(const po::variables_map& values, experiments::MicroSweep& sweep) {
   const bool effective = sweep.task.kind == micro::TaskKind::effective;
   sweep.learning_rate = positive(values, "lr");
@@ -212,6 +235,7 @@ void read_training(const po::variables_map& values, experiments::MicroSweep& swe
                  "must divide --transient-steps and --measure-steps");
   if ((sweep.transient_steps + sweep.measure_steps) / sweep.record_every > 1000000)
     base::reject("record-every", text(values, "record-every"), "more than 10^6 samples");
+  sweep.horizon_samples = horizon_records(values, sweep);
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
     sweep.precision = experiments::Precision::float32;
@@ -265,17 +289,23 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
   return sweep;
 }
 
+std::vector<double> horizon_axis(const experiments::MicroSweep& sweep) {
+  std::vector<double> steps;
+  for (const std::int64_t h : sweep.horizon_steps()) steps.push_back(static_cast<double>(h));
+  return steps;
+}
+
 // The resolved values of the "auto" options, recorded in the file's configuration.
 std::map<std::string, std::string> canonical_values(const experiments::MicroSweep& sweep) {
-  return {
-      {"disorder", sweep.task.disorder.to_string()},
-      {"init", sweep.initial_state.to_string()},
-      {"data", sweep.task.data.to_string()},
-      {"width", std::to_string(sweep.architecture.width)},
-      {"loss", micro::name(sweep.task.loss)},
-      {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
-      {"weights", sweep.weights.to_string()},
-      {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"}};
+  return {{"disorder", sweep.task.disorder.to_string()},
+          {"init", sweep.initial_state.to_string()},
+          {"data", sweep.task.data.to_string()},
+          {"width", std::to_string(sweep.architecture.width)},
+          {"loss", micro::name(sweep.task.loss)},
+          {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
+          {"weights", sweep.weights.to_string()},
+          {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
+          {"horizons", horizon_text(horizon_axis(sweep))}};
 }
 
 double parameters_per_unit(const experiments::MicroSweep& sweep, int depth) {

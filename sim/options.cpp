@@ -163,6 +163,45 @@ double positive(const po::variables_map& values, const std::string& name) {
   return x;
 }
 
+std::vector<double> read_horizons(const po::variables_map& values) {
+  const std::string given = text(values, "horizons");
+  std::vector<double> horizons;
+  if (given.empty()) return horizons;
+  for (const std::string& field : base::split(given, ',')) {
+    double h = 0;
+    try {
+      h = base::parse_double(field, "horizons");
+    } catch (const InputError&) {
+      base::reject("horizons", given, "horizon '" + field + "' is not a number");
+    }
+    if (!(h > 0)) base::reject("horizons", given, "horizon " + field + " is not > 0");
+    if (!horizons.empty() && !(h > horizons.back()))
+      base::reject("horizons", given, "horizons must increase");
+    horizons.push_back(h);
+  }
+  return horizons;
+}
+
+std::string horizon_text(const std::vector<double>& horizons) {
+  std::string text;
+  for (const double h : horizons) {
+    if (!text.empty()) text += ',';
+    text += base::format_double(h);
+  }
+  return text;
+}
+
+po::options_description horizon_options(const char* unit) {
+  po::options_description options("observation horizons");
+  options.add_options()(
+      "horizons", po::value<std::string>()->default_value("", "the end"),
+      (std::string("observation horizons h1,h2,... in ") + unit +
+       ", increasing, on the recorded samples; each is measured over its own window [h/2, h] "
+       "of the same trajectory (order_parameter_horizon, ...)")
+          .c_str());
+  return options;
+}
+
 int thread_count(const po::variables_map& values) {
   const auto threads = static_cast<int>(integer_at_least(values, "threads", 0, "must be >= 0"));
   // More threads than 4 × the cores only oversubscribe (and huge counts crash the OpenMP

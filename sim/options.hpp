@@ -99,6 +99,12 @@ long long integer_at_least(const po::variables_map& values, const std::string& n
                            const std::string& requirement);
 // A finite option > 0.
 double positive(const po::variables_map& values, const std::string& name);
+// --horizons: numbers > 0, comma-separated, strictly increasing; empty (the default): none.
+std::vector<double> read_horizons(const po::variables_map& values);
+// The horizons as recorded in a file's config: every one, comma-separated.
+std::string horizon_text(const std::vector<double>& horizons);
+// The --horizons option itself, for `cdl theory` and `cdl micro` (`unit`: what h counts).
+po::options_description horizon_options(const char* unit);
 // --threads, 0 meaning every core.
 int thread_count(const po::variables_map& values);
 

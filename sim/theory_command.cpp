@@ -34,7 +34,7 @@ const std::vector<std::string> recorded_options{
     "rtol",           "atol",        "max-steps",  "disorder",
     "init",           "topology",    "seed",       "save-final-states",
     "disorder-nodes", "init-panels", "init-order", "accuracy",
-    "refine-levels"};
+    "refine-levels",  "horizons"};
 
 po::options_description theory_options() {
   po::options_description options("cdl theory options");
@@ -58,10 +58,35 @@ po::options_description theory_options() {
        "--units inf: adaptive refinements per non-adiabatic point before it is not_converged")
       ("save-final-states", po::bool_switch(), "also write final_state [depth, run, sigma, unit]");
   // clang-format on
+  options.add(
+      horizon_options("integration time (sample times t_end*k/(samples-1); default t_end)"));
   options.add(sweep_options({"50", "0,1,2", published_sigma_grid, "nonadiabatic,adiabatic_up"}));
   options.add(common_options("data/theory.h5"));
   options.add(job_options());
   return options;
+}
+
+// --horizons as sample indices: each a sample time t_end·k/(samples − 1) with k ≥ 1, so that
+// its window holds recorded samples only and equals a run that ends there.
+std::vector<int> horizon_samples(const po::variables_map& values, double t_end, int samples) {
+  const std::string given = text(values, "horizons");
+  std::vector<int> indices;
+  for (const double h : read_horizons(values)) {
+    const std::string shown = base::format_double(h);
+    if (h > t_end * (1 + 1e-12))
+      base::reject("horizons", given,
+                   "horizon " + shown + " is after --t-end " + base::format_double(t_end));
+    const double k = h * (samples - 1) / t_end, nearest = std::round(k);
+    if (nearest < 1 || std::abs(k - nearest) > 1e-9 * std::max(1.0, k)) {
+      const double below = std::max(1.0, std::floor(k)) * t_end / (samples - 1);
+      base::reject("horizons", given,
+                   "horizon " + shown + " is not a sample time t_end*k/(samples-1); nearest " +
+                       base::format_double(below) + " and " +
+                       base::format_double(below + t_end / (samples - 1)));
+    }
+    indices.push_back(static_cast<int>(nearest));
+  }
+  return indices;
 }
 
 experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
@@ -96,6 +121,7 @@ experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
   sweep.t_end = positive(values, "t-end");
   sweep.samples =
       static_cast<int>(integer_between(values, "samples", 2, 1000000, "need at least 2 samples"));
+  sweep.horizon_samples = horizon_samples(values, sweep.t_end, sweep.samples);
   sweep.integrator.rtol = positive(values, "rtol");
   sweep.integrator.atol = positive(values, "atol");
   // The N → ∞ curve is a reference with a 1e-3 error budget, which the published rtol of 1e-3
@@ -249,7 +275,8 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                   {"init", sweep.initial_state.to_string()},
                                   {"runs", std::to_string(sweep.runs)},
                                   {"rtol", base::format_double(sweep.integrator.rtol)},
-                                  {"atol", base::format_double(sweep.integrator.atol)}})};
+                                  {"atol", base::format_double(sweep.integrator.atol)},
+                                  {"horizons", horizon_text(sweep.horizon_times())}})};
   // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
   // when there are too few chains to keep every thread busy; otherwise a chain is one item,
   // since a finite-N point is cheap and its own write would cost as much as its integration.

@@ -6,6 +6,12 @@ namespace cdl::experiments {
 
 namespace {
 
+std::vector<double> horizon_axis(const MicroSweep& sweep) {
+  std::vector<double> steps;
+  for (const std::int64_t h : sweep.horizon_steps()) steps.push_back(static_cast<double>(h));
+  return steps;
+}
+
 SweepAxes micro_axes(const MicroSweep& sweep) {
   return {sweep.depths,
           sweep.runs,
@@ -13,7 +19,10 @@ SweepAxes micro_axes(const MicroSweep& sweep) {
           sweep.sigma,
           sweep.sample_times(),
           sweep.protocols,
-          "learning-rate time tau * step (docs/physics.md section 2)"};
+          "learning-rate time tau * step (docs/physics.md section 2)",
+          horizon_axis(sweep),
+          "observation horizon h in coupled steps, measured over the records after step "
+          "h * transient / (transient + measure)"};
 }
 
 // Summary names follow `cdl theory`: the order parameter is |⟨m⟩|; the traces of the other
@@ -21,6 +30,8 @@ SweepAxes micro_axes(const MicroSweep& sweep) {
 std::string trace_name(std::size_t o) {
   return o == 0 ? std::string("m") : std::string(observable_names[o]) + "_trace";
 }
+
+std::string horizon_name(std::size_t o) { return std::string(observable_names[o]) + "_horizon"; }
 
 constexpr const char* descriptions[] = {
     "magnetization m: mean over units of the mean of all parameters",
@@ -66,6 +77,14 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
   file_.add<double>("rank1_r2", Shape::summary,
                     "fraction of |cross_accuracy|^2 in its best rank-one approximation");
   file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
+  file_.add<double>("order_parameter_horizon", Shape::horizon,
+                    "|time average of m| over each horizon's window");
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    file_.add<double>(horizon_name(o), Shape::horizon,
+                      std::string(descriptions[o]) + ", time-averaged over each horizon's window");
+  file_.add<double>("relaxation_time", Shape::summary,
+                    "first sample time after which m stays within 1 % of its range of its final "
+                    "value (NaN: not settled before the end)");
   const std::vector<std::int64_t> steps = sweep.sample_steps();
   file_.add_time_coordinate<std::int64_t>("step", steps, "coupled steps at each sample time");
 }
@@ -92,6 +111,11 @@ void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkIte
   file_.write<double>(protocol, "cross_accuracy", d, r, sigma, all_of(result.cross_accuracy));
   file_.write<double>(protocol, "rank1_r2", d, r, sigma, result.rank1_r2);
   file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
+  file_.write<double>(protocol, "order_parameter_horizon", d, r, sigma,
+                      all_of(result.order_parameter_horizon));
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    file_.write<double>(protocol, horizon_name(o), d, r, sigma, all_of(result.horizon_average[o]));
+  file_.write<double>(protocol, "relaxation_time", d, r, sigma, result.relaxation_time);
   file_.finish_points(protocol, d, r, sigma, result.status);
 }
 

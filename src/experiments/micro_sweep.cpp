@@ -26,6 +26,33 @@ std::vector<double> MicroSweep::sample_times() const {
   return times;
 }
 
+namespace {
+
+std::vector<int> all_horizons(const MicroSweep& sweep) {
+  return sweep.horizon_samples.empty()
+             ? std::vector<int>{static_cast<int>(sweep.sample_steps().size()) - 1}
+             : sweep.horizon_samples;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> MicroSweep::horizon_steps() const {
+  std::vector<std::int64_t> steps;
+  for (const int k : all_horizons(*this)) steps.push_back(std::int64_t{k} * record_every);
+  return steps;
+}
+
+std::vector<SampleWindow> MicroSweep::horizon_windows() const {
+  std::vector<SampleWindow> windows;
+  const long total = transient_steps + measure_steps;
+  for (const std::int64_t h : horizon_steps()) {
+    const long transient = static_cast<long>(h * transient_steps / total);
+    windows.push_back(
+        {static_cast<int>(transient / record_every) + 1, static_cast<int>(h / record_every)});
+  }
+  return windows;
+}
+
 MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
   MicroWorkspace workspace;
   auto& r = workspace.result;
@@ -36,6 +63,10 @@ MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
   r.m_abs.resize(sweep.sigma.size());
   for (auto& a : r.average) a.resize(sweep.sigma.size());
   for (auto& t : r.trace) t.resize(n_sigma, n_time);
+  const auto n_horizon = static_cast<Eigen::Index>(sweep.horizon_windows().size());
+  for (auto& a : r.horizon_average) a.resize(n_sigma, n_horizon);
+  r.order_parameter_horizon.resize(n_sigma, n_horizon);
+  r.relaxation_time.resize(sweep.sigma.size());
   r.unit_accuracy.resize(n_sigma, units);
   r.cross_accuracy.resize(n_sigma, units * units);
   r.rank1_r2.resize(sweep.sigma.size());
@@ -52,9 +83,26 @@ void clear_point(MicroChainResult& r, int s) {
   r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = nan;
   for (auto& a : r.average) a[s] = nan;
   for (auto& t : r.trace) t.row(s).setConstant(nan);
+  for (auto& a : r.horizon_average) a.row(s).setConstant(nan);
+  r.order_parameter_horizon.row(s).setConstant(nan);
+  r.relaxation_time[s] = nan;
   r.unit_accuracy.row(s).setConstant(nan);
   r.cross_accuracy.row(s).setConstant(nan);
   r.steps[s] = 0;
+}
+
+// Every horizon's time averages and the relaxation time of point s, read off its traces.
+void measure_horizons(const MicroSweep& sweep, MicroChainResult& r, int s) {
+  const std::vector<SampleWindow> windows = sweep.horizon_windows();
+  const std::vector<double> times = sweep.sample_times();
+  for (std::size_t h = 0; h < windows.size(); ++h) {
+    const auto column = static_cast<Eigen::Index>(h);
+    for (std::size_t o = 0; o < observable_names.size(); ++o)
+      r.horizon_average[o](s, column) = sweep::window_mean(r.trace[o].row(s), windows[h]);
+    r.order_parameter_horizon(s, column) = std::abs(r.horizon_average[0](s, column));
+  }
+  const int settled = sweep::settled_index(r.trace[0].row(s));
+  r.relaxation_time[s] = settled < 0 ? nan : times[static_cast<std::size_t>(settled)];
 }
 
 void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
@@ -166,6 +214,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       r.average[o][s] = tail_mean(r.trace[o], identity);
     r.order_parameter[s] = std::abs(r.average[0][s]);
     r.m_abs[s] = tail_mean(r.trace[0], [](double x) { return std::abs(x); });
+    measure_horizons(sweep, r, s);
     return PointStatus::done;
   };
   run_chain_points(

@@ -47,6 +47,13 @@ struct MicroSweep {
   std::vector<double> sample_times() const;
   // Records with an index ≥ this lie in the measured part and enter the time averages.
   int first_measured_sample() const { return static_cast<int>(transient_steps / record_every) + 1; }
+
+  // Observation horizons as record indices k ≥ 1, increasing (empty: the last record alone).
+  // Horizon k (step h) is measured over the records after step h × transient / (transient +
+  // measure), as a run of h steps in the same proportion would be.
+  std::vector<int> horizon_samples;
+  std::vector<std::int64_t> horizon_steps() const;
+  std::vector<SampleWindow> horizon_windows() const;
 };
 
 // The scalar observables, each a time average over the measured part (summary) and a trace.
@@ -72,8 +79,13 @@ struct MicroChainResult {
   std::vector<double> m_abs;                                         // time average of |m|
   std::array<std::vector<double>, observable_names.size()> average;  // [observable][σ]
   std::array<RowMatrix, observable_names.size()> trace;              // [observable][σ, time]
-  RowMatrix unit_accuracy;                                           // [σ, unit], time-averaged
-  RowMatrix cross_accuracy;  // [σ, unit × unit] at the end of each point
+  // [observable][σ, horizon]: each observable's time average over a horizon's window, and
+  // |the average of m| as the order parameter.
+  std::array<RowMatrix, observable_names.size()> horizon_average;
+  RowMatrix order_parameter_horizon;
+  std::vector<double> relaxation_time;  // the time τ·step m settled at (sweep/horizon.hpp)
+  RowMatrix unit_accuracy;              // [σ, unit], time-averaged
+  RowMatrix cross_accuracy;             // [σ, unit × unit] at the end of each point
   std::vector<double> rank1_r2;
   // classes task: test accuracy of one network of the same depth trained on all the training
   // data for as many steps (the reference the collective phase approaches); NaN otherwise.

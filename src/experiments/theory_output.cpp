@@ -7,8 +7,15 @@ namespace cdl::experiments {
 namespace {
 
 SweepAxes theory_axes(const TheorySweep& sweep) {
-  return {sweep.depths,         sweep.runs,      sweep.units,         sweep.sigma,
-          sweep.sample_times(), sweep.protocols, "integration time t"};
+  return {sweep.depths,
+          sweep.runs,
+          sweep.units,
+          sweep.sigma,
+          sweep.sample_times(),
+          sweep.protocols,
+          "integration time t",
+          sweep.horizon_times(),
+          "observation horizon h in integration time, measured over the samples in [h/2, h]"};
 }
 
 }  // namespace
@@ -35,6 +42,13 @@ TheoryFileWriter::TheoryFileWriter(h5::File file, const TheorySweep& sweep,
   file_.add<double>("loss", Shape::summary,
                     "effective loss averaged over units and the second half");
   file_.add<std::int64_t>("steps", Shape::summary, "accepted integrator steps");
+  file_.add<double>("order_parameter_horizon", Shape::horizon,
+                    "|time average of m(t)| over the samples in [h/2, h]");
+  file_.add<double>("loss_horizon", Shape::horizon,
+                    "effective loss averaged over units and the samples in [h/2, h]");
+  file_.add<double>("relaxation_time", Shape::summary,
+                    "first sample time after which m(t) stays within 1 % of its range of m(t_end) "
+                    "(NaN: not settled before t_end)");
   file_.add<double>("m", Shape::trace, "mean field m(t)");
   file_.add<double>("loss_trace", Shape::trace, "effective loss averaged over units at time t");
   if (sweep.save_final_states)
@@ -65,6 +79,10 @@ void TheoryFileWriter::write(const TheoryChainResult& result, const sweep::WorkI
   file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
   file_.write<double>(protocol, "loss", d, r, sigma, result.loss);
   file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
+  file_.write<double>(protocol, "order_parameter_horizon", d, r, sigma,
+                      all_of(result.order_parameter_horizon));
+  file_.write<double>(protocol, "loss_horizon", d, r, sigma, all_of(result.loss_horizon));
+  file_.write<double>(protocol, "relaxation_time", d, r, sigma, result.relaxation_time);
   file_.write<double>(protocol, "m", d, r, sigma, all_of(result.m_trace));
   file_.write<double>(protocol, "loss_trace", d, r, sigma, all_of(result.loss_trace));
   if (sweep_.save_final_states)

@@ -21,6 +21,24 @@ std::vector<double> TheorySweep::sample_times() const {
   return times;
 }
 
+std::vector<int> all_horizons(const TheorySweep& sweep) {
+  return sweep.horizon_samples.empty() ? std::vector<int>{sweep.samples - 1}
+                                       : sweep.horizon_samples;
+}
+
+std::vector<double> TheorySweep::horizon_times() const {
+  const std::vector<double> times = sample_times();
+  std::vector<double> horizons;
+  for (const int k : all_horizons(*this)) horizons.push_back(times[static_cast<std::size_t>(k)]);
+  return horizons;
+}
+
+std::vector<SampleWindow> TheorySweep::horizon_windows() const {
+  std::vector<SampleWindow> windows;
+  for (const int k : all_horizons(*this)) windows.push_back({(k + 1) / 2, k});
+  return windows;
+}
+
 Realization draw_realization(const TheorySweep& sweep, int run) {
   const auto r = static_cast<std::uint64_t>(run);
   Realization realization{
@@ -93,6 +111,10 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
   result.steps.resize(sweep.sigma.size());
   result.m_trace.resize(n_sigma, sweep.samples);
   result.loss_trace.resize(n_sigma, sweep.samples);
+  const auto n_horizon = static_cast<Eigen::Index>(sweep.horizon_windows().size());
+  result.order_parameter_horizon.resize(n_sigma, n_horizon);
+  result.loss_horizon.resize(n_sigma, n_horizon);
+  result.relaxation_time.resize(sweep.sigma.size());
   if (sweep.save_final_states) result.final_state.resize(n_sigma, sweep.units);
   if (sweep.infinite_population) {
     result.order_parameter_error.resize(sweep.sigma.size());
@@ -591,12 +613,9 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
   }
 }
 
-}  // namespace
-
-void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
+void compute_finite_item(const TheorySweep& sweep, const WorkItem& item,
                          TheoryWorkspace& workspace) {
   const Chain& chain = item.chain;
-  if (sweep.infinite_population) return compute_infinite_item(sweep, item, workspace);
   const Protocol protocol = sweep.protocols[chain.protocol];
   const int depth = sweep.depths[chain.depth_index];
   auto& result = workspace.result;
@@ -641,6 +660,34 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
     return PointStatus::done;
   };
   run_chain_points(protocol, sweep.sigma, item, result.status, clear, restart, compute);
+}
+
+// Every horizon's time averages and the relaxation time of the item's points, read off their
+// traces (NaN where a point has none).
+void measure_horizons(const TheorySweep& sweep, const WorkItem& item, TheoryChainResult& result) {
+  const std::vector<SampleWindow> windows = sweep.horizon_windows();
+  const std::vector<double> times = sweep.sample_times();
+  for (const int s : item.sigma) {
+    const auto m = result.m_trace.row(s), loss = result.loss_trace.row(s);
+    for (std::size_t h = 0; h < windows.size(); ++h) {
+      const auto column = static_cast<Eigen::Index>(h);
+      result.order_parameter_horizon(s, column) = std::abs(sweep::window_mean(m, windows[h]));
+      result.loss_horizon(s, column) = sweep::window_mean(loss, windows[h]);
+    }
+    const int settled = sweep::settled_index(m);
+    result.relaxation_time[s] = settled < 0 ? nan : times[static_cast<std::size_t>(settled)];
+  }
+}
+
+}  // namespace
+
+void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
+                         TheoryWorkspace& workspace) {
+  if (sweep.infinite_population)
+    compute_infinite_item(sweep, item, workspace);
+  else
+    compute_finite_item(sweep, item, workspace);
+  measure_horizons(sweep, item, workspace.result);
 }
 
 std::vector<WorkItem> theory_work_items(const TheorySweep& sweep, bool split_nonadiabatic) {

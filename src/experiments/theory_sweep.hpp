@@ -42,10 +42,16 @@ struct TheorySweep {
   double accuracy = 1e-3;
   int refine_levels = 8;
 
+  // Observation horizons as sample indices k ≥ 1, increasing (empty: t_end alone). Horizon k
+  // is measured over samples (k + 1) / 2 … k, as a run with t_end = t_k would be.
+  std::vector<int> horizon_samples;
+
   // Equally spaced sample times from 0 to t_end inclusive.
   std::vector<double> sample_times() const;
   // Samples whose index is ≥ this enter the time averages (the second half).
   int first_measured_sample() const { return samples / 2; }
+  std::vector<double> horizon_times() const;
+  std::vector<SampleWindow> horizon_windows() const;
 };
 
 // The quenched inputs of one realization. They depend on (seed, realization) only, so every
@@ -66,7 +72,10 @@ struct TheoryChainResult {
   std::vector<std::int8_t> status;
   std::vector<std::int64_t> steps;  // accepted integrator steps
   RowMatrix m_trace, loss_trace;    // [σ, time]
-  RowMatrix final_state;            // [σ, unit], only with save_final_states
+  // Per horizon: |time average of m| and the mean loss over its window; [σ, horizon].
+  RowMatrix order_parameter_horizon, loss_horizon;
+  std::vector<double> relaxation_time;  // the sample time m(t) settled at (sweep/horizon.hpp)
+  RowMatrix final_state;                // [σ, unit], only with save_final_states
   // N → ∞ only: error estimates (difference to a refined rule), the disorder nodes' weights
   // and the separatrix in φ(0) of each disorder node at each σ (NaN: none).
   std::vector<double> order_parameter_error, loss_error;

@@ -5,6 +5,7 @@
 #include "io/sweep_file.hpp"
 #include "sweep/driver.hpp"
 #include "sweep/grid.hpp"
+#include "sweep/horizon.hpp"
 #include "sweep/status.hpp"
 #include "sweep/work.hpp"
 
@@ -13,6 +14,7 @@ namespace cdl::experiments {
 using sweep::Chain;
 using sweep::PointStatus;
 using sweep::Protocol;
+using sweep::SampleWindow;
 using sweep::SweepOutcome;
 using sweep::WorkItem;
 

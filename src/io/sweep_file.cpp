@@ -123,6 +123,9 @@ Dims SweepFile::dims(Shape shape) const {
       dims.push_back(units);
       dims.push_back(units);
       break;
+    case Shape::horizon:
+      dims.push_back(axes_.horizon.size());
+      break;
   }
   return dims;
 }
@@ -169,6 +172,12 @@ void SweepFile::add(const std::string& name, Shape shape, const std::string& lon
       p.unit_j = p.group.create_scale<std::int32_t>(
           "unit_j", index_range(static_cast<std::size_t>(axes_.units)));
     if (shape == Shape::unit_pair) scales.push_back(&p.unit_j);
+    if (shape == Shape::horizon && p.horizon.id() < 0) {
+      if (axes_.horizon.empty()) throw RuntimeError("sweep file: no horizons for '" + name + "'");
+      p.horizon = p.group.create_scale<double>("horizon", axes_.horizon);
+      p.horizon.set_attribute("long_name", axes_.horizon_long_name);
+    }
+    if (shape == Shape::horizon) scales.push_back(&p.horizon);
     const double fill =
         name == "status" ? static_cast<double>(sweep::PointStatus::not_run) : fill_value<T>();
     if (!p.datasets

@@ -1,7 +1,7 @@
 // The HDF5 file of a sweep (`cdl theory`, `cdl micro`), laid out per the public contract
 // (docs/design.md): provenance attributes and quenched inputs [depth, run, unit] at the root, one
 // self-contained group per protocol whose datasets share the dimension scales depth, run,
-// sigma, time (and unit), chunked one chain per chunk and written item by item.
+// sigma, time (and unit, horizon), chunked one chain per chunk and written item by item.
 //
 // Crash safety: the datasets are uncompressed with every chunk allocated at creation, so once
 // the layout is sealed, writing results changes raw data in place and never the file's
@@ -45,6 +45,8 @@ struct SweepAxes {
   std::vector<double> time;  // the trace sample times
   std::vector<sweep::Protocol> protocols;
   std::string time_long_name = "time t";
+  std::vector<double> horizon;  // the observation horizons, on the time axis's samples
+  std::string horizon_long_name = "observation horizon";
 };
 
 // Per-protocol dataset shapes; every one starts with [depth, run, sigma].
@@ -53,6 +55,7 @@ enum class Shape {
   trace,      // [depth, run, sigma, time]
   unit,       // [depth, run, sigma, unit]
   unit_pair,  // [depth, run, sigma, unit, unit_j]
+  horizon,    // [depth, run, sigma, horizon]
 };
 
 class SweepFile {
@@ -108,6 +111,7 @@ class SweepFile {
     h5::Group group;
     h5::Dataset depth, run, sigma, time;
     h5::Dataset unit, unit_j;  // created with the first per-unit / unit-pair dataset
+    h5::Dataset horizon;       // created with the first per-horizon dataset
     std::map<std::string, h5::Dataset> datasets;
   };
   h5::Dims dims(Shape shape) const;

@@ -48,7 +48,7 @@ MICRO_SLOW = ["--units", "8", "--runs", "3", "--depths", "0,1", "--sigma", "log:
 SLOW = {"theory": THEORY_SLOW, "micro": MICRO_SLOW}
 
 # Dimension scales: written when the file is created, not per point.
-SCALES = {"depth", "run", "sigma", "time", "unit", "step"}
+SCALES = {"depth", "run", "sigma", "time", "unit", "step", "horizon"}
 
 
 def setUpModule():

@@ -34,7 +34,7 @@ SWEEPS = {
               "--data", "synthetic:4:3", "--train-size", "20", "--test-size", "10", "--batch", "10", "--quiet"],
 }
 FLAGS = len(STATUS_NAMES)  # entries of the status flag table (done .. not_converged)
-SCALES = {"depth", "run", "sigma", "time", "unit", "unit_j", "step"}
+SCALES = {"depth", "run", "sigma", "time", "unit", "unit_j", "step", "horizon"}
 
 
 def structure(path):

@@ -133,6 +133,14 @@ class MicroCliTest(CdlTestCase):
         corrupt = write_corrupt_idx_sets(tmp)
         return [
             ("zero width", ["--width", "0"], "--width", ["0"], None),
+            # Horizons must be recorded steps (multiples of --record-every) up to the last step.
+            ("zero horizon", ["--horizons", "0"], "--horizons", ["0"], None),
+            ("horizon between records", ["--record-every", "10", "--horizons", "15"],
+             "--horizons", ["15"], None),
+            ("horizon after the last step", ["--horizons", "1000000"], "--horizons", ["1000000"],
+             None),
+            ("fractional horizon", ["--record-every", "1", "--horizons", "2.5"], "--horizons",
+             ["2.5"], None),
             ("zero learning rate", ["--lr", "0"], "--lr", ["0"], None),
             ("negative learning rate", ["--lr", "-1"], "--lr", ["-1"], None),
             ("batch larger than a unit's data", ["--batch", "1000"], "--batch", ["1000"], None),
