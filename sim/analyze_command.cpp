@@ -54,6 +54,11 @@ struct ProtocolAnalysis {
   std::vector<analysis::Window> window;
   std::vector<analysis::WindowInterval> interval;
   std::vector<long> status_count;  // points per status code: only done points are analysed
+  // The same signal at every observation horizon: [depth][horizon][σ] and [depth][horizon].
+  std::vector<double> horizons;
+  std::vector<std::vector<std::vector<double>>> horizon_mean;
+  std::vector<std::vector<analysis::Window>> horizon_window;
+  std::vector<std::vector<analysis::WindowInterval>> horizon_interval;
 };
 
 void write_matrix(const h5::Group& group, const std::string& name,
@@ -160,6 +165,28 @@ AnalyzeOptions read_options(const po::variables_map& values) {
   return o;
 }
 
+// The ordered window of the signal at every horizon of the file (`<signal>_horizon`).
+void analyse_horizons(const io::SweepReader& reader, const io::PointTable<std::int8_t>& status,
+                      const AnalyzeOptions& o, ProtocolAnalysis& p) {
+  p.horizons = reader.horizons(p.name);
+  const std::size_t depths = reader.depths().size();
+  p.horizon_mean.assign(depths, {});
+  p.horizon_window.assign(depths, {});
+  p.horizon_interval.assign(depths, {});
+  for (std::size_t h = 0; h < p.horizons.size(); ++h) {
+    const io::PointTable<double> signal =
+        reader.horizon_points(p.name, p.observable + "_horizon", h);
+    for (std::size_t d = 0; d < depths; ++d) {
+      const auto values_d = per_run(signal, status, d);
+      const analysis::Curve curve = analysis::average_over_runs(values_d);
+      p.horizon_mean[d].push_back(curve.mean);
+      p.horizon_window[d].push_back(analysis::locate_window(p.sigma, curve.mean));
+      p.horizon_interval[d].push_back(
+          analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
+    }
+  }
+}
+
 // Averages over realizations and the ordered window of one protocol group, per depth.
 ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::string& name,
                                   const AnalyzeOptions& o) {
@@ -203,6 +230,7 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
     p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
     p.interval.push_back(analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
   }
+  analyse_horizons(reader, status, o, p);
   return p;
 }
 
@@ -249,6 +277,61 @@ Prediction read_prediction(const std::string& theory) {
   return p;
 }
 
+// Per horizon: the mean curve [depth, sigma, horizon], and σ_c1, σ_c2 [depth, horizon] with
+// their intervals [depth, horizon, 2].
+void write_horizons(const h5::Group& g, const ProtocolAnalysis& p, const h5::Dataset& depth,
+                    const h5::Dataset& sigma) {
+  const h5::Dataset horizon = g.create_scale<double>("horizon", p.horizons);
+  const std::size_t n_depth = p.horizon_mean.size(), n_horizon = p.horizons.size();
+  std::vector<double> mean;
+  for (std::size_t d = 0; d < n_depth; ++d)
+    for (std::size_t s = 0; s < p.sigma.size(); ++s)
+      for (std::size_t h = 0; h < n_horizon; ++h) mean.push_back(p.horizon_mean[d][h][s]);
+  const h5::Dataset m =
+      g.create_dataset<double>("mean_horizon", {n_depth, p.sigma.size(), n_horizon});
+  m.write<double>(mean);
+  depth.attach_to(m, 0);
+  sigma.attach_to(m, 1);
+  horizon.attach_to(m, 2);
+  m.set_attribute("long_name", "mean over realizations of " + p.observable + " at each horizon");
+  const auto write = [&](const std::string& name, auto value, std::size_t pairs,
+                         const std::string& long_name) {
+    std::vector<double> flat;
+    for (std::size_t d = 0; d < n_depth; ++d)
+      for (std::size_t h = 0; h < n_horizon; ++h) {
+        const std::array<double, 2> v = value(d, h);
+        flat.insert(flat.end(), v.begin(), v.begin() + static_cast<long>(pairs));
+      }
+    h5::Dims dims{n_depth, n_horizon};
+    if (pairs == 2) dims.push_back(2);
+    const h5::Dataset dataset = g.create_dataset<double>(name, dims);
+    dataset.write<double>(flat);
+    depth.attach_to(dataset, 0);
+    horizon.attach_to(dataset, 1);
+    dataset.set_attribute("long_name", long_name);
+  };
+  const auto& w = p.horizon_window;
+  const auto& ci = p.horizon_interval;
+  write(
+      "sigma_c1_horizon",
+      [&](auto d, auto h) {
+        return std::array{w[d][h].sigma_c1, nan};
+      },
+      1, "onset of the ordered window at each horizon");
+  write(
+      "sigma_c2_horizon",
+      [&](auto d, auto h) {
+        return std::array{w[d][h].sigma_c2, nan};
+      },
+      1, "end of the ordered window at each horizon");
+  write(
+      "sigma_c1_horizon_ci", [&](auto d, auto h) { return ci[d][h].sigma_c1; }, 2,
+      "95 % bootstrap interval of sigma_c1_horizon");
+  write(
+      "sigma_c2_horizon_ci", [&](auto d, auto h) { return ci[d][h].sigma_c2; }, 2,
+      "95 % bootstrap interval of sigma_c2_horizon");
+}
+
 void write_protocol(const h5::Group& analysis_group, const ProtocolAnalysis& p,
                     const SweepAnalysis& a) {
   const h5::Group g = analysis_group.create_group(p.name);
@@ -282,6 +365,7 @@ void write_protocol(const h5::Group& analysis_group, const ProtocolAnalysis& p,
   write_vector(g, "sigma_c2", c2, depth, "end of the ordered window");
   write_intervals(g, "sigma_c1_ci", c1_ci, depth, "95 % bootstrap interval of sigma_c1");
   write_intervals(g, "sigma_c2_ci", c2_ci, depth, "95 % bootstrap interval of sigma_c2");
+  write_horizons(g, p, depth, sigma);
 }
 
 void write_hysteresis(const h5::Group& analysis_group, const SweepAnalysis& a) {
@@ -336,6 +420,28 @@ void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
   unfinished.keep();
 }
 
+// The ordered window at each horizon, with the stationary theory's couplings as the t → ∞
+// row when given; only for files with several horizons or a prediction to set beside them.
+void print_horizons(const SweepAnalysis& a, const ProtocolAnalysis& p,
+                    const Prediction& prediction) {
+  if (p.horizons.size() < 2 && prediction.depths.empty()) return;
+  std::printf("\n%s (%s): ordered window at each horizon, 95 %% bootstrap intervals\n",
+              p.name.c_str(), p.observable.c_str());
+  std::printf("%6s %10s  %-30s %-30s\n", "depth", "horizon", "sigma_c1", "sigma_c2");
+  for (std::size_t d = 0; d < a.depths.size(); ++d) {
+    for (std::size_t h = 0; h < p.horizons.size(); ++h)
+      std::printf(
+          "%6d %10.4g  %-30s %-30s\n", a.depths[d], p.horizons[h],
+          format_sigma(p.horizon_window[d][h].sigma_c1, p.horizon_interval[d][h].sigma_c1).c_str(),
+          format_sigma(p.horizon_window[d][h].sigma_c2, p.horizon_interval[d][h].sigma_c2).c_str());
+    for (std::size_t k = 0; k < prediction.depths.size(); ++k)
+      if (prediction.depths[k] == a.depths[d])
+        std::printf("%6d %10s  %-30s %-30s\n", a.depths[d], "inf",
+                    format_sigma(prediction.sigma_c1[k], {nan, nan}).c_str(),
+                    format_sigma(prediction.sigma_c2[k], {nan, nan}).c_str());
+  }
+}
+
 void print_tables(const SweepAnalysis& a, const Prediction& prediction) {
   for (const auto& p : a.protocols) {
     std::printf("\n%s (%s): ordered window, 95 %% bootstrap intervals\n", p.name.c_str(),
@@ -360,6 +466,7 @@ void print_tables(const SweepAnalysis& a, const Prediction& prediction) {
       std::printf("\n");
     }
   }
+  for (const auto& p : a.protocols) print_horizons(a, p, prediction);
   if (!a.loops.empty()) {
     std::printf("\nhysteresis (adiabatic_up vs adiabatic_down)\n%6s  %-12s %-12s %-12s\n", "depth",
                 "width c1", "width c2", "area");

@@ -141,6 +141,28 @@ PointTable<T> SweepReader::points(const std::string& protocol, const std::string
   return table;
 }
 
+std::vector<double> SweepReader::horizons(const std::string& protocol) const {
+  return file_.root().open_group(protocol).open_dataset("horizon").read<double>();
+}
+
+PointTable<double> SweepReader::horizon_points(const std::string& protocol, const std::string& name,
+                                               std::size_t h) const {
+  const std::size_t count = horizons(protocol).size();
+  const std::vector<double> all =
+      file_.root().open_group(protocol).open_dataset(name).read<double>();
+  PointTable<double> table;
+  table.depths = depths_.size();
+  table.runs = runs_;
+  table.sigmas = sigma(protocol).size();
+  // Checked layout: one value per point and horizon.
+  if (h >= count || all.size() != table.depths * table.runs * table.sigmas * count)
+    throw RuntimeError("/" + protocol + "/" + name + " is not [depth, run, sigma, horizon]");
+  table.values.resize(all.size() / count);
+  for (std::size_t point = 0; point < table.values.size(); ++point)
+    table.values[point] = all[point * count + h];
+  return table;
+}
+
 PointTable<std::int8_t> SweepReader::owned(const std::string& protocol) const {
   if (file_.root().open_group(protocol).has_link("owned"))
     return points<std::int8_t>(protocol, "owned");

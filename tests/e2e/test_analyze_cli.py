@@ -2,6 +2,7 @@
 stationary predictions side by side, and bad input (exit 2, one line, nothing written)."""
 
 import shutil
+import sys
 import tempfile
 import unittest
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 from e2e_support import run_cdl
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "analysis"))
+from cdl_analysis import transitions  # noqa: E402
 
 SWEEP = ["--units", "60", "--runs", "6", "--depths", "0,1,2", "--sigma", "log:-2:2.2:16",
          "--protocols", "nonadiabatic,adiabatic_up,adiabatic_down", "--samples", "20", "--quiet"]
@@ -53,6 +57,40 @@ class AnalyzeTest(unittest.TestCase):
                     for d in (1, 2):
                         self.assertTrue(ci[d, 0] <= c1[d] <= ci[d, 1], (d, c1[d], ci[d]))
             self.assertEqual(out["analysis"]["hysteresis"]["area"].shape, (3,))
+
+    def test_ordered_window_at_every_horizon(self):
+        # One integration to t = 40 seen at four horizons: the window located on each horizon's
+        # realization mean, equal to the Python estimator's; the last horizon is the summary's.
+        result = run_cdl("theory", ["--units", "60", "--runs", "6", "--depths", "0,1,2", "--sigma",
+                                    "log:-2:2.2:16", "--protocols", "nonadiabatic", "--t-end",
+                                    "40", "--samples", "41", "--horizons", "5,10,20,40",
+                                    "--quiet", "--output", "horizons.h5"], self.dir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        result = run_cdl("analyze", ["horizons.h5", "--output", "horizons-analysis.h5",
+                                     "--theory", "stationary.h5"], self.dir)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("ordered window at each horizon", result.stdout)
+        rows = [line.split() for line in result.stdout.splitlines()]
+        self.assertEqual(sum(1 for r in rows if len(r) > 1 and r[1] == "inf"), 3)  # t -> inf rows
+        with h5py.File(self.dir / "horizons.h5") as sweep, \
+                h5py.File(self.dir / "horizons-analysis.h5") as out:
+            g, s = out["analysis"]["nonadiabatic"], sweep["nonadiabatic"]
+            np.testing.assert_array_equal(g["horizon"][()], [5, 10, 20, 40])
+            done = (s["status"][()] == 0)[..., None]
+            op = np.where(done, s["order_parameter_horizon"][()], np.nan)
+            mean = np.nanmean(op, axis=1)  # [depth, sigma, horizon]
+            np.testing.assert_allclose(g["mean_horizon"][()], mean, rtol=1e-12)
+            sigma = s["sigma"][()]
+            c1, c2 = g["sigma_c1_horizon"][()], g["sigma_c2_horizon"][()]
+            self.assertEqual(g["sigma_c1_horizon_ci"].shape, (3, 4, 2))
+            for d in range(3):
+                for h in range(4):
+                    expected = transitions.locate(sigma, mean[d, :, h])
+                    np.testing.assert_allclose([c1[d, h], c2[d, h]], expected, rtol=1e-9)
+            np.testing.assert_array_equal(c1[:, -1], g["sigma_c1"][()])
+            np.testing.assert_array_equal(c2[:, -1], g["sigma_c2"][()])
+            # The horizons see different curves: D = 2 moves with the observation time.
+            self.assertFalse(np.allclose(mean[2, :, 0], mean[2, :, -1]))
 
     def test_analysis_written_into_the_file_replaces_an_earlier_one(self):
         shutil.copy(self.dir / "sweep.h5", self.dir / "inplace.h5")
