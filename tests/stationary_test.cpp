@@ -383,8 +383,8 @@ std::vector<double> ordered_roots(const StationarySolver& solver, double sigma) 
 
 }  // namespace
 
-TEST_CASE("the slope of the self-consistency map includes units switching wells") {
-  // ∂M/∂m = σ⟨1/a⟩ + the switching term, against central differences of M itself.
+TEST_CASE("the slopes of the self-consistency map include units switching wells") {
+  // ∂M/∂m = σ⟨1/a⟩ + the switching term, and ∂M/∂σ, against central differences of M itself.
   for (const char* disorder : {"normal:0:2", "uniform:-4:4"})
     for (int depth : {2, 3}) {
       StationarySolver solver({depth, 0.01}, distribution(disorder),
@@ -399,6 +399,12 @@ TEST_CASE("the slope of the self-consistency map includes units switching wells"
           INFO(disorder << " D " << depth << " sigma " << sigma << " m " << m << " secular "
                         << field.secular << " switching " << field.switching);
           CHECK(field.slope() == Approx(slope).margin(1e-6));
+          // ∂M/∂σ likewise: the wells' (m − φ)/a and units switching at the moving ends.
+          const double hs = 1e-6 * sigma;
+          const double sigma_slope = (solver.ordered_field(sigma + hs, m).mean -
+                                      solver.ordered_field(sigma - hs, m).mean) /
+                                     (2 * hs);
+          CHECK(field.sigma_slope == Approx(sigma_slope).margin(1e-6));
         }
     }
 }

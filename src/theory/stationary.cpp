@@ -269,6 +269,7 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
       const double a = model_.curvature(delta, phi) + sigma;
       field.mean += w * phi;
       field.secular += w * sigma / a;
+      field.sigma_slope += w * (m - phi) / a;  // ∂φ*/∂σ = (m − φ)/a
       field.min_stiffness = std::min(field.min_stiffness, a);
       field.lyapunov += w * (model_.potential(delta, phi) + 0.5 * sigma * (phi - m) * (phi - m));
     });
@@ -276,9 +277,15 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
   // Units at an end Δ_b of a range switch wells when m moves it: Δ_b is the critical value of
   // Δ(φ) at a saddle-node φ_b, so ∂Δ_b/∂m = −σ φ_b^{−D} (Δ'(φ_b) = 0), and the end contributes
   // ± p(Δ_b) φ(Δ_b) ∂Δ_b/∂m to ∂M/∂m. Infinite ends (the pole, ±∞) carry no units.
+  // The same for σ: ∂Δ_b/∂σ = (φ_b − m) φ_b^{−D}. Returns {∂/∂m, ∂/∂σ}.
   const auto end_flux = [&](double delta_b, double phi, double saddle) {
-    if (std::isinf(delta_b) || model_.depth == 0) return 0.0;
-    return average_.density(delta_b) * phi * (-sigma / power(saddle, model_.depth));
+    if (std::isinf(delta_b) || model_.depth == 0) return std::array<double, 2>{0.0, 0.0};
+    const double units = average_.density(delta_b) * phi / power(saddle, model_.depth);
+    return std::array<double, 2>{-sigma * units, (saddle - m) * units};
+  };
+  const auto add_flux = [&](const std::array<double, 2>& flux, double sign) {
+    field.switching += sign * flux[0];
+    field.sigma_slope += sign * flux[1];
   };
   // The largest root of a unit with disorder Δ lies on a stable increasing piece at positive φ
   // where Δ(φ) is below every value of Δ(ψ) for ψ > φ. Walk the pieces from the right.
@@ -290,9 +297,10 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
       const double hi = capped ? threshold : piece->delta_hi;
       if (piece->delta_lo < hi) {
         add(*piece, piece->delta_lo, hi);
-        field.switching += capped ? end_flux(hi, curve.root_on(*piece, hi), threshold_saddle)
-                                  : end_flux(hi, piece->phi_hi, piece->phi_hi);
-        field.switching -= end_flux(piece->delta_lo, piece->phi_lo, piece->phi_lo);
+        add_flux(capped ? end_flux(hi, curve.root_on(*piece, hi), threshold_saddle)
+                        : end_flux(hi, piece->phi_hi, piece->phi_hi),
+                 +1);
+        add_flux(end_flux(piece->delta_lo, piece->phi_lo, piece->phi_lo), -1);
       }
     }
     if (piece->delta_lo < threshold) {
@@ -341,15 +349,19 @@ namespace {
 struct OrderedResidual {
   const StationarySolver& solver;
 
-  double operator()(double x, double m) const {
-    return std::exp(x) * (m - solver.ordered_field(std::exp(x), m).mean);
+  struct Value {
+    double F;
+    std::array<double, 2> gradient;  // (∂F/∂x, ∂F/∂m)
+  };
+  // F and its gradient from one field: ∂F/∂m = σ(1 − ∂M/∂m), ∂F/∂x = F − σ² ∂M/∂σ.
+  Value evaluate(double x, double m) const {
+    const double sigma = std::exp(x);
+    const MeanField field = solver.ordered_field(sigma, m);
+    const double F = sigma * (m - field.mean);
+    return {F, {F - sigma * sigma * field.sigma_slope, sigma * (1 - field.slope())}};
   }
-  // (∂F/∂x, ∂F/∂m) by central differences.
-  std::array<double, 2> gradient(double x, double m) const {
-    const auto& F = *this;
-    const double hx = 1e-6, hm = 1e-7 * std::max(1.0, std::abs(m));
-    return {(F(x + hx, m) - F(x - hx, m)) / (2 * hx), (F(x, m + hm) - F(x, m - hm)) / (2 * hm)};
-  }
+  double operator()(double x, double m) const { return evaluate(x, m).F; }
+  std::array<double, 2> gradient(double x, double m) const { return evaluate(x, m).gradient; }
   // The unit tangent of the zero set, (∂F/∂m, −∂F/∂x) normalised, in either direction.
   std::array<double, 2> tangent(double x, double m) const {
     const auto g = gradient(x, m);
@@ -369,7 +381,8 @@ double largest_fixed_point(const OrderedResidual& F, double sigma_min) {
   }
   const double x = std::log(sigma_min);
   for (int it = 0; it < 50; ++it) {
-    const double delta = F(x, m) / F.gradient(x, m)[1];
+    const auto value = F.evaluate(x, m);
+    const double delta = value.F / value.gradient[1];
     m -= delta;
     if (std::abs(delta) < 1e-14) break;
   }
@@ -383,8 +396,7 @@ int correct(const OrderedResidual& F, double px, double pm, double tx, double tm
   cx = px, cm = pm;
   for (int iterations = 0; iterations < 12; ++iterations) {
     if (needs_positive_m && cm <= 0) return -1;
-    const double f = F(cx, cm);
-    const auto gc = F.gradient(cx, cm);
+    const auto [f, gc] = F.evaluate(cx, cm);
     const double arc = tx * (cx - px) + tm * (cm - pm);
     const double det = gc[0] * tm - gc[1] * tx;
     if (det == 0) return -1;

@@ -97,6 +97,7 @@ struct MeanField {
   double switching = 0;      // ∂M/∂m from units switching wells at their saddle-node
   double min_stiffness = 0;  // min of a = U''(φ) + σ over occupied wells
   double lyapunov = 0;       // H per unit: ⟨U(φ)⟩ + (σ/2)⟨(φ − m)²⟩
+  double sigma_slope = 0;    // ∂M/∂σ, wells and switching units (ordered_field only)
   double slope() const { return secular + switching; }  // ∂M/∂m
   bool stable() const { return min_stiffness > 0 && slope() < 1; }
 };
