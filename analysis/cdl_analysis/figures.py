@@ -1,7 +1,7 @@
 """Figures of cdl sweeps, as matplotlib Figures (no pyplot state), and the command line
 
-    PYTHONPATH=analysis /usr/bin/python3 -m cdl_analysis.plot KIND FILE [--out PNG]
-        [--sigma S ...] [--theory STATIONARY.h5] [--protocol P]
+    PYTHONPATH=analysis /usr/bin/python3 -m cdl_analysis.plot KIND FILE [SWEEP ...] [--out PNG]
+        [--sigma S ...] [--theory STATIONARY.h5] [--limit NINF.h5] [--protocol P]
 
 KIND:
   order       <m> against sigma per depth, shaded +- se; nonadiabatic as markers, adiabatic
@@ -17,6 +17,18 @@ KIND:
   phase       the (depth, sigma) plane coloured by the mean observable (order parameter, or
               micro accuracy), the located sigma_c1 / sigma_c2 with their bootstrap 95 % CIs,
               and with --theory the N -> infinity sigma_c1 / sigma_c2 of a `cdl stationary` file
+  horizons    SWEEP [--theory STATIONARY.h5] [--limit NINF.h5]: <m> (mean over the done
+              realizations of order_parameter_horizon) against sigma, one panel per depth, one
+              curve per observation horizon (colour gradient, "t = h"); --limit: the N -> infinity
+              curves of a `cdl theory --units inf` file at the horizons it shares, dashed in the
+              same colours (its order_parameter, grey, if it shares none); --theory: the
+              stationary branches of a `cdl stationary` file (ordered and symmetric: stable
+              solid, unstable dashed, black; history thin grey; folds x)
+  phase-depth STATIONARY [SWEEP ...]: the (depth, sigma) plane: the stationary sigma_c1,
+              sigma_c2, sigma_coexistence against depth (lines with markers) and the folds (x);
+              per sweep and horizon the ordered window [sigma_c1, sigma_c2] located on the
+              realization mean of order_parameter_horizon, a vertical bar beside each depth
+              (coloured by horizon; no bar where either end is not found)
 
 Every figure is 8 x 5 inches at 100 dpi (800 x 500 pixels), except `cross` with more than
 three panels: 2.7 inches wider per extra panel (4 panels: 1070 x 500). The sigma axis is
@@ -25,7 +37,8 @@ below the smallest positive coupling, so that the uncoupled point shows (the pha
 the estimators use sigma > 0 only).
 
 Bad use (unknown kind, a file that is not a cdl output, a kind the file cannot show, e.g.
-`cross` on a theory file) prints one line on stderr and exits with code 2.
+`cross` on a theory file, a sweep where a stationary file belongs or the other way round)
+prints one line on stderr and exits with code 2.
 """
 
 from __future__ import annotations
@@ -37,10 +50,10 @@ import warnings
 
 import numpy as np
 
-from .reader import open_root, open_stationary, open_sweep, file_kind
-from .transitions import observable_name, signal, transitions
+from .reader import STATUS_DONE, open_root, open_stationary, open_sweep, file_kind
+from .transitions import locate, observable_name, signal, transitions
 
-KINDS = ("order", "loss", "accuracy", "cross", "hysteresis", "phase")
+KINDS = ("order", "loss", "accuracy", "cross", "hysteresis", "phase", "horizons", "phase-depth")
 SIZE = (8.0, 5.0)
 DPI = 100
 CROSS_PANELS_AT_DEFAULT_WIDTH = 3
@@ -52,6 +65,11 @@ PROTOCOL_STYLE = {  # marker, linestyle
 }
 LABEL = {"order_parameter": r"order parameter $\langle m\rangle$", "accuracy": "test accuracy",
          "loss": "loss"}
+HORIZON_COLOURS = "viridis"   # horizons: early (dark) to late (light)
+PANEL_COLUMNS = 3             # horizons: at most this many depth panels per row
+LEGEND_WIDTH = 0.8            # horizons: the legend column, in panel widths
+SAME_HORIZON_RTOL = 1e-9      # horizons --limit: sample times computed in two runs
+WINDOW_STYLES = ("-", "--", ":", "-.")   # phase-depth: one per sweep
 
 
 class PlotError(ValueError):
@@ -87,7 +105,8 @@ def _sweep_groups(source):
     """open_sweep, refusing stationary files with a PlotError."""
     if not isinstance(source, dict) and file_kind(source) == "stationary":
         raise PlotError(f"{source}: a cdl stationary file; give a theory or micro sweep "
-                        "(a stationary file goes with --theory to `phase`)")
+                        "(a stationary file goes to `phase --theory`, `horizons --theory` or "
+                        "first to `phase-depth`)")
     return _groups(source)
 
 
@@ -377,6 +396,281 @@ def plot_phase(source, theory=None, protocol=None, bootstrap=1000):
     return fig
 
 
+# ----------------------------------------------------------------------------- horizons
+
+def _done_mean(ds, name):
+    """Mean over the realizations (axis `run`) of `name`, over the points with status 0 only:
+    [depth, sigma, ...] (NaN where no realization is done)."""
+    var = ds[name].transpose("depth", "run", "sigma", ...)
+    values = np.asarray(var.values, dtype=float)
+    if "status" in ds:
+        done = ds["status"].transpose("depth", "run", "sigma").values == STATUS_DONE
+        values = np.where(done.reshape(done.shape + (1,) * (values.ndim - 3)), values, np.nan)
+    valid = np.isfinite(values)
+    count = valid.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(valid, values, 0.0).sum(axis=1) / count
+    return np.where(count > 0, mean, np.nan)
+
+
+def horizon_mean(ds):
+    """(horizons, mean [depth, sigma, horizon]): the realization mean (done points) of
+    `order_parameter_horizon`. A file without horizons gives its `order_parameter`, the end of
+    the run, as the one horizon t_end (the last sample time)."""
+    if "order_parameter_horizon" in ds and "horizon" in ds.coords:
+        return np.asarray(ds.horizon.values, dtype=float), _done_mean(ds, "order_parameter_horizon")
+    end = float(ds.time.values[-1]) if "time" in ds.coords and ds.sizes["time"] else np.nan
+    return np.array([end]), _done_mean(ds, "order_parameter")[..., None]
+
+
+def horizon_windows(ds):
+    """(horizons, sigma_c1, sigma_c2), the two [depth, horizon]: the ordered window that
+    transitions.locate finds on the realization mean at each horizon (NaN where not found)."""
+    horizons, mean = horizon_mean(ds)
+    c1, c2 = locate(ds.sigma.values, np.moveaxis(mean, 1, -1))   # batch over (depth, horizon)
+    return horizons, np.asarray(c1), np.asarray(c2)
+
+
+def _horizon_colour(k, count):
+    """Colour of the k-th of `count` horizons on the gradient."""
+    from matplotlib import colormaps
+    return colormaps[HORIZON_COLOURS](0.1 + 0.75 * k / max(count - 1, 1))
+
+
+def _horizon_label(ds, h):
+    """'t = h' (theory: integration time) or 'step = h' (micro: coupled steps)."""
+    return f"{'step' if ds.attrs.get('subcommand') == 'micro' else 't'} = {h:g}"
+
+
+def _stationary_groups(source, what):
+    """open_stationary, refusing sweep files with a PlotError naming the argument `what`."""
+    if isinstance(source, dict):
+        return source
+    kind = file_kind(source)
+    if kind != "stationary":
+        raise PlotError(f"{what} {source}: not a cdl stationary file (it is from cdl {kind})")
+    return open_stationary(source)
+
+
+def _limit_groups(source):
+    """open_sweep of an N -> infinity file (`cdl theory --units inf`), else a PlotError."""
+    name = "" if isinstance(source, dict) else f" {source}"
+    if not isinstance(source, dict):
+        kind = file_kind(source)
+        if kind != "theory":
+            raise PlotError(f"--limit{name}: not an N -> infinity sweep (it is from cdl {kind}; "
+                            "give a cdl theory --units inf file)")
+        source = open_sweep(source, traces=False)
+    if not all("population" in ds.attrs for ds in source.values()):
+        raise PlotError(f"--limit{name}: not an N -> infinity sweep (a finite-N file; give a "
+                        "cdl theory --units inf file)")
+    return source
+
+
+def _runs(flags):
+    """[(start, stop)] of the runs of equal values in a 1-D array."""
+    edges = np.flatnonzero(np.diff(np.asarray(flags, dtype=int))) + 1
+    bounds = np.concatenate([[0], edges, [len(flags)]])
+    return list(zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+
+
+def _draw_stationary(ax, stationary, depth):
+    """The stationary branches of one depth, each in its continuation order (sigma may fold
+    back): ordered and symmetric stable solid, unstable dashed, history thin grey, folds x."""
+    for name in ("ordered", "symmetric"):
+        branch = stationary.get(name)
+        if branch is None:
+            continue
+        at = branch.depth.values == depth
+        if not at.any():
+            continue
+        sigma, m = branch.sigma.values[at], branch.m.values[at]
+        stable = (branch.stable.values[at] != 0 if "stable" in branch
+                  else np.ones(sigma.size, dtype=bool))
+        for start, stop in _runs(stable):
+            part = slice(start, min(stop + 1, sigma.size))   # on to the next run's first point,
+            kind = "stable" if stable[start] else "unstable"  # so that the parts join
+            ax.plot(sigma[part], m[part], color="black", lw=1.2,
+                    ls="-" if stable[start] else "--", gid=f"{name}:{kind}")
+    history = stationary.get("history")
+    if history is not None:
+        at = history.depth.values == depth
+        if at.any():
+            ax.plot(history.sigma.values[at], history.m.values[at], color="0.55", lw=0.8,
+                    gid="history")
+    folds = stationary.get("folds")
+    if folds is not None:
+        at = folds.depth.values == depth
+        if at.any():
+            ax.plot(folds.sigma.values[at], folds.m.values[at], "x", color="black", ms=7,
+                    mew=1.5, gid="fold")
+
+
+def plot_horizons(source, theory=None, limit=None, protocol=None):
+    """<m> against sigma at every horizon of the sweep, one panel per depth (gid 'depth D'),
+    one curve per horizon (gid 'horizon:h'); --limit curves gid 'limit:h' (or 'limit:end')."""
+    groups = _sweep_groups(source)
+    protocol, ds = _pick(groups, protocol)
+    stationary = _stationary_groups(theory, "--theory") if theory is not None else None
+    limit_ds = None
+    if limit is not None:
+        limit_groups = _limit_groups(limit)
+        if protocol not in limit_groups:
+            raise PlotError(f"--limit: no protocol group {protocol!r} in the N -> infinity file "
+                            f"(it has {', '.join(limit_groups)})")
+        limit_ds = limit_groups[protocol]
+    depths = ds.depth.values
+    if depths.size == 0:
+        raise PlotError("the sweep has no depth")
+    horizons, mean = horizon_mean(ds)
+    sigma = ds.sigma.values
+    symlog = bool((sigma <= 0).any())
+    order = _curve_points(sigma, symlog)
+    colours = [_horizon_colour(k, horizons.size) for k in range(horizons.size)]
+    if limit_ds is not None:
+        limit_horizons, limit_mean = horizon_mean(limit_ds)
+        limit_order = _curve_points(limit_ds.sigma.values, symlog)
+        # (sweep horizon k, limit horizon q) for each horizon both have
+        shared = [(k, q) for k, h in enumerate(horizons) for q, g in enumerate(limit_horizons)
+                  if np.isclose(h, g, rtol=SAME_HORIZON_RTOL, atol=0)]
+        if not shared:
+            limit_end = _done_mean(limit_ds, "order_parameter")
+    rows = -(-depths.size // PANEL_COLUMNS)
+    columns = -(-depths.size // rows)     # 4 depths: 2 x 2, not 3 + 1
+    fig = _figure()
+    grid = fig.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [LEGEND_WIDTH])
+    panels = []
+    drawn_limit = False
+    for i, depth in enumerate(depths):
+        ax = fig.add_subplot(grid[i // columns, i % columns],
+                             sharex=panels[0] if panels else None,
+                             sharey=panels[0] if panels else None)
+        ax.set_gid(f"depth {int(depth)}")
+        panels.append(ax)
+        if stationary is not None:
+            _draw_stationary(ax, stationary, depth)
+        for k, h in enumerate(horizons):
+            ax.plot(sigma[order], mean[i, order, k], marker="o", ms=3, lw=1.4, color=colours[k],
+                    gid=f"horizon:{h:g}")
+        if limit_ds is not None and depth in limit_ds.depth.values:
+            j = int(np.flatnonzero(limit_ds.depth.values == depth)[0])
+            x = limit_ds.sigma.values[limit_order]
+            for k, q in shared:
+                ax.plot(x, limit_mean[j, limit_order, q], ls="--", lw=1.6, color=colours[k],
+                        gid=f"limit:{horizons[k]:g}")
+            if not shared:
+                ax.plot(x, limit_end[j, limit_order], ls="--", lw=1.6, color="0.35",
+                        gid="limit:end")
+            drawn_limit = True
+        ax.set_title(f"D = {int(depth)}", fontsize=9)
+    all_sigma = sigma if limit_ds is None else np.concatenate([sigma, limit_ds.sigma.values])
+    for i, ax in enumerate(panels):
+        _sigma_axis(ax, all_sigma)
+        if i + columns < depths.size:        # a panel below carries the sigma axis labels
+            ax.set_xlabel("")
+            ax.tick_params(labelbottom=False)
+        if i % columns == 0:
+            ax.set_ylabel(LABEL["order_parameter"])
+        else:
+            ax.tick_params(labelleft=False)
+    positive = all_sigma[all_sigma > 0]
+    if not symlog and positive.size:
+        # the sweep's range: the stationary branches run over a wider grid
+        panels[0].set_xlim(positive.min() / 1.25, positive.max() * 1.25)
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], color=colours[k], marker="o", ms=3, label=_horizon_label(ds, h))
+               for k, h in enumerate(horizons)]
+    if drawn_limit:
+        if shared:
+            handles.append(Line2D([], [], color="0.35", ls="--",
+                                  label="N $\\to\\infty$ (dashed,\nsame colours)"))
+        else:
+            end = limit_horizons[-1]
+            handles.append(Line2D([], [], color="0.35", ls="--",
+                                  label=f"N $\\to\\infty$, {_horizon_label(limit_ds, end)}"))
+    if stationary is not None:
+        handles += [Line2D([], [], color="black", lw=1.2, label="stationary, stable"),
+                    Line2D([], [], color="black", lw=1.2, ls="--", label="stationary, unstable"),
+                    Line2D([], [], color="0.55", lw=0.8, label="history branch"),
+                    Line2D([], [], color="black", marker="x", ls="none", mew=1.5, label="fold")]
+    legend_ax = fig.add_subplot(grid[:, -1])
+    legend_ax.set_gid("legend")
+    legend_ax.axis("off")
+    legend_ax.legend(handles=handles, loc="center left", fontsize=7, frameon=False,
+                     borderaxespad=0)
+    fig.suptitle(f"{_name(source)}: $\\langle m\\rangle$ over realizations at each horizon, "
+                 f"{protocol}", fontsize=10)
+    return fig
+
+
+def plot_phase_depth(stationary, sweeps=(), protocol=None):
+    """The (depth, sigma) plane: the stationary critical couplings (gid 'critical:NAME'), the
+    folds (gid 'folds') and each sweep's ordered window per horizon and depth (a vertical bar,
+    gid 'window:SWEEP:DEPTH:h', SWEEP the index in `sweeps`)."""
+    st = _stationary_groups(stationary, "phase-depth:")
+    critical = st["critical"]
+    windows = []   # (sweep index, Dataset, horizons, sigma_c1, sigma_c2)
+    for index, sweep in enumerate(sweeps):
+        ds = _pick(_sweep_groups(sweep), protocol)[1]
+        windows.append((index, ds, *horizon_windows(ds)))
+    fig = _figure()
+    ax = fig.add_subplot()
+    depths = set(critical.depth.values.tolist())
+    for name, marker, colour, text in (
+            ("sigma_c1", "o", "black", r"$\sigma_{c1}$ (stationary, N $\to\infty$)"),
+            ("sigma_c2", "s", "tab:red", r"$\sigma_{c2}$ (stationary, N $\to\infty$)"),
+            ("sigma_coexistence", "D", "tab:purple", "coexistence (stationary)")):
+        if name in critical and np.isfinite(critical[name].values).any():
+            ax.plot(critical.depth.values, critical[name].values, marker=marker, color=colour,
+                    ms=7, lw=1.5, label=text, gid=f"critical:{name}")
+    folds = st.get("folds")
+    if folds is not None and folds.sizes.get("point", 0):
+        ax.plot(folds.depth.values, folds.sigma.values, "x", color="0.2", ms=9, mew=1.5,
+                label="folds of the ordered branch", gid="folds")
+    all_horizons = (np.unique(np.concatenate([w[2] for w in windows])) if windows
+                    else np.array([]))
+    slots = sum(w[2].size for w in windows)
+    spacing = min(0.08, 0.6 / max(slots, 1))   # the bars of one depth stay within +- 0.3
+    slot = 0
+    for index, ds, horizons, c1, c2 in windows:
+        for k, h in enumerate(horizons):
+            offset = (slot - (slots - 1) / 2) * spacing
+            slot += 1
+            colour = _horizon_colour(int(np.searchsorted(all_horizons, h)), all_horizons.size)
+            for i, depth in enumerate(ds.depth.values):
+                depths.add(int(depth))
+                if not (np.isfinite(c1[i, k]) and np.isfinite(c2[i, k])):
+                    continue   # no window at this depth and horizon
+                ax.plot([depth + offset] * 2, [c1[i, k], c2[i, k]], color=colour, lw=3,
+                        ls=WINDOW_STYLES[index % len(WINDOW_STYLES)], marker="_", ms=9,
+                        solid_capstyle="butt", gid=f"window:{index}:{int(depth)}:{h:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("depth D")
+    ax.set_ylabel(r"coupling $\sigma$")
+    ticks = sorted(depths)
+    ax.set_xticks(ticks)
+    if ticks:
+        ax.set_xlim(ticks[0] - 0.5, ticks[-1] + 0.5)
+    from matplotlib.lines import Line2D
+    handles, _ = ax.get_legend_handles_labels()
+    if windows:
+        first = windows[0][1]
+        handles += [Line2D([], [], color=_horizon_colour(k, all_horizons.size), lw=3,
+                           label=f"window, {_horizon_label(first, h)}")
+                    for k, h in enumerate(all_horizons)]
+    if len(windows) > 1:
+        handles += [Line2D([], [], color="0.3", lw=2, ls=WINDOW_STYLES[i % len(WINDOW_STYLES)],
+                           label=_name(sweeps[i])) for i, *_ in windows]
+    if handles:
+        ax.legend(handles=handles, fontsize=8, loc="best", framealpha=0.8)
+    title = f"{_name(stationary)}: stationary critical couplings"
+    if windows:
+        title += (", ordered windows [$\\sigma_{c1}$, $\\sigma_{c2}$] of "
+                  + ", ".join(_name(s) for s in sweeps))
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
 # ----------------------------------------------------------------------------- CLI
 
 def save(fig, out):
@@ -384,18 +678,30 @@ def save(fig, out):
     return out
 
 
-def draw(kind, path, sigmas=None, theory=None, protocol=None):
-    """The Figure of `kind` for the sweep file `path` (PlotError when it does not fit)."""
+def draw(kind, path, sigmas=None, theory=None, protocol=None, limit=None, sweeps=()):
+    """The Figure of `kind` for the file `path` (a sweep; for `phase-depth` a stationary file,
+    followed by the `sweeps`); PlotError when it does not fit."""
     kind_of_file = file_kind(path)   # ValueError for non-cdl files
-    if kind_of_file == "stationary":
+    if kind not in KINDS:
+        raise PlotError(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})")
+    if kind == "phase-depth":
+        if kind_of_file != "stationary":
+            raise PlotError(f"`phase-depth` needs a cdl stationary file first ({path} is from "
+                            f"cdl {kind_of_file}); the sweeps follow it")
+    elif kind_of_file == "stationary":
         raise PlotError(f"{path}: a cdl stationary file; `{kind}` needs a theory or micro sweep "
-                        "(give a stationary file to `phase --theory`)")
+                        "(give a stationary file to `phase --theory`, `horizons --theory` or "
+                        "first to `phase-depth`)")
+    if sweeps and kind != "phase-depth":
+        raise PlotError(f"`{kind}` takes one file (only `phase-depth` takes further sweeps)")
     if kind in ("accuracy", "cross") and kind_of_file != "micro":
         raise PlotError(f"`{kind}` needs a cdl micro file ({path} is from cdl {kind_of_file})")
     if sigmas and kind != "cross":
         raise PlotError("--sigma is for `cross` only")
-    if theory is not None and kind != "phase":
-        raise PlotError("--theory is for `phase` only")
+    if theory is not None and kind not in ("phase", "horizons"):
+        raise PlotError("--theory is for `phase` and `horizons` only")
+    if limit is not None and kind != "horizons":
+        raise PlotError("--limit is for `horizons` only")
     if kind == "order":
         return plot_order(path, protocol)
     if kind == "loss":
@@ -408,7 +714,9 @@ def draw(kind, path, sigmas=None, theory=None, protocol=None):
         return plot_hysteresis(path)
     if kind == "phase":
         return plot_phase(path, theory, protocol)
-    raise PlotError(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})")
+    if kind == "horizons":
+        return plot_horizons(path, theory, limit, protocol)
+    return plot_phase_depth(path, sweeps, protocol)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -424,22 +732,30 @@ def main(argv=None):
                      epilog=kinds, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", metavar="KIND", choices=KINDS,
                         help="one of " + ", ".join(KINDS))
-    parser.add_argument("file", metavar="FILE", help="a cdl theory or micro HDF5 file")
+    parser.add_argument("file", metavar="FILE", help="a cdl theory or micro HDF5 file "
+                        "(phase-depth: a cdl stationary file)")
+    parser.add_argument("sweeps", metavar="SWEEP", nargs="*",
+                        help="phase-depth: theory or micro sweeps whose ordered windows to draw")
     parser.add_argument("--out", help="PNG to write (default: FILE without .h5 + -KIND.png)")
     parser.add_argument("--sigma", type=float, nargs="+", metavar="S",
                         help="cross: couplings to show (nearest grid points)")
     parser.add_argument("--theory", metavar="STATIONARY.h5",
-                        help="phase: a cdl stationary file whose /critical couplings to overlay")
-    parser.add_argument("--protocol", help="protocol group (accuracy, cross, phase default: "
-                        "nonadiabatic; order, loss default: all)")
-    args = parser.parse_args(argv)
+                        help="phase: a cdl stationary file whose /critical couplings to overlay; "
+                        "horizons: whose stationary branches to draw")
+    parser.add_argument("--limit", metavar="NINF.h5",
+                        help="horizons: a cdl theory --units inf file whose curves to draw dashed")
+    parser.add_argument("--protocol", help="protocol group (accuracy, cross, phase, horizons, "
+                        "phase-depth default: nonadiabatic; order, loss default: all)")
+    # intermixed: the sweeps of phase-depth may come after options such as --out
+    args = parser.parse_intermixed_args(argv)
     import matplotlib
     matplotlib.use("Agg")
     out = args.out or os.path.splitext(args.file)[0] + f"-{args.kind}.png"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            fig = draw(args.kind, args.file, args.sigma, args.theory, args.protocol)
+            fig = draw(args.kind, args.file, args.sigma, args.theory, args.protocol, args.limit,
+                       args.sweeps)
             save(fig, out)
     except (ValueError, OSError) as error:
         message = " ".join(str(error).split())

@@ -1,5 +1,6 @@
-"""`python3 -m cdl_analysis.plot KIND FILE [--out PNG] [--sigma S ...] [--theory STATIONARY.h5]`:
-see `cdl_analysis.figures` for the kinds and figure sizes."""
+"""`python3 -m cdl_analysis.plot KIND FILE [SWEEP ...] [--out PNG] [--sigma S ...]
+[--theory STATIONARY.h5] [--limit NINF.h5] [--protocol P]`: see `cdl_analysis.figures` for the
+kinds and figure sizes."""
 
 import sys
 

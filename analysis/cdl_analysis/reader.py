@@ -15,6 +15,10 @@ The datasets are read with h5py and labelled by the HDF5 dimension scales the fi
 - a dimension repeated in one variable gets `_j` on its second use: micro's `cross_accuracy`
   is [depth, run, sigma, unit, unit_j] (accuracy of unit i on the test class of unit j).
 
+The observation horizons (`cdl theory|micro --horizons`) are the `horizon` coordinate of each
+protocol Dataset: `order_parameter_horizon`, `loss_horizon` (micro: every `<observable>_horizon`)
+are [depth, run, sigma, horizon], NaN where `status != 0` like the other results.
+
 The root `unit` coordinate is added to every protocol Dataset (theory groups do not carry it),
 and each Dataset's attributes hold the file's `subcommand`, `units` (N, the length of the root
 `unit` axis) and, for `cdl theory --units inf` files, `population`.
@@ -103,7 +107,15 @@ def _dims(dataset, sizes=None):
         else:
             name = f"dim_{axis}"
             length = dataset.shape[axis]
-            guesses = ([_SWEEP_AXES[axis]] if axis < len(_SWEEP_AXES) else []) + list(sizes or ())
+            others = [scale for scale in (sizes or ()) if scale != "horizon"]
+            if axis < len(_SWEEP_AXES):
+                guesses = [_SWEEP_AXES[axis]] + others
+            elif dataset.name.endswith("_horizon"):
+                guesses = ["horizon"] + others
+            else:
+                # `horizon` only for the *_horizon variables: a trace over `time` may have as
+                # many samples as there are horizons.
+                guesses = others
             for guess in guesses:
                 if (sizes or {}).get(guess) == length and guess not in names:
                     name = guess
@@ -119,7 +131,7 @@ def _group_dataset(group, skip=(), traces=True):
     coords, data_vars = {}, {}
     sizes = {name: obj.shape[0] for name, obj in group.items()
              if isinstance(obj, h5py.Dataset) and obj.ndim == 1
-             and name in ("depth", "run", "sigma", "time", "unit", "point")}
+             and name in ("depth", "run", "sigma", "horizon", "time", "unit", "point")}
     for name, obj in group.items():
         if not isinstance(obj, h5py.Dataset) or name in skip:
             continue

@@ -1,5 +1,5 @@
 """End-to-end tests of the Python analysis package (analysis/cdl_analysis), its plot command, the
-quick-sweep notebook, and the agreement of `cdl analyze` with the Python estimators.
+quick-sweep and horizons notebooks, and the agreement of `cdl analyze` with the Python estimators.
 
 Run from the repository root with
 
@@ -7,8 +7,9 @@ Run from the repository root with
 
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Needs Debian's
 python3-matplotlib, jupyter-nbconvert, python3-nbformat and python3-ipykernel. The module makes
-one quick theory sweep, one micro-quick sweep and one stationary file, and executes the notebook
-in the background meanwhile; the whole file takes about 30 s on 2 cores.
+one quick theory sweep, one micro-quick sweep, one stationary file, a short sweep with three
+observation horizons and a tiny N -> infinity sweep, and executes both notebooks in the
+background meanwhile; the whole file takes about 40 s on 2 cores.
 """
 
 import os
@@ -22,18 +23,29 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from e2e_support import CDL, REPO_ROOT, require_cdl, run_cdl
+from e2e_support import CDL, REPO_ROOT, require_cdl, run_cdl, start_cdl
 
 ANALYSIS = REPO_ROOT / "analysis"
-NOTEBOOK = ANALYSIS / "notebooks" / "quick_sweep.ipynb"
+NOTEBOOKS = {name: ANALYSIS / "notebooks" / f"{name}.ipynb" for name in ("quick_sweep", "horizons")}
 PYTHON = "/usr/bin/python3"
 
 sys.path.insert(0, str(ANALYSIS))
 from cdl_analysis import reader, transitions  # noqa: E402
 
 TMP = None          # tempfile.TemporaryDirectory of the module
-FILES = {}          # 'theory', 'micro', 'stationary' -> path of a real file
-NOTEBOOK_RUN = {}   # the background nbconvert process and its output paths
+FILES = {}          # 'theory', 'micro', 'stationary', 'horizons', 'limit' -> path of a real file
+NOTEBOOK_RUNS = {}  # notebook name -> its background nbconvert process and output paths
+
+# The horizons sweep (t_end = 20) and the N -> infinity one (about a second) share the horizons
+# 10 and 20; the sweep's 5 has no N -> infinity curve.
+HORIZONS = (5.0, 10.0, 20.0)
+LIMIT_HORIZONS = (10.0, 20.0)
+HORIZONS_SWEEP = ("--runs", 6, "--units", 100, "--depths", "0,1,2", "--sigma", "log:-1.5:2:14",
+                  "--t-end", 20, "--samples", 21, "--horizons", "5,10,20",
+                  "--protocols", "nonadiabatic")
+LIMIT_SWEEP = ("--units", "inf", "--depths", "1,2", "--sigma", "log:-1:1.5:6", "--t-end", 20,
+               "--samples", 21, "--horizons", "10,20", "--accuracy", "1e-2",
+               "--protocols", "nonadiabatic")
 
 
 def child_env():
@@ -55,38 +67,55 @@ def run_cdl_or_raise(subcommand, *args, timeout=120):
     return result
 
 
+def start_notebook(name, tmp):
+    """nbconvert --execute of analysis/notebooks/NAME.ipynb in the background."""
+    out = tmp / f"{name}-out.ipynb"
+    log_path = tmp / f"{name}.log"
+    log = open(log_path, "w")
+    env = child_env()
+    env["TMPDIR"] = str(tmp)   # the notebook's own temporary directory goes away with ours
+    process = subprocess.Popen(
+        [PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOKS[name]),
+         "--output", str(out), "--ExecutePreprocessor.timeout=300"],
+        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    NOTEBOOK_RUNS[name] = dict(out=out, log_path=log_path, log=log, start=time.monotonic(),
+                               process=process)
+
+
 def setUpModule():
     global TMP
     require_cdl()
     TMP = tempfile.TemporaryDirectory(prefix="cdl-analysis-test-")
     tmp = Path(TMP.name)
-    # The notebook runs its own sweeps: start it first, it overlaps with everything below.
-    out = tmp / "notebook-out.ipynb"
-    log = open(tmp / "notebook.log", "w")
-    NOTEBOOK_RUN.update(out=out, log_path=tmp / "notebook.log", log=log, start=time.monotonic())
-    env = child_env()
-    env["TMPDIR"] = str(tmp)   # the notebook's own temporary directory goes away with ours
-    NOTEBOOK_RUN["process"] = subprocess.Popen(
-        [PYTHON, "-m", "nbconvert", "--to", "notebook", "--execute", str(NOTEBOOK),
-         "--output", str(out), "--ExecutePreprocessor.timeout=300"],
-        cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # The notebooks run their own sweeps: start them first, they overlap with everything below.
+    for name in NOTEBOOKS:
+        start_notebook(name, tmp)
     FILES["theory"] = tmp / "quick.h5"
     FILES["micro"] = tmp / "micro-quick.h5"
     FILES["stationary"] = tmp / "stationary.h5"
+    FILES["horizons"] = tmp / "horizons.h5"
+    FILES["limit"] = tmp / "horizons-inf.h5"
+    limit = start_cdl("theory", [*map(str, LIMIT_SWEEP), "--output", str(FILES["limit"]),
+                                 "--quiet"], REPO_ROOT)
     run_cdl_or_raise("theory", "--config", "configs/quick.ini", "--output", FILES["theory"],
                      "--quiet")
     run_cdl_or_raise("stationary", "--output", FILES["stationary"], "--quiet")
+    run_cdl_or_raise("theory", *HORIZONS_SWEEP, "--output", FILES["horizons"], "--quiet")
     run_cdl_or_raise("micro", "--config", "configs/micro-quick.ini", "--output", FILES["micro"],
                      "--quiet")
+    _, stderr = limit.communicate(timeout=120)
+    if limit.returncode != 0:
+        raise RuntimeError(f"cdl theory {' '.join(map(str, LIMIT_SWEEP))} failed "
+                           f"({limit.returncode}):\n{stderr}")
 
 
 def tearDownModule():
-    process = NOTEBOOK_RUN.get("process")
-    if process is not None and process.poll() is None:
-        process.kill()
-        process.wait()
-    if NOTEBOOK_RUN.get("log"):
-        NOTEBOOK_RUN["log"].close()
+    for run in NOTEBOOK_RUNS.values():
+        process = run["process"]
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        run["log"].close()
     if TMP is not None:
         TMP.cleanup()
 
@@ -97,6 +126,16 @@ def png_size(path):
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
         raise AssertionError(f"{path} is not a PNG")
     return struct.unpack(">II", data[16:24])
+
+
+def done_mean_horizon(path, protocol="nonadiabatic"):
+    """(depth, sigma, horizon, mean [depth, sigma, horizon]) straight from the file: the mean
+    over the realizations of order_parameter_horizon at the points with status 0."""
+    with h5py.File(path, "r") as f:
+        g = f[protocol]
+        done = g["status"][()] == 0
+        values = np.where(done[..., None], g["order_parameter_horizon"][()], np.nan)
+        return g["depth"][()], g["sigma"][()], g["horizon"][()], np.nanmean(values, axis=1)
 
 
 # ----------------------------------------------------------------------------- synthetic files
@@ -290,6 +329,41 @@ class ReaderTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             reader.open_stationary(FILES["theory"])
 
+    def test_horizon_dimension(self):
+        ds = reader.open_sweep(FILES["horizons"])["nonadiabatic"]
+        np.testing.assert_array_equal(ds.horizon.values, HORIZONS)
+        for name in ("order_parameter_horizon", "loss_horizon"):
+            self.assertEqual(ds[name].dims, ("depth", "run", "sigma", "horizon"))
+        self.assertEqual(ds.relaxation_time.dims, ("depth", "run", "sigma"))
+        # the last horizon is the end of the run
+        np.testing.assert_array_equal(ds.order_parameter_horizon.isel(horizon=-1).values,
+                                      ds.order_parameter.values)
+        limit = reader.open_sweep(FILES["limit"])["nonadiabatic"]
+        np.testing.assert_array_equal(limit.horizon.values, LIMIT_HORIZONS)
+        self.assertEqual(limit.order_parameter_horizon.dims, ("depth", "run", "sigma", "horizon"))
+        self.assertEqual(limit.sizes["run"], 1)
+        # without --horizons: the end alone
+        quick = reader.open_sweep(FILES["theory"])["adiabatic_up"]
+        self.assertEqual(quick.order_parameter_horizon.sizes["horizon"], 1)
+
+    def test_horizon_axis_of_a_file_without_dimension_scales(self):
+        # A hand-made file without dimension scales and as many horizons as time samples: the
+        # *_horizon variables get `horizon`, the trace `m` keeps `time`.
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "plain-horizons.h5"
+            with h5py.File(path, "w") as f:
+                f.attrs["subcommand"] = "theory"
+                g = f.create_group("nonadiabatic")
+                g["depth"], g["run"], g["sigma"] = np.arange(2), np.arange(3), np.logspace(-1, 1, 4)
+                g["horizon"], g["time"] = [1.0, 2.0, 4.0], [0.0, 2.0, 4.0]
+                g["status"] = np.zeros((2, 3, 4), dtype=np.int8)
+                g["order_parameter_horizon"] = np.ones((2, 3, 4, 3))
+                g["m"] = np.ones((2, 3, 4, 3))
+            ds = reader.open_sweep(path)["nonadiabatic"]
+            self.assertEqual(ds.order_parameter_horizon.dims, ("depth", "run", "sigma", "horizon"))
+            self.assertEqual(ds.m.dims, ("depth", "run", "sigma", "time"))
+            np.testing.assert_array_equal(ds.horizon.values, [1.0, 2.0, 4.0])
+
     def test_non_cdl_files_raise_value_error(self):
         with tempfile.TemporaryDirectory() as tmp:
             plain = Path(tmp) / "plain.h5"
@@ -332,6 +406,16 @@ class PlotCommandTest(unittest.TestCase):
                 ("loss", FILES["micro"], [], (800, 500)),
                 # cross: 2.7 inches wider per panel beyond three
                 ("cross", FILES["micro"], ["--sigma", "0", "0.01", "0.1", "1", "10"], (1340, 500)),
+                ("horizons", FILES["horizons"], [], (800, 500)),
+                ("horizons", FILES["horizons"], ["--theory", FILES["stationary"],
+                                                 "--limit", FILES["limit"]], (800, 500)),
+                # one horizon (the end), another protocol, micro's sigma = 0
+                ("horizons", FILES["theory"], ["--protocol", "adiabatic_down"], (800, 500)),
+                ("horizons", FILES["micro"], [], (800, 500)),
+                ("phase-depth", FILES["stationary"], [], (800, 500)),
+                # the sweeps after --out: the positional files may follow the options
+                ("phase-depth", FILES["stationary"], [FILES["horizons"], FILES["theory"]],
+                 (800, 500)),
             ]
             outputs = [Path(tmp) / f"{i}-{kind}.png" for i, (kind, *_) in enumerate(cases)]
             results = {}
@@ -375,6 +459,27 @@ class PlotCommandTest(unittest.TestCase):
                 ("stationary as sweep", ["order", FILES["stationary"]]),
                 ("--theory not stationary", ["phase", FILES["theory"], "--theory", FILES["micro"]]),
                 ("--sigma with another kind", ["order", FILES["theory"], "--sigma", "1"]),
+                ("stationary as horizons sweep", ["horizons", FILES["stationary"]]),
+                ("missing horizons sweep", ["horizons", Path(tmp) / "missing.h5"]),
+                ("horizons --theory not stationary",
+                 ["horizons", FILES["horizons"], "--theory", FILES["theory"]]),
+                ("horizons --limit finite N", ["horizons", FILES["horizons"], "--limit",
+                                               FILES["theory"]]),
+                ("horizons --limit stationary", ["horizons", FILES["horizons"], "--limit",
+                                                 FILES["stationary"]]),
+                ("horizons --limit missing", ["horizons", FILES["horizons"], "--limit",
+                                              Path(tmp) / "missing.h5"]),
+                ("--limit with another kind", ["order", FILES["theory"], "--limit",
+                                               FILES["limit"]]),
+                ("two files for one sweep", ["order", FILES["theory"], FILES["horizons"]]),
+                ("sweep as phase-depth stationary", ["phase-depth", FILES["horizons"]]),
+                ("stationary as phase-depth sweep", ["phase-depth", FILES["stationary"],
+                                                     FILES["stationary"]]),
+                ("missing phase-depth sweep", ["phase-depth", FILES["stationary"],
+                                               FILES["horizons"], Path(tmp) / "missing.h5"]),
+                ("missing stationary", ["phase-depth", Path(tmp) / "missing.h5"]),
+                ("phase-depth protocol absent", ["phase-depth", FILES["stationary"],
+                                                 FILES["horizons"], "--protocol", "adiabatic_up"]),
             ]
             results = []
             running = [(name, self.plot(*args, "--out", Path(tmp) / f"{i}.png"))
@@ -400,34 +505,187 @@ class PlotCommandTest(unittest.TestCase):
                     self.assertFalse((Path(tmp) / f"{i}.png").exists())
 
 
-class WorkflowNotebookTest(unittest.TestCase):
-    """Named to sort last: the notebook runs in the background from setUpModule on."""
+class HorizonFiguresTest(unittest.TestCase):
+    """What `horizons` and `phase-depth` draw, read off the matplotlib Figures (the lines carry
+    gids: 'horizon:h', 'limit:h', 'window:SWEEP:DEPTH:h', ...)."""
 
-    def test_notebook_runs_to_the_end(self):
+    @staticmethod
+    def lines(ax, prefix):
+        return [line for line in ax.get_lines() if (line.get_gid() or "").startswith(prefix)]
+
+    @staticmethod
+    def horizon_of(line):
+        return float(line.get_gid().rsplit(":", 1)[1])
+
+    @staticmethod
+    def panels(fig):
+        return [ax for ax in fig.axes if (ax.get_gid() or "").startswith("depth ")]
+
+    def test_horizons_one_curve_per_horizon_per_panel(self):
+        from cdl_analysis import figures
+        fig = figures.plot_horizons(FILES["horizons"], theory=FILES["stationary"],
+                                    limit=FILES["limit"])
+        depths, sigma, horizons, mean = done_mean_horizon(FILES["horizons"])
+        limit_depths, limit_sigma, limit_horizons, limit_mean = done_mean_horizon(FILES["limit"])
+        np.testing.assert_array_equal(horizons, HORIZONS)
+        order = np.argsort(sigma, kind="stable")
+        limit_order = np.argsort(limit_sigma, kind="stable")
+        with h5py.File(FILES["stationary"], "r") as f:
+            branches = {name: {key: f[name][key][()] for key in ("depth", "sigma", "m", "stable")}
+                        for name in ("ordered", "symmetric")}
+            folds = {key: f["folds"][key][()] for key in ("depth", "sigma", "m")}
+        panels = self.panels(fig)
+        self.assertEqual([ax.get_gid() for ax in panels], [f"depth {d}" for d in depths])
+        for i, (ax, depth) in enumerate(zip(panels, depths)):
+            with self.subTest(depth=int(depth)):
+                curves = self.lines(ax, "horizon:")
+                self.assertEqual([self.horizon_of(c) for c in curves], list(HORIZONS))
+                for k, curve in enumerate(curves):
+                    np.testing.assert_array_equal(curve.get_xdata(), sigma[order])
+                    np.testing.assert_allclose(curve.get_ydata(), mean[i, order, k], rtol=1e-12)
+                # N -> infinity: its depths only, at the shared horizons, dashed, same colour
+                limit = self.lines(ax, "limit:")
+                if depth in limit_depths:
+                    j = list(limit_depths).index(depth)
+                    self.assertEqual([self.horizon_of(line) for line in limit],
+                                     list(LIMIT_HORIZONS))
+                    for line in limit:
+                        h = self.horizon_of(line)
+                        q, k = list(limit_horizons).index(h), HORIZONS.index(h)
+                        self.assertEqual(line.get_linestyle(), "--")
+                        self.assertEqual(line.get_color(), curves[k].get_color())
+                        np.testing.assert_array_equal(line.get_xdata(), limit_sigma[limit_order])
+                        np.testing.assert_allclose(line.get_ydata(), limit_mean[j, limit_order, q],
+                                                   rtol=1e-12)
+                else:
+                    self.assertEqual(limit, [])
+                # stationary branches: every point of the depth's branch, stable parts solid and
+                # unstable ones dashed (each part runs on to the next one's first point)
+                for name, branch in branches.items():
+                    at = branch["depth"] == depth
+                    parts = self.lines(ax, name + ":")
+                    self.assertEqual(sum(len(p.get_xdata()) for p in parts),
+                                     at.sum() + max(len(parts) - 1, 0))
+                    for part in parts:
+                        stable = part.get_gid() == f"{name}:stable"
+                        self.assertEqual(part.get_linestyle(), "-" if stable else "--")
+                        first = np.flatnonzero(at & (branch["sigma"] == part.get_xdata()[0]))
+                        self.assertEqual(bool(branch["stable"][first[0]]), stable)
+                marks = self.lines(ax, "fold")
+                at = folds["depth"] == depth
+                if at.any():
+                    np.testing.assert_array_equal(marks[0].get_xdata(), folds["sigma"][at])
+                    np.testing.assert_array_equal(marks[0].get_ydata(), folds["m"][at])
+                else:
+                    self.assertEqual(marks, [])
+        # the test is meaningful: depth 2 has folds and an unstable part of the ordered branch
+        self.assertTrue((folds["depth"] == 2).any())
+        self.assertTrue(self.lines(panels[2], "ordered:unstable"))
+
+    def test_horizons_limit_without_shared_horizon_draws_its_end(self):
+        from cdl_analysis import figures
+        limit = reader.open_sweep(FILES["limit"], traces=False)
+        # horizons 30 and 60: none of the sweep's
+        moved = {p: ds.assign_coords(horizon=ds.horizon.values * 3) for p, ds in limit.items()}
+        fig = figures.plot_horizons(FILES["horizons"], limit=moved)
+        with h5py.File(FILES["limit"], "r") as f:
+            g = f["nonadiabatic"]
+            end = np.where(g["status"][()] == 0, g["order_parameter"][()], np.nan).mean(axis=1)
+            order = np.argsort(g["sigma"][()], kind="stable")
+            limit_depths = list(g["depth"][()])
+        for ax in self.panels(fig):
+            depth = int(ax.get_gid().split()[1])
+            lines = self.lines(ax, "limit:")
+            with self.subTest(depth=depth):
+                if depth in limit_depths:
+                    self.assertEqual([line.get_gid() for line in lines], ["limit:end"])
+                    np.testing.assert_allclose(lines[0].get_ydata(),
+                                               end[limit_depths.index(depth), order], rtol=1e-12)
+                else:
+                    self.assertEqual(lines, [])
+
+    def test_phase_depth_bars_are_the_located_windows(self):
+        from cdl_analysis import figures
+        fig = figures.plot_phase_depth(FILES["stationary"], [FILES["horizons"]])
+        ax = fig.axes[0]
+        depths, sigma, horizons, mean = done_mean_horizon(FILES["horizons"])
+        expected = {}
+        for i, depth in enumerate(depths):
+            for k, h in enumerate(horizons):
+                c1, c2 = transitions.locate(sigma, mean[i, :, k])
+                if np.isfinite(c1) and np.isfinite(c2):
+                    expected[f"window:0:{depth}:{h:g}"] = (depth, c1, c2)
+        self.assertGreaterEqual(len(expected), 4, "the sweep should have windows at D = 1, 2")
+        bars = {line.get_gid(): line for line in self.lines(ax, "window:")}
+        self.assertEqual(set(bars), set(expected))
+        offsets, colours = {}, {}
+        for gid, (depth, c1, c2) in expected.items():
+            x, y = bars[gid].get_xdata(), bars[gid].get_ydata()
+            self.assertEqual(x[0], x[1])
+            self.assertLess(abs(x[0] - depth), 0.5)
+            np.testing.assert_allclose(y, [c1, c2], rtol=1e-12)
+            h = self.horizon_of(bars[gid])
+            offsets.setdefault(h, set()).add(round(float(x[0] - depth), 9))
+            colours.setdefault(h, set()).add(tuple(bars[gid].get_color()))
+        # one offset and one colour per horizon, each horizon its own
+        self.assertTrue(all(len(v) == 1 for v in offsets.values()), offsets)
+        self.assertEqual(len(set.union(*offsets.values())), len(offsets))
+        self.assertTrue(all(len(v) == 1 for v in colours.values()), colours)
+        self.assertEqual(len(set.union(*colours.values())), len(colours))
+        with h5py.File(FILES["stationary"], "r") as f:
+            for name in ("sigma_c1", "sigma_c2", "sigma_coexistence"):
+                line = self.lines(ax, f"critical:{name}")
+                self.assertEqual(len(line), 1, name)
+                np.testing.assert_array_equal(line[0].get_xdata(), f["critical/depth"][()])
+                np.testing.assert_array_equal(line[0].get_ydata(), f["critical"][name][()])
+            folds = self.lines(ax, "folds")
+            np.testing.assert_array_equal(folds[0].get_xdata(), f["folds/depth"][()])
+            np.testing.assert_array_equal(folds[0].get_ydata(), f["folds/sigma"][()])
+
+
+class WorkflowNotebookTest(unittest.TestCase):
+    """Named to sort last: the notebooks run in the background from setUpModule on."""
+
+    def executed_outputs(self, name):
+        """The outputs of the executed notebook NAME, after checking that the committed one has
+        cleared outputs and that every code cell ran without an error."""
         import nbformat
-        committed = nbformat.read(NOTEBOOK, as_version=4)
+        committed = nbformat.read(NOTEBOOKS[name], as_version=4)
         for cell in committed.cells:
             if cell.cell_type == "code":
                 self.assertEqual(cell.get("outputs"), [],
                                  "commit the notebook with cleared outputs")
                 self.assertIsNone(cell.get("execution_count"))
-        process = NOTEBOOK_RUN["process"]
+        run = NOTEBOOK_RUNS[name]
         try:
-            process.wait(timeout=300)
+            run["process"].wait(timeout=300)
         finally:
-            NOTEBOOK_RUN["log"].flush()
-        log = NOTEBOOK_RUN["log_path"].read_text()
-        self.assertEqual(process.returncode, 0, f"nbconvert failed:\n{log[-3000:]}")
-        executed = nbformat.read(NOTEBOOK_RUN["out"], as_version=4)
+            run["log"].flush()
+        log = run["log_path"].read_text()
+        self.assertEqual(run["process"].returncode, 0, f"nbconvert failed:\n{log[-3000:]}")
+        executed = nbformat.read(run["out"], as_version=4)
         code = [c for c in executed.cells if c.cell_type == "code"]
         self.assertTrue(all(c.execution_count for c in code), "a code cell did not run")
         outputs = [o for c in code for o in c.outputs]
         self.assertFalse([o for o in outputs if o.output_type == "error"])
+        return outputs
+
+    @staticmethod
+    def text_and_images(outputs):
         text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+        return text, sum("image/png" in o.get("data", {}) for o in outputs)
+
+    def test_notebook_runs_to_the_end(self):
+        text, images = self.text_and_images(self.executed_outputs("quick_sweep"))
         self.assertIn("sigma_c1", text)
         self.assertIn("hysteresis", text)
-        images = sum("image/png" in o.get("data", {}) for o in outputs)
         self.assertGreaterEqual(images, 4)
+
+    def test_horizons_notebook_runs_to_the_end(self):
+        text, images = self.text_and_images(self.executed_outputs("horizons"))
+        self.assertIn("horizons: [ 5. 10. 25. 50.]", text)
+        self.assertIn("ordered window", text)
+        self.assertEqual(images, 2)   # the horizons figure and the (depth, sigma) plane
 
 
 class AnalyzeAgreementTest(unittest.TestCase):
