@@ -59,6 +59,7 @@ const std::vector<std::string> recorded_options{"units",
                                                 "measure-steps",
                                                 "record-every",
                                                 "precision",
+                                                "scheme",
                                                 "horizons"};
 
 po::options_description micro_options() {
@@ -87,7 +88,9 @@ po::options_description micro_options() {
       ("measure-steps", text("1000"), "coupled steps measured, per coupling")
       ("record-every", text("100"), "steps between recorded samples (divides both step counts)")
       ("precision", text("auto"),
-       "float32 | float64 (auto: float64 for task effective, float32 otherwise)");
+       "float32 | float64 (auto: float64 for task effective, float32 otherwise)")
+      ("scheme", text("diffusion"),
+       "how units exchange parameters: diffusion | dsgd | fedavg:K[:C] | easgd | gossip");
   // clang-format on
   options.add(horizon_options("coupled steps (recorded steps; default the last)"));
   options.add(sweep_options({"1", "0,1,2", published_sigma_grid, "nonadiabatic"}));
@@ -236,6 +239,7 @@ void read_training(const po::variables_map& values, experiments::MicroSweep& swe
   if ((sweep.transient_steps + sweep.measure_steps) / sweep.record_every > 1000000)
     base::reject("record-every", text(values, "record-every"), "more than 10^6 samples");
   sweep.horizon_samples = horizon_records(values, sweep);
+  sweep.scheme = micro::parse_scheme(text(values, "scheme"), "scheme");
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
     sweep.precision = experiments::Precision::float32;
@@ -305,7 +309,8 @@ std::map<std::string, std::string> canonical_values(const experiments::MicroSwee
           {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
           {"weights", sweep.weights.to_string()},
           {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
-          {"horizons", horizon_text(horizon_axis(sweep))}};
+          {"horizons", horizon_text(horizon_axis(sweep))},
+          {"scheme", sweep.scheme.to_string()}};
 }
 
 double parameters_per_unit(const experiments::MicroSweep& sweep, int depth) {

@@ -215,6 +215,16 @@ double CouplingGraph::coupling_energy(double sigma, const Eigen::ArrayXd& x) con
   return sigma / (4.0 * units_) * sum;
 }
 
+std::pair<int, int> CouplingGraph::directed_edge(std::int64_t k) const {
+  if (complete_) {  // row i holds the N − 1 pairs (i, j ≠ i)
+    const auto i = static_cast<int>(k / (units_ - 1));
+    const auto j = static_cast<int>(k % (units_ - 1));
+    return {i, j < i ? j : j + 1};
+  }
+  const auto row = std::upper_bound(row_start_.begin(), row_start_.end(), k) - row_start_.begin();
+  return {static_cast<int>(row - 1), column_[static_cast<std::size_t>(k)]};
+}
+
 std::vector<int> CouplingGraph::neighbours(int unit) const {
   if (complete_) {
     std::vector<int> all;

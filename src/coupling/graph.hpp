@@ -2,8 +2,10 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cdl::coupling {
@@ -71,6 +73,29 @@ class CouplingGraph {
       out.col(i).segment(first, rows) += scale * (part - static_cast<S>(degree_[i]) * column(i));
     }
   }
+  // Metropolis–Hastings mixing on the rows [first, first + rows): out.col(i) += σ Σ_j W_ij
+  // (x.col(j) − x.col(i)) with W_ij = 1/(1 + max(d_i, d_j)) on edges, a doubly stochastic
+  // matrix. On the complete graph W_ij = 1/N, and this is add_coupling_rows exactly.
+  template <class Matrix, class Column>
+  void add_mixing_rows(typename Matrix::Scalar sigma, const Matrix& x, Matrix& out, Column& scratch,
+                       Eigen::Index first, Eigen::Index rows) const {
+    using S = typename Matrix::Scalar;
+    if (complete_) return add_coupling_rows(sigma, x, out, scratch, first, rows);
+    auto part = scratch.segment(first, rows);
+    const auto column = [&](Eigen::Index j) { return x.col(j).segment(first, rows); };
+    for (int i = 0; i < units_; ++i) {
+      part.setZero();
+      for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) {
+        const int j = column_[e];
+        const S weight = S(1) / static_cast<S>(1 + std::max(degree_[i], degree_[j]));
+        part += weight * (column(j) - column(i));
+      }
+      out.col(i).segment(first, rows) += sigma * part;
+    }
+  }
+  // Edges as ordered pairs: there are 2 × edge_count(); the k-th is (i, j) in unit order of i,
+  // then of j (for randomized gossip: a uniform k is a uniform edge in a uniform direction).
+  std::pair<int, int> directed_edge(std::int64_t k) const;
   // mean = the mean of the columns of x on the rows [first, first + rows), summed in unit
   // order (only those rows of `mean` are written).
   template <class Matrix, class Column>

@@ -77,6 +77,8 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
   file_.add<double>("rank1_r2", Shape::summary,
                     "fraction of |cross_accuracy|^2 in its best rank-one approximation");
   file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
+  file_.add<double>("communication", Shape::summary,
+                    "parameters sent per unit per step over the point (README, schemes)");
   file_.add<double>("order_parameter_horizon", Shape::horizon,
                     "|time average of m| over each horizon's window");
   for (std::size_t o = 0; o < observable_names.size(); ++o)
@@ -111,6 +113,7 @@ void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkIte
   file_.write<double>(protocol, "cross_accuracy", d, r, sigma, all_of(result.cross_accuracy));
   file_.write<double>(protocol, "rank1_r2", d, r, sigma, result.rank1_r2);
   file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
+  file_.write<double>(protocol, "communication", d, r, sigma, result.communication);
   file_.write<double>(protocol, "order_parameter_horizon", d, r, sigma,
                       all_of(result.order_parameter_horizon));
   for (std::size_t o = 0; o < observable_names.size(); ++o)

@@ -70,6 +70,7 @@ MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
   r.unit_accuracy.resize(n_sigma, units);
   r.cross_accuracy.resize(n_sigma, units * units);
   r.rank1_r2.resize(sweep.sigma.size());
+  r.communication.resize(sweep.sigma.size());
   r.status.resize(sweep.sigma.size());
   r.steps.resize(sweep.sigma.size());
   return workspace;
@@ -80,7 +81,7 @@ namespace {
 using base::nan;
 
 void clear_point(MicroChainResult& r, int s) {
-  r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = nan;
+  r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = r.communication[s] = nan;
   for (auto& a : r.average) a[s] = nan;
   for (auto& t : r.trace) t.row(s).setConstant(nan);
   for (auto& a : r.horizon_average) a.row(s).setConstant(nan);
@@ -154,14 +155,15 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
                             : nan;
   micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
   ensemble.set_threads(threads);
+  ensemble.set_scheme(sweep.scheme);
   micro::Evaluator<S> evaluator(architecture, data);
   evaluator.set_threads(threads);
   const std::vector<std::int64_t> steps = sweep.sample_steps();
   const int first_measured = sweep.first_measured_sample();
   const int measured = static_cast<int>(steps.size()) - first_measured;
   const S tau = static_cast<S>(sweep.learning_rate), gamma = static_cast<S>(sweep.gamma);
-  ensemble.parameters() = initial;
-  const auto restart = [&] { ensemble.parameters() = initial; };
+  ensemble.set_parameters(initial);
+  const auto restart = [&] { ensemble.set_parameters(initial); };
   const auto compute = [&](int s) {
     // On SIGINT/SIGTERM a point not begun, or in flight, is left not_run, to be redone on
     // --resume.
@@ -214,6 +216,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       r.average[o][s] = tail_mean(r.trace[o], identity);
     r.order_parameter[s] = std::abs(r.average[0][s]);
     r.m_abs[s] = tail_mean(r.trace[0], [](double x) { return std::abs(x); });
+    r.communication[s] = ensemble.parameters_sent() / (static_cast<double>(done) * sweep.units());
     measure_horizons(sweep, r, s);
     return PointStatus::done;
   };

@@ -15,6 +15,7 @@
 #include "experiments/vocabulary.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
+#include "micro/scheme.hpp"
 #include "micro/task.hpp"
 
 namespace cdl::experiments {
@@ -40,6 +41,7 @@ struct MicroSweep {
   micro::Architecture architecture;  // the depth is set per chain
   micro::WeightInit weights;
   Precision precision = Precision::float32;
+  micro::Scheme scheme;  // how the units exchange parameters (default diffusion)
 
   int units() const { return task.units; }
   // Recorded steps 0, k, 2k, …, transient + measured; the time axis is τ × step.
@@ -87,6 +89,8 @@ struct MicroChainResult {
   RowMatrix unit_accuracy;              // [σ, unit], time-averaged
   RowMatrix cross_accuracy;             // [σ, unit × unit] at the end of each point
   std::vector<double> rank1_r2;
+  // Parameters sent per unit per step over the point (the scheme's communication).
+  std::vector<double> communication;
   // classes task: test accuracy of one network of the same depth trained on all the training
   // data for as many steps (the reference the collective phase approaches); NaN otherwise.
   double all_data_accuracy = 0;

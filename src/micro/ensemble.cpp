@@ -84,12 +84,15 @@ Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data,
       data_(data),
       batch_(batch),
       graph_(graph),
-      batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)) {
+      batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)),
+      exchange_rng_(seed, Purpose::exchange, static_cast<std::uint64_t>(run)) {
   const Eigen::Index count = architecture.parameter_count();
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
   theta_.resize(count, units);
   coupling_.resize(count, units);
   scratch_.resize(count);
+  centre_.setZero(count);
+  participants_.resize(static_cast<std::size_t>(units));
   unit_scratch_.push_back(make_scratch());
   if (batch_ > 0) {
     order_.resize(static_cast<std::size_t>(units));
@@ -122,7 +125,114 @@ void Ensemble<S>::set_threads(int threads) {
 template <class S>
 void Ensemble<S>::restart_batches() {
   steps_ = 0;
+  parameters_sent_ = 0;
   epoch_.assign(data_.unit_first.size(), -1);
+}
+
+template <class S>
+void Ensemble<S>::set_parameters(const Matrix<S>& theta) {
+  theta_ = theta;
+  coupling::CouplingGraph::mean_of_rows(theta_, centre_, 0, theta_.rows());
+}
+
+template <class S>
+bool Ensemble<S>::exchanges_after(long step) const {
+  switch (scheme_.kind) {
+    case Scheme::Kind::easgd:
+    case Scheme::Kind::gossip:
+      return true;
+    case Scheme::Kind::fedavg:
+      return (step + 1) % scheme_.period == 0;
+    default:
+      return false;
+  }
+}
+
+template <class S>
+void Ensemble<S>::choose_exchange(long step, S, S) {
+  const int units = static_cast<int>(theta_.cols());
+  if (scheme_.kind == Scheme::Kind::fedavg) {
+    // round(C N) participants (at least one), uniform without replacement: a partial
+    // Fisher–Yates shuffle with counter-based draws, then in unit order for a fixed sum.
+    const long round = step / scheme_.period;
+    participant_count_ = std::max(1, static_cast<int>(std::lround(scheme_.fraction * units)));
+    for (int k = 0; k < units; ++k) participants_[static_cast<std::size_t>(k)] = k;
+    for (int k = 0; k < participant_count_ && participant_count_ < units; ++k) {
+      const double u =
+          exchange_rng_.uniform(static_cast<std::uint64_t>(round), static_cast<std::uint64_t>(k));
+      const int j = k + static_cast<int>(u * (units - k));
+      std::swap(participants_[static_cast<std::size_t>(k)],
+                participants_[static_cast<std::size_t>(j)]);
+    }
+    std::sort(participants_.begin(), participants_.begin() + participant_count_);
+  } else if (scheme_.kind == Scheme::Kind::gossip) {
+    const double u = exchange_rng_.uniform(0, static_cast<std::uint64_t>(step));
+    const std::int64_t directed = 2 * graph_.edge_count();
+    gossip_pair_ = graph_.directed_edge(
+        std::min(directed - 1, static_cast<std::int64_t>(u * static_cast<double>(directed))));
+  }
+}
+
+template <class S>
+void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S sigma) {
+  switch (scheme_.kind) {
+    case Scheme::Kind::easgd:
+      // The centre follows the units' mean from before the step (scratch_) at rate σ.
+      centre_.segment(first, rows) +=
+          tau * sigma * (scratch_.segment(first, rows) - centre_.segment(first, rows));
+      break;
+    case Scheme::Kind::fedavg: {
+      const S pull = std::min(S(1), static_cast<S>(scheme_.period) * tau * sigma);
+      auto mean = scratch_.segment(first, rows);
+      mean = theta_.col(participants_[0]).segment(first, rows);
+      for (int k = 1; k < participant_count_; ++k)
+        mean += theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
+      mean /= static_cast<S>(participant_count_);
+      for (int k = 0; k < participant_count_; ++k) {
+        auto theta = theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
+        if (pull == S(1))
+          theta = mean;  // full replacement, exactly (θ + (m − θ) need not round to m)
+        else
+          theta += pull * (mean - theta);
+      }
+      break;
+    }
+    case Scheme::Kind::gossip: {
+      // α chosen so that the expected pull on a unit is diffusion's, capped at full averaging.
+      const S alpha = std::min(S(0.5), tau * sigma * static_cast<S>(graph_.edge_count()) /
+                                           static_cast<S>(theta_.cols()));
+      auto a = theta_.col(gossip_pair_.first).segment(first, rows);
+      auto b = theta_.col(gossip_pair_.second).segment(first, rows);
+      for (Eigen::Index r = 0; r < rows; ++r) {
+        const S difference = b[r] - a[r];
+        a[r] += alpha * difference;
+        b[r] -= alpha * difference;
+      }
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+template <class S>
+double Ensemble<S>::sent_in_step(long step) const {
+  const auto parameters = static_cast<double>(theta_.rows());
+  const auto units = static_cast<double>(theta_.cols());
+  switch (scheme_.kind) {
+    case Scheme::Kind::diffusion:
+    case Scheme::Kind::dsgd:  // every unit to every neighbour
+      return 2 * static_cast<double>(graph_.edge_count()) * parameters;
+    case Scheme::Kind::easgd:  // every unit to the centre and back
+      return 2 * units * parameters;
+    case Scheme::Kind::fedavg:  // participants to the server and back
+      return exchanges_after(step)
+                 ? 2 * std::max(1.0, std::round(scheme_.fraction * units)) * parameters
+                 : 0.0;
+    case Scheme::Kind::gossip:  // both ends of one edge
+      return 2 * parameters;
+  }
+  return 0;
 }
 
 // Minibatches as a shuffling data loader makes them: a fresh permutation of the unit's samples
@@ -173,38 +283,61 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
   const auto threads = static_cast<int>(unit_scratch_.size());
   const Eigen::Index units = theta_.cols(), rows = theta_.rows();
   const LossKind loss = data_.loss;
+  const Scheme::Kind kind = scheme_.kind;
   // The coupling is evaluated on the parameters before the step, one block of parameters
   // (rows) at a time: every sum over units is within a block, so the result does not depend
   // on how blocks are shared among threads. All-to-all, a block of the mean m over units is
   // enough: σ (m − θ_i) is then formed by the thread that moves unit i, so that no thread
   // writes another's columns (on two threads that halves the data crossing between cores).
+  // easgd needs the mean too (its centre follows it); fedavg and gossip exchange after the
+  // units' local steps instead.
   constexpr Eigen::Index rows_per_block = 256;
+  const bool graph_coupling = kind == Scheme::Kind::diffusion || kind == Scheme::Kind::dsgd;
   const bool complete = graph_.is_complete();
+  const bool needs_mean = (graph_coupling && complete) || kind == Scheme::Kind::easgd;
   const auto couple_block = [&](Eigen::Index first) {
     const Eigen::Index block = std::min(rows_per_block, rows - first);
-    if (complete) {
+    if (needs_mean) {
       coupling::CouplingGraph::mean_of_rows(theta_, scratch_, first, block);
-    } else {
+    } else if (graph_coupling) {
       coupling_.middleRows(first, block).setZero();
-      graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, block);
+      if (kind == Scheme::Kind::dsgd)
+        graph_.add_mixing_rows(sigma, theta_, coupling_, scratch_, first, block);
+      else
+        graph_.add_coupling_rows(sigma, theta_, coupling_, scratch_, first, block);
     }
   };
   const auto update_unit = [&](Eigen::Index i, long step, UnitScratch& scratch) {
     auto theta = theta_.col(i);
-    if (complete) coupling_.col(i) = sigma * (scratch_ - theta);
+    if (graph_coupling && complete) coupling_.col(i) = sigma * (scratch_ - theta);
+    if (kind == Scheme::Kind::easgd) coupling_.col(i) = sigma * (centre_ - theta);
+    const bool coupled = graph_coupling || kind == Scheme::Kind::easgd;
     if (local_learning) {
       const Batch<S> batch = next_batch(static_cast<int>(i), step, scratch);
       scratch.network.loss_and_gradient(theta.data(), batch, loss, scratch.gradient.data());
-      theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
-    } else {
+      if (coupled)
+        theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
+      else
+        theta -= tau * (scratch.gradient + gamma * theta);
+    } else if (coupled) {
       theta += tau * coupling_.col(i);
     }
   };
+  const auto exchange_block = [&](Eigen::Index first) {
+    exchange_rows(first, std::min(rows_per_block, rows - first), tau, sigma);
+  };
   const long first_step = steps_;
+  for (long step = first_step; step < first_step + count; ++step)
+    parameters_sent_ += sent_in_step(step);
   if (threads == 1) {  // no OpenMP constructs at all: they cost a tiny network 10 %
     for (long step = first_step; step < first_step + count; ++step) {
-      for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
+      if (graph_coupling || needs_mean)
+        for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
       for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
+      if (exchanges_after(step)) {
+        choose_exchange(step, tau, sigma);
+        for (Eigen::Index first = 0; first < rows; first += rows_per_block) exchange_block(first);
+      }
     }
   } else {
 #pragma omp parallel num_threads(threads)
@@ -212,15 +345,25 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
       UnitScratch& scratch = unit_scratch_[static_cast<std::size_t>(omp_get_thread_num())];
       for (long step = first_step; step < first_step + count; ++step) {
         // Each loop's barrier ends it before the next begins: the coupling before any unit
-        // moves, every unit before the next step's coupling.
+        // moves, every unit before the exchange and the next step's coupling.
+        if (graph_coupling || needs_mean) {
 #pragma omp for schedule(static)
-        for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
-          couple_block(first);
+          for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
+            couple_block(first);
+          }
         }
         // Units are independent within a step. Static blocks: a thread keeps the same units
         // from step to step, and their parameters stay in its core's cache.
 #pragma omp for schedule(static)
         for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, scratch);
+        if (exchanges_after(step)) {
+#pragma omp single
+          choose_exchange(step, tau, sigma);
+#pragma omp for schedule(static)
+          for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
+            exchange_block(first);
+          }
+        }
       }
     }
   }

@@ -3,8 +3,9 @@
 //   θ_i(t+1) = θ_i(t) − τ ∇L_i(θ_i(t)) + τ (σ/N) Σ_j A_ij (θ_j(t) − θ_i(t)),
 //   L_i(θ) = mean over the unit's batch of ℓ(f(x; θ), y) + (γ/2) ‖θ‖²,
 //
-// with the coupling evaluated on the parameters from before the step. The parameters of all
-// units are one matrix, a column per unit.
+// with the coupling evaluated on the parameters from before the step (the diffusion scheme;
+// the others of micro/scheme.hpp replace the coupling term). The parameters of all units are
+// one matrix, a column per unit.
 #pragma once
 
 #include <Eigen/Core>
@@ -16,6 +17,7 @@
 #include "base/random.hpp"
 #include "coupling/graph.hpp"
 #include "micro/network.hpp"
+#include "micro/scheme.hpp"
 #include "micro/task.hpp"
 
 namespace cdl::micro {
@@ -47,6 +49,15 @@ class Ensemble {
 
   Matrix<S>& parameters() { return theta_; }
   const Matrix<S>& parameters() const { return theta_; }
+  // Sets every unit's parameters and starts easgd's centre at their mean.
+  void set_parameters(const Matrix<S>& theta);
+  // How the units exchange parameters (default: diffusion).
+  void set_scheme(const Scheme& scheme) { scheme_ = scheme; }
+  const Scheme& scheme() const { return scheme_; }
+  // easgd: the centre variable, one parameter vector.
+  const Vector<S>& centre() const { return centre_; }
+  // Parameters sent by all units (and the server or centre) since restart_batches().
+  double parameters_sent() const { return parameters_sent_; }
   const Architecture& architecture() const { return architecture_; }
   // Restarts the minibatch sequence: every coupling's point sees the same batches.
   void restart_batches();
@@ -71,15 +82,28 @@ class Ensemble {
     std::vector<int> batch_labels;
   };
   UnitScratch make_scratch() const;
+  // The exchanges after the units' updates of `step` (easgd's centre, fedavg's average, a
+  // gossip pair), if the scheme makes one then: chosen once per step, then done row block by
+  // row block.
+  bool exchanges_after(long step) const;
+  void choose_exchange(long step, S tau, S sigma);
+  void exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S sigma);
+  // Parameters sent in one step (and at its exchange).
+  double sent_in_step(long step) const;
   // The minibatch of `unit` at step `step` since restart_batches().
   Batch<S> next_batch(int unit, long step, UnitScratch& scratch);
   Architecture architecture_;
   const TaskData<S>& data_;
   int batch_;
   const coupling::CouplingGraph& graph_;
-  base::CounterRng batch_rng_;
+  base::CounterRng batch_rng_, exchange_rng_;
+  Scheme scheme_;
   Matrix<S> theta_, coupling_;
-  Vector<S> scratch_;
+  Vector<S> scratch_, centre_;
+  std::vector<int> participants_;  // fedavg: the units of this average, first participant_count_
+  int participant_count_ = 0;
+  std::pair<int, int> gossip_pair_{0, 0};
+  double parameters_sent_ = 0;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
   std::vector<long> epoch_;                // per unit: the epoch order_ holds (−1: none)

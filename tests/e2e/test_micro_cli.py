@@ -133,6 +133,11 @@ class MicroCliTest(CdlTestCase):
         corrupt = write_corrupt_idx_sets(tmp)
         return [
             ("zero width", ["--width", "0"], "--width", ["0"], None),
+            ("unknown scheme", ["--scheme", "push-sum"], "--scheme", ["push-sum"], None),
+            ("fedavg without its period", ["--scheme", "fedavg"], "--scheme", ["fedavg"], None),
+            ("fedavg period zero", ["--scheme", "fedavg:0"], "--scheme", ["fedavg:0"], None),
+            ("fedavg fraction above one", ["--scheme", "fedavg:2:1.5"], "--scheme",
+             ["fedavg:2:1.5"], None),
             # Horizons must be recorded steps (multiples of --record-every) up to the last step.
             ("zero horizon", ["--horizons", "0"], "--horizons", ["0"], None),
             ("horizon between records", ["--record-every", "10", "--horizons", "15"],

@@ -1,0 +1,284 @@
+// The exchange schemes of micro/scheme.hpp: each one's relation to diffusion, its invariants,
+// and its determinism.
+#include "micro/scheme.hpp"
+
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <cstring>
+
+#include "base/errors.hpp"
+#include "base/random.hpp"
+#include "coupling/graph.hpp"
+#include "micro/ensemble.hpp"
+#include "micro/task.hpp"
+#include "theory/dopri5.hpp"
+#include "theory/effective_dynamics.hpp"
+
+using namespace cdl;
+using micro::Activation;
+using micro::Architecture;
+using micro::Scheme;
+using Mat = Eigen::MatrixXd;
+
+namespace {
+
+constexpr int units = 9;
+
+Mat random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t stream) {
+  const base::CounterRng rng(7, base::Purpose::data, stream);
+  Mat m(rows, cols);
+  for (Eigen::Index k = 0; k < m.size(); ++k)
+    m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
+  return m;
+}
+
+const micro::TaskData<double>& task_data() {
+  static const micro::TaskData<double> data = [] {
+    micro::TaskSpec spec;
+    spec.units = units;
+    spec.data = micro::parse_data("synthetic:4:3", "data");
+    spec.train_size = 10;
+    spec.test_size = 5;
+    return micro::make_task_data<double>(spec, 0, nullptr);
+  }();
+  return data;
+}
+
+const Architecture net{4, 3, 5, 1, Activation::relu, true};
+
+coupling::CouplingGraph ring() {
+  return coupling::CouplingGraph::draw(coupling::parse_topology("ring:4", "topology"), units, 3);
+}
+
+// An ensemble with the scheme, started from the same random parameters every time.
+micro::Ensemble<double> make(const coupling::CouplingGraph& graph, const std::string& scheme,
+                             int threads = 1) {
+  micro::Ensemble<double> ensemble(net, task_data(), 4, graph, 1, 0);
+  ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
+  ensemble.set_threads(threads);
+  ensemble.set_parameters(random_matrix(net.parameter_count(), units, 5));
+  return ensemble;
+}
+
+bool same_bits(const Mat& a, const Mat& b) {
+  return a.size() == b.size() &&
+         std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(double)) == 0;
+}
+
+double spread(const Mat& theta) { return (theta.colwise() - theta.rowwise().mean()).squaredNorm(); }
+
+}  // namespace
+
+TEST_CASE("schemes parse and print back") {
+  for (const char* text : {"diffusion", "dsgd", "easgd", "gossip", "fedavg:5:0.5", "fedavg:1:1"})
+    CHECK(micro::parse_scheme(text, "scheme").to_string() == text);
+  CHECK(micro::parse_scheme("fedavg:3", "scheme").to_string() == "fedavg:3:1");
+  for (const char* bad : {"", "fedavg", "fedavg:0", "fedavg:2:0", "fedavg:2:1.5", "fedavg:x",
+                          "gossip:2", "easgd:1", "diffusion:1", "push-sum"})
+    CHECK_THROWS_AS(micro::parse_scheme(bad, "scheme"), InputError);
+}
+
+TEST_CASE("dsgd on the complete graph is diffusion; on a ring it mixes by Metropolis-Hastings") {
+  auto diffusion = make(coupling::CouplingGraph::complete(units), "diffusion");
+  auto dsgd = make(coupling::CouplingGraph::complete(units), "dsgd");
+  for (int step = 0; step < 20; ++step) {
+    diffusion.step(0.05, 0.01, 3.0);
+    dsgd.step(0.05, 0.01, 3.0);
+  }
+  CHECK(same_bits(diffusion.parameters(), dsgd.parameters()));
+
+  // On a ring (degree 4 everywhere) W_ij = 1/5 on edges: against the dense matrix.
+  const auto graph = ring();
+  auto mixed = make(graph, "dsgd");
+  const Mat before = mixed.parameters();
+  const double tau = 0.1, sigma = 2.0;
+  mixed.step(tau, 0.0, sigma, /*local_learning=*/false);
+  Mat W = Mat::Zero(units, units);
+  for (int i = 0; i < units; ++i)
+    for (const int j : graph.neighbours(i)) W(i, j) = 1.0 / 5;
+  for (int i = 0; i < units; ++i) W(i, i) = 1 - W.row(i).sum();
+  CHECK((W.colwise().sum().array() - 1).abs().maxCoeff() < 1e-15);  // doubly stochastic
+  const Mat expected = before + tau * sigma * (before * W.transpose() - before);
+  CHECK((mixed.parameters() - expected).cwiseAbs().maxCoeff() < 1e-14);
+}
+
+TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after each average") {
+  auto ensemble = make(coupling::CouplingGraph::complete(units), "fedavg:1:1");
+  for (int step = 0; step < 3; ++step) {
+    ensemble.step(0.05, 0.01, 20.0);  // Kτσ = 1
+    const Mat& theta = ensemble.parameters();
+    CHECK((theta.colwise() - theta.col(0)).cwiseAbs().maxCoeff() == 0);
+  }
+  // K = 3: local steps in between (the units drift apart on their own data), an average at
+  // every third step.
+  auto periodic = make(coupling::CouplingGraph::complete(units), "fedavg:3:1");
+  for (int step = 1; step <= 6; ++step) {
+    periodic.step(0.05, 0.01, 10.0);
+    const Mat& theta = periodic.parameters();
+    const double apart = (theta.colwise() - theta.col(0)).cwiseAbs().maxCoeff();
+    INFO("step " << step);
+    if (step % 3 == 0)
+      CHECK(apart == 0);
+    else
+      CHECK(apart > 0);
+  }
+}
+
+TEST_CASE("fedavg with C < 1 averages round(C N) units chosen by the seed") {
+  auto ensemble = make(coupling::CouplingGraph::complete(units), "fedavg:1:0.34");  // 3 of 9
+  const Mat before = ensemble.parameters();
+  ensemble.step(0.05, 0.0, 20.0, /*local_learning=*/false);
+  const Mat& after = ensemble.parameters();
+  std::vector<int> moved;
+  for (int i = 0; i < units; ++i)
+    if ((after.col(i) - before.col(i)).cwiseAbs().maxCoeff() > 0) moved.push_back(i);
+  REQUIRE(moved.size() == 3);
+  Eigen::VectorXd mean = Eigen::VectorXd::Zero(before.rows());
+  for (const int i : moved) mean += before.col(i) / 3;
+  for (const int i : moved) CHECK((after.col(i) - mean).cwiseAbs().maxCoeff() < 1e-15);
+  // Other rounds choose other units; the same seed the same ones.
+  auto again = make(coupling::CouplingGraph::complete(units), "fedavg:1:0.34");
+  again.step(0.05, 0.0, 20.0, false);
+  CHECK(same_bits(again.parameters(), after));
+}
+
+TEST_CASE("without gradients every scheme conserves the mean and contracts the spread") {
+  const auto complete = coupling::CouplingGraph::complete(units);
+  const auto sparse = ring();
+  for (const auto* graph : {&complete, &sparse})
+    for (const char* scheme :
+         {"diffusion", "dsgd", "fedavg:2:1", "fedavg:1:0.5", "easgd", "gossip"}) {
+      INFO(scheme << (graph->is_complete() ? ", complete graph" : ", ring"));
+      auto ensemble = make(*graph, scheme);
+      const bool centre = std::string(scheme) == "easgd";
+      // easgd: the units and the centre together, the centre weighing as much as all units.
+      const auto conserved = [&] {
+        Eigen::VectorXd m = ensemble.parameters().rowwise().mean();
+        if (centre) m += ensemble.centre();
+        return m;
+      };
+      const Eigen::VectorXd start = conserved();
+      const double first = spread(ensemble.parameters());
+      for (int step = 0; step < 40; ++step) {
+        ensemble.step(0.05, 0.0, 2.0, /*local_learning=*/false);
+        CHECK((conserved() - start).cwiseAbs().maxCoeff() < 1e-13);
+      }
+      CHECK(spread(ensemble.parameters()) < 0.9 * first);
+    }
+}
+
+TEST_CASE("gossip moves one edge's ends per step by alpha = min(1/2, tau sigma |E| / N)") {
+  const auto graph = ring();  // |E| = 18
+  auto ensemble = make(graph, "gossip");
+  const Mat before = ensemble.parameters();
+  const double tau = 0.01, sigma = 2.0, alpha = tau * sigma * 18 / units;
+  ensemble.step(tau, 0.0, sigma, /*local_learning=*/false);
+  const Mat& after = ensemble.parameters();
+  std::vector<int> moved;
+  for (int i = 0; i < units; ++i)
+    if ((after.col(i) - before.col(i)).cwiseAbs().maxCoeff() > 0) moved.push_back(i);
+  REQUIRE(moved.size() == 2);
+  const int a = moved[0], b = moved[1];
+  const auto neighbours = graph.neighbours(a);
+  CHECK(std::find(neighbours.begin(), neighbours.end(), b) != neighbours.end());
+  CHECK((after.col(a) - (before.col(a) + alpha * (before.col(b) - before.col(a))))
+            .cwiseAbs()
+            .maxCoeff() < 1e-15);
+  // Over many steps every edge is drawn about equally often: the expected pull is diffusion's.
+  std::vector<int> count(units, 0);
+  for (std::int64_t k = 0; k < 2 * graph.edge_count(); ++k) {
+    const auto [i, j] = graph.directed_edge(k);
+    CHECK(i != j);
+    ++count[static_cast<std::size_t>(i)];
+  }
+  for (const int c : count)
+    CHECK(c == 4);  // every unit starts as many directed edges as its degree
+}
+
+TEST_CASE("every scheme gives the same bits on 1, 2 and 3 threads") {
+  for (const char* scheme : {"dsgd", "fedavg:2:0.5", "easgd", "gossip"})
+    for (const auto& graph : {coupling::CouplingGraph::complete(units), ring()}) {
+      INFO(scheme);
+      auto one = make(graph, scheme, 1), two = make(graph, scheme, 2),
+           three = make(graph, scheme, 3);
+      for (auto* e : {&one, &two, &three}) e->advance(12, 0.05, 0.01, 3.0);
+      CHECK(same_bits(one.parameters(), two.parameters()));
+      CHECK(same_bits(one.parameters(), three.parameters()));
+      CHECK(one.parameters_sent() == two.parameters_sent());
+    }
+}
+
+TEST_CASE("communication: parameters sent per step by each scheme") {
+  const auto graph = ring();  // 18 edges
+  const double P = static_cast<double>(net.parameter_count());
+  const auto sent = [&](const std::string& scheme, long steps) {
+    auto ensemble = make(graph, scheme);
+    ensemble.restart_batches();
+    ensemble.advance(steps, 0.05, 0.01, 1.0);
+    return ensemble.parameters_sent();
+  };
+  CHECK(sent("diffusion", 6) == 6 * 2 * 18 * P);  // both ends of every edge
+  CHECK(sent("dsgd", 6) == 6 * 2 * 18 * P);
+  CHECK(sent("easgd", 6) == 6 * 2 * units * P);       // to the centre and back
+  CHECK(sent("fedavg:3:1", 6) == 2 * 2 * units * P);  // two averages of all units
+  CHECK(sent("fedavg:3:0.34", 6) == 2 * 2 * 3 * P);
+  CHECK(sent("gossip", 6) == 6 * 2 * P);
+}
+
+namespace {
+
+struct NoObserver {
+  void sample(int, const Eigen::ArrayXd&) {}
+};
+
+}  // namespace
+
+TEST_CASE("small tau: fedavg and gossip approach the effective theory with the same sigma") {
+  // The effective task (width-1 deep linear networks, exact population loss, balanced weights)
+  // against the adaptive solution of docs/physics.md §2 at t = 2. fedavg:K with Kτσ < 1 is a
+  // Lie splitting of the same flow (local steps, then the coupling's K steps at once): first
+  // order. gossip's expected pull is diffusion's; its randomness averages out as τ → 0.
+  const int n = 10;
+  micro::TaskSpec spec;
+  spec.kind = micro::TaskKind::effective;
+  spec.units = n;
+  spec.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
+  spec.loss = micro::LossKind::mse;
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto graph = coupling::CouplingGraph::complete(n);
+  const double gamma = 0.001, sigma = 1.5, t_end = 2.0;
+  const int depth = 2;
+  const Architecture deep_linear{1, 1, 1, depth, Activation::linear, false};
+  const Mat initial = micro::initial_parameters<double>(
+      deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
+  theory::EffectiveDynamics dynamics(depth, gamma, data.disorder, graph);
+  dynamics.set_sigma(sigma);
+  Eigen::ArrayXd exact = initial.row(0).transpose().array();
+  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
+  NoObserver none;
+  const std::vector<double> times{t_end};
+  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
+          theory::IntegrationStatus::done);
+  const auto error = [&](const std::string& scheme, int steps) {
+    micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
+    ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
+    ensemble.set_parameters(initial);
+    ensemble.advance(steps, t_end / steps, gamma, sigma);
+    return (ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff();
+  };
+  std::vector<double> fedavg, gossip;
+  for (const int steps : {1000, 2000, 4000, 8000}) {
+    fedavg.push_back(error("fedavg:4:1", steps));
+    gossip.push_back(error("gossip", steps));
+  }
+  for (std::size_t k = 0; k + 1 < fedavg.size(); ++k) {
+    INFO("fedavg error " << fedavg[k] << " then " << fedavg[k + 1]);
+    CHECK(fedavg[k] / fedavg[k + 1] == Approx(2.0).epsilon(0.1));  // halving τ halves it
+  }
+  INFO("gossip errors " << gossip[0] << ", " << gossip[1] << ", " << gossip[2] << ", "
+                        << gossip[3]);
+  // Random pairs: the path error shrinks like √τ (0.157, 0.096, 0.078, 0.059 here).
+  CHECK(gossip[3] < 0.45 * gossip[0]);
+  CHECK(gossip[3] < 0.1);
+}
