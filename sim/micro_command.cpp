@@ -60,6 +60,7 @@ const std::vector<std::string> recorded_options{"units",
                                                 "record-every",
                                                 "precision",
                                                 "scheme",
+                                                "partition",
                                                 "horizons"};
 
 po::options_description micro_options() {
@@ -90,7 +91,9 @@ po::options_description micro_options() {
       ("precision", text("auto"),
        "float32 | float64 (auto: float64 for task effective, float32 otherwise)")
       ("scheme", text("diffusion"),
-       "how units exchange parameters: diffusion | dsgd | fedavg:K[:C] | easgd | gossip");
+       "how units exchange parameters: diffusion | dsgd | fedavg:K[:C] | easgd | gossip")
+      ("partition", text("classes"),
+       "task classes: which training samples each unit gets: classes | iid | dirichlet:ALPHA | shards:S");
   // clang-format on
   options.add(horizon_options("coupled steps (recorded steps; default the last)"));
   options.add(sweep_options({"1", "0,1,2", published_sigma_grid, "nonadiabatic"}));
@@ -240,6 +243,11 @@ void read_training(const po::variables_map& values, experiments::MicroSweep& swe
     base::reject("record-every", text(values, "record-every"), "more than 10^6 samples");
   sweep.horizon_samples = horizon_records(values, sweep);
   sweep.scheme = micro::parse_scheme(text(values, "scheme"), "scheme");
+  sweep.partition = micro::parse_partition(text(values, "partition"), "partition");
+  if (sweep.partition.kind != micro::Partition::Kind::classes &&
+      sweep.task.kind != micro::TaskKind::classes)
+    base::reject("partition", text(values, "partition"),
+                 "only the classes task deals samples by label");
   const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
   if (precision == "float32")
     sweep.precision = experiments::Precision::float32;
@@ -262,12 +270,19 @@ void read_sizes(const po::variables_map& values, experiments::MicroSweep& sweep,
   } else if (task.data.kind == micro::DataSpec::Kind::synthetic) {
     net.input = task.data.dim;
     net.output = task.data.modes;
+    std::vector<int> labels;  // sorted by class, as the synthetic data are drawn
+    for (int k = 0; k < task.data.modes; ++k) labels.insert(labels.end(), task.train_size, k);
+    micro::check_partition(sweep.partition, task, sweep.runs, labels, task.data.modes,
+                           std::max(1, sweep.batch));
   } else if (images) {
     *images = experiments::load_idx_images(sweep, thread_count(values));
     const auto check = [&](const auto& data) {
       net.input = data.input;
       net.output = data.output;
-      for (int i = 0; i < task.units && sweep.batch > 0; ++i)
+      micro::check_partition(sweep.partition, task, sweep.runs, data.train_labels, data.classes,
+                             std::max(1, sweep.batch));
+      const bool private_classes = sweep.partition.kind == micro::Partition::Kind::classes;
+      for (int i = 0; i < task.units && sweep.batch > 0 && private_classes; ++i)
         if (data.unit_count[i] < sweep.batch)
           base::reject("batch", resolved(values, "batch", "32"),
                        "larger than the training data of unit " + std::to_string(i) + " (" +
@@ -310,7 +325,8 @@ std::map<std::string, std::string> canonical_values(const experiments::MicroSwee
           {"weights", sweep.weights.to_string()},
           {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
           {"horizons", horizon_text(horizon_axis(sweep))},
-          {"scheme", sweep.scheme.to_string()}};
+          {"scheme", sweep.scheme.to_string()},
+          {"partition", sweep.partition.to_string()}};
 }
 
 double parameters_per_unit(const experiments::MicroSweep& sweep, int depth) {

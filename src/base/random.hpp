@@ -21,10 +21,11 @@ enum class Purpose : std::uint64_t {
   disorder = 1,
   initial_state = 2,
   graph = 3,
-  data = 4,      // synthetic data sets and teachers
-  batch = 5,     // minibatch order
-  weights = 6,   // network weights (except balanced ones, which are initial states)
-  exchange = 7,  // who exchanges parameters: fedavg's participants, gossip's edges
+  data = 4,       // synthetic data sets and teachers
+  batch = 5,      // minibatch order
+  weights = 6,    // network weights (except balanced ones, which are initial states)
+  exchange = 7,   // who exchanges parameters: fedavg's participants, gossip's edges
+  partition = 8,  // which training samples each unit gets (--partition)
 };
 
 class CounterRng {

@@ -57,6 +57,10 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                      "quenched disorder: Delta_i (effective), s_i0 (teacher), "
                      "the class (classes)");
   file_.add_quenched("initial_state", "mean of the unit's initial parameters");
+  if (sweep.task.kind == micro::TaskKind::classes)
+    file_.add_quenched_per_class("label_histogram",
+                                 "training samples of each class a unit holds (--partition)",
+                                 sweep.task.data.modes);
   file_.add_per_run("all_data_accuracy",
                     "classes: test accuracy of one network trained on all the training data "
                     "for as many steps as a point");
@@ -101,6 +105,8 @@ void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkIte
   // all-data reference is computed with the first point of the first protocol only.
   file_.write_quenched("disorder", d, r, all_of(result.disorder));
   file_.write_quenched("initial_state", d, r, all_of(result.initial_state));
+  if (!result.label_histogram.empty())
+    file_.write_quenched("label_histogram", d, r, result.label_histogram);
   if (protocol == 0 && item.covers(0))
     file_.write_per_run("all_data_accuracy", d, r, result.all_data_accuracy);
   file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);

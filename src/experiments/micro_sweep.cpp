@@ -138,7 +138,10 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   const Protocol protocol = sweep.protocols[chain.protocol];
   auto& r = workspace.result;
   r.chain = chain;
-  const micro::TaskData<S> data = micro::make_task_data<S>(sweep.task, chain.run, idx);
+  micro::TaskData<S> dealt = micro::make_task_data<S>(sweep.task, chain.run, idx);
+  if (dealt.classes > 0)
+    micro::apply_partition(sweep.partition, sweep.task, chain.run, std::max(1, sweep.batch), dealt);
+  const micro::TaskData<S>& data = dealt;
   micro::Architecture architecture = sweep.architecture;
   architecture.depth = sweep.depths[chain.depth_index];
   const auto graph =
@@ -146,6 +149,10 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   const micro::Matrix<S> initial = micro::initial_parameters<S>(
       architecture, sweep.units(), sweep.weights, sweep.initial_state, sweep.seed, chain.run);
   r.disorder = data.disorder;
+  r.label_histogram.clear();
+  if (data.classes > 0)
+    for (const auto& unit : micro::label_histograms(data))
+      r.label_histogram.insert(r.label_histogram.end(), unit.begin(), unit.end());
   r.initial_state = initial.template cast<double>().colwise().mean().transpose().array();
 
   // A property of the realization: computed once, by the protocol-0 item holding coupling 0,

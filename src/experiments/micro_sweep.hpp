@@ -15,6 +15,7 @@
 #include "experiments/vocabulary.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
+#include "micro/partition.hpp"
 #include "micro/scheme.hpp"
 #include "micro/task.hpp"
 
@@ -41,7 +42,8 @@ struct MicroSweep {
   micro::Architecture architecture;  // the depth is set per chain
   micro::WeightInit weights;
   Precision precision = Precision::float32;
-  micro::Scheme scheme;  // how the units exchange parameters (default diffusion)
+  micro::Scheme scheme;        // how the units exchange parameters (default diffusion)
+  micro::Partition partition;  // classes task: which training samples each unit gets
 
   int units() const { return task.units; }
   // Recorded steps 0, k, 2k, …, transient + measured; the time axis is τ × step.
@@ -76,9 +78,10 @@ inline constexpr std::array<const char*, 8> observable_names = {
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct MicroChainResult {
   Chain chain;
-  Eigen::ArrayXd disorder, initial_state;                            // per unit
-  std::vector<double> order_parameter;                               // |time average of m|
-  std::vector<double> m_abs;                                         // time average of |m|
+  Eigen::ArrayXd disorder, initial_state;  // per unit
+  std::vector<double> label_histogram;     // classes: [unit, class] training label counts
+  std::vector<double> order_parameter;     // |time average of m|
+  std::vector<double> m_abs;               // time average of |m|
   std::array<std::vector<double>, observable_names.size()> average;  // [observable][σ]
   std::array<RowMatrix, observable_names.size()> trace;              // [observable][σ, time]
   // [observable][σ, horizon]: each observable's time average over a horizon's window, and

@@ -140,6 +140,21 @@ h5::Dataset& SweepFile::add_quenched(const std::string& name, const std::string&
   return at->second;
 }
 
+h5::Dataset& SweepFile::add_quenched_per_class(const std::string& name,
+                                               const std::string& long_name, int classes) {
+  if (root_class_.id() < 0)
+    root_class_ =
+        root_.create_scale<std::int32_t>("class", index_range(static_cast<std::size_t>(classes)));
+  const Dims dims{axes_.depths.size(), static_cast<hsize_t>(axes_.runs),
+                  static_cast<hsize_t>(axes_.units), static_cast<hsize_t>(classes)};
+  auto [at, inserted] = quenched_.emplace(
+      name, create_variable<double>(root_, name, dims,
+                                    {&root_depth_, &root_run_, &root_unit_, &root_class_},
+                                    long_name, fill_value<double>()));
+  if (!inserted) throw RuntimeError("sweep file: quenched input '" + name + "' declared twice");
+  return at->second;
+}
+
 h5::Dataset& SweepFile::add_per_run(const std::string& name, const std::string& long_name) {
   const Dims dims{axes_.depths.size(), static_cast<hsize_t>(axes_.runs)};
   auto [at, inserted] =
@@ -209,9 +224,11 @@ void SweepFile::write_quenched(const std::string& name, int depth_index, int run
                                std::span<const double> values) {
   const auto found = quenched_.find(name);
   if (found == quenched_.end()) throw RuntimeError("sweep file: no quenched input '" + name + "'");
-  found->second.write_block<double>(
-      {static_cast<hsize_t>(depth_index), static_cast<hsize_t>(run), 0},
-      {1, 1, static_cast<hsize_t>(axes_.units)}, values);
+  Dims offset(found->second.dims().size(), 0), count = found->second.dims();
+  offset[0] = static_cast<hsize_t>(depth_index);
+  offset[1] = static_cast<hsize_t>(run);
+  count[0] = count[1] = 1;
+  found->second.write_block<double>(offset, count, values);
 }
 
 template <class T>

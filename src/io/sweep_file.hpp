@@ -78,6 +78,10 @@ class SweepFile {
   const h5::Group& group(int protocol) const { return groups_[protocol].group; }
   // A quenched input [depth, run, unit] at the root, NaN until written.
   h5::Dataset& add_quenched(const std::string& name, const std::string& long_name);
+  // A quenched table [depth, run, unit, class] at the root (each unit's label counts), with a
+  // root `class` scale 0..classes−1; NaN until written (by write_quenched, unit-major).
+  h5::Dataset& add_quenched_per_class(const std::string& name, const std::string& long_name,
+                                      int classes);
   // A per-realization result [depth, run] at the root, NaN until written.
   h5::Dataset& add_per_run(const std::string& name, const std::string& long_name);
   // A dataset of `shape` in every protocol group (fill: NaN for doubles, 0 for integers).
@@ -119,7 +123,7 @@ class SweepFile {
   SweepAxes axes_;
   h5::File file_;
   h5::Group root_;
-  h5::Dataset root_depth_, root_run_, root_unit_;
+  h5::Dataset root_depth_, root_run_, root_unit_, root_class_;
   std::map<std::string, h5::Dataset> quenched_;
   std::vector<ProtocolGroup> groups_;
 };

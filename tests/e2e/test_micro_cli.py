@@ -134,6 +134,16 @@ class MicroCliTest(CdlTestCase):
         return [
             ("zero width", ["--width", "0"], "--width", ["0"], None),
             ("unknown scheme", ["--scheme", "push-sum"], "--scheme", ["push-sum"], None),
+            ("unknown partition", ["--partition", "labels"], "--partition", ["labels"], None),
+            ("dirichlet without alpha", ["--partition", "dirichlet"], "--partition",
+             ["dirichlet"], None),
+            ("partition of a regression task", ["--task", "teacher", "--partition", "iid"],
+             "--partition", ["iid"], None),
+            ("shards that would be empty", ["--partition", "shards:1000"], "--partition",
+             ["shards:1000"], None),
+            # 3 classes x 40 samples dealt to 4 units: 30 each, fewer than a batch of 32.
+            ("iid share smaller than a batch", ["--partition", "iid"], "--partition", ["iid"],
+             None),
             ("fedavg without its period", ["--scheme", "fedavg"], "--scheme", ["fedavg"], None),
             ("fedavg period zero", ["--scheme", "fedavg:0"], "--scheme", ["fedavg:0"], None),
             ("fedavg fraction above one", ["--scheme", "fedavg:2:1.5"], "--scheme",
