@@ -61,6 +61,9 @@ const std::vector<std::string> recorded_options{"units",
                                                 "precision",
                                                 "scheme",
                                                 "partition",
+                                                "dropout",
+                                                "link-failure",
+                                                "crash",
                                                 "horizons"};
 
 po::options_description micro_options() {
@@ -92,6 +95,9 @@ po::options_description micro_options() {
        "float32 | float64 (auto: float64 for task effective, float32 otherwise)")
       ("scheme", text("diffusion"),
        "how units exchange parameters: diffusion | dsgd | fedavg:K[:C] | easgd | gossip")
+      ("dropout", text("0"), "probability that a unit is offline at a step (no update, no messages)")
+      ("link-failure", text("0"), "probability that an edge is down at a step")
+      ("crash", text("none"), "F:STEP: a fraction F of the units stops for good at STEP of every point")
       ("partition", text("classes"),
        "task classes: which training samples each unit gets: classes | iid | dirichlet:ALPHA | shards:S");
   // clang-format on
@@ -244,6 +250,10 @@ void read_training(const po::variables_map& values, experiments::MicroSweep& swe
   sweep.horizon_samples = horizon_records(values, sweep);
   sweep.scheme = micro::parse_scheme(text(values, "scheme"), "scheme");
   sweep.partition = micro::parse_partition(text(values, "partition"), "partition");
+  sweep.failures.dropout = micro::parse_probability(text(values, "dropout"), "dropout");
+  sweep.failures.link_failure =
+      micro::parse_probability(text(values, "link-failure"), "link-failure");
+  micro::parse_crash(text(values, "crash"), "crash", sweep.failures);
   if (sweep.partition.kind != micro::Partition::Kind::classes &&
       sweep.task.kind != micro::TaskKind::classes)
     base::reject("partition", text(values, "partition"),
@@ -326,7 +336,10 @@ std::map<std::string, std::string> canonical_values(const experiments::MicroSwee
           {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
           {"horizons", horizon_text(horizon_axis(sweep))},
           {"scheme", sweep.scheme.to_string()},
-          {"partition", sweep.partition.to_string()}};
+          {"partition", sweep.partition.to_string()},
+          {"dropout", base::format_double(sweep.failures.dropout)},
+          {"link-failure", base::format_double(sweep.failures.link_failure)},
+          {"crash", sweep.failures.crash_text()}};
 }
 
 double parameters_per_unit(const experiments::MicroSweep& sweep, int depth) {

@@ -46,6 +46,12 @@ const micro::TaskData<double>& task_data() {
 
 const Architecture net{4, 3, 5, 1, Activation::relu, true};
 
+// The ensemble keeps a reference to its graph: graphs outlive the ensembles built on them.
+const coupling::CouplingGraph& complete_graph() {
+  static const coupling::CouplingGraph graph = coupling::CouplingGraph::complete(units);
+  return graph;
+}
+
 coupling::CouplingGraph ring() {
   return coupling::CouplingGraph::draw(coupling::parse_topology("ring:4", "topology"), units, 3);
 }
@@ -79,8 +85,8 @@ TEST_CASE("schemes parse and print back") {
 }
 
 TEST_CASE("dsgd on the complete graph is diffusion; on a ring it mixes by Metropolis-Hastings") {
-  auto diffusion = make(coupling::CouplingGraph::complete(units), "diffusion");
-  auto dsgd = make(coupling::CouplingGraph::complete(units), "dsgd");
+  auto diffusion = make(complete_graph(), "diffusion");
+  auto dsgd = make(complete_graph(), "dsgd");
   for (int step = 0; step < 20; ++step) {
     diffusion.step(0.05, 0.01, 3.0);
     dsgd.step(0.05, 0.01, 3.0);
@@ -103,7 +109,7 @@ TEST_CASE("dsgd on the complete graph is diffusion; on a ring it mixes by Metrop
 }
 
 TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after each average") {
-  auto ensemble = make(coupling::CouplingGraph::complete(units), "fedavg:1:1");
+  auto ensemble = make(complete_graph(), "fedavg:1:1");
   for (int step = 0; step < 3; ++step) {
     ensemble.step(0.05, 0.01, 20.0);  // Kτσ = 1
     const Mat& theta = ensemble.parameters();
@@ -111,7 +117,7 @@ TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after ea
   }
   // K = 3: local steps in between (the units drift apart on their own data), an average at
   // every third step.
-  auto periodic = make(coupling::CouplingGraph::complete(units), "fedavg:3:1");
+  auto periodic = make(complete_graph(), "fedavg:3:1");
   for (int step = 1; step <= 6; ++step) {
     periodic.step(0.05, 0.01, 10.0);
     const Mat& theta = periodic.parameters();
@@ -125,7 +131,7 @@ TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after ea
 }
 
 TEST_CASE("fedavg with C < 1 averages round(C N) units chosen by the seed") {
-  auto ensemble = make(coupling::CouplingGraph::complete(units), "fedavg:1:0.34");  // 3 of 9
+  auto ensemble = make(complete_graph(), "fedavg:1:0.34");  // 3 of 9
   const Mat before = ensemble.parameters();
   ensemble.step(0.05, 0.0, 20.0, /*local_learning=*/false);
   const Mat& after = ensemble.parameters();
@@ -137,7 +143,7 @@ TEST_CASE("fedavg with C < 1 averages round(C N) units chosen by the seed") {
   for (const int i : moved) mean += before.col(i) / 3;
   for (const int i : moved) CHECK((after.col(i) - mean).cwiseAbs().maxCoeff() < 1e-15);
   // Other rounds choose other units; the same seed the same ones.
-  auto again = make(coupling::CouplingGraph::complete(units), "fedavg:1:0.34");
+  auto again = make(complete_graph(), "fedavg:1:0.34");
   again.step(0.05, 0.0, 20.0, false);
   CHECK(same_bits(again.parameters(), after));
 }

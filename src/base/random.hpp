@@ -26,6 +26,7 @@ enum class Purpose : std::uint64_t {
   weights = 6,    // network weights (except balanced ones, which are initial states)
   exchange = 7,   // who exchanges parameters: fedavg's participants, gossip's edges
   partition = 8,  // which training samples each unit gets (--partition)
+  failure = 9,    // which units and links fail when (--dropout, --link-failure, --crash)
 };
 
 class CounterRng {

@@ -93,6 +93,20 @@ class CouplingGraph {
       out.col(i).segment(first, rows) += sigma * part;
     }
   }
+  // Calls f(j) for every neighbour j of unit i, in increasing order (allocation-free).
+  template <class F>
+  void for_each_neighbour(int i, F f) const {
+    if (complete_) {
+      for (int j = 0; j < units_; ++j)
+        if (j != i) f(j);
+      return;
+    }
+    for (std::int64_t e = row_start_[i]; e < row_start_[i + 1]; ++e) f(column_[e]);
+  }
+  // Metropolis–Hastings weight of edge (i, j): 1/(1 + max(d_i, d_j)); 1/N on the complete graph.
+  double mixing_weight(int i, int j) const {
+    return complete_ ? 1.0 / units_ : 1.0 / (1 + std::max(degree_[i], degree_[j]));
+  }
   // Edges as ordered pairs: there are 2 × edge_count(); the k-th is (i, j) in unit order of i,
   // then of j (for randomized gossip: a uniform k is a uniform edge in a uniform direction).
   std::pair<int, int> directed_edge(std::int64_t k) const;

@@ -52,7 +52,8 @@ MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& swee
 
 MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                                  const Provenance& provenance)
-    : file_(std::move(file), micro_axes(sweep), provenance, "micro") {
+    : file_(std::move(file), micro_axes(sweep), provenance, "micro"),
+      live_observables_(sweep.failures.crash_fraction > 0) {
   file_.add_quenched("disorder",
                      "quenched disorder: Delta_i (effective), s_i0 (teacher), "
                      "the class (classes)");
@@ -83,6 +84,16 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
   file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
   file_.add<double>("communication", Shape::summary,
                     "parameters sent per unit per step over the point (README, schemes)");
+  if (sweep.failures.crash_fraction > 0) {
+    file_.add<double>("order_parameter_live", Shape::summary,
+                      "|time average of m| over the units not crashed at each record");
+    file_.add<double>("accuracy_live", Shape::summary,
+                      "test accuracy averaged over the units not crashed at each record");
+    file_.add<double>("loss_test_live", Shape::summary,
+                      "test loss averaged over the units not crashed at each record");
+    file_.add<double>("live_fraction", Shape::summary,
+                      "fraction of the units not crashed at the end of the point");
+  }
   file_.add<double>("order_parameter_horizon", Shape::horizon,
                     "|time average of m| over each horizon's window");
   for (std::size_t o = 0; o < observable_names.size(); ++o)
@@ -96,7 +107,7 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
 }
 
 MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& sweep)
-    : file_(path, micro_axes(sweep)) {}
+    : file_(path, micro_axes(sweep)), live_observables_(sweep.failures.crash_fraction > 0) {}
 
 void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
@@ -120,6 +131,12 @@ void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkIte
   file_.write<double>(protocol, "rank1_r2", d, r, sigma, result.rank1_r2);
   file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
   file_.write<double>(protocol, "communication", d, r, sigma, result.communication);
+  if (live_observables_) {
+    file_.write<double>(protocol, "order_parameter_live", d, r, sigma, result.order_parameter_live);
+    file_.write<double>(protocol, "accuracy_live", d, r, sigma, result.accuracy_live);
+    file_.write<double>(protocol, "loss_test_live", d, r, sigma, result.loss_test_live);
+    file_.write<double>(protocol, "live_fraction", d, r, sigma, result.live_fraction);
+  }
   file_.write<double>(protocol, "order_parameter_horizon", d, r, sigma,
                       all_of(result.order_parameter_horizon));
   for (std::size_t o = 0; o < observable_names.size(); ++o)

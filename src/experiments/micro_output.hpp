@@ -25,6 +25,7 @@ class MicroFileWriter {
 
  private:
   SweepFile file_;
+  bool live_observables_;  // --crash: observables over the units that did not crash
 };
 
 }  // namespace cdl::experiments

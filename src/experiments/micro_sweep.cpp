@@ -71,6 +71,9 @@ MicroWorkspace make_micro_workspace(const MicroSweep& sweep) {
   r.cross_accuracy.resize(n_sigma, units * units);
   r.rank1_r2.resize(sweep.sigma.size());
   r.communication.resize(sweep.sigma.size());
+  for (auto* live :
+       {&r.order_parameter_live, &r.accuracy_live, &r.loss_test_live, &r.live_fraction})
+    live->resize(sweep.sigma.size());
   r.status.resize(sweep.sigma.size());
   r.steps.resize(sweep.sigma.size());
   return workspace;
@@ -82,6 +85,7 @@ using base::nan;
 
 void clear_point(MicroChainResult& r, int s) {
   r.order_parameter[s] = r.m_abs[s] = r.rank1_r2[s] = r.communication[s] = nan;
+  r.order_parameter_live[s] = r.accuracy_live[s] = r.loss_test_live[s] = r.live_fraction[s] = nan;
   for (auto& a : r.average) a[s] = nan;
   for (auto& t : r.trace) t.row(s).setConstant(nan);
   for (auto& a : r.horizon_average) a.row(s).setConstant(nan);
@@ -104,6 +108,24 @@ void measure_horizons(const MicroSweep& sweep, MicroChainResult& r, int s) {
   }
   const int settled = sweep::settled_index(r.trace[0].row(s));
   r.relaxation_time[s] = settled < 0 ? nan : times[static_cast<std::size_t>(settled)];
+}
+
+// Adds one measured record's averages over the units not crashed at `step` to `sums`
+// (m, accuracy, test loss), each divided by the number of measured records.
+template <class S>
+void add_live(const micro::Ensemble<S>& ensemble, const micro::Measurement& m, long step,
+              int measured, std::array<double, 3>& sums) {
+  std::array<double, 3> record{0, 0, 0};
+  int live = 0;
+  for (Eigen::Index i = 0; i < m.unit_m.size(); ++i) {
+    if (ensemble.crashed(static_cast<int>(i), step)) continue;
+    record[0] += m.unit_m[i];
+    record[1] += m.unit_accuracy.size() > 0 ? m.unit_accuracy[i] : nan;
+    record[2] += m.unit_loss_test[i];
+    ++live;
+  }
+  for (std::size_t o = 0; o < sums.size(); ++o)
+    sums[o] += (live > 0 ? record[o] / live : nan) / measured;
 }
 
 void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
@@ -163,6 +185,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
   ensemble.set_threads(threads);
   ensemble.set_scheme(sweep.scheme);
+  ensemble.set_failures(sweep.failures);
   micro::Evaluator<S> evaluator(architecture, data);
   evaluator.set_threads(threads);
   const std::vector<std::int64_t> steps = sweep.sample_steps();
@@ -181,6 +204,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     long done = 0;
     if (data.classes > 0) r.unit_accuracy.row(s).setZero();
     bool abandoned = false;
+    std::array<double, 3> live_sums{0, 0, 0};  // m, accuracy, test loss over the live units
     for (std::size_t k = 0; k < steps.size() && finite; ++k) {
       if (stop.requested()) {
         abandoned = true;
@@ -193,8 +217,10 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       const bool last = k + 1 == steps.size();
       const micro::Measurement m = evaluator.measure(ensemble.parameters(), last);
       record(r, s, static_cast<int>(k), m);
-      if (k >= static_cast<std::size_t>(first_measured))
+      if (k >= static_cast<std::size_t>(first_measured)) {
         r.unit_accuracy.row(s) += m.unit_accuracy.matrix().transpose() / measured;
+        if (sweep.failures.crash_fraction > 0) add_live(ensemble, m, steps[k], measured, live_sums);
+      }
       if (last && m.cross_accuracy.size() > 0) {
         r.cross_accuracy.row(s) =
             Eigen::Map<const Eigen::RowVectorXd>(m.cross_accuracy.data(), m.cross_accuracy.size());
@@ -224,6 +250,14 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
     r.order_parameter[s] = std::abs(r.average[0][s]);
     r.m_abs[s] = tail_mean(r.trace[0], [](double x) { return std::abs(x); });
     r.communication[s] = ensemble.parameters_sent() / (static_cast<double>(done) * sweep.units());
+    if (sweep.failures.crash_fraction > 0) {
+      r.order_parameter_live[s] = std::abs(live_sums[0]);
+      r.accuracy_live[s] = data.classes > 0 ? live_sums[1] : nan;
+      r.loss_test_live[s] = live_sums[2];
+      int live = 0;
+      for (int i = 0; i < sweep.units(); ++i) live += !ensemble.crashed(i, done);
+      r.live_fraction[s] = static_cast<double>(live) / sweep.units();
+    }
     measure_horizons(sweep, r, s);
     return PointStatus::done;
   };

@@ -44,6 +44,7 @@ struct MicroSweep {
   Precision precision = Precision::float32;
   micro::Scheme scheme;        // how the units exchange parameters (default diffusion)
   micro::Partition partition;  // classes task: which training samples each unit gets
+  micro::Failures failures;    // failing units and links (default none)
 
   int units() const { return task.units; }
   // Recorded steps 0, k, 2k, …, transient + measured; the time axis is τ × step.
@@ -94,6 +95,9 @@ struct MicroChainResult {
   std::vector<double> rank1_r2;
   // Parameters sent per unit per step over the point (the scheme's communication).
   std::vector<double> communication;
+  // With --crash: time averages over the units not crashed at each record: |⟨m⟩|, test
+  // accuracy and test loss; and the fraction of such units at the end of the point.
+  std::vector<double> order_parameter_live, accuracy_live, loss_test_live, live_fraction;
   // classes task: test accuracy of one network of the same depth trained on all the training
   // data for as many steps (the reference the collective phase approaches); NaN otherwise.
   double all_data_accuracy = 0;

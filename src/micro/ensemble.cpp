@@ -84,6 +84,8 @@ Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data,
       data_(data),
       batch_(batch),
       graph_(graph),
+      seed_(seed),
+      run_(run),
       batch_rng_(seed, Purpose::batch, static_cast<std::uint64_t>(run)),
       exchange_rng_(seed, Purpose::exchange, static_cast<std::uint64_t>(run)) {
   const Eigen::Index count = architecture.parameter_count();
@@ -136,6 +138,54 @@ void Ensemble<S>::set_parameters(const Matrix<S>& theta) {
 }
 
 template <class S>
+void Ensemble<S>::set_failures(const Failures& failures) {
+  failures_.reset();
+  if (failures.any()) failures_.emplace(failures, static_cast<int>(theta_.cols()), seed_, run_);
+}
+
+template <class S>
+int Ensemble<S>::online_mean_rows(long step, Eigen::Index first, Eigen::Index rows) {
+  auto mean = scratch_.segment(first, rows);
+  mean.setZero();
+  int count = 0;
+  for (Eigen::Index j = 0; j < theta_.cols(); ++j)
+    if (online(static_cast<int>(j), step)) {
+      mean += theta_.col(j).segment(first, rows);
+      ++count;
+    }
+  if (count > 0) mean /= static_cast<S>(count);
+  return count;
+}
+
+template <class S>
+void Ensemble<S>::couple_online_rows(long step, S sigma, Eigen::Index first, Eigen::Index rows) {
+  const auto units = static_cast<int>(theta_.cols());
+  const bool mixing = scheme_.kind == Scheme::Kind::dsgd;
+  if (graph_.is_complete() && failures_->failures().link_failure <= 0) {
+    // Σ over the L online units j of (θ_j − θ_i) is L (m_online − θ_i): O(N) again.
+    const int count = online_mean_rows(step, first, rows);
+    const S scale = sigma * static_cast<S>(count) / static_cast<S>(units);
+    for (int i = 0; i < units; ++i)
+      if (online(i, step))
+        coupling_.col(i).segment(first, rows) =
+            scale * (scratch_.segment(first, rows) - theta_.col(i).segment(first, rows));
+    return;
+  }
+  for (int i = 0; i < units; ++i) {
+    if (!online(i, step)) continue;
+    auto out = coupling_.col(i).segment(first, rows);
+    out.setZero();
+    const auto own = theta_.col(i).segment(first, rows);
+    graph_.for_each_neighbour(i, [&](int j) {
+      if (!online(j, step) || !failures_->link_up(i, j, step)) return;
+      const S weight = mixing ? sigma * static_cast<S>(graph_.mixing_weight(i, j))
+                              : sigma / static_cast<S>(units);
+      out += weight * (theta_.col(j).segment(first, rows) - own);
+    });
+  }
+}
+
+template <class S>
 bool Ensemble<S>::exchanges_after(long step) const {
   switch (scheme_.kind) {
     case Scheme::Kind::easgd:
@@ -165,11 +215,21 @@ void Ensemble<S>::choose_exchange(long step, S, S) {
                 participants_[static_cast<std::size_t>(j)]);
     }
     std::sort(participants_.begin(), participants_.begin() + participant_count_);
+    // Offline participants miss the round.
+    const auto offline = [&](int unit) { return !online(unit, step); };
+    participant_count_ = static_cast<int>(
+        std::remove_if(participants_.begin(), participants_.begin() + participant_count_, offline) -
+        participants_.begin());
+    parameters_sent_ += 2.0 * participant_count_ * static_cast<double>(theta_.rows());
   } else if (scheme_.kind == Scheme::Kind::gossip) {
     const double u = exchange_rng_.uniform(0, static_cast<std::uint64_t>(step));
     const std::int64_t directed = 2 * graph_.edge_count();
     gossip_pair_ = graph_.directed_edge(
         std::min(directed - 1, static_cast<std::int64_t>(u * static_cast<double>(directed))));
+    const auto [i, j] = gossip_pair_;
+    gossip_silent_ =
+        !online(i, step) || !online(j, step) || (failures_ && !failures_->link_up(i, j, step));
+    if (!gossip_silent_) parameters_sent_ += 2.0 * static_cast<double>(theta_.rows());
   }
 }
 
@@ -177,11 +237,13 @@ template <class S>
 void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S sigma) {
   switch (scheme_.kind) {
     case Scheme::Kind::easgd:
-      // The centre follows the units' mean from before the step (scratch_) at rate σ.
-      centre_.segment(first, rows) +=
-          tau * sigma * (scratch_.segment(first, rows) - centre_.segment(first, rows));
+      // The centre follows the (online) units' mean from before the step (scratch_) at rate σ.
+      if (easgd_listeners_ > 0)
+        centre_.segment(first, rows) +=
+            tau * sigma * (scratch_.segment(first, rows) - centre_.segment(first, rows));
       break;
     case Scheme::Kind::fedavg: {
+      if (participant_count_ == 0) break;  // every participant offline
       const S pull = std::min(S(1), static_cast<S>(scheme_.period) * tau * sigma);
       auto mean = scratch_.segment(first, rows);
       mean = theta_.col(participants_[0]).segment(first, rows);
@@ -198,6 +260,7 @@ void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S 
       break;
     }
     case Scheme::Kind::gossip: {
+      if (gossip_silent_) break;
       // α chosen so that the expected pull on a unit is diffusion's, capped at full averaging.
       const S alpha = std::min(S(0.5), tau * sigma * static_cast<S>(graph_.edge_count()) /
                                            static_cast<S>(theta_.cols()));
@@ -215,24 +278,32 @@ void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S 
   }
 }
 
+// Parameters sent in a step by the schemes that exchange every step (fedavg and gossip count
+// theirs when they choose who exchanges): with failures, only online units over links that
+// are up.
 template <class S>
 double Ensemble<S>::sent_in_step(long step) const {
   const auto parameters = static_cast<double>(theta_.rows());
-  const auto units = static_cast<double>(theta_.cols());
+  const auto units = static_cast<int>(theta_.cols());
   switch (scheme_.kind) {
     case Scheme::Kind::diffusion:
-    case Scheme::Kind::dsgd:  // every unit to every neighbour
-      return 2 * static_cast<double>(graph_.edge_count()) * parameters;
-    case Scheme::Kind::easgd:  // every unit to the centre and back
-      return 2 * units * parameters;
-    case Scheme::Kind::fedavg:  // participants to the server and back
-      return exchanges_after(step)
-                 ? 2 * std::max(1.0, std::round(scheme_.fraction * units)) * parameters
-                 : 0.0;
-    case Scheme::Kind::gossip:  // both ends of one edge
-      return 2 * parameters;
+    case Scheme::Kind::dsgd: {  // every unit to every neighbour
+      if (!failures_) return 2 * static_cast<double>(graph_.edge_count()) * parameters;
+      long messages = 0;
+      for (int i = 0; i < units; ++i)
+        if (online(i, step))
+          graph_.for_each_neighbour(
+              i, [&](int j) { messages += online(j, step) && failures_->link_up(i, j, step); });
+      return static_cast<double>(messages) * parameters;
+    }
+    case Scheme::Kind::easgd: {  // every unit to the centre and back
+      int count = 0;
+      for (int i = 0; i < units; ++i) count += online(i, step);
+      return 2 * count * parameters;
+    }
+    default:
+      return 0;
   }
-  return 0;
 }
 
 // Minibatches as a shuffling data loader makes them: a fresh permutation of the unit's samples
@@ -295,9 +366,15 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
   const bool graph_coupling = kind == Scheme::Kind::diffusion || kind == Scheme::Kind::dsgd;
   const bool complete = graph_.is_complete();
   const bool needs_mean = (graph_coupling && complete) || kind == Scheme::Kind::easgd;
-  const auto couple_block = [&](Eigen::Index first) {
+  const bool failing = failures_.has_value();
+  const auto couple_block = [&](Eigen::Index first, long step) {
     const Eigen::Index block = std::min(rows_per_block, rows - first);
-    if (needs_mean) {
+    if (failing && graph_coupling) {
+      couple_online_rows(step, sigma, first, block);
+    } else if (failing && kind == Scheme::Kind::easgd) {
+      const int count = online_mean_rows(step, first, block);
+      if (first == 0) easgd_listeners_ = count;
+    } else if (needs_mean) {
       coupling::CouplingGraph::mean_of_rows(theta_, scratch_, first, block);
     } else if (graph_coupling) {
       coupling_.middleRows(first, block).setZero();
@@ -308,8 +385,9 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     }
   };
   const auto update_unit = [&](Eigen::Index i, long step, UnitScratch& scratch) {
+    if (failing && !online(static_cast<int>(i), step)) return;  // offline: no update at all
     auto theta = theta_.col(i);
-    if (graph_coupling && complete) coupling_.col(i) = sigma * (scratch_ - theta);
+    if (graph_coupling && complete && !failing) coupling_.col(i) = sigma * (scratch_ - theta);
     if (kind == Scheme::Kind::easgd) coupling_.col(i) = sigma * (centre_ - theta);
     const bool coupled = graph_coupling || kind == Scheme::Kind::easgd;
     if (local_learning) {
@@ -332,7 +410,8 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
   if (threads == 1) {  // no OpenMP constructs at all: they cost a tiny network 10 %
     for (long step = first_step; step < first_step + count; ++step) {
       if (graph_coupling || needs_mean)
-        for (Eigen::Index first = 0; first < rows; first += rows_per_block) couple_block(first);
+        for (Eigen::Index first = 0; first < rows; first += rows_per_block)
+          couple_block(first, step);
       for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
       if (exchanges_after(step)) {
         choose_exchange(step, tau, sigma);
@@ -349,7 +428,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
         if (graph_coupling || needs_mean) {
 #pragma omp for schedule(static)
           for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
-            couple_block(first);
+            couple_block(first, step);
           }
         }
         // Units are independent within a step. Static blocks: a thread keeps the same units

@@ -10,12 +10,14 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/distribution.hpp"
 #include "base/random.hpp"
 #include "coupling/graph.hpp"
+#include "micro/failures.hpp"
 #include "micro/network.hpp"
 #include "micro/scheme.hpp"
 #include "micro/task.hpp"
@@ -54,6 +56,12 @@ class Ensemble {
   // How the units exchange parameters (default: diffusion).
   void set_scheme(const Scheme& scheme) { scheme_ = scheme; }
   const Scheme& scheme() const { return scheme_; }
+  // Failing units and links, drawn from (seed, run) of this ensemble (default: none).
+  void set_failures(const Failures& failures);
+  bool online(int unit, long step) const { return !failures_ || failures_->online(unit, step); }
+  bool crashed(int unit, long step) const { return failures_ && failures_->crashed(unit, step); }
+  // Steps since restart_batches(): the step index failures are drawn for.
+  long steps() const { return steps_; }
   // easgd: the centre variable, one parameter vector.
   const Vector<S>& centre() const { return centre_; }
   // Parameters sent by all units (and the server or centre) since restart_batches().
@@ -96,6 +104,14 @@ class Ensemble {
   const TaskData<S>& data_;
   int batch_;
   const coupling::CouplingGraph& graph_;
+  // With failures: the coupling of every online unit from its online neighbours over links
+  // that are up, on the rows [first, first + rows) (diffusion, dsgd).
+  void couple_online_rows(long step, S sigma, Eigen::Index first, Eigen::Index rows);
+  // The mean over the units online at `step` on those rows into scratch_; their number.
+  int online_mean_rows(long step, Eigen::Index first, Eigen::Index rows);
+  std::uint64_t seed_;
+  int run_;
+  std::optional<FailureModel> failures_;
   base::CounterRng batch_rng_, exchange_rng_;
   Scheme scheme_;
   Matrix<S> theta_, coupling_;
@@ -103,6 +119,8 @@ class Ensemble {
   std::vector<int> participants_;  // fedavg: the units of this average, first participant_count_
   int participant_count_ = 0;
   std::pair<int, int> gossip_pair_{0, 0};
+  bool gossip_silent_ = false;  // an end of this step's pair is offline, or the link is down
+  int easgd_listeners_ = 1;     // units online at this step (the centre follows their mean)
   double parameters_sent_ = 0;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples

@@ -100,6 +100,9 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
     norm += std::sqrt(theta.col(i).template cast<double>().squaredNorm());
   }
   out.m = sum / static_cast<double>(units * count);
+  out.unit_m.resize(units);
+  for (Eigen::Index i = 0; i < units; ++i)
+    out.unit_m[i] = theta.col(i).template cast<double>().sum() / static_cast<double>(count);
   out.parameter_norm = norm / static_cast<double>(units);
   double distance = 0;
   for (Eigen::Index i = 0; i < units; ++i)
@@ -144,6 +147,7 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
     loss_test += unit_loss_test[i];
     alignment += unit_alignment[i];
   }
+  out.unit_loss_test = unit_loss_test;
   out.loss = loss / static_cast<double>(units);
   out.loss_test = loss_test / static_cast<double>(units);
   out.alignment = data_.top_left.size() > 0 ? alignment / static_cast<double>(units) : nan;

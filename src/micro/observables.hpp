@@ -21,7 +21,8 @@ struct Measurement {
   double parameter_norm = 0;     // mean over units of ‖θ_i‖
   double alignment = 0;          // teacher: mean cosine of unit maps with their teachers' top mode
   Eigen::ArrayXd unit_accuracy;  // [unit]
-  Eigen::MatrixXd cross_accuracy;  // [unit i, unit j]: accuracy of i on the class of unit j
+  Eigen::ArrayXd unit_m, unit_loss_test;  // [unit]: the mean parameter, the test loss
+  Eigen::MatrixXd cross_accuracy;         // [unit i, unit j]: accuracy of i on the class of unit j
 };
 
 // Fraction of ‖C‖²_F in C's best rank-one approximation: σ₁² / Σ σ_k².
