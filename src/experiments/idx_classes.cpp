@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "base/parse.hpp"
+#include "io/cifar.hpp"
 #include "io/idx.hpp"
 
 namespace cdl::experiments {
@@ -67,7 +68,9 @@ void to_unit_interval(const micro::Bytes& bytes, int threads, micro::Matrix<S>& 
 template <class S>
 std::shared_ptr<const micro::TaskData<S>> load_idx_classes(const micro::TaskSpec& spec,
                                                            int threads) {
-  const IdxDataset idx = io::read_idx_dataset(spec.data.dir);
+  const IdxDataset idx = spec.data.kind == micro::DataSpec::Kind::cifar
+                             ? io::read_cifar_dataset(spec.data.dir)
+                             : io::read_idx_dataset(spec.data.dir);
   const int classes = spec.data.modes;
   auto data = std::make_shared<micro::TaskData<S>>();
   data->loss = spec.loss;

@@ -281,9 +281,7 @@ std::vector<WorkItem> micro_work_items(const MicroSweep& sweep, bool split_nonad
 
 IdxTaskData load_idx_images(const MicroSweep& sweep, int threads) {
   IdxTaskData images;
-  if (sweep.task.data.kind != micro::DataSpec::Kind::idx ||
-      sweep.task.kind != micro::TaskKind::classes)
-    return images;
+  if (!sweep.task.data.from_files() || sweep.task.kind != micro::TaskKind::classes) return images;
   if (sweep.precision == Precision::float32)
     images.single = load_idx_classes<float>(sweep.task, threads);
   else

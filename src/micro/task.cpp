@@ -208,6 +208,7 @@ std::string name(TaskKind task) {
 
 std::string DataSpec::to_string() const {
   if (kind == Kind::idx) return "idx:" + dir + ":" + std::to_string(modes);
+  if (kind == Kind::cifar) return "cifar:" + dir;
   return "synthetic:" + std::to_string(dim) + ":" + std::to_string(modes);
 }
 
@@ -229,8 +230,13 @@ DataSpec parse_data(const std::string& text, const std::string& option) {
     spec.dir = fields[1];
     spec.modes = fields.size() == 3 ? whole(fields[2], 2, "K") : 10;
     if (spec.modes > 256) base::reject(option, text, "IDX labels are bytes: K <= 256");
+  } else if (fields[0] == "cifar" && fields.size() == 2) {
+    if (fields[1].empty()) base::reject(option, text, "cifar:DIR needs a directory");
+    spec.kind = DataSpec::Kind::cifar;
+    spec.dir = fields[1];
+    spec.modes = 10;
   } else {
-    base::reject(option, text, "expected synthetic:DIM:K or idx:DIR[:K]");
+    base::reject(option, text, "expected synthetic:DIM:K, idx:DIR[:K] or cifar:DIR");
   }
   return spec;
 }

@@ -29,13 +29,14 @@ namespace cdl::micro {
 enum class TaskKind { effective, teacher, classes };
 std::string name(TaskKind task);
 
-// `--data synthetic:DIM:K | idx:DIR`
+// `--data synthetic:DIM:K | idx:DIR[:K] | cifar:DIR`
 struct DataSpec {
-  enum class Kind { synthetic, idx };
+  enum class Kind { synthetic, idx, cifar };
   Kind kind = Kind::synthetic;
   int dim = 20;     // input dimension (teacher: input = output = DIM)
   int modes = 10;   // classes (classes task) or teacher modes (teacher task), K
-  std::string dir;  // idx: the directory holding the four IDX files
+  std::string dir;  // idx: the directory holding the four IDX files; cifar: the six batches
+  bool from_files() const { return kind != Kind::synthetic; }
   std::string to_string() const;
 };
 // Throws cdl::InputError naming `option`.

@@ -23,8 +23,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
-from e2e_support import (CDL, STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl, snapshot,
-                         write_ini)
+from e2e_support import (CDL, STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl, run_cdl,
+                         snapshot, write_ini)
 
 # Summaries [depth, run, sigma]; traces [depth, run, sigma, time] (m keeps its name, the other
 # observables carry a _trace suffix); per-unit [.., unit]; unit pairs [.., unit, unit].
@@ -97,6 +97,23 @@ def write_idx_set(directory, train_labels=None, test_labels=None):
             idx_bytes(0x00000803, (len(labels), IDX_SIDE, IDX_SIDE), images))
         (directory / f"{prefix}-labels-idx1-ubyte").write_bytes(
             idx_bytes(0x00000801, (len(labels),), labels))
+    return str(directory)
+
+
+def write_cifar_set(directory, per_class=3):
+    """A small CIFAR-10 set in the exact binary format: each of the five training batches and
+    the test batch holds `per_class` records of every class (label byte, then 3072 pixel bytes
+    around gray level 20 + 20 k). Returns the directory as a string."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(54321)
+    names = [f"data_batch_{b}.bin" for b in range(1, 6)] + ["test_batch.bin"]
+    for name in names:
+        records = bytearray()
+        for k in [c for _ in range(per_class) for c in range(10)]:
+            pixels = np.clip(20 + 20 * k + rng.integers(-10, 11, size=3072), 0, 255)
+            records += bytes([k]) + pixels.astype(np.uint8).tobytes()
+        (directory / name).write_bytes(bytes(records))
     return str(directory)
 
 
@@ -320,6 +337,32 @@ class MicroCliTest(CdlTestCase):
             with h5py.File(out, "r") as f:
                 # Every realization shares the images: the learning differs only by the seeds.
                 self.assertEqual(f["nonadiabatic/cross_accuracy"].shape, (2, 2, 2, 3, 3))
+
+    def test_cifar_classes_run_and_damaged_batches_are_refused(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            directory = write_cifar_set(Path(tmp) / "cifar")
+            out = os.path.join(tmp, "micro.h5")
+            self.run_ok("micro", with_tiny_defaults(["--data", f"cifar:{directory}", "--units",
+                                                     "10", "--batch", "5", "--output", out]), tmp)
+            with h5py.File(out, "r") as f:
+                # 15 training images per class (3 in each of 5 batches), one class per unit.
+                histogram = f["label_histogram"][0, 0]
+                np.testing.assert_array_equal(histogram, 15 * np.eye(10))
+                self.assertTrue(np.isfinite(f["nonadiabatic/accuracy"][()]).all())
+            batch = Path(directory) / "data_batch_3.bin"
+            whole = batch.read_bytes()
+            for name, damaged in (("truncated", whole[:-7]), ("empty", b""),
+                                  ("label 12", whole[:3073] + bytes([12]) + whole[3074:])):
+                with self.subTest(batch=name):
+                    batch.write_bytes(damaged)
+                    bad = os.path.join(tmp, "bad.h5")
+                    result = run_cdl("micro", with_tiny_defaults(
+                        ["--data", f"cifar:{directory}", "--units", "10", "--batch", "5",
+                         "--output", bad]), tmp)
+                    self.assertEqual(result.returncode, 2, result.stderr)
+                    self.assertIn(str(batch), self.one_line(result))
+                    self.assertFalse(os.path.exists(bad))
+            batch.write_bytes(whole)
 
     # ------------------------------------------------------------------ provenance
 
