@@ -104,7 +104,7 @@ TEST_CASE("no failures (every probability 0) is the step without failures, bit f
   }
 }
 
-TEST_CASE("--dropout 1 leaves every unit at its initial parameters") {
+TEST_CASE("dropout 1 leaves every unit at its initial parameters") {
   for (const auto& graph : {coupling::CouplingGraph::complete(units), ring()})
     for (const char* scheme : schemes) {
       INFO(scheme);
@@ -115,7 +115,7 @@ TEST_CASE("--dropout 1 leaves every unit at its initial parameters") {
     }
 }
 
-TEST_CASE("a crashed unit never changes after its step; the others go on") {
+TEST_CASE("a crashed unit never changes after its step while the others go on") {
   for (const auto& graph : {coupling::CouplingGraph::complete(units), ring()})
     for (const char* scheme : schemes) {
       INFO(scheme);

@@ -84,7 +84,7 @@ TEST_CASE("schemes parse and print back") {
     CHECK_THROWS_AS(micro::parse_scheme(bad, "scheme"), InputError);
 }
 
-TEST_CASE("dsgd on the complete graph is diffusion; on a ring it mixes by Metropolis-Hastings") {
+TEST_CASE("dsgd on the complete graph is diffusion and on a ring mixes by Metropolis-Hastings") {
   auto diffusion = make(complete_graph(), "diffusion");
   auto dsgd = make(complete_graph(), "dsgd");
   for (int step = 0; step < 20; ++step) {

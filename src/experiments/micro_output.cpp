@@ -42,6 +42,8 @@ constexpr const char* descriptions[] = {
     "consensus distance: mean Euclidean distance between two units' parameters",
     "parameter norm |theta_i|, mean over units",
     "cosine of each unit's end-to-end map with its teacher's top mode, mean over units",
+    "test accuracy on the classes of the unit's own training data, mean over units",
+    "test accuracy on the classes outside the unit's training data, mean over units",
 };
 
 }  // namespace

@@ -129,8 +129,9 @@ void add_live(const micro::Ensemble<S>& ensemble, const micro::Measurement& m, l
 }
 
 void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
-  const double values[] = {m.m,         m.loss,           m.loss_test, m.accuracy, m.accuracy_vote,
-                           m.consensus, m.parameter_norm, m.alignment};
+  const double values[] = {
+      m.m,         m.loss,           m.loss_test, m.accuracy,     m.accuracy_vote,
+      m.consensus, m.parameter_norm, m.alignment, m.accuracy_own, m.accuracy_other};
   for (std::size_t o = 0; o < observable_names.size(); ++o) r.trace[o](s, k) = values[o];
 }
 

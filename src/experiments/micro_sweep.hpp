@@ -71,10 +71,12 @@ enum class Observable {
   consensus,
   parameter_norm,
   alignment,
+  accuracy_own,
+  accuracy_other,
 };
-inline constexpr std::array<const char*, 8> observable_names = {
-    "m",         "loss",           "loss_test", "accuracy", "accuracy_vote",
-    "consensus", "parameter_norm", "alignment"};
+inline constexpr std::array<const char*, 10> observable_names = {
+    "m",         "loss",           "loss_test", "accuracy",     "accuracy_vote",
+    "consensus", "parameter_norm", "alignment", "accuracy_own", "accuracy_other"};
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct MicroChainResult {

@@ -28,7 +28,13 @@ template <class S>
 Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& data)
     : architecture_(architecture), data_(data) {
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
-  if (data.classes > 0) predictions_.resize(data.test_inputs->cols(), units);
+  if (data.classes > 0) {
+    predictions_.resize(data.test_inputs->cols(), units);
+    own_.assign(static_cast<std::size_t>(units * data.classes), 0);
+    for (Eigen::Index i = 0; i < units; ++i)
+      for (Eigen::Index c = data.unit_first[i]; c < data.unit_first[i] + data.unit_count[i]; ++c)
+        own_[static_cast<std::size_t>(i * data.classes + data.train_labels[c])] = 1;
+  }
   if (data.top_left.size() > 0) identity_ = Matrix<S>::Identity(data.input, data.input);
   scratch_.push_back(make_scratch());
 }
@@ -151,10 +157,26 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
   out.loss = loss / static_cast<double>(units);
   out.loss_test = loss_test / static_cast<double>(units);
   out.alignment = data_.top_left.size() > 0 ? alignment / static_cast<double>(units) : nan;
-  out.accuracy = out.accuracy_vote = nan;
+  out.accuracy = out.accuracy_vote = out.accuracy_own = out.accuracy_other = nan;
   if (!classes) return out;
 
   out.accuracy = out.unit_accuracy.mean();
+  // Own classes against the others, per unit, then averaged over the units that have any.
+  double own_sum = 0, other_sum = 0;
+  int own_units = 0, other_units = 0;
+  for (Eigen::Index i = 0; i < units; ++i) {
+    long correct[2] = {0, 0}, count[2] = {0, 0};  // [other, own]
+    for (Eigen::Index k = 0; k < n_test; ++k) {
+      const int label = data_.test_labels[k];
+      const int own = own_[static_cast<std::size_t>(i * data_.classes + label)];
+      ++count[own];
+      correct[own] += predictions_(k, i) == label;
+    }
+    if (count[1] > 0) own_sum += static_cast<double>(correct[1]) / count[1], ++own_units;
+    if (count[0] > 0) other_sum += static_cast<double>(correct[0]) / count[0], ++other_units;
+  }
+  out.accuracy_own = own_units > 0 ? own_sum / own_units : nan;
+  out.accuracy_other = other_units > 0 ? other_sum / other_units : nan;
   std::vector<int> votes(static_cast<std::size_t>(data_.classes));
   long vote_correct = 0;
   for (Eigen::Index k = 0; k < n_test; ++k) {

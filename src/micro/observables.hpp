@@ -12,15 +12,18 @@ namespace cdl::micro {
 // One measurement of the ensemble. Observables a task does not have are NaN (accuracies for
 // regression, alignment outside the teacher task).
 struct Measurement {
-  double m = 0;                  // magnetization: mean over units of the mean of all parameters
-  double loss = 0;               // mean over units of the data loss on the unit's own training data
-  double loss_test = 0;          // mean over units of the data loss on the shared test data
-  double accuracy = 0;           // mean over units of the test accuracy
-  double accuracy_vote = 0;      // test accuracy of the units' plurality vote
-  double consensus = 0;          // mean Euclidean distance between the parameters of two units
-  double parameter_norm = 0;     // mean over units of ‖θ_i‖
-  double alignment = 0;          // teacher: mean cosine of unit maps with their teachers' top mode
-  Eigen::ArrayXd unit_accuracy;  // [unit]
+  double m = 0;               // magnetization: mean over units of the mean of all parameters
+  double loss = 0;            // mean over units of the data loss on the unit's own training data
+  double loss_test = 0;       // mean over units of the data loss on the shared test data
+  double accuracy = 0;        // mean over units of the test accuracy
+  double accuracy_vote = 0;   // test accuracy of the units' plurality vote
+  double consensus = 0;       // mean Euclidean distance between the parameters of two units
+  double parameter_norm = 0;  // mean over units of ‖θ_i‖
+  double alignment = 0;       // teacher: mean cosine of unit maps with their teachers' top mode
+  // classes: mean over units of the test accuracy on the classes in the unit's own training
+  // data, and on the other classes (private generalization); NaN where no unit has any.
+  double accuracy_own = 0, accuracy_other = 0;
+  Eigen::ArrayXd unit_accuracy;           // [unit]
   Eigen::ArrayXd unit_m, unit_loss_test;  // [unit]: the mean parameter, the test loss
   Eigen::MatrixXd cross_accuracy;         // [unit i, unit j]: accuracy of i on the class of unit j
 };
@@ -58,6 +61,7 @@ class Evaluator {
   const TaskData<S>& data_;
   std::vector<Scratch> scratch_;  // one per thread
   Eigen::MatrixXi predictions_;   // [test sample, unit]
+  std::vector<char> own_;         // classes: [unit × class] 1 where the unit trains on the class
   Matrix<S> identity_;
 };
 

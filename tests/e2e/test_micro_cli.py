@@ -29,9 +29,11 @@ from e2e_support import (CDL, STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require
 # Summaries [depth, run, sigma]; traces [depth, run, sigma, time] (m keeps its name, the other
 # observables carry a _trace suffix); per-unit [.., unit]; unit pairs [.., unit, unit].
 SUMMARY_VARIABLES = ("order_parameter", "m_abs", "loss", "loss_test", "accuracy", "accuracy_vote",
-                     "consensus", "parameter_norm", "alignment", "rank1_r2", "steps", "status")
+                     "consensus", "parameter_norm", "alignment", "accuracy_own", "accuracy_other",
+                     "rank1_r2", "communication", "steps", "status")
 TRACE_VARIABLES = ("m", "loss_trace", "loss_test_trace", "accuracy_trace", "accuracy_vote_trace",
-                   "consensus_trace", "parameter_norm_trace", "alignment_trace")
+                   "consensus_trace", "parameter_norm_trace", "alignment_trace",
+                   "accuracy_own_trace", "accuracy_other_trace")
 UNIT_VARIABLES = ("unit_accuracy",)
 PAIR_VARIABLES = ("cross_accuracy",)
 FLOAT_VARIABLES = tuple(n for n in (*SUMMARY_VARIABLES, *TRACE_VARIABLES, *UNIT_VARIABLES,
@@ -363,6 +365,31 @@ class MicroCliTest(CdlTestCase):
                     self.assertIn(str(batch), self.one_line(result))
                     self.assertFalse(os.path.exists(bad))
             batch.write_bytes(whole)
+
+    def test_accuracy_on_own_and_other_classes(self):
+        # One class per unit and as many test samples per class: the mean accuracy is the own
+        # class's share 1/K of the own accuracy plus (K-1)/K of the others'. Alone (sigma = 0)
+        # a unit knows its own class best; with iid data every class is its own.
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "own.h5")
+            self.run_ok("micro", with_tiny_defaults(["--units", "3", "--batch", "8",
+                                                     "--output", out]), tmp)
+            with h5py.File(out, "r") as f:
+                g = f["nonadiabatic"]
+                own, other = g["accuracy_own_trace"][()], g["accuracy_other_trace"][()]
+                np.testing.assert_allclose(g["accuracy_trace"][()], own / 3 + 2 * other / 3,
+                                           rtol=1e-12)
+                uncoupled = list(g["sigma"][()]).index(0)
+                alone_own = g["accuracy_own"][0, 0, uncoupled]
+                alone_other = g["accuracy_other"][0, 0, uncoupled]
+                self.assertGreater(alone_own, alone_other + 0.2, (alone_own, alone_other))
+            iid = os.path.join(tmp, "iid.h5")
+            self.run_ok("micro", with_tiny_defaults(["--units", "3", "--batch", "8", "--partition",
+                                                     "iid", "--output", iid]), tmp)
+            with h5py.File(iid, "r") as f:
+                self.assertTrue(np.isnan(f["nonadiabatic/accuracy_other"][()]).all())
+                np.testing.assert_array_equal(f["nonadiabatic/accuracy_own"][()],
+                                              f["nonadiabatic/accuracy"][()])
 
     # ------------------------------------------------------------------ provenance
 
