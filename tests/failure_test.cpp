@@ -10,6 +10,7 @@
 #include "micro/ensemble.hpp"
 #include "micro/failures.hpp"
 #include "micro/task.hpp"
+#include "micro_support.hpp"
 
 using namespace cdl;
 using micro::Activation;
@@ -24,24 +25,11 @@ const Architecture net{4, 3, 5, 1, Activation::relu, true};
 const char* const schemes[] = {"diffusion", "dsgd", "fedavg:2:0.5", "easgd", "gossip"};
 
 const micro::TaskData<double>& task_data() {
-  static const micro::TaskData<double> data = [] {
-    micro::TaskSpec spec;
-    spec.units = units;
-    spec.data = micro::parse_data("synthetic:4:3", "data");
-    spec.train_size = 12;
-    spec.test_size = 5;
-    return micro::make_task_data<double>(spec, 0, nullptr);
-  }();
+  static const micro::TaskData<double> data = test::small_classes(units, 12);
   return data;
 }
 
-Mat start() {
-  const base::CounterRng rng(7, base::Purpose::data, 11);
-  Mat m(net.parameter_count(), units);
-  for (Eigen::Index k = 0; k < m.size(); ++k)
-    m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
-  return m;
-}
+Mat start() { return test::random_matrix(net.parameter_count(), units, 11); }
 
 micro::Ensemble<double> make(const coupling::CouplingGraph& graph, const std::string& scheme,
                              const Failures& failures, int threads = 1) {

@@ -14,6 +14,7 @@
 #include "micro/network.hpp"
 #include "micro/observables.hpp"
 #include "micro/task.hpp"
+#include "micro_support.hpp"
 #include "sweep/grid.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/effective_dynamics.hpp"
@@ -24,30 +25,9 @@ using micro::Architecture;
 using micro::LossKind;
 using Mat = Eigen::MatrixXd;
 
-namespace {
-
-Mat random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t stream) {
-  const base::CounterRng rng(7, base::Purpose::data, stream);
-  Mat m(rows, cols);
-  for (Eigen::Index k = 0; k < m.size(); ++k)
-    m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
-  return m;
-}
-
-micro::TaskSpec effective_spec(int units) {
-  micro::TaskSpec spec;
-  spec.kind = micro::TaskKind::effective;
-  spec.units = units;
-  spec.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
-  spec.loss = LossKind::mse;
-  return spec;
-}
-
-struct NoObserver {
-  void sample(int, const Eigen::ArrayXd&) {}
-};
-
-}  // namespace
+using test::effective_spec;
+using test::NoObserver;
+using test::random_matrix;
 
 TEST_CASE(
     "backpropagation matches central finite differences for every layer, activation and loss") {

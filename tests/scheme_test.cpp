@@ -11,6 +11,7 @@
 #include "coupling/graph.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/task.hpp"
+#include "micro_support.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/effective_dynamics.hpp"
 
@@ -24,23 +25,8 @@ namespace {
 
 constexpr int units = 9;
 
-Mat random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint64_t stream) {
-  const base::CounterRng rng(7, base::Purpose::data, stream);
-  Mat m(rows, cols);
-  for (Eigen::Index k = 0; k < m.size(); ++k)
-    m.data()[k] = rng.normal(0, static_cast<std::uint64_t>(k));
-  return m;
-}
-
 const micro::TaskData<double>& task_data() {
-  static const micro::TaskData<double> data = [] {
-    micro::TaskSpec spec;
-    spec.units = units;
-    spec.data = micro::parse_data("synthetic:4:3", "data");
-    spec.train_size = 10;
-    spec.test_size = 5;
-    return micro::make_task_data<double>(spec, 0, nullptr);
-  }();
+  static const micro::TaskData<double> data = test::small_classes(units, 10);
   return data;
 }
 
@@ -62,7 +48,7 @@ micro::Ensemble<double> make(const coupling::CouplingGraph& graph, const std::st
   micro::Ensemble<double> ensemble(net, task_data(), 4, graph, 1, 0);
   ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
   ensemble.set_threads(threads);
-  ensemble.set_parameters(random_matrix(net.parameter_count(), units, 5));
+  ensemble.set_parameters(test::random_matrix(net.parameter_count(), units, 5));
   return ensemble;
 }
 
@@ -231,25 +217,13 @@ TEST_CASE("communication: parameters sent per step by each scheme") {
   CHECK(sent("gossip", 6) == 6 * 2 * P);
 }
 
-namespace {
-
-struct NoObserver {
-  void sample(int, const Eigen::ArrayXd&) {}
-};
-
-}  // namespace
-
 TEST_CASE("small tau: fedavg and gossip approach the effective theory with the same sigma") {
   // The effective task (width-1 deep linear networks, exact population loss, balanced weights)
   // against the adaptive solution of docs/physics.md §2 at t = 2. fedavg:K with Kτσ < 1 is a
   // Lie splitting of the same flow (local steps, then the coupling's K steps at once): first
   // order. gossip's expected pull is diffusion's; its randomness averages out as τ → 0.
   const int n = 10;
-  micro::TaskSpec spec;
-  spec.kind = micro::TaskKind::effective;
-  spec.units = n;
-  spec.disorder = base::parse_distribution("normal:0:2", "disorder", {"normal"});
-  spec.loss = micro::LossKind::mse;
+  const micro::TaskSpec spec = test::effective_spec(n);
   const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
   const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   const auto graph = coupling::CouplingGraph::complete(n);
@@ -262,7 +236,7 @@ TEST_CASE("small tau: fedavg and gossip approach the effective theory with the s
   dynamics.set_sigma(sigma);
   Eigen::ArrayXd exact = initial.row(0).transpose().array();
   theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
-  NoObserver none;
+  test::NoObserver none;
   const std::vector<double> times{t_end};
   REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
           theory::IntegrationStatus::done);
