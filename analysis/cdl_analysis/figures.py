@@ -1,6 +1,6 @@
 """Figures of cdl sweeps, as matplotlib Figures (no pyplot state), and the command line
 
-    PYTHONPATH=analysis /usr/bin/python3 -m cdl_analysis.plot KIND FILE [SWEEP ...] [--out PNG]
+    PYTHONPATH=analysis /usr/bin/python3 -m cdl_analysis.plot KIND FILE [FILE ...] [--out PNG]
         [--sigma S ...] [--theory STATIONARY.h5] [--limit NINF.h5] [--protocol P]
 
 KIND:
@@ -29,6 +29,15 @@ KIND:
               per sweep and horizon the ordered window [sigma_c1, sigma_c2] located on the
               realization mean of order_parameter_horizon, a vertical bar beside each depth
               (coloured by horizon; no bar where either end is not found)
+  schemes     MICRO [MICRO ...] (typically one cdl micro file per --scheme): test accuracy
+              (realization mean over the done points, shaded +- se) against sigma, one curve
+              per file labelled by its scheme (the `scheme = ...` line of the root attribute
+              `config`, else the file name), one panel per depth that every file holds
+  communication
+              MICRO [MICRO ...]: test accuracy (realization mean) against `communication`
+              (parameters sent per unit per step, realization mean; log axis), one curve per
+              file in sigma order (marker size grows with sigma), one panel per common depth:
+              the accuracy each scheme reaches per unit of communication
 
 Every figure is 8 x 5 inches at 100 dpi (800 x 500 pixels), except `cross` with more than
 three panels: 2.7 inches wider per extra panel (4 panels: 1070 x 500). The sigma axis is
@@ -37,14 +46,16 @@ below the smallest positive coupling, so that the uncoupled point shows (the pha
 the estimators use sigma > 0 only).
 
 Bad use (unknown kind, a file that is not a cdl output, a kind the file cannot show, e.g.
-`cross` on a theory file, a sweep where a stationary file belongs or the other way round)
-prints one line on stderr and exits with code 2.
+`cross` on a theory file, a sweep where a stationary file belongs or the other way round,
+`schemes` / `communication` on a theory or stationary file, a task without accuracy or files
+without a depth in common) prints one line on stderr and exits with code 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import warnings
 
@@ -53,7 +64,9 @@ import numpy as np
 from .reader import STATUS_DONE, open_root, open_stationary, open_sweep, file_kind
 from .transitions import locate, observable_name, signal, transitions
 
-KINDS = ("order", "loss", "accuracy", "cross", "hysteresis", "phase", "horizons", "phase-depth")
+KINDS = ("order", "loss", "accuracy", "cross", "hysteresis", "phase", "horizons", "phase-depth",
+         "schemes", "communication")
+MULTI_FILE_KINDS = ("schemes", "communication")   # every positional file is a micro sweep
 SIZE = (8.0, 5.0)
 DPI = 100
 CROSS_PANELS_AT_DEFAULT_WIDTH = 3
@@ -70,6 +83,11 @@ PANEL_COLUMNS = 3             # horizons: at most this many depth panels per row
 LEGEND_WIDTH = 0.8            # horizons: the legend column, in panel widths
 SAME_HORIZON_RTOL = 1e-9      # horizons --limit: sample times computed in two runs
 WINDOW_STYLES = ("-", "--", ":", "-.")   # phase-depth: one per sweep
+SCHEME_LINE = re.compile(r"^\s*scheme\s*=\s*(\S.*?)\s*$", re.MULTILINE)   # in `config`
+MARKER_SIZES = (9.0, 49.0)    # communication: marker area at the smallest and largest sigma
+SCHEME_MARKERS = "osD^vP*X"   # schemes, communication: one per file (identical curves show)
+COMMUNICATION_LABEL = "parameters sent per unit per step"
+SCHEME_LEGEND_FRACTION = 0.22  # schemes, communication: the legend column, of the width
 
 
 class PlotError(ValueError):
@@ -671,6 +689,192 @@ def plot_phase_depth(stationary, sweeps=(), protocol=None):
     return fig
 
 
+# ----------------------------------------------------------------------------- schemes
+
+def scheme_of(source, ds=None):
+    """The scheme of a micro file: the `scheme = ...` line of its root attribute `config`
+    (e.g. 'fedavg:5:1'), else the file name."""
+    if ds is None:
+        ds = next(iter(_groups(source).values()))
+    config = ds.attrs.get("config")
+    match = SCHEME_LINE.search(config) if isinstance(config, str) else None
+    return match.group(1) if match else _name(source)
+
+
+def _micro_group(source, kind, protocol=None):
+    """The protocol Dataset of a micro sweep with a finite accuracy somewhere, for `kind`
+    (schemes, communication), else a PlotError naming the file."""
+    name = _name(source)
+    if not isinstance(source, dict):
+        file = file_kind(source)   # ValueError (OSError) for non-cdl (missing) files
+        if file != "micro":
+            raise PlotError(f"`{kind}` needs cdl micro files ({source} is from cdl {file})")
+    protocol, ds = _pick(_groups(source), protocol)
+    if ds.attrs.get("subcommand") != "micro":
+        raise PlotError(f"`{kind}` needs cdl micro files ({name} is from cdl "
+                        f"{ds.attrs.get('subcommand')})")
+    if "accuracy" not in ds or not np.isfinite(ds["accuracy"].values).any():
+        raise PlotError(f"{name}: no accuracy in protocol {protocol} (a task without classes, "
+                        f"or no point done); `{kind}` needs a classes task")
+    if kind == "communication" and "communication" not in ds:
+        raise PlotError(f"{name}: no `communication` dataset (a cdl micro file from before "
+                        "--scheme)")
+    return protocol, ds
+
+
+def _scheme_sweeps(files, kind, protocol=None):
+    """(Datasets, labels, depths, protocols): the picked protocol Dataset and the label (scheme)
+    of each micro file, the depths they all hold (in the first file's order) and the protocol
+    names for the title. A scheme given by several files gets the file name in brackets, so
+    every label is distinct."""
+    if not files:
+        raise PlotError(f"`{kind}` needs at least one cdl micro file")
+    picked = [_micro_group(f, kind, protocol) for f in files]
+    labels = [scheme_of(f, ds) for f, (_, ds) in zip(files, picked)]
+    labels = [f"{label} ({_name(f)})" if labels.count(label) > 1 else label
+              for f, label in zip(files, labels)]
+    depths = [int(d) for d in picked[0][1].depth.values
+              if all(d in ds.depth.values for _, ds in picked[1:])]
+    if not depths:
+        raise PlotError(f"`{kind}`: no depth common to the files ("
+                        + "; ".join(f"{_name(f)}: D = {', '.join(map(str, ds.depth.values))}"
+                                    for f, (_, ds) in zip(files, picked)) + ")")
+    protocols = sorted({p for p, _ in picked})
+    return [ds for _, ds in picked], labels, depths, ", ".join(protocols)
+
+
+def _depth_panels(fig, depths):
+    """One axes per depth (gid 'depth D', title 'D = D'; up to PANEL_COLUMNS per row, sharing
+    both axes) and a legend column of a fixed share of the width: (panels, columns, legend
+    axes)."""
+    rows = -(-len(depths) // PANEL_COLUMNS)
+    columns = -(-len(depths) // rows)     # 4 depths: 2 x 2, not 3 + 1
+    legend = columns * SCHEME_LEGEND_FRACTION / (1 - SCHEME_LEGEND_FRACTION)
+    grid = fig.add_gridspec(rows, columns + 1, width_ratios=[1] * columns + [legend])
+    panels = []
+    for i, depth in enumerate(depths):
+        ax = fig.add_subplot(grid[i // columns, i % columns],
+                             sharex=panels[0] if panels else None,
+                             sharey=panels[0] if panels else None)
+        ax.set_gid(f"depth {int(depth)}")
+        ax.set_title(f"D = {int(depth)}", fontsize=9)
+        panels.append(ax)
+    legend_ax = fig.add_subplot(grid[:, -1])
+    legend_ax.set_gid("legend")
+    legend_ax.axis("off")
+    return panels, columns, legend_ax
+
+
+def _label_panels(panels, columns, ylabel):
+    """Axis labels on the outer panels only."""
+    for i, ax in enumerate(panels):
+        if i + columns < len(panels):        # a panel below carries the x axis labels
+            ax.set_xlabel("")
+            ax.tick_params(labelbottom=False)
+        if i % columns == 0:
+            ax.set_ylabel(ylabel)
+        else:
+            ax.tick_params(labelleft=False)
+
+
+def plot_schemes(files, protocol=None):
+    """Test accuracy against sigma for several micro files (one per scheme): one panel per
+    common depth (gid 'depth D'), in each one curve per file (gid 'scheme:INDEX', label the
+    scheme, INDEX the position in `files`): the realization mean over the done points, in
+    sigma order, shaded +- se (gid 'se:INDEX')."""
+    sweeps, labels, depths, protocols = _scheme_sweeps(list(files), "schemes", protocol)
+    all_sigma = np.concatenate([ds.sigma.values for ds in sweeps])
+    symlog = bool((all_sigma <= 0).any())
+    fig = _figure()
+    panels, columns, legend_ax = _depth_panels(fig, depths)
+    handles = []
+    for index, (ds, label) in enumerate(zip(sweeps, labels)):
+        acc = signal(ds, "accuracy")
+        sigma = ds.sigma.values
+        order = _curve_points(sigma, symlog)
+        colour = _colour(index)
+        marker = SCHEME_MARKERS[index % len(SCHEME_MARKERS)]
+        for ax, depth in zip(panels, depths):
+            i = int(np.flatnonzero(ds.depth.values == depth)[0])
+            y, se = acc["mean"].values[i, order], acc["se"].values[i, order]
+            line, = ax.plot(sigma[order], y, marker=marker, ls="-", color=colour, ms=4, lw=1.5,
+                            mfc="none", label=label, gid=f"scheme:{index}")
+            band = np.isfinite(se)
+            ax.fill_between(sigma[order], np.where(band, y - se, np.nan),
+                            np.where(band, y + se, np.nan), color=colour, alpha=0.2, lw=0,
+                            gid=f"se:{index}")
+        handles.append(line)
+    for ax in panels:
+        _sigma_axis(ax, all_sigma)
+    _label_panels(panels, columns, "test accuracy")
+    legend_ax.legend(handles=handles, loc="center left", fontsize=8, frameon=False,
+                     borderaxespad=0, title="scheme", title_fontsize=8)
+    fig.suptitle(f"test accuracy per scheme, mean $\\pm$ se over realizations, {protocols}",
+                 fontsize=10)
+    return fig
+
+
+def _communication_axis(ax, values):
+    """Log axis for the communication, symmetric-log (linear below the smallest positive value)
+    when some point sends nothing (--dropout 1), so that it shows."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    positive = values[values > 0]
+    if (values <= 0).any() and positive.size:
+        ax.set_xscale("symlog", linthresh=float(positive.min()), linscale=0.5)
+    elif positive.size:
+        ax.set_xscale("log")
+    ax.set_xlabel(COMMUNICATION_LABEL)
+
+
+def plot_communication(files, protocol=None):
+    """Test accuracy against `communication` for several micro files (one per scheme): one
+    panel per common depth (gid 'depth D'), in each one curve per file (gid 'scheme:INDEX',
+    label the scheme) through its points in sigma order (sigma = 0 included): x the realization
+    mean of `communication`, y of `accuracy`, both over the done points. The markers (a
+    scatter, gid 'sigma:INDEX') grow with sigma."""
+    from matplotlib.lines import Line2D
+    sweeps, labels, depths, protocols = _scheme_sweeps(list(files), "communication", protocol)
+    fig = _figure()
+    panels, columns, legend_ax = _depth_panels(fig, depths)
+    handles = []
+    drawn = []
+    for index, (ds, label) in enumerate(zip(sweeps, labels)):
+        sigma = ds.sigma.values
+        order = np.argsort(sigma, kind="stable")
+        accuracy = _done_mean(ds, "accuracy")
+        communication = _done_mean(ds, "communication")
+        rank = np.unique(sigma, return_inverse=True)[1][order]
+        sizes = np.interp(rank, [0, max(rank.max(), 1)], MARKER_SIZES)
+        colour = _colour(index)
+        marker = SCHEME_MARKERS[index % len(SCHEME_MARKERS)]
+        for ax, depth in zip(panels, depths):
+            i = int(np.flatnonzero(ds.depth.values == depth)[0])
+            x, y = communication[i, order], accuracy[i, order]
+            ax.plot(x, y, "-", color=colour, lw=1.3, alpha=0.8, label=label,
+                    gid=f"scheme:{index}")
+            ax.scatter(x, y, s=sizes, marker=marker, facecolors="none", edgecolors=colour,
+                       linewidths=1.2, zorder=3, gid=f"sigma:{index}")
+            drawn.append(x)
+        handles.append(Line2D([], [], color=colour, marker=marker, mfc="none", mew=1.2, ms=6,
+                              label=label))
+    for ax in panels:
+        _communication_axis(ax, np.concatenate(drawn))
+    _label_panels(panels, columns, "test accuracy")
+    if columns > 1:   # one label under the panels: it is wider than one of them
+        for ax in panels:
+            ax.set_xlabel("")
+        fig.supxlabel(COMMUNICATION_LABEL, fontsize=10)
+    handles += [Line2D([], [], color="0.3", marker="o", ls="none", mfc="none", mew=1.2,
+                       ms=np.sqrt(size), label=f"{which} $\\sigma$")
+                for size, which in zip(MARKER_SIZES, ("smallest", "largest"))]
+    legend_ax.legend(handles=handles, loc="center left", fontsize=8, frameon=False,
+                     borderaxespad=0, title="scheme", title_fontsize=8)
+    fig.suptitle(f"test accuracy against communication, means over realizations, {protocols}",
+                 fontsize=10)
+    return fig
+
+
 # ----------------------------------------------------------------------------- CLI
 
 def save(fig, out):
@@ -680,11 +884,16 @@ def save(fig, out):
 
 def draw(kind, path, sigmas=None, theory=None, protocol=None, limit=None, sweeps=()):
     """The Figure of `kind` for the file `path` (a sweep; for `phase-depth` a stationary file,
-    followed by the `sweeps`); PlotError when it does not fit."""
+    followed by the `sweeps`; for `schemes` and `communication` the first of the micro files,
+    the others in `sweeps`); PlotError when it does not fit."""
     kind_of_file = file_kind(path)   # ValueError for non-cdl files
     if kind not in KINDS:
         raise PlotError(f"unknown kind {kind!r} (choose from {', '.join(KINDS)})")
-    if kind == "phase-depth":
+    if kind in MULTI_FILE_KINDS:
+        if kind_of_file != "micro":
+            raise PlotError(f"`{kind}` needs cdl micro files ({path} is from cdl "
+                            f"{kind_of_file})")
+    elif kind == "phase-depth":
         if kind_of_file != "stationary":
             raise PlotError(f"`phase-depth` needs a cdl stationary file first ({path} is from "
                             f"cdl {kind_of_file}); the sweeps follow it")
@@ -692,8 +901,9 @@ def draw(kind, path, sigmas=None, theory=None, protocol=None, limit=None, sweeps
         raise PlotError(f"{path}: a cdl stationary file; `{kind}` needs a theory or micro sweep "
                         "(give a stationary file to `phase --theory`, `horizons --theory` or "
                         "first to `phase-depth`)")
-    if sweeps and kind != "phase-depth":
-        raise PlotError(f"`{kind}` takes one file (only `phase-depth` takes further sweeps)")
+    if sweeps and kind != "phase-depth" and kind not in MULTI_FILE_KINDS:
+        raise PlotError(f"`{kind}` takes one file (only `phase-depth`, `schemes` and "
+                        "`communication` take several)")
     if kind in ("accuracy", "cross") and kind_of_file != "micro":
         raise PlotError(f"`{kind}` needs a cdl micro file ({path} is from cdl {kind_of_file})")
     if sigmas and kind != "cross":
@@ -716,6 +926,10 @@ def draw(kind, path, sigmas=None, theory=None, protocol=None, limit=None, sweeps
         return plot_phase(path, theory, protocol)
     if kind == "horizons":
         return plot_horizons(path, theory, limit, protocol)
+    if kind == "schemes":
+        return plot_schemes([path, *sweeps], protocol)
+    if kind == "communication":
+        return plot_communication([path, *sweeps], protocol)
     return plot_phase_depth(path, sweeps, protocol)
 
 
@@ -733,9 +947,11 @@ def main(argv=None):
     parser.add_argument("kind", metavar="KIND", choices=KINDS,
                         help="one of " + ", ".join(KINDS))
     parser.add_argument("file", metavar="FILE", help="a cdl theory or micro HDF5 file "
-                        "(phase-depth: a cdl stationary file)")
+                        "(phase-depth: a cdl stationary file; schemes, communication: the "
+                        "first cdl micro file)")
     parser.add_argument("sweeps", metavar="SWEEP", nargs="*",
-                        help="phase-depth: theory or micro sweeps whose ordered windows to draw")
+                        help="phase-depth: theory or micro sweeps whose ordered windows to draw; "
+                        "schemes, communication: further cdl micro files (one per scheme)")
     parser.add_argument("--out", help="PNG to write (default: FILE without .h5 + -KIND.png)")
     parser.add_argument("--sigma", type=float, nargs="+", metavar="S",
                         help="cross: couplings to show (nearest grid points)")
@@ -745,7 +961,8 @@ def main(argv=None):
     parser.add_argument("--limit", metavar="NINF.h5",
                         help="horizons: a cdl theory --units inf file whose curves to draw dashed")
     parser.add_argument("--protocol", help="protocol group (accuracy, cross, phase, horizons, "
-                        "phase-depth default: nonadiabatic; order, loss default: all)")
+                        "phase-depth, schemes, communication default: nonadiabatic; order, "
+                        "loss default: all)")
     # intermixed: the sweeps of phase-depth may come after options such as --out
     args = parser.parse_intermixed_args(argv)
     import matplotlib

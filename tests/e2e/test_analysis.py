@@ -9,7 +9,9 @@ Run from the repository root with
 python3-matplotlib, jupyter-nbconvert, python3-nbformat and python3-ipykernel. The module makes
 one quick theory sweep, one micro-quick sweep, one stationary file, a short sweep with three
 observation horizons and a tiny N -> infinity sweep, and executes both notebooks in the
-background meanwhile; the whole file takes about 40 s on 2 cores.
+background meanwhile (SchemeFiguresTest makes three tiny micro sweeps of its own, one per
+--scheme, and a teacher-task one, in about a second); the whole file takes about 35-40 s on
+2 cores.
 """
 
 import os
@@ -641,6 +643,203 @@ class HorizonFiguresTest(unittest.TestCase):
             folds = self.lines(ax, "folds")
             np.testing.assert_array_equal(folds[0].get_xdata(), f["folds/depth"][()])
             np.testing.assert_array_equal(folds[0].get_ydata(), f["folds/sigma"][()])
+
+
+class SchemeFiguresTest(unittest.TestCase):
+    """`schemes` and `communication`: several tiny micro sweeps, one per --scheme (made in
+    setUpClass, in parallel, about a second). The gossip sweep has a depth the others lack, so
+    the panels are the common depths 1 and 2; the diffusion one gets a failed point (status 2,
+    absurd values) that the figures must leave out."""
+
+    SCHEMES = ("diffusion", "fedavg:5:1", "gossip")   # as given, as written in `config`
+    DEPTHS = {"diffusion": "1,2", "fedavg:5:1": "1,2", "gossip": "0,1,2"}
+    COMMON_DEPTHS = [1, 2]
+    SWEEP = ("--units", 10, "--runs", 3, "--sigma", "0,log:-2:1:4", "--transient-steps", 100,
+             "--measure-steps", 100, "--record-every", 100)
+    FAILED = (0, 1, 3)   # (depth index, run, sigma index) of the diffusion file
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="cdl-schemes-test-")
+        tmp = Path(cls.tmp.name)
+        cls.files = {scheme: tmp / f"{scheme.split(':')[0]}.h5" for scheme in cls.SCHEMES}
+        cls.regression = tmp / "teacher.h5"
+        runs = [(scheme, start_cdl("micro", [*map(str, cls.SWEEP), "--depths", cls.DEPTHS[scheme],
+                                             "--scheme", scheme, "--output", str(path), "--quiet"],
+                                   REPO_ROOT))
+                for scheme, path in cls.files.items()]
+        runs.append(("teacher", start_cdl("micro", [
+            "--task", "teacher", "--units", "4", "--runs", "1", "--depths", "1", "--sigma", "0,1",
+            "--transient-steps", "10", "--measure-steps", "10", "--record-every", "10",
+            "--output", str(cls.regression), "--quiet"], REPO_ROOT)))
+        for name, process in runs:
+            _, stderr = process.communicate(timeout=120)
+            if process.returncode != 0:
+                raise RuntimeError(f"cdl micro ({name}) failed ({process.returncode}):\n{stderr}")
+        with h5py.File(cls.files["diffusion"], "r+") as f:
+            g = f["nonadiabatic"]
+            g["status"][cls.FAILED] = 2
+            g["accuracy"][cls.FAILED] = 0.999
+            g["communication"][cls.FAILED] = 1e9
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    @staticmethod
+    def done_means(path, protocol="nonadiabatic"):
+        """(depth, sigma, {accuracy, communication: mean [depth, sigma]}, se of accuracy)
+        straight from the file: over the realizations with status 0."""
+        with h5py.File(path, "r") as f:
+            g = f[protocol]
+            done = g["status"][()] == 0
+            means = {name: np.nanmean(np.where(done, g[name][()], np.nan), axis=1)
+                     for name in ("accuracy", "communication")}
+            accuracy = np.where(done, g["accuracy"][()], np.nan)
+            se = np.nanstd(accuracy, axis=1, ddof=1) / np.sqrt(done.sum(axis=1))
+            return g["depth"][()], g["sigma"][()], means, se
+
+    @staticmethod
+    def panels(fig):
+        return [ax for ax in fig.axes if (ax.get_gid() or "").startswith("depth ")]
+
+    @staticmethod
+    def curves(ax):
+        return [line for line in ax.get_lines() if (line.get_gid() or "").startswith("scheme:")]
+
+    @staticmethod
+    def run_main(args):
+        """figures.main in this process: (exit code, stdout, stderr)."""
+        import contextlib
+        import io
+        from cdl_analysis import figures
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                code = figures.main(list(map(str, args)))
+            except SystemExit as exit:
+                code = exit.code
+        return code, stdout.getvalue(), stderr.getvalue()
+
+    def test_both_kinds_write_pngs_of_the_documented_size(self):
+        """`schemes` through `python3 -m cdl_analysis.plot`, the rest through main() here
+        meanwhile; --out before or after the files."""
+        files = list(self.files.values())
+        with tempfile.TemporaryDirectory() as tmp:
+            out = {name: Path(tmp) / f"{name}.png"
+                   for name in ("schemes", "communication", "two", "one")}
+            process = subprocess.Popen(
+                [PYTHON, "-m", "cdl_analysis.plot", "schemes", *map(str, files), "--out",
+                 str(out["schemes"])], cwd=REPO_ROOT, env=child_env(), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, text=True)
+            results = {
+                "communication": self.run_main(["communication", "--out", out["communication"],
+                                                *files]),
+                "two": self.run_main(["schemes", files[0], "--out", out["two"], files[2]]),
+                "one": self.run_main(["communication", files[2], "--out", out["one"]]),
+            }
+            stdout, stderr = process.communicate(timeout=120)
+            results["schemes"] = (process.returncode, stdout, stderr)
+            for name, (code, stdout, stderr) in results.items():
+                with self.subTest(case=name):
+                    self.assertEqual(code, 0, stderr)
+                    self.assertEqual(stdout.strip(), str(out[name]))
+                    self.assertGreater(out[name].stat().st_size, 10_000)
+                    self.assertEqual(png_size(out[name]), (800, 500))
+
+    def test_one_curve_per_file_per_panel_with_the_done_means(self):
+        from cdl_analysis import figures
+        files = [self.files[scheme] for scheme in self.SCHEMES]
+        expected = {scheme: self.done_means(self.files[scheme]) for scheme in self.SCHEMES}
+        # the failed point is left out: its absurd values would show in the means
+        depth, sigma, means, _ = expected["diffusion"]
+        d, r, k = self.FAILED
+        self.assertLess(means["accuracy"][d, k], 0.99)
+        self.assertLess(means["communication"][d, k], 1e8)
+        for kind, plot in (("schemes", figures.plot_schemes),
+                           ("communication", figures.plot_communication)):
+            fig = plot(files)
+            panels = self.panels(fig)
+            self.assertEqual([ax.get_gid() for ax in panels],
+                             [f"depth {d}" for d in self.COMMON_DEPTHS], kind)
+            for ax, panel_depth in zip(panels, self.COMMON_DEPTHS):
+                curves = self.curves(ax)
+                self.assertEqual([c.get_gid() for c in curves],
+                                 [f"scheme:{k}" for k in range(len(files))])
+                self.assertEqual([c.get_label() for c in curves], list(self.SCHEMES))
+                for index, (scheme, curve) in enumerate(zip(self.SCHEMES, curves)):
+                    depth, sigma, means, se = expected[scheme]
+                    i = list(depth).index(panel_depth)
+                    order = np.argsort(sigma, kind="stable")   # sigma = 0 included
+                    with self.subTest(kind=kind, depth=panel_depth, scheme=scheme):
+                        if kind == "schemes":
+                            np.testing.assert_array_equal(curve.get_xdata(), sigma[order])
+                            # the se band: mean - se and mean + se at every sigma
+                            band, = [c for c in ax.collections if c.get_gid() == f"se:{index}"]
+                            vertices = np.concatenate([p.vertices for p in band.get_paths()])
+                            for x, low, high in zip(sigma[order],
+                                                    (means["accuracy"] - se)[i, order],
+                                                    (means["accuracy"] + se)[i, order]):
+                                at = vertices[vertices[:, 0] == x, 1]
+                                np.testing.assert_allclose([at.min(), at.max()], [low, high],
+                                                           rtol=1e-9)
+                        else:
+                            np.testing.assert_allclose(curve.get_xdata(),
+                                                       means["communication"][i, order],
+                                                       rtol=1e-12)
+                        np.testing.assert_allclose(curve.get_ydata(), means["accuracy"][i, order],
+                                                   rtol=1e-12)
+        # the legend names the schemes; a file without a scheme line is named by its file name,
+        # and a repeated scheme gets the file name in brackets
+        import shutil
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / "copy.h5"
+            bare = Path(tmp) / "bare.h5"
+            shutil.copy(self.files["diffusion"], copy)
+            shutil.copy(self.files["gossip"], bare)
+            with h5py.File(bare, "r+") as f:
+                config = f.attrs["config"]
+                config = config.decode() if isinstance(config, bytes) else config
+                f.attrs["config"] = "\n".join(line for line in config.splitlines()
+                                              if not line.startswith("scheme"))
+            fig = figures.plot_schemes([self.files["diffusion"], copy, bare])
+            self.assertEqual([c.get_label() for c in self.curves(self.panels(fig)[0])],
+                             ["diffusion (diffusion.h5)", "diffusion (copy.h5)", "bare.h5"])
+        # no depth in common
+        gossip = reader.open_sweep(self.files["gossip"], traces=False)
+        only_zero = {p: ds.isel(depth=[0]) for p, ds in gossip.items()}
+        with self.assertRaisesRegex(figures.PlotError, "no depth common"):
+            figures.plot_communication([self.files["diffusion"], only_zero])
+
+    def test_bad_input_exits_2_with_one_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            missing = Path(tmp) / "missing.h5"
+            diffusion = self.files["diffusion"]
+            cases = [
+                ("schemes: theory file", ["schemes", FILES["theory"]]),
+                ("schemes: theory file second", ["schemes", diffusion, FILES["theory"]]),
+                ("schemes: stationary file", ["schemes", FILES["stationary"], diffusion]),
+                ("schemes: stationary file second", ["schemes", diffusion, FILES["stationary"]]),
+                ("schemes: missing file", ["schemes", diffusion, missing]),
+                ("schemes: no accuracy", ["schemes", diffusion, self.regression]),
+                ("communication: theory file", ["communication", FILES["theory"], diffusion]),
+                ("communication: stationary file", ["communication", diffusion,
+                                                    FILES["stationary"]]),
+                ("communication: missing file", ["communication", missing]),
+                ("communication: no accuracy", ["communication", self.regression]),
+                ("communication: protocol absent", ["communication", diffusion, "--protocol",
+                                                    "adiabatic_up"]),
+            ]
+            for i, (name, args) in enumerate(cases):
+                out = Path(tmp) / f"{i}.png"
+                code, stdout, stderr = self.run_main([*args, "--out", out])
+                with self.subTest(case=name):
+                    self.assertEqual(code, 2, f"{stdout!r} {stderr!r}")
+                    self.assertEqual(stdout, "")
+                    line = stderr[:-1] if stderr.endswith("\n") else stderr
+                    self.assertTrue(line.strip())
+                    self.assertNotIn("\n", line, f"not one line: {stderr!r}")
+                    self.assertFalse(out.exists())
 
 
 class WorkflowNotebookTest(unittest.TestCase):
