@@ -111,6 +111,10 @@ TEST_CASE("a crashed unit never changes after its step while the others go on") 
       ensemble.advance(6, 0.05, 0.01, 2.0);
       const Mat at_crash = ensemble.parameters();
       ensemble.advance(30, 0.05, 0.01, 2.0);
+      // The next coupling of an adiabatic chain: the point's steps start again, the crash
+      // stays.
+      ensemble.restart_batches();
+      ensemble.advance(10, 0.05, 0.01, 3.0);
       int crashed = 0;
       for (int i = 0; i < units; ++i) {
         const bool moved =

@@ -262,3 +262,38 @@ TEST_CASE("small tau: fedavg and gossip approach the effective theory with the s
   CHECK(gossip[3] < 0.45 * gossip[0]);
   CHECK(gossip[3] < 0.1);
 }
+
+TEST_CASE("small tau: dsgd on a ring approaches the theory on that ring with sigma N/(d+1)") {
+  // Metropolis–Hastings weights on a d-regular graph are 1/(d + 1) per edge, diffusion's are
+  // σ/N: dsgd at σ is diffusion at σN/(d + 1), which cdl theory integrates on the same graph.
+  const int n = 10;
+  const micro::TaskSpec spec = test::effective_spec(n);
+  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
+  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const auto graph =
+      coupling::CouplingGraph::draw(coupling::parse_topology("ring:4", "topology"), n, 5);
+  const double gamma = 0.001, sigma = 0.8, t_end = 2.0;
+  const Architecture deep_linear{1, 1, 1, 2, Activation::linear, false};
+  const Mat initial = micro::initial_parameters<double>(
+      deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
+  theory::EffectiveDynamics dynamics(2, gamma, data.disorder, graph);
+  dynamics.set_sigma(sigma * n / (4 + 1));
+  Eigen::ArrayXd exact = initial.row(0).transpose().array();
+  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
+  test::NoObserver none;
+  const std::vector<double> times{t_end};
+  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
+          theory::IntegrationStatus::done);
+  std::vector<double> errors;
+  for (const int steps : {1000, 2000, 4000}) {
+    micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
+    ensemble.set_scheme(micro::parse_scheme("dsgd", "scheme"));
+    ensemble.set_parameters(initial);
+    ensemble.advance(steps, t_end / steps, gamma, sigma);
+    errors.push_back((ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff());
+  }
+  for (std::size_t k = 0; k + 1 < errors.size(); ++k) {
+    INFO("error " << errors[k] << " then " << errors[k + 1]);
+    CHECK(errors[k] / errors[k + 1] == Approx(2.0).epsilon(0.1));
+  }
+}

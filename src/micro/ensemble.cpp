@@ -134,6 +134,7 @@ void Ensemble<S>::restart_batches() {
 template <class S>
 void Ensemble<S>::set_parameters(const Matrix<S>& theta) {
   theta_ = theta;
+  chain_steps_ = 0;
   coupling::CouplingGraph::mean_of_rows(theta_, centre_, 0, theta_.rows());
 }
 
@@ -447,6 +448,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     }
   }
   steps_ += count;
+  chain_steps_ += count;
 }
 
 template Matrix<float> initial_parameters<float>(const Architecture&, int, const WeightInit&,

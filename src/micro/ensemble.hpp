@@ -58,9 +58,16 @@ class Ensemble {
   const Scheme& scheme() const { return scheme_; }
   // Failing units and links, drawn from (seed, run) of this ensemble (default: none).
   void set_failures(const Failures& failures);
-  bool online(int unit, long step) const { return !failures_ || failures_->online(unit, step); }
-  bool crashed(int unit, long step) const { return failures_ && failures_->crashed(unit, step); }
-  // Steps since restart_batches(): the step index failures are drawn for.
+  // `step` counts from restart_batches() (the point), as the minibatches and the dropout and
+  // link draws do; a crash counts the steps since set_parameters() (the whole chain of an
+  // adiabatic sweep), so a crashed unit stays down at later couplings.
+  bool online(int unit, long step) const {
+    return !failures_ || (!crashed(unit, step) && failures_->online(unit, step));
+  }
+  bool crashed(int unit, long step) const {
+    return failures_ && failures_->crashed(unit, chain_steps_ + (step - steps_));
+  }
+  // Steps since restart_batches().
   long steps() const { return steps_; }
   // easgd: the centre variable, one parameter vector.
   const Vector<S>& centre() const { return centre_; }
@@ -126,6 +133,7 @@ class Ensemble {
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
   std::vector<long> epoch_;                // per unit: the epoch order_ holds (−1: none)
   long steps_ = 0;                         // since restart_batches()
+  long chain_steps_ = 0;                   // since set_parameters()
 };
 
 }  // namespace cdl::micro

@@ -60,7 +60,6 @@ FailureModel::FailureModel(const Failures& failures, int units, std::uint64_t se
 }
 
 bool FailureModel::online(int unit, long step) const {
-  if (crashed(unit, step)) return false;
   return failures_.dropout <= 0 ||
          rng_.uniform(stream(Draw::dropout, static_cast<std::uint64_t>(unit)),
                       static_cast<std::uint64_t>(step)) >= failures_.dropout;

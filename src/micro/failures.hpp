@@ -16,7 +16,7 @@ struct Failures {
   double dropout = 0;         // P(a unit is offline at a step)
   double link_failure = 0;    // P(an edge is down at a step)
   double crash_fraction = 0;  // F: this fraction of the units (round(F N)) stops for good ...
-  long crash_step = 0;        // ... from this step of every point on
+  long crash_step = 0;        // ... from this step on (of a point, or of an adiabatic chain)
   bool any() const { return dropout > 0 || link_failure > 0 || crash_fraction > 0; }
   std::string crash_text() const;  // "F:STEP", or "none"
 };
@@ -32,7 +32,7 @@ class FailureModel {
   bool crashed(int unit, long step) const {
     return step >= failures_.crash_step && crashes_[static_cast<std::size_t>(unit)];
   }
-  bool online(int unit, long step) const;
+  bool online(int unit, long step) const;  // not dropped out at this step (crashes aside)
   bool link_up(int i, int j, long step) const;
   const Failures& failures() const { return failures_; }
 

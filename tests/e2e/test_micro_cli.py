@@ -366,6 +366,32 @@ class MicroCliTest(CdlTestCase):
                     self.assertFalse(os.path.exists(bad))
             batch.write_bytes(whole)
 
+    def test_files_of_every_new_option_are_read_by_analyze_info_and_merge(self):
+        # A scheme, a partition and failures change the layout (communication, label_histogram,
+        # the *_live observables): the readers take it from the file's config like any other.
+        with tempfile.TemporaryDirectory() as tmp:
+            args = ["--units", "6", "--batch", "4", "--scheme", "fedavg:5:0.5", "--partition",
+                    "dirichlet:0.5", "--dropout", "0.1", "--link-failure", "0.2", "--crash",
+                    "0.34:10"]
+            out = os.path.join(tmp, "family.h5")
+            self.run_ok("micro", with_tiny_defaults([*args, "--output", out]), tmp)
+            shards = []
+            for index in (0, 1):
+                self.run_ok("micro", with_tiny_defaults([*args, "--task-index", str(index),
+                                                         "--task-count", "2", "--output",
+                                                         os.path.join(tmp, "shard.h5")]), tmp)
+                shards.append(os.path.join(tmp, f"shard.shard-{index}-of-2.h5"))
+            merged = os.path.join(tmp, "merged.h5")
+            self.run_ok("merge", [merged, *shards], tmp)
+            self.assert_same_file(merged, out)
+            self.run_ok("info", [out], tmp)
+            self.run_ok("analyze", [out, "--quiet"], tmp)
+            with h5py.File(out, "r") as f:
+                self.assertIn("mean", f["analysis/nonadiabatic"])
+                self.assertEqual(f["label_histogram"].shape[-1], 3)
+                live = f["nonadiabatic/live_fraction"][()]
+                np.testing.assert_allclose(live[f["nonadiabatic/status"][()] == 0], 4 / 6)
+
     def test_accuracy_on_own_and_other_classes(self):
         # One class per unit and as many test samples per class: the mean accuracy is the own
         # class's share 1/K of the own accuracy plus (K-1)/K of the others'. Alone (sigma = 0)
