@@ -200,7 +200,7 @@ bool Ensemble<S>::exchanges_after(long step) const {
 }
 
 template <class S>
-void Ensemble<S>::choose_exchange(long step, S, S) {
+void Ensemble<S>::choose_exchange(long step) {
   const int units = static_cast<int>(theta_.cols());
   if (scheme_.kind == Scheme::Kind::fedavg) {
     // round(C N) participants (at least one), uniform without replacement: a partial
@@ -415,7 +415,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
           couple_block(first, step);
       for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
       if (exchanges_after(step)) {
-        choose_exchange(step, tau, sigma);
+        choose_exchange(step);
         for (Eigen::Index first = 0; first < rows; first += rows_per_block) exchange_block(first);
       }
     }
@@ -438,7 +438,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
         for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, scratch);
         if (exchanges_after(step)) {
 #pragma omp single
-          choose_exchange(step, tau, sigma);
+          choose_exchange(step);
 #pragma omp for schedule(static)
           for (Eigen::Index first = 0; first < rows; first += rows_per_block) {
             exchange_block(first);

@@ -101,7 +101,7 @@ class Ensemble {
   // gossip pair), if the scheme makes one then: chosen once per step, then done row block by
   // row block.
   bool exchanges_after(long step) const;
-  void choose_exchange(long step, S tau, S sigma);
+  void choose_exchange(long step);
   void exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S sigma);
   // Parameters sent in one step (and at its exchange).
   double sent_in_step(long step) const;
