@@ -173,9 +173,9 @@ void analyse_horizons(const io::SweepReader& reader, const io::PointTable<std::i
   p.horizon_mean.assign(depths, {});
   p.horizon_window.assign(depths, {});
   p.horizon_interval.assign(depths, {});
+  const auto signals = reader.horizon_points(p.name, p.observable + "_horizon");
   for (std::size_t h = 0; h < p.horizons.size(); ++h) {
-    const io::PointTable<double> signal =
-        reader.horizon_points(p.name, p.observable + "_horizon", h);
+    const io::PointTable<double>& signal = signals[h];
     for (std::size_t d = 0; d < depths; ++d) {
       const auto values_d = per_run(signal, status, d);
       const analysis::Curve curve = analysis::average_over_runs(values_d);

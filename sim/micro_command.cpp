@@ -318,12 +318,6 @@ experiments::MicroSweep sweep_from_options(const po::variables_map& values,
   return sweep;
 }
 
-std::vector<double> horizon_axis(const experiments::MicroSweep& sweep) {
-  std::vector<double> steps;
-  for (const std::int64_t h : sweep.horizon_steps()) steps.push_back(static_cast<double>(h));
-  return steps;
-}
-
 // The resolved values of the "auto" options, recorded in the file's configuration.
 std::map<std::string, std::string> canonical_values(const experiments::MicroSweep& sweep) {
   return {{"disorder", sweep.task.disorder.to_string()},
@@ -334,7 +328,7 @@ std::map<std::string, std::string> canonical_values(const experiments::MicroSwee
           {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
           {"weights", sweep.weights.to_string()},
           {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
-          {"horizons", horizon_text(horizon_axis(sweep))},
+          {"horizons", horizon_text(sweep.horizon_axis())},
           {"scheme", sweep.scheme.to_string()},
           {"partition", sweep.partition.to_string()},
           {"dropout", base::format_double(sweep.failures.dropout)},

@@ -6,12 +6,6 @@ namespace cdl::experiments {
 
 namespace {
 
-std::vector<double> horizon_axis(const MicroSweep& sweep) {
-  std::vector<double> steps;
-  for (const std::int64_t h : sweep.horizon_steps()) steps.push_back(static_cast<double>(h));
-  return steps;
-}
-
 SweepAxes micro_axes(const MicroSweep& sweep) {
   return {sweep.depths,
           sweep.runs,
@@ -20,7 +14,7 @@ SweepAxes micro_axes(const MicroSweep& sweep) {
           sweep.sample_times(),
           sweep.protocols,
           "learning-rate time tau * step (docs/physics.md section 2)",
-          horizon_axis(sweep),
+          sweep.horizon_axis(),
           "observation horizon h in coupled steps, measured over the records after step "
           "h * transient / (transient + measure)"};
 }

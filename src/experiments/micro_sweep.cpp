@@ -42,6 +42,12 @@ std::vector<std::int64_t> MicroSweep::horizon_steps() const {
   return steps;
 }
 
+std::vector<double> MicroSweep::horizon_axis() const {
+  std::vector<double> steps;
+  for (const std::int64_t h : horizon_steps()) steps.push_back(static_cast<double>(h));
+  return steps;
+}
+
 std::vector<SampleWindow> MicroSweep::horizon_windows() const {
   std::vector<SampleWindow> windows;
   const long total = transient_steps + measure_steps;

@@ -58,6 +58,7 @@ struct MicroSweep {
   // measure), as a run of h steps in the same proportion would be.
   std::vector<int> horizon_samples;
   std::vector<std::int64_t> horizon_steps() const;
+  std::vector<double> horizon_axis() const;  // the same steps, as the `horizon` coordinate
   std::vector<SampleWindow> horizon_windows() const;
 };
 

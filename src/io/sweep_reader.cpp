@@ -145,8 +145,8 @@ std::vector<double> SweepReader::horizons(const std::string& protocol) const {
   return file_.root().open_group(protocol).open_dataset("horizon").read<double>();
 }
 
-PointTable<double> SweepReader::horizon_points(const std::string& protocol, const std::string& name,
-                                               std::size_t h) const {
+std::vector<PointTable<double>> SweepReader::horizon_points(const std::string& protocol,
+                                                            const std::string& name) const {
   const std::size_t count = horizons(protocol).size();
   const std::vector<double> all =
       file_.root().open_group(protocol).open_dataset(name).read<double>();
@@ -154,13 +154,17 @@ PointTable<double> SweepReader::horizon_points(const std::string& protocol, cons
   table.depths = depths_.size();
   table.runs = runs_;
   table.sigmas = sigma(protocol).size();
+  const std::size_t points = table.depths * table.runs * table.sigmas;
   // Checked layout: one value per point and horizon.
-  if (h >= count || all.size() != table.depths * table.runs * table.sigmas * count)
+  if (all.size() != points * count)
     throw RuntimeError("/" + protocol + "/" + name + " is not [depth, run, sigma, horizon]");
-  table.values.resize(all.size() / count);
-  for (std::size_t point = 0; point < table.values.size(); ++point)
-    table.values[point] = all[point * count + h];
-  return table;
+  std::vector<PointTable<double>> tables(count, table);
+  for (std::size_t h = 0; h < count; ++h) {
+    tables[h].values.resize(points);
+    for (std::size_t point = 0; point < points; ++point)
+      tables[h].values[point] = all[point * count + h];
+  }
+  return tables;
 }
 
 PointTable<std::int8_t> SweepReader::owned(const std::string& protocol) const {

@@ -48,9 +48,9 @@ class SweepReader {
   PointTable<std::int8_t> owned(const std::string& protocol) const;
   // The observation horizons of `protocol` (its `horizon` coordinate).
   std::vector<double> horizons(const std::string& protocol) const;
-  // Horizon `h` of a [depth, run, sigma, horizon] dataset of `protocol`.
-  PointTable<double> horizon_points(const std::string& protocol, const std::string& name,
-                                    std::size_t h) const;
+  // A [depth, run, sigma, horizon] dataset of `protocol`, one table per horizon (read once).
+  std::vector<PointTable<double>> horizon_points(const std::string& protocol,
+                                                 const std::string& name) const;
   // A [depth, run] dataset at the root (e.g. all_data_accuracy).
   std::vector<double> per_run(const std::string& name) const;
 

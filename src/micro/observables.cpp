@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "base/not_a_number.hpp"
+#include "micro/partition.hpp"
 
 namespace cdl::micro {
 
@@ -30,10 +31,11 @@ Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& dat
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
   if (data.classes > 0) {
     predictions_.resize(data.test_inputs->cols(), units);
+    const auto histograms = label_histograms(data);
     own_.assign(static_cast<std::size_t>(units * data.classes), 0);
     for (Eigen::Index i = 0; i < units; ++i)
-      for (Eigen::Index c = data.unit_first[i]; c < data.unit_first[i] + data.unit_count[i]; ++c)
-        own_[static_cast<std::size_t>(i * data.classes + data.train_labels[c])] = 1;
+      for (int k = 0; k < data.classes; ++k)
+        own_[static_cast<std::size_t>(i * data.classes + k)] = histograms[i][k] > 0;
   }
   if (data.top_left.size() > 0) identity_ = Matrix<S>::Identity(data.input, data.input);
   scratch_.push_back(make_scratch());
