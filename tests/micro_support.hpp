@@ -5,10 +5,15 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <stdexcept>
+#include <vector>
 
 #include "base/distribution.hpp"
 #include "base/random.hpp"
+#include "coupling/graph.hpp"
 #include "micro/task.hpp"
+#include "theory/dopri5.hpp"
+#include "theory/effective_dynamics.hpp"
 
 namespace cdl::test {
 
@@ -44,5 +49,23 @@ inline micro::TaskSpec effective_spec(int units) {
 struct NoObserver {
   void sample(int, const Eigen::ArrayXd&) {}
 };
+
+// The effective theory (docs/physics.md §2) at t_end from φ(0) = `initial`, integrated at
+// tolerances 10⁻¹²: the reference the micro effective task approaches as τ → 0.
+inline Eigen::ArrayXd effective_theory_at(int depth, double gamma, double sigma,
+                                          const Eigen::ArrayXd& disorder,
+                                          const coupling::CouplingGraph& graph,
+                                          const Eigen::ArrayXd& initial, double t_end) {
+  theory::EffectiveDynamics dynamics(depth, gamma, disorder, graph);
+  dynamics.set_sigma(sigma);
+  Eigen::ArrayXd phi = initial;
+  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
+  NoObserver none;
+  const std::vector<double> times{t_end};
+  if (integrator.integrate(dynamics, phi, 0.0, t_end, times, none).status !=
+      theory::IntegrationStatus::done)
+    throw std::runtime_error("the reference integration failed");
+  return phi;
+}
 
 }  // namespace cdl::test

@@ -26,7 +26,6 @@ using micro::LossKind;
 using Mat = Eigen::MatrixXd;
 
 using test::effective_spec;
-using test::NoObserver;
 using test::random_matrix;
 
 TEST_CASE(
@@ -107,14 +106,8 @@ TEST_CASE(
   const Mat initial = micro::initial_parameters<double>(
       net, units, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
 
-  theory::EffectiveDynamics dynamics(depth, gamma, data.disorder, graph);
-  dynamics.set_sigma(sigma);
-  Eigen::ArrayXd exact = initial.row(0).transpose().array();
-  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
-  NoObserver none;
-  const std::vector<double> times{t_end};
-  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
-          theory::IntegrationStatus::done);
+  const Eigen::ArrayXd exact = test::effective_theory_at(depth, gamma, sigma, data.disorder, graph,
+                                                         initial.row(0).transpose().array(), t_end);
 
   std::vector<double> errors;
   for (const int steps : {1000, 2000, 4000, 8000}) {

@@ -12,8 +12,6 @@
 #include "micro/ensemble.hpp"
 #include "micro/task.hpp"
 #include "micro_support.hpp"
-#include "theory/dopri5.hpp"
-#include "theory/effective_dynamics.hpp"
 
 using namespace cdl;
 using micro::Activation;
@@ -232,14 +230,8 @@ TEST_CASE("small tau: fedavg and gossip approach the effective theory with the s
   const Architecture deep_linear{1, 1, 1, depth, Activation::linear, false};
   const Mat initial = micro::initial_parameters<double>(
       deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
-  theory::EffectiveDynamics dynamics(depth, gamma, data.disorder, graph);
-  dynamics.set_sigma(sigma);
-  Eigen::ArrayXd exact = initial.row(0).transpose().array();
-  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
-  test::NoObserver none;
-  const std::vector<double> times{t_end};
-  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
-          theory::IntegrationStatus::done);
+  const Eigen::ArrayXd exact = test::effective_theory_at(depth, gamma, sigma, data.disorder, graph,
+                                                         initial.row(0).transpose().array(), t_end);
   const auto error = [&](const std::string& scheme, int steps) {
     micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
     ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
@@ -276,14 +268,9 @@ TEST_CASE("small tau: dsgd on a ring approaches the theory on that ring with sig
   const Architecture deep_linear{1, 1, 1, 2, Activation::linear, false};
   const Mat initial = micro::initial_parameters<double>(
       deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
-  theory::EffectiveDynamics dynamics(2, gamma, data.disorder, graph);
-  dynamics.set_sigma(sigma * n / (4 + 1));
-  Eigen::ArrayXd exact = initial.row(0).transpose().array();
-  theory::Dopri5 integrator({1e-12, 1e-12, 1000000});
-  test::NoObserver none;
-  const std::vector<double> times{t_end};
-  REQUIRE(integrator.integrate(dynamics, exact, 0.0, t_end, times, none).status ==
-          theory::IntegrationStatus::done);
+  const Eigen::ArrayXd exact =
+      test::effective_theory_at(2, gamma, sigma * n / (4 + 1), data.disorder, graph,
+                                initial.row(0).transpose().array(), t_end);
   std::vector<double> errors;
   for (const int steps : {1000, 2000, 4000}) {
     micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
