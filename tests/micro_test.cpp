@@ -16,7 +16,6 @@
 #include "micro/task.hpp"
 #include "micro_support.hpp"
 #include "sweep/grid.hpp"
-#include "theory/dopri5.hpp"
 #include "theory/effective_dynamics.hpp"
 
 using namespace cdl;

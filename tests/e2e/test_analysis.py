@@ -122,6 +122,16 @@ def tearDownModule():
         TMP.cleanup()
 
 
+def assert_bad_use(test, code, stdout, stderr, png):
+    """Bad use of the plot command: exit 2, nothing on stdout, one line on stderr, no PNG."""
+    test.assertEqual(code, 2, f"{stdout!r} {stderr!r}")
+    test.assertEqual(stdout, "")
+    line = stderr[:-1] if stderr.endswith("\n") else stderr
+    test.assertTrue(line.strip())
+    test.assertNotIn("\n", line, f"not one line: {stderr!r}")
+    test.assertFalse(Path(png).exists())
+
+
 def png_size(path):
     """(width, height) from a PNG's IHDR chunk."""
     data = Path(path).read_bytes()[:24]
@@ -499,12 +509,7 @@ class PlotCommandTest(unittest.TestCase):
                 results.append((name, code, stdout.getvalue(), stderr.getvalue()))
             for i, (name, code, stdout, stderr) in enumerate(results):
                 with self.subTest(case=name):
-                    self.assertEqual(code, 2, f"{stdout!r} {stderr!r}")
-                    self.assertEqual(stdout, "")
-                    line = stderr[:-1] if stderr.endswith("\n") else stderr
-                    self.assertTrue(line.strip())
-                    self.assertNotIn("\n", line, f"not one line: {stderr!r}")
-                    self.assertFalse((Path(tmp) / f"{i}.png").exists())
+                    assert_bad_use(self, code, stdout, stderr, Path(tmp) / f"{i}.png")
 
 
 class HorizonFiguresTest(unittest.TestCase):
@@ -834,12 +839,7 @@ class SchemeFiguresTest(unittest.TestCase):
                 out = Path(tmp) / f"{i}.png"
                 code, stdout, stderr = self.run_main([*args, "--out", out])
                 with self.subTest(case=name):
-                    self.assertEqual(code, 2, f"{stdout!r} {stderr!r}")
-                    self.assertEqual(stdout, "")
-                    line = stderr[:-1] if stderr.endswith("\n") else stderr
-                    self.assertTrue(line.strip())
-                    self.assertNotIn("\n", line, f"not one line: {stderr!r}")
-                    self.assertFalse(out.exists())
+                    assert_bad_use(self, code, stdout, stderr, out)
 
 
 class WorkflowNotebookTest(unittest.TestCase):
