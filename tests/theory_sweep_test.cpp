@@ -403,6 +403,31 @@ TheorySweep infinite_sweep(TheorySweep sweep = small_sweep()) {
 
 }  // namespace
 
+TEST_CASE("N -> infinity is bit-identical on 1, 2 and 3 threads") {
+  // A single item on several threads integrates its rules A and B side by side: an adiabatic
+  // chain, and a non-adiabatic point whose refinement compares several rule pairs.
+  TheorySweep sweep = infinite_sweep();
+  sweep.depths = {2};
+  sweep.samples = 40;
+  for (const auto& [protocol, sigma] : {std::pair{Protocol::adiabatic_up, "0.788,1.743"},
+                                        std::pair{Protocol::nonadiabatic, "0.788"}}) {
+    sweep.protocols = {protocol};
+    sweep.sigma = parse_sigma_grid(sigma, "sigma");
+    const auto one = run_collect(sweep, 1).at({0, 0, 0});
+    for (const auto status : one.status)
+      REQUIRE(status != static_cast<std::int8_t>(PointStatus::not_run));
+    for (int threads : {2, 3}) {
+      INFO("protocol " << static_cast<int>(protocol) << " on " << threads << " threads");
+      const auto more = run_collect(sweep, threads).at({0, 0, 0});
+      CHECK(same_bits(one.order_parameter, more.order_parameter));
+      CHECK(same_bits(one.order_parameter_error, more.order_parameter_error));
+      CHECK(one.m_trace == more.m_trace);
+      CHECK(one.steps == more.steps);
+      CHECK(one.status == more.status);
+    }
+  }
+}
+
 TEST_CASE("N -> infinity reaches the requested accuracy against a brute-force population") {
   // D = 3 inside the transition (σ = 10^0.8, where the base rule is off by 3e-3) and the
   // published D = 2 onset (σ = 10^0.0345). The midpoint grid converges slowly and unevenly in

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <limits>
 
 #include "base/fixed_order_sum.hpp"
@@ -435,14 +436,50 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
            measured;
   };
   PointEstimate e;
-  e.status = integrate_population(sweep, depth, sigma, a, workspace.coarse_integrator, times,
-                                  m_a.data(), loss_a.data(), mean_disorder)
-                 .status;
+  theory::IntegrationResult outcome_a, outcome_b;
+  const auto integrate_a = [&] {
+    outcome_a = integrate_population(sweep, depth, sigma, a, workspace.coarse_integrator, times,
+                                     m_a.data(), loss_a.data(), mean_disorder);
+  };
+  const auto integrate_b = [&] {
+    outcome_b = integrate_population(sweep, depth, sigma, b, workspace.integrator, times, m_row,
+                                     loss_row, mean_disorder);
+  };
+  const int threads = workspace.integrator.threads();
+  if (threads >= 2 && b.phi.size() < base::parallel_min_size) {
+    // The two rules are independent populations, too short to share their steps (see
+    // base::parallel_min_size): one thread each, no synchronisation until both are done. B is
+    // then integrated even when A fails; its result is not used.
+    workspace.integrator.set_threads(1);
+    workspace.coarse_integrator.set_threads(1);
+    std::exception_ptr failure_a, failure_b;  // exceptions must not leave an OpenMP block
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+      try {
+        integrate_b();
+      } catch (...) {
+        failure_b = std::current_exception();
+      }
+#pragma omp section
+      try {
+        integrate_a();
+      } catch (...) {
+        failure_a = std::current_exception();
+      }
+    }
+    workspace.integrator.set_threads(threads);
+    workspace.coarse_integrator.set_threads(threads);
+    for (const auto& failure : {failure_a, failure_b})
+      if (failure) std::rethrow_exception(failure);
+  } else {
+    integrate_a();
+    if (outcome_a.status == theory::IntegrationStatus::done) integrate_b();
+  }
+  e.status = outcome_a.status;
   if (e.status != theory::IntegrationStatus::done) return e;
-  const auto outcome = integrate_population(sweep, depth, sigma, b, workspace.integrator, times,
-                                            m_row, loss_row, mean_disorder);
-  e.status = outcome.status;
-  e.steps = outcome.accepted_steps;
+  e.status = outcome_b.status;
+  e.steps = outcome_b.accepted_steps;
   if (e.status != theory::IntegrationStatus::done) return e;
   e.order_parameter = std::abs(tail_mean(m_row));
   e.loss = tail_mean(loss_row);

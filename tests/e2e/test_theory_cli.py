@@ -262,6 +262,35 @@ class TheoryCliTest(CdlTestCase):
                 outputs.append(out)
             self.assert_same_file(*outputs, compare_attributes=False)
 
+    def test_an_infinite_population_item_never_uses_more_threads_than_asked(self):
+        # One N -> infinity adiabatic chain on 3 threads integrates its two rules side by side
+        # (2 threads); two chains on 4 threads may each do so (at most 4: how many run at once
+        # depends on timing). Counted in /proc; the files are those of one thread.
+        for name, depths, threads, most_expected in (("one item", "2", 3, 2),
+                                                     ("two items", "1,2", 4, 4)):
+            with self.subTest(work=name), tempfile.TemporaryDirectory() as tmp:
+                args = ["theory", "--units", "inf", "--protocols", "adiabatic_up", "--depths",
+                        depths, "--sigma", "0.5,1,2", "--quiet"]
+                single = os.path.join(tmp, "single.h5")
+                self.run_ok(args[0], [*args[1:], "--threads", "1", "--output", single], tmp)
+                out = os.path.join(tmp, "out.h5")
+                process = subprocess.Popen([str(CDL), *args, "--threads", str(threads),
+                                            "--output", out], cwd=tmp,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                most = 0
+                while process.poll() is None:
+                    try:
+                        most = max(most, len(os.listdir(f"/proc/{process.pid}/task")))
+                    except FileNotFoundError:
+                        break
+                    time.sleep(0.002)
+                _, stderr = process.communicate()
+                self.assertEqual(process.returncode, 0, stderr)
+                self.assertLessEqual(most, most_expected)
+                if name == "one item":
+                    self.assertEqual(most, 2)  # the rules do run side by side
+                self.assert_same_file(single, out, compare_attributes=False)
+
     # ------------------------------------------------------------------ configuration
 
     def test_later_config_files_and_the_command_line_take_precedence(self):
