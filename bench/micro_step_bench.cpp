@@ -6,7 +6,9 @@
 // step, one ensemble whose units two threads share (a single chain or point), and this
 // machine's Eigen matrix-multiply rate for comparison.
 //
-// usage: cdl_micro_bench [seconds per case, default 2]
+// usage: cdl_micro_bench [seconds per case, default 2] [gemm]
+//   gemm: only the matrix-multiply rates (bench/cli_step_benchmark.py compares `cdl micro`
+//   itself against them).
 #include <omp.h>
 
 #include <chrono>
@@ -123,10 +125,13 @@ void run_precision(const char* name, double seconds, bool& first) {
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  const bool gemm_only = argc > 2 && std::string(argv[2]) == "gemm";
   std::printf("{\n  \"steps\": [");
   bool first = true;
-  run_precision<float>("float32", seconds, first);
-  run_precision<double>("float64", seconds, first);
+  if (!gemm_only) {
+    run_precision<float>("float32", seconds, first);
+    run_precision<double>("float64", seconds, first);
+  }
   std::printf("\n  ],\n  \"gemm_gflops_1_thread\": {");
   std::printf("\"float32_1024\": %.1f, \"float64_1024\": %.1f, ",
               gemm_rate<float>(1024, 1024, 1024, seconds),

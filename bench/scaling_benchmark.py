@@ -25,6 +25,8 @@ WORKLOADS = {
                                                         "configs/paper-fig2.ini"],
     "theory --units inf, published grid, nonadiabatic": ["theory", "--units", "inf",
                                                          "--protocols", "nonadiabatic"],
+    "theory --units inf, one adiabatic chain (D = 2, published grid)": [
+        "theory", "--units", "inf", "--protocols", "adiabatic_up", "--depths", "2"],
     "micro configs/micro-quick.ini": ["micro", "--config", "configs/micro-quick.ini"],
     "micro paper-fig3 slice: 3 depths, 1 run, 6 couplings, 2000 steps each":
         [*FIG3, "--sigma", "log:-4:1:6"],
