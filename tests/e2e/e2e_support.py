@@ -149,6 +149,21 @@ class CdlTestCase(unittest.TestCase):
                          f"cdl {subcommand} {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
         return result
 
+    def most_threads(self, subcommand, args, cwd):
+        """Runs `cdl SUBCOMMAND ARGS...` to a successful end and returns the most threads its
+        process had at once (polled in /proc)."""
+        process = start_cdl(subcommand, args, cwd)
+        most = 0
+        while process.poll() is None:
+            try:
+                most = max(most, len(os.listdir(f"/proc/{process.pid}/task")))
+            except FileNotFoundError:
+                break
+            time.sleep(0.002)
+        _, stderr = process.communicate()
+        self.assertEqual(process.returncode, 0, stderr)
+        return most
+
     def one_line(self, result):
         """The single line of stderr of a refused command (exit 2, nothing on stdout)."""
         self.assertEqual(result.returncode, 2, f"stdout: {result.stdout!r}\nstderr: {result.stderr!r}")

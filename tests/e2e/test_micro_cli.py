@@ -13,9 +13,7 @@ import configparser
 import itertools
 import os
 import re
-import subprocess
 import tempfile
-import time
 import unittest
 import warnings
 from pathlib import Path
@@ -23,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import xarray
-from e2e_support import (CDL, STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl, run_cdl,
+from e2e_support import (STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl, run_cdl,
                          snapshot, write_ini)
 
 # Summaries [depth, run, sigma]; traces [depth, run, sigma, time] (m keeps its name, the other
@@ -504,17 +502,7 @@ class MicroCliTest(CdlTestCase):
                     "log:-1:1:6", "--transient-steps", "3000", "--measure-steps", "3000",
                     "--record-every", "1000", "--units", "6", "--threads", "3", "--output",
                     os.path.join(tmp, "out.h5")])
-                process = subprocess.Popen([str(CDL), "micro", *args], cwd=tmp,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                most = 0
-                while process.poll() is None:
-                    try:
-                        most = max(most, len(os.listdir(f"/proc/{process.pid}/task")))
-                    except FileNotFoundError:
-                        break
-                    time.sleep(0.005)
-                _, stderr = process.communicate()
-                self.assertEqual(process.returncode, 0, stderr)
+                most = self.most_threads("micro", args, tmp)
                 self.assertEqual(most, expected)  # never more; and the item does share
 
     # ------------------------------------------------------------------ tasks

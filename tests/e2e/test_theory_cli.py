@@ -274,18 +274,8 @@ class TheoryCliTest(CdlTestCase):
                 single = os.path.join(tmp, "single.h5")
                 self.run_ok(args[0], [*args[1:], "--threads", "1", "--output", single], tmp)
                 out = os.path.join(tmp, "out.h5")
-                process = subprocess.Popen([str(CDL), *args, "--threads", str(threads),
-                                            "--output", out], cwd=tmp,
-                                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                most = 0
-                while process.poll() is None:
-                    try:
-                        most = max(most, len(os.listdir(f"/proc/{process.pid}/task")))
-                    except FileNotFoundError:
-                        break
-                    time.sleep(0.002)
-                _, stderr = process.communicate()
-                self.assertEqual(process.returncode, 0, stderr)
+                most = self.most_threads(args[0], [*args[1:], "--threads", str(threads),
+                                                   "--output", out], tmp)
                 self.assertLessEqual(most, most_expected)
                 if name == "one item":
                     self.assertEqual(most, 2)  # the rules do run side by side
