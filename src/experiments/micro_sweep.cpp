@@ -1,6 +1,9 @@
 #include "experiments/micro_sweep.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <future>
 #include <memory>
 
 #include "base/fixed_order_sum.hpp"
@@ -185,16 +188,41 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   r.initial_state = initial.template cast<double>().colwise().mean().transpose().array();
 
   // A property of the realization: computed once, by the protocol-0 item holding coupling 0,
-  // which is the one that writes it (io/micro_output.cpp).
-  r.all_data_accuracy = data.classes > 0 && chain.protocol == 0 && item.covers(0)
-                            ? all_data_accuracy<S>(sweep, architecture, data, initial, chain.run)
-                            : nan;
+  // which is the one that writes it (io/micro_output.cpp). It is one network's work beside
+  // the ensemble's N, so on two or more threads it trains on a thread of its own while the
+  // ensemble runs on the others, and hands its thread back when done: the threads in use stay
+  // `threads`, and neither result depends on how they are shared.
+  const bool wants_reference = data.classes > 0 && chain.protocol == 0 && item.covers(0);
+  const auto train_reference = [&] {
+    return all_data_accuracy<S>(sweep, architecture, data, initial, chain.run);
+  };
+  r.all_data_accuracy = wants_reference && threads == 1 ? train_reference() : nan;
+  std::future<double> reference;
+  if (wants_reference && threads > 1) reference = std::async(std::launch::async, train_reference);
   micro::Ensemble<S> ensemble(architecture, data, sweep.batch, graph, sweep.seed, chain.run);
-  ensemble.set_threads(threads);
   ensemble.set_scheme(sweep.scheme);
   ensemble.set_failures(sweep.failures);
   micro::Evaluator<S> evaluator(architecture, data);
-  evaluator.set_threads(threads);
+  const auto share_threads = [&](int count) {
+    ensemble.set_threads(count);
+    evaluator.set_threads(count);
+  };
+  share_threads(reference.valid() ? threads - 1 : threads);
+  // While the reference trains, the ensemble advances in short pieces (the same steps, so the
+  // same result) and takes the reference's thread back as soon as it is free.
+  constexpr long steps_per_piece = 32;
+  const auto advance = [&](long count, S tau, S gamma, S sigma) {
+    while (reference.valid() && count > 0) {
+      const long piece = std::min(count, steps_per_piece);
+      ensemble.advance(piece, tau, gamma, sigma);
+      count -= piece;
+      if (reference.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+        r.all_data_accuracy = reference.get();  // joins its thread before the ensemble grows
+        share_threads(threads);
+      }
+    }
+    ensemble.advance(count, tau, gamma, sigma);
+  };
   const std::vector<std::int64_t> steps = sweep.sample_steps();
   const int first_measured = sweep.first_measured_sample();
   const int measured = static_cast<int>(steps.size()) - first_measured;
@@ -217,7 +245,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
         abandoned = true;
         break;
       }
-      ensemble.advance(steps[k] - done, tau, gamma, sigma);
+      advance(steps[k] - done, tau, gamma, sigma);
       done = steps[k];
       finite = ensemble.parameters().allFinite();
       if (!finite) break;
@@ -270,6 +298,7 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
   };
   run_chain_points(
       protocol, sweep.sigma, item, r.status, [&](int s) { clear_point(r, s); }, restart, compute);
+  if (reference.valid()) r.all_data_accuracy = reference.get();  // the chain ended first
 }
 
 }  // namespace
