@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <map>
 #include <tuple>
 
@@ -11,6 +12,7 @@
 #include "coupling/graph.hpp"
 #include "experiments/micro_sweep.hpp"
 #include "micro/ensemble.hpp"
+#include "micro/first_layer.hpp"
 #include "micro/network.hpp"
 #include "micro/observables.hpp"
 #include "micro/task.hpp"
@@ -32,32 +34,73 @@ TEST_CASE(
   for (const Activation activation : {Activation::linear, Activation::relu, Activation::tanh})
     for (const bool bias : {false, true})
       for (const LossKind loss : {LossKind::mse, LossKind::xent})
-        for (const int depth : {0, 1, 2}) {
-          const Architecture net{3, 4, 5, depth, activation, bias};
-          const Eigen::Index count = net.parameter_count();
-          const Mat theta = 0.7 * random_matrix(count, 1, 1);
-          const Mat inputs = random_matrix(3, 6, 2);
-          const Mat targets = random_matrix(4, 6, 3);
-          const std::vector<int> labels{0, 3, 1, 2, 2, 0};
-          const micro::Batch<double> batch{inputs, targets, labels.data()};
-          micro::NetworkWorkspace<double> network(net);
-          Mat gradient(count, 1);
-          network.loss_and_gradient(theta.data(), batch, loss, gradient.data());
-          double worst = 0;
-          for (Eigen::Index p = 0; p < count; ++p) {
-            const double h = 1e-6;
-            Mat plus = theta, minus = theta;
-            plus(p) += h;
-            minus(p) -= h;
-            const double numeric = (network.forward(plus.data(), batch, loss) -
-                                    network.forward(minus.data(), batch, loss)) /
-                                   (2 * h);
-            worst = std::max(worst, std::abs(numeric - gradient(p)) / (1e-6 + std::abs(numeric)));
+        for (const int depth : {0, 1, 2})
+          for (const int input : {3, 37}) {  // 37: whole packets of inputs and a remainder
+            const Architecture net{input, 4, 5, depth, activation, bias};
+            const Eigen::Index count = net.parameter_count();
+            const Mat theta = 0.7 * random_matrix(count, 1, 1);
+            // Scaled so that pre-activations, and so the finite differences' rounding, do not
+            // grow with the number of inputs.
+            const Mat inputs = std::sqrt(3.0 / input) * random_matrix(input, 6, 2);
+            const Mat targets = random_matrix(4, 6, 3);
+            const std::vector<int> labels{0, 3, 1, 2, 2, 0};
+            const micro::Batch<double> batch{inputs, targets, labels.data()};
+            micro::NetworkWorkspace<double> network(net);
+            Mat gradient(count, 1);
+            network.loss_and_gradient(theta.data(), batch, loss, gradient.data());
+            double worst = 0;
+            for (Eigen::Index p = 0; p < count; ++p) {
+              const double h = 1e-6;
+              Mat plus = theta, minus = theta;
+              plus(p) += h;
+              minus(p) -= h;
+              const double numeric = (network.forward(plus.data(), batch, loss) -
+                                      network.forward(minus.data(), batch, loss)) /
+                                     (2 * h);
+              worst = std::max(worst, std::abs(numeric - gradient(p)) / (1e-6 + std::abs(numeric)));
+            }
+            INFO(micro::name(activation) << " bias " << bias << " " << micro::name(loss) << " D "
+                                         << depth << " inputs " << input);
+            CHECK(worst < 1e-5);
           }
-          INFO(micro::name(activation)
-               << " bias " << bias << " " << micro::name(loss) << " D " << depth);
-          CHECK(worst < 1e-5);
-        }
+}
+
+// The first layer's register-blocked products against a plain double-precision sum, on shapes
+// that leave every kind of edge (partial packets, partial blocks of samples and of outputs)
+// and on operands whose columns are not contiguous with each other.
+template <class S>
+void check_first_layer_products() {
+  using Matrix = micro::Matrix<S>;
+  for (const Eigen::Index fan_in : {1, 7, 16, 17, 40, 100})
+    for (const Eigen::Index batch : {1, 3, 4, 9, 32})
+      for (const Eigen::Index fan_out : {1, 4, 5, 6, 11, 20}) {
+        const Mat x_store = random_matrix(fan_in + 3, batch, 1);
+        const Mat w_store = random_matrix(fan_in + 2, fan_out, 2);
+        const Mat delta_double = random_matrix(batch, fan_out, 3);
+        const Matrix x_all = x_store.cast<S>(), w_all = w_store.cast<S>();
+        const Matrix delta = delta_double.cast<S>();
+        const Eigen::Ref<const Matrix> x = x_all.topRows(fan_in);  // column stride fan_in + 3
+        const Eigen::Ref<const Matrix> w = w_all.topRows(fan_in);
+        Matrix z(batch, fan_out), g_all(fan_in + 1, fan_out);
+        Eigen::Ref<Matrix> g = g_all.topRows(fan_in);
+        micro::first_layer::forward<S>(x, w, z);
+        micro::first_layer::gradient<S>(x, delta, g);
+        const Mat xd = x.template cast<double>(), wd = w.template cast<double>();
+        const Mat dd = delta.template cast<double>();
+        // Rounding of a sum of n products: at most n ε Σ|terms|.
+        const double eps = std::numeric_limits<S>::epsilon();
+        const Mat z_bound = (fan_in + 1) * eps * (xd.cwiseAbs().transpose() * wd.cwiseAbs());
+        const Mat g_bound = (batch + 1) * eps * (xd.cwiseAbs() * dd.cwiseAbs());
+        INFO("fan_in " << fan_in << " batch " << batch << " fan_out " << fan_out);
+        CHECK(((z.template cast<double>() - xd.transpose() * wd).cwiseAbs() - z_bound).maxCoeff() <=
+              0);
+        CHECK(((g.template cast<double>() - xd * dd).cwiseAbs() - g_bound).maxCoeff() <= 0);
+      }
+}
+
+TEST_CASE("the first layer's products are the matrix products for every shape edge") {
+  check_first_layer_products<float>();
+  check_first_layer_products<double>();
 }
 
 TEST_CASE("the effective task with balanced weights is forward Euler on the effective dynamics") {

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "micro/first_layer.hpp"
+
 namespace cdl::micro {
 
 std::string name(Activation activation) {
@@ -84,9 +86,9 @@ void multiply_by_derivative(Activation activation, const Matrix<S>& z, const Mat
 }  // namespace
 
 // Batch-major layout: activations hold one sample per row (B × width) and each layer stores
-// Wᵀ (fan_in × fan_out, column-major), so that the dominant products, Xᵀ·W₁ᵀ forward and X·δ
-// for the first layer's gradient, run in the orientation where Eigen's kernels are fastest
-// (bench/RESULTS.md).
+// Wᵀ (fan_in × fan_out, column-major). The dominant products, Xᵀ·W₁ᵀ forward and X·δ for the
+// first layer's gradient, read the batch and W₁ᵀ along their columns without repacking
+// (micro/first_layer.hpp); the small later layers use Eigen's products.
 template <class S>
 void NetworkWorkspace<S>::propagate(const S* theta, const Eigen::Ref<const Matrix<S>>& inputs) {
   const Architecture& net = architecture_;
@@ -95,10 +97,16 @@ void NetworkWorkspace<S>::propagate(const S* theta, const Eigen::Ref<const Matri
     const Eigen::Map<const Matrix<S>> w_t(theta + net.weight_offset(l), net.fan_in(l),
                                           net.fan_out(l));
     Matrix<S>& z = pre_activation_[l];
-    if (l == 0)
-      z.noalias() = inputs.transpose() * w_t;
-    else
+    if (l == 0 && first_layer::aligned(w_t.data())) {
+      first_layer::forward<S>(inputs, w_t, z);
+    } else if (l == 0) {
+      // A unit's θ starts wherever its column does; loads that straddle cache lines would
+      // cost the product a third of its speed, a copy a tenth.
+      first_weights_ = w_t;
+      first_layer::forward<S>(inputs, first_weights_, z);
+    } else {
       z.noalias() = activation_[l - 1] * w_t;
+    }
     if (net.bias)
       z.rowwise() += Eigen::Map<const RowVector<S>>(theta + net.bias_offset(l), net.fan_out(l));
     if (l < net.depth) activate<S>(net.activation, z, activation_[l]);
@@ -149,7 +157,7 @@ S NetworkWorkspace<S>::loss_and_gradient(const S* theta, const Batch<S>& batch, 
     const Matrix<S>& delta = delta_[l];
     Eigen::Map<Matrix<S>> grad_w_t(gradient + net.weight_offset(l), net.fan_in(l), net.fan_out(l));
     if (l == 0)
-      grad_w_t.noalias() = batch.inputs * delta;
+      first_layer::gradient<S>(batch.inputs, delta, grad_w_t);
     else
       grad_w_t.noalias() = activation_[l - 1].transpose() * delta;
     if (net.bias)

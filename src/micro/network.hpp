@@ -77,6 +77,7 @@ class NetworkWorkspace {
   std::vector<Matrix<S>> activation_;      // a_l = a(Z_l), l = 1..D
   std::vector<Matrix<S>> delta_;           // ∂(mean loss)/∂Z_l during backpropagation
   Vector<S> sample_scratch_;               // one value per sample
+  Matrix<S> first_weights_;  // W₁ᵀ copied to aligned memory when θ's copy is not aligned
 };
 
 }  // namespace cdl::micro
