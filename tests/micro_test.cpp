@@ -35,7 +35,8 @@ TEST_CASE(
     for (const bool bias : {false, true})
       for (const LossKind loss : {LossKind::mse, LossKind::xent})
         for (const int depth : {0, 1, 2})
-          for (const int input : {3, 37}) {  // 37: whole packets of inputs and a remainder
+          // 263 takes the first layer's own loops (micro/first_layer.hpp) with a remainder.
+          for (const int input : {3, 263}) {
             const Architecture net{input, 4, 5, depth, activation, bias};
             const Eigen::Index count = net.parameter_count();
             const Mat theta = 0.7 * random_matrix(count, 1, 1);
@@ -48,7 +49,9 @@ TEST_CASE(
             micro::NetworkWorkspace<double> network(net);
             Mat gradient(count, 1);
             network.loss_and_gradient(theta.data(), batch, loss, gradient.data());
-            double worst = 0;
+            // The worst difference against the largest component: with hundreds of inputs
+            // some components are small enough for the differences' rounding to dominate them.
+            double worst = 0, largest = 0;
             for (Eigen::Index p = 0; p < count; ++p) {
               const double h = 1e-6;
               Mat plus = theta, minus = theta;
@@ -57,11 +60,13 @@ TEST_CASE(
               const double numeric = (network.forward(plus.data(), batch, loss) -
                                       network.forward(minus.data(), batch, loss)) /
                                      (2 * h);
-              worst = std::max(worst, std::abs(numeric - gradient(p)) / (1e-6 + std::abs(numeric)));
+              worst = std::max(worst, std::abs(numeric - gradient(p)));
+              largest = std::max(largest, std::abs(numeric));
             }
+            worst /= largest;
             INFO(micro::name(activation) << " bias " << bias << " " << micro::name(loss) << " D "
                                          << depth << " inputs " << input);
-            CHECK(worst < 1e-5);
+            CHECK(worst < 1e-7);
           }
 }
 
@@ -71,7 +76,7 @@ TEST_CASE(
 template <class S>
 void check_first_layer_products() {
   using Matrix = micro::Matrix<S>;
-  for (const Eigen::Index fan_in : {1, 7, 16, 17, 40, 100})
+  for (const Eigen::Index fan_in : {1, 7, 16, 17, 40, 100, 300})
     for (const Eigen::Index batch : {1, 3, 4, 9, 32})
       for (const Eigen::Index fan_out : {1, 4, 5, 6, 11, 20}) {
         const Mat x_store = random_matrix(fan_in + 3, batch, 1);

@@ -8,9 +8,9 @@
 // column-major, δ and Z are B × fan_out column-major. Both products read X along its
 // contiguous columns, so they need no repacking of their operands: Eigen's general product
 // spends a fifth of its time packing them at these shapes, and these register-blocked loops
-// run 1.3–1.5× faster than it (bench/RESULTS.md). They use Eigen's packet primitives, so
-// they vectorise on whatever SIMD Eigen targets. The order of every sum is fixed by the
-// shapes alone.
+// run 1.3–1.5× faster than it from a few hundred inputs (bench/RESULTS.md). They use Eigen's
+// packet primitives, so they vectorise on whatever SIMD Eigen targets. The order of every sum
+// is fixed by the shapes alone.
 #pragma once
 
 #include <Eigen/Core>
@@ -57,17 +57,16 @@ inline void keep_in_register(P& packet) {
 }
 
 // Z(b, j) for Samples samples from x and Outputs columns from w: one dot product of length
-// `fan_in` each, held in packets and reduced at the end.
+// `length` (a whole number of packets) each, held in packets and reduced at the end.
 template <class S, int Samples, int Outputs>
 inline void forward_block(const S* x, Eigen::Index ldx, const S* w, Eigen::Index ldw,
-                          Eigen::Index fan_in, S* z, Eigen::Index ldz) {
+                          Eigen::Index length, S* z, Eigen::Index ldz) {
   using namespace Eigen::internal;
   constexpr int size = packet_size<S>;
   Packet<S> sum[Samples][Outputs];
   for (int b = 0; b < Samples; ++b)
     for (int j = 0; j < Outputs; ++j) sum[b][j] = pset1<Packet<S>>(S(0));
-  Eigen::Index k = 0;
-  for (; k + size <= fan_in; k += size) {
+  for (Eigen::Index k = 0; k < length; k += size) {
     Packet<S> weight[Outputs];
     for (int j = 0; j < Outputs; ++j) {
       weight[j] = ploadu<Packet<S>>(w + j * ldw + k);
@@ -79,11 +78,20 @@ inline void forward_block(const S* x, Eigen::Index ldx, const S* w, Eigen::Index
     }
   }
   for (int b = 0; b < Samples; ++b)
-    for (int j = 0; j < Outputs; ++j) {
-      S total = horizontal_sum<S>(sum[b][j]);
-      for (Eigen::Index t = k; t < fan_in; ++t) total += x[b * ldx + t] * w[j * ldw + t];
-      z[j * ldz + b] = total;
-    }
+    for (int j = 0; j < Outputs; ++j) z[j * ldz + b] = horizontal_sum<S>(sum[b][j]);
+}
+
+// A band of Samples samples across every output column: whole blocks, then one column at a
+// time.
+template <class S, int Samples>
+inline void forward_band(const S* x, Eigen::Index ldx, const S* w, Eigen::Index ldw,
+                         Eigen::Index length, Eigen::Index outputs, S* z, Eigen::Index ldz) {
+  constexpr int cols = forward_outputs;
+  Eigen::Index j = 0;
+  for (; j + cols <= outputs; j += cols)
+    forward_block<S, Samples, cols>(x, ldx, w + j * ldw, ldw, length, z + j * ldz, ldz);
+  for (; j < outputs; ++j)
+    forward_block<S, Samples, 1>(x, ldx, w + j * ldw, ldw, length, z + j * ldz, ldz);
 }
 
 // G(k .. k + Packets·size, j) for Outputs columns: a sum over the batch of input packets
@@ -108,19 +116,6 @@ inline void gradient_block(const S* x, Eigen::Index ldx, Eigen::Index batch, con
     for (int j = 0; j < Outputs; ++j) pstoreu(g + j * ldg + p * size, sum[p][j]);
 }
 
-// The rows k of G that do not fill a packet, one at a time in batch order.
-template <class S>
-inline void gradient_rows(const S* x, Eigen::Index ldx, Eigen::Index batch, const S* delta,
-                          Eigen::Index ldd, Eigen::Index first, Eigen::Index end,
-                          Eigen::Index outputs, S* g, Eigen::Index ldg) {
-  for (Eigen::Index j = 0; j < outputs; ++j)
-    for (Eigen::Index k = first; k < end; ++k) {
-      S total = 0;
-      for (Eigen::Index b = 0; b < batch; ++b) total += x[b * ldx + k] * delta[j * ldd + b];
-      g[j * ldg + k] = total;
-    }
-}
-
 }  // namespace detail
 
 // Whether packets load from `p` without straddling cache lines.
@@ -129,35 +124,34 @@ bool aligned(const S* p) {
   return reinterpret_cast<std::uintptr_t>(p) % sizeof(detail::Packet<S>) == 0;
 }
 
+// Whether the loops pay: from a few hundred inputs (images), where the products are large
+// enough for Eigen's packing to cost and the dot products long against their reduction
+// (bench/RESULTS.md: at 20–200 inputs Eigen's product is as fast or faster).
+inline bool pays(Eigen::Index fan_in) { return fan_in >= 256; }
+
 // z = xᵀ w.  x: fan_in × B, w: fan_in × fan_out, z: B × fan_out (resized by the caller).
+// The inputs past the last whole packet are added by Eigen's product.
 template <class S, class X, class W, class Z>
 void forward(const X& x, const W& w, Z& z) {
   using namespace detail;
-  constexpr int rows = forward_samples, cols = forward_outputs;
+  constexpr int rows = forward_samples;
   const Eigen::Index fan_in = x.rows(), batch = x.cols(), outputs = w.cols();
+  const Eigen::Index length = fan_in - fan_in % packet_size<S>;
   const S* xp = x.data();
   const S* wp = w.data();
   S* zp = z.data();
   const Eigen::Index ldx = x.outerStride(), ldw = w.outerStride(), ldz = z.outerStride();
-  for (Eigen::Index j = 0; j < outputs; j += cols) {
-    const bool whole_cols = j + cols <= outputs;
-    for (Eigen::Index b = 0; b < batch; b += rows) {
-      const S* xb = xp + b * ldx;
-      S* zb = zp + j * ldz + b;
-      if (whole_cols && b + rows <= batch) {
-        forward_block<S, rows, cols>(xb, ldx, wp + j * ldw, ldw, fan_in, zb, ldz);
-        continue;
-      }
-      // The edges: one sample by one column.
-      for (Eigen::Index bb = 0; bb < std::min<Eigen::Index>(rows, batch - b); ++bb)
-        for (Eigen::Index jj = 0; jj < std::min<Eigen::Index>(cols, outputs - j); ++jj)
-          forward_block<S, 1, 1>(xb + bb * ldx, ldx, wp + (j + jj) * ldw, ldw, fan_in,
-                                 zb + jj * ldz + bb, ldz);
-    }
-  }
+  Eigen::Index b = 0;
+  for (; b + rows <= batch; b += rows)
+    forward_band<S, rows>(xp + b * ldx, ldx, wp, ldw, length, outputs, zp + b, ldz);
+  for (; b < batch; ++b)
+    forward_band<S, 1>(xp + b * ldx, ldx, wp, ldw, length, outputs, zp + b, ldz);
+  if (length < fan_in)
+    z.noalias() += x.bottomRows(fan_in - length).transpose() * w.bottomRows(fan_in - length);
 }
 
-// g = x δ.  x: fan_in × B, δ: B × fan_out, g: fan_in × fan_out.
+// g = x δ.  x: fan_in × B, δ: B × fan_out, g: fan_in × fan_out. The rows past the last whole
+// packet are Eigen's product.
 template <class S, class X, class D, class G>
 void gradient(const X& x, const D& delta, G& g) {
   using namespace detail;
@@ -183,7 +177,7 @@ void gradient(const X& x, const D& delta, G& g) {
     for (; j < outputs; ++j)
       gradient_block<S, 1, 1>(xp + k, ldx, batch, dp + j * ldd, ldd, gp + j * ldg + k, ldg);
   }
-  gradient_rows(xp, ldx, batch, dp, ldd, k, fan_in, outputs, gp, ldg);
+  if (k < fan_in) g.bottomRows(fan_in - k).noalias() = x.bottomRows(fan_in - k) * delta;
 }
 
 }  // namespace cdl::micro::first_layer

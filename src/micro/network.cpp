@@ -97,13 +97,16 @@ void NetworkWorkspace<S>::propagate(const S* theta, const Eigen::Ref<const Matri
     const Eigen::Map<const Matrix<S>> w_t(theta + net.weight_offset(l), net.fan_in(l),
                                           net.fan_out(l));
     Matrix<S>& z = pre_activation_[l];
-    if (l == 0 && first_layer::aligned(w_t.data())) {
+    const bool first = l == 0 && first_layer::pays(net.input);
+    if (first && first_layer::aligned(w_t.data())) {
       first_layer::forward<S>(inputs, w_t, z);
-    } else if (l == 0) {
+    } else if (first) {
       // A unit's θ starts wherever its column does; loads that straddle cache lines would
       // cost the product a third of its speed, a copy a tenth.
       first_weights_ = w_t;
       first_layer::forward<S>(inputs, first_weights_, z);
+    } else if (l == 0) {
+      z.noalias() = inputs.transpose() * w_t;
     } else {
       z.noalias() = activation_[l - 1] * w_t;
     }
@@ -156,8 +159,10 @@ S NetworkWorkspace<S>::loss_and_gradient(const S* theta, const Batch<S>& batch, 
   for (int l = net.layers() - 1; l >= 0; --l) {
     const Matrix<S>& delta = delta_[l];
     Eigen::Map<Matrix<S>> grad_w_t(gradient + net.weight_offset(l), net.fan_in(l), net.fan_out(l));
-    if (l == 0)
+    if (l == 0 && first_layer::pays(net.input))
       first_layer::gradient<S>(batch.inputs, delta, grad_w_t);
+    else if (l == 0)
+      grad_w_t.noalias() = batch.inputs * delta;
     else
       grad_w_t.noalias() = activation_[l - 1].transpose() * delta;
     if (net.bias)
