@@ -6,9 +6,11 @@
 // step, one ensemble whose units two threads share (a single chain or point), and this
 // machine's Eigen matrix-multiply rate for comparison.
 //
-// usage: cdl_micro_bench [seconds per case, default 2] [gemm]
+// usage: cdl_micro_bench [seconds per case, default 2] [gemm | layer]
 //   gemm: only the matrix-multiply rates (bench/cli_step_benchmark.py compares `cdl micro`
 //   itself against them).
+//   layer: the first layer's two products by Eigen and by micro/first_layer.hpp, for
+//   20 to 3 072 inputs.
 #include <omp.h>
 
 #include <chrono>
@@ -20,6 +22,7 @@
 #include "base/random.hpp"
 #include "coupling/graph.hpp"
 #include "micro/ensemble.hpp"
+#include "micro/first_layer.hpp"
 #include "micro/task.hpp"
 
 using namespace cdl;
@@ -101,6 +104,40 @@ double gemm_rate(int m, int k, int n, double seconds) {
   return 2.0 * m * k * n * static_cast<double>(repeats) / elapsed / 1e9;
 }
 
+// The first layer's products (forward Xᵀ·W₁ᵀ and weight gradient X·δ, batch 32, width 20) by
+// Eigen's general product and by micro/first_layer.hpp, in GFLOP/s: {eigen, loops} for each.
+template <class S>
+void first_layer_rates(Eigen::Index fan_in, double seconds, bool& first) {
+  const micro::Matrix<S> x = micro::Matrix<S>::Random(fan_in, batch);
+  const micro::Matrix<S> w = micro::Matrix<S>::Random(fan_in, width);
+  const micro::Matrix<S> delta = micro::Matrix<S>::Random(batch, width);
+  micro::Matrix<S> z(batch, width), g(fan_in, width);
+  const auto rate = [&](auto product) {
+    product();
+    long repeats = 0;
+    const auto start = Clock::now();
+    double elapsed = 0;
+    while (elapsed < seconds) {
+      product();
+      ++repeats;
+      elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    return 2.0 * static_cast<double>(fan_in) * batch * width * static_cast<double>(repeats) /
+           elapsed / 1e9;
+  };
+  const double forward_eigen = rate([&] { z.noalias() = x.transpose() * w; });
+  const double forward_loops = rate([&] { micro::first_layer::forward<S>(x, w, z); });
+  const double gradient_eigen = rate([&] { g.noalias() = x * delta; });
+  const double gradient_loops = rate([&] { micro::first_layer::gradient<S>(x, delta, g); });
+  if (z(0, 0) == S(12345) || g(0, 0) == S(12345)) std::printf(" ");  // keep the products alive
+  std::printf(
+      "%s\n    {\"precision\": \"%s\", \"inputs\": %ld, \"forward\": [%.1f, %.1f], "
+      "\"gradient\": [%.1f, %.1f]}",
+      first ? "" : ",", sizeof(S) == 4 ? "float32" : "float64", static_cast<long>(fan_in),
+      forward_eigen, forward_loops, gradient_eigen, gradient_loops);
+  first = false;
+}
+
 template <class S>
 void run_precision(const char* name, double seconds, bool& first) {
   const micro::TaskData<S> data = mnist_shaped<S>();
@@ -125,7 +162,18 @@ void run_precision(const char* name, double seconds, bool& first) {
 
 int main(int argc, char** argv) {
   const double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
-  const bool gemm_only = argc > 2 && std::string(argv[2]) == "gemm";
+  const std::string mode = argc > 2 ? argv[2] : "";
+  if (mode == "layer") {
+    std::printf("{\n  \"first_layer_gflops_eigen_and_loops\": [");
+    bool first = true;
+    for (const Eigen::Index fan_in : {20, 100, 256, 784, 3072}) {
+      first_layer_rates<float>(fan_in, seconds, first);
+      first_layer_rates<double>(fan_in, seconds, first);
+    }
+    std::printf("\n  ]\n}\n");
+    return 0;
+  }
+  const bool gemm_only = mode == "gemm";
   std::printf("{\n  \"steps\": [");
   bool first = true;
   if (!gemm_only) {
