@@ -116,6 +116,19 @@ inline void gradient_block(const S* x, Eigen::Index ldx, Eigen::Index batch, con
     for (int j = 0; j < Outputs; ++j) pstoreu(g + j * ldg + p * size, sum[p][j]);
 }
 
+// Rows k .. k + Packets·size of G across every output column: whole blocks, then one column
+// at a time.
+template <class S, int Packets>
+inline void gradient_band(const S* x, Eigen::Index ldx, Eigen::Index batch, const S* delta,
+                          Eigen::Index ldd, Eigen::Index outputs, S* g, Eigen::Index ldg) {
+  constexpr int cols = gradient_outputs;
+  Eigen::Index j = 0;
+  for (; j + cols <= outputs; j += cols)
+    gradient_block<S, Packets, cols>(x, ldx, batch, delta + j * ldd, ldd, g + j * ldg, ldg);
+  for (; j < outputs; ++j)
+    gradient_block<S, Packets, 1>(x, ldx, batch, delta + j * ldd, ldd, g + j * ldg, ldg);
+}
+
 }  // namespace detail
 
 // Whether packets load from `p` without straddling cache lines.
@@ -155,28 +168,17 @@ void forward(const X& x, const W& w, Z& z) {
 template <class S, class X, class D, class G>
 void gradient(const X& x, const D& delta, G& g) {
   using namespace detail;
-  constexpr int size = packet_size<S>, packets = gradient_packets, cols = gradient_outputs;
+  constexpr int size = packet_size<S>, packets = gradient_packets;
   const Eigen::Index fan_in = x.rows(), batch = x.cols(), outputs = delta.cols();
   const S* xp = x.data();
   const S* dp = delta.data();
   S* gp = g.data();
   const Eigen::Index ldx = x.outerStride(), ldd = delta.outerStride(), ldg = g.outerStride();
   Eigen::Index k = 0;
-  for (; k + packets * size <= fan_in; k += packets * size) {
-    Eigen::Index j = 0;
-    for (; j + cols <= outputs; j += cols)
-      gradient_block<S, packets, cols>(xp + k, ldx, batch, dp + j * ldd, ldd, gp + j * ldg + k,
-                                       ldg);
-    for (; j < outputs; ++j)
-      gradient_block<S, packets, 1>(xp + k, ldx, batch, dp + j * ldd, ldd, gp + j * ldg + k, ldg);
-  }
-  for (; k + size <= fan_in; k += size) {
-    Eigen::Index j = 0;
-    for (; j + cols <= outputs; j += cols)
-      gradient_block<S, 1, cols>(xp + k, ldx, batch, dp + j * ldd, ldd, gp + j * ldg + k, ldg);
-    for (; j < outputs; ++j)
-      gradient_block<S, 1, 1>(xp + k, ldx, batch, dp + j * ldd, ldd, gp + j * ldg + k, ldg);
-  }
+  for (; k + packets * size <= fan_in; k += packets * size)
+    gradient_band<S, packets>(xp + k, ldx, batch, dp, ldd, outputs, gp + k, ldg);
+  for (; k + size <= fan_in; k += size)
+    gradient_band<S, 1>(xp + k, ldx, batch, dp, ldd, outputs, gp + k, ldg);
   if (k < fan_in) g.bottomRows(fan_in - k).noalias() = x.bottomRows(fan_in - k) * delta;
 }
 
