@@ -10,6 +10,7 @@
 #include "experiments/micro_sweep.hpp"
 #include "experiments/theory_sweep.hpp"
 #include "micro/task.hpp"
+#include "micro_support.hpp"
 
 using namespace cdl;
 using experiments::MicroChainResult;
@@ -164,22 +165,8 @@ TEST_CASE("relaxation_time at D = 0 is the closed-form relaxation of the mean fi
 }
 
 TEST_CASE("a micro horizon equals a run of that many steps, bit for bit") {
-  MicroSweep sweep;
-  sweep.runs = 1;
+  MicroSweep sweep = test::tiny_micro_sweep();
   sweep.depths = {1};
-  sweep.sigma = sweep::parse_sigma_grid("0,0.3,3", "sigma");
-  sweep.protocols = {sweep::Protocol::nonadiabatic};
-  sweep.transient_steps = 40;
-  sweep.measure_steps = 40;
-  sweep.record_every = 20;
-  sweep.batch = 8;
-  sweep.learning_rate = 0.05;
-  sweep.task.units = 6;
-  sweep.task.data = micro::parse_data("synthetic:5:3", "data");
-  sweep.task.train_size = 20;
-  sweep.task.test_size = 10;
-  sweep.architecture = {5, 3, 7, 0, micro::Activation::relu, true};
-  sweep.initial_state = distribution("uniform:-1.7:2.3");
   sweep.horizon_samples = {2, 4};  // steps 40 and 80
   const auto run = [](const MicroSweep& s) {
     MicroChainResult result;

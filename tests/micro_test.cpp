@@ -142,27 +142,18 @@ TEST_CASE("the effective task with balanced weights is forward Euler on the effe
 
 TEST_CASE(
     "the effective task converges to the adaptive effective-theory trajectory at first order") {
-  const int units = 10;
-  const micro::TaskSpec spec = effective_spec(units);
-  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
-  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
-  const auto graph = coupling::CouplingGraph::complete(units);
+  const test::EffectiveBridge bridge;
+  const auto graph = coupling::CouplingGraph::complete(bridge.units);
   const double gamma = 0.001, sigma = 1.5, t_end = 2.0;
-  const int depth = 2;
-  const Architecture net{1, 1, 1, depth, Activation::linear, false};
-  const Mat initial = micro::initial_parameters<double>(
-      net, units, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
-
-  const Eigen::ArrayXd exact = test::effective_theory_at(depth, gamma, sigma, data.disorder, graph,
-                                                         initial.row(0).transpose().array(), t_end);
+  const Eigen::ArrayXd exact = bridge.theory_at(gamma, sigma, graph, t_end);
 
   std::vector<double> errors;
   for (const int steps : {1000, 2000, 4000, 8000}) {
-    micro::Ensemble<double> ensemble(net, data, 0, graph, spec.seed, 0);
-    ensemble.parameters() = initial;
+    micro::Ensemble<double> ensemble(bridge.net, bridge.data, 0, graph, bridge.spec.seed, 0);
+    ensemble.parameters() = bridge.initial;
     const double tau = t_end / steps;
     for (int k = 0; k < steps; ++k) ensemble.step(tau, gamma, sigma);
-    errors.push_back((ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff());
+    errors.push_back(bridge.error(ensemble.parameters(), exact));
   }
   for (std::size_t k = 0; k + 1 < errors.size(); ++k) {
     INFO("error " << errors[k] << " then " << errors[k + 1]);
@@ -232,22 +223,10 @@ TEST_CASE("the rank-one R^2 of a cross-accuracy matrix") {
 }
 
 TEST_CASE("cdl micro sweeps are bit-identical for any thread count") {
-  experiments::MicroSweep sweep;
+  experiments::MicroSweep sweep = test::tiny_micro_sweep();
   sweep.runs = 2;
   sweep.depths = {0, 2};
-  sweep.sigma = sweep::parse_sigma_grid("0,0.3,3", "sigma");
   sweep.protocols = {sweep::Protocol::nonadiabatic, sweep::Protocol::adiabatic_up};
-  sweep.transient_steps = 40;
-  sweep.measure_steps = 40;
-  sweep.record_every = 20;
-  sweep.batch = 8;
-  sweep.learning_rate = 0.05;
-  sweep.task.units = 6;
-  sweep.task.data = micro::parse_data("synthetic:5:3", "data");
-  sweep.task.train_size = 20;
-  sweep.task.test_size = 10;
-  sweep.architecture = {5, 3, 7, 0, Activation::relu, true};
-  sweep.initial_state = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
   using Key = std::tuple<int, int, int>;
   const auto collect = [&](int threads) {
     std::map<Key, experiments::MicroChainResult> results;

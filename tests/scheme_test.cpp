@@ -220,24 +220,16 @@ TEST_CASE("small tau: fedavg and gossip approach the effective theory with the s
   // against the adaptive solution of docs/physics.md §2 at t = 2. fedavg:K with Kτσ < 1 is a
   // Lie splitting of the same flow (local steps, then the coupling's K steps at once): first
   // order. gossip's expected pull is diffusion's; its randomness averages out as τ → 0.
-  const int n = 10;
-  const micro::TaskSpec spec = test::effective_spec(n);
-  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
-  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
-  const auto graph = coupling::CouplingGraph::complete(n);
+  const test::EffectiveBridge bridge;
+  const auto graph = coupling::CouplingGraph::complete(bridge.units);
   const double gamma = 0.001, sigma = 1.5, t_end = 2.0;
-  const int depth = 2;
-  const Architecture deep_linear{1, 1, 1, depth, Activation::linear, false};
-  const Mat initial = micro::initial_parameters<double>(
-      deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
-  const Eigen::ArrayXd exact = test::effective_theory_at(depth, gamma, sigma, data.disorder, graph,
-                                                         initial.row(0).transpose().array(), t_end);
+  const Eigen::ArrayXd exact = bridge.theory_at(gamma, sigma, graph, t_end);
   const auto error = [&](const std::string& scheme, int steps) {
-    micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
+    micro::Ensemble<double> ensemble(bridge.net, bridge.data, 0, graph, bridge.spec.seed, 0);
     ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
-    ensemble.set_parameters(initial);
+    ensemble.set_parameters(bridge.initial);
     ensemble.advance(steps, t_end / steps, gamma, sigma);
-    return (ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff();
+    return bridge.error(ensemble.parameters(), exact);
   };
   std::vector<double> fedavg, gossip;
   for (const int steps : {1000, 2000, 4000, 8000}) {
@@ -258,26 +250,19 @@ TEST_CASE("small tau: fedavg and gossip approach the effective theory with the s
 TEST_CASE("small tau: dsgd on a ring approaches the theory on that ring with sigma N/(d+1)") {
   // Metropolis–Hastings weights on a d-regular graph are 1/(d + 1) per edge, diffusion's are
   // σ/N: dsgd at σ is diffusion at σN/(d + 1), which cdl theory integrates on the same graph.
-  const int n = 10;
-  const micro::TaskSpec spec = test::effective_spec(n);
-  const micro::TaskData<double> data = micro::make_task_data<double>(spec, 0, nullptr);
-  const auto init = base::parse_distribution("uniform:-1.7:2.3", "init", {"uniform"});
+  const test::EffectiveBridge bridge;
+  const int n = bridge.units;
   const auto graph =
       coupling::CouplingGraph::draw(coupling::parse_topology("ring:4", "topology"), n, 5);
   const double gamma = 0.001, sigma = 0.8, t_end = 2.0;
-  const Architecture deep_linear{1, 1, 1, 2, Activation::linear, false};
-  const Mat initial = micro::initial_parameters<double>(
-      deep_linear, n, micro::WeightInit{micro::WeightInit::Kind::balanced, 0}, init, spec.seed, 0);
-  const Eigen::ArrayXd exact =
-      test::effective_theory_at(2, gamma, sigma * n / (4 + 1), data.disorder, graph,
-                                initial.row(0).transpose().array(), t_end);
+  const Eigen::ArrayXd exact = bridge.theory_at(gamma, sigma * n / (4 + 1), graph, t_end);
   std::vector<double> errors;
   for (const int steps : {1000, 2000, 4000}) {
-    micro::Ensemble<double> ensemble(deep_linear, data, 0, graph, spec.seed, 0);
+    micro::Ensemble<double> ensemble(bridge.net, bridge.data, 0, graph, bridge.spec.seed, 0);
     ensemble.set_scheme(micro::parse_scheme("dsgd", "scheme"));
-    ensemble.set_parameters(initial);
+    ensemble.set_parameters(bridge.initial);
     ensemble.advance(steps, t_end / steps, gamma, sigma);
-    errors.push_back((ensemble.parameters().row(0).transpose().array() - exact).abs().maxCoeff());
+    errors.push_back(bridge.error(ensemble.parameters(), exact));
   }
   for (std::size_t k = 0; k + 1 < errors.size(); ++k) {
     INFO("error " << errors[k] << " then " << errors[k + 1]);
