@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 packages=(cmake make g++ pkg-config libeigen3-dev libhdf5-dev zlib1g-dev libboost-program-options-dev catch2
           python3 python3-numpy python3-h5py python3-xarray python3-h5netcdf
           python3-matplotlib jupyter-nbconvert python3-nbconvert python3-nbformat python3-ipykernel)
+# The array-job test runs a private single-node SLURM cluster (tests/e2e/slurm_cluster.py).
+[ "${1:-run}" != test ] || packages+=(slurmctld slurmd slurm-client munge)
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -13,6 +13,7 @@
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
+#include "cpu_guard.hpp"
 #include "h5/hdf5.hpp"
 #include "sweep/driver.hpp"
 
@@ -55,6 +56,7 @@ int main(int argc, char** argv) {
   const std::string& subcommand = words[0];
   if (subcommand == "--version") {
     std::cout << "cdl " << CDL_VERSION << "\n";
+    std::cout << "built for: " << cdl::sim::built_for() << "\n";
     return 0;
   }
   if (subcommand == "--help" || subcommand == "-h") {

@@ -392,7 +392,7 @@ void print_dry_run(const experiments::MicroSweep& sweep, int threads) {
 void print_summary(const std::string& path, const experiments::MicroSweep& sweep) {
   const bool classes = sweep.task.kind == micro::TaskKind::classes;
   const io::SweepReader reader = open_sweep_file(path, "output");
-  long done = 0, failed = 0;
+  PointCounts counts;
   for (const auto protocol : sweep.protocols) {
     const std::string name = sweep::name(protocol);
     const auto values = reader.points<double>(name, classes ? "accuracy" : "order_parameter");
@@ -421,7 +421,7 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
       }
       std::printf("\n");
     }
-    for (auto s : status.values) (s == 0 ? done : failed) += 1;
+    counts += count_points(reader, name);
   }
   if (classes) {
     // The reference the collective phase approaches: one network trained on all the data.
@@ -436,7 +436,7 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
     }
     std::printf("\n");
   }
-  std::printf("\npoints: %ld done, %ld failed or not run\n", done, failed);
+  std::printf("\npoints: %s\n", count_text(counts, reader).c_str());
 }
 
 }  // namespace

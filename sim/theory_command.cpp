@@ -205,13 +205,13 @@ void print_dry_run(const experiments::TheorySweep& sweep, int threads) {
 // The ⟨m⟩ table and the failure count, read back from the written file.
 void print_summary(const std::string& path, const experiments::TheorySweep& sweep) {
   const io::SweepReader reader = open_sweep_file(path, "output");
-  std::vector<long> status_count(sweep::point_status_names.size(), 0);
+  PointCounts counts;
   bool any_not_converged = false;
   for (const auto protocol : sweep.protocols) {
     const std::string name = sweep::name(protocol);
     const auto order = reader.points<double>(name, "order_parameter");
     const auto status = reader.points<std::int8_t>(name, "status");
-    for (auto s : status.values) ++status_count[static_cast<std::size_t>(s)];
+    counts += count_points(reader, name);
     // N → ∞: one trajectory; the ± is the quadrature error estimate.
     const auto error = sweep.infinite_population
                            ? reader.points<double>(name, "order_parameter_error")
@@ -242,17 +242,12 @@ void print_summary(const std::string& path, const experiments::TheorySweep& swee
       std::printf("\n");
     }
   }
-  long failed = 0;
-  for (std::size_t k = 1; k < status_count.size(); ++k) failed += status_count[k];
   if (any_not_converged)
     std::printf(
         "* not_converged: the error estimate stayed above --accuracy %g within "
         "--refine-levels %d\n",
         sweep.accuracy, sweep.refine_levels);
-  std::printf("\nintegrations: %ld done, %ld failed", status_count[0], failed);
-  for (std::size_t k = 1; k < status_count.size(); ++k)
-    if (status_count[k] > 0) std::printf(", %s %ld", sweep::point_status_names[k], status_count[k]);
-  std::printf("\n");
+  std::printf("\nintegrations: %s\n", count_text(counts, reader).c_str());
 }
 
 }  // namespace

@@ -1,16 +1,52 @@
 #!/bin/bash
 # From one configuration to merged results: an array job of K shards and a merge job that
-# runs when every shard has succeeded.
-#   configs/slurm/submit.sh theory configs/paper-fig2.ini data/fig2.h5 16
+# runs when every task has ended, merging if all finished and naming the ones that did not.
+#   configs/slurm/submit.sh theory configs/paper-fig2.ini data/fig2.h5 16 [SBATCH OPTIONS...]
+# Every option after SHARDS goes to both sbatch calls and overrides the scripts' own #SBATCH
+# lines (--account, --partition, --qos, --time, --signal, --cpus-per-task, --mail-user, ...),
+# except --array=LIST, which submits only those shards (to resubmit the ones that failed).
 set -euo pipefail
-subcommand=${1:?usage: submit.sh theory|micro CONFIG OUTPUT SHARDS}
-config=${2:?}
-output=${3:?}
-count=${4:?}
+usage="usage: submit.sh theory|micro CONFIG OUTPUT SHARDS [SBATCH OPTIONS...]"
+subcommand=${1:?$usage}
+config=${2:?$usage}
+output=${3:?$usage}
+count=${4:?$usage}
+shift 4
+if [[ ! $count =~ ^[1-9][0-9]*$ ]]; then
+  echo "submit.sh: SHARDS '$count' must be a positive integer" >&2
+  exit 2
+fi
+tasks="0-$((count - 1))"
+site=()
+while (($#)); do
+  case $1 in
+    --array=*) tasks=${1#--array=} ;;
+    --array | -a)
+      tasks=${2:?"submit.sh: $1 needs a list of shards"}
+      shift
+      ;;
+    *) site+=("$1") ;;
+  esac
+  shift
+done
+# Every index in the list (N, N-M, N-M:STEP, comma-separated, an optional %LIMIT) names a shard.
+list=${tasks%\%*}
+for part in ${list//,/ }; do
+  if [[ ! ${part%%:*} =~ ^([0-9]+)(-([0-9]+))?$ ]] || ((BASH_REMATCH[1] >= count)) ||
+    ((${BASH_REMATCH[3]:-0} >= count)); then
+    echo "submit.sh: --array '$tasks' must list shards in 0..$((count - 1))" >&2
+    exit 2
+  fi
+done
 mkdir -p logs "$(dirname "$output")"
-# Check the configuration before anything is queued (exit 2 and one line if it is wrong).
-./build/cdl "$subcommand" --config "$config" --output "$output" --dry-run > /dev/null
-array=$(sbatch --parsable --array=0-$((count - 1)) configs/slurm/sweep-array.sbatch \
-  "$subcommand" "$config" "$output")
-merge=$(sbatch --parsable --dependency=afterok:"$array" configs/slurm/merge.sbatch "$output" "$count")
-echo "array job $array ($count shards), merge job $merge -> $output"
+# Check the configuration before anything is queued (exit 2 and one line if it is wrong), and
+# show each shard's estimated time, from which --time is set.
+./build/cdl "$subcommand" --config "$config" --output "$output" --task-count "$count" \
+  --task-index 0 --dry-run
+array=$(sbatch --parsable --array="$tasks" "${site[@]}" configs/slurm/sweep-array.sbatch \
+  "$subcommand" "$config" "$output" "$count")
+array=${array%%;*}  # --parsable prints JOBID[;CLUSTER]
+merge=$(sbatch --parsable --dependency=afterany:"$array" "${site[@]}" configs/slurm/merge.sbatch \
+  "$output" "$count" "$array" "$subcommand" "$config" "${site[@]}")
+merge=${merge%%;*}
+echo "array job $array (shards $tasks of $count), merge job $merge -> $output"

@@ -132,6 +132,12 @@ class Group : public Object {
 // process should end with std::_Exit.
 bool write_failed();
 
+// From now on, files opened read-only do not take HDF5's file lock, so that they can be read
+// while another process writes them (`cdl info` on a running shard's .part). Safe for cdl's
+// files: their metadata never changes once the layout is sealed, and a point's status byte
+// is written after its values.
+void read_without_file_locks();
+
 class File {
  public:
   // Creates (truncating) a file; throws cdl::RuntimeError on failure.

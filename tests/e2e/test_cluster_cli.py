@@ -766,5 +766,126 @@ class InfoTest(ClusterTestCase):
                         self.assertIn(path, line)
 
 
+class ArrayStandingTest(ClusterTestCase):
+    """A shard's own summary and `cdl info` over the shards of an array not merged yet."""
+
+    def owned_counts(self, path):
+        """(done, failed, missing, other shards' points) of a shard file, from its datasets."""
+        done = failed = missing = others = 0
+        with h5py.File(path, "r") as f:
+            for protocol in protocol_groups(f):
+                status = f[protocol]["status"][()]
+                owned = f[protocol]["owned"][()].astype(bool)
+                done += int(np.sum((status == 0) & owned))
+                failed += int(np.sum((status >= 2) & owned))
+                missing += int(np.sum((status == STATUS_NOT_RUN) & owned))
+                others += int(np.sum(~owned))
+        return done, failed, missing, others
+
+    def test_a_shard_summary_counts_its_own_points_and_names_the_others(self):
+        for subcommand, label in (("theory", "integrations"), ("micro", "points")):
+            with self.subTest(subcommand=subcommand), tempfile.TemporaryDirectory() as tmp:
+                out = os.path.join(tmp, "out.h5")
+                result = self.run_ok(subcommand, [*TINY[subcommand], "--task-index", "1",
+                                                  "--task-count", "3", "--output", out], tmp)
+                lines = [l for l in result.stdout.splitlines() if l.startswith(label + ":")]
+                self.assertEqual(len(lines), 1, result.stdout)
+                done, failed, missing, others = self.owned_counts(shard_path(out, 1, 3))
+                self.assertGreater(others, 0)
+                self.assertEqual(missing, 0)
+                self.assertEqual(lines[0], f"{label}: {done} done, {failed} failed; {others} are "
+                                           "other shards' points (this is shard 1 of 3)")
+
+    def make_array(self, tmp):
+        """Shards of a 4-shard theory array: 0 complete, 1 unfinished (a .part with points
+        still to do), 2 without a file, 3 complete. Returns OUTPUT and the shard paths."""
+        out = os.path.join(tmp, "out.h5")
+        for index in (0, 1, 3):
+            self.run_ok("theory", [*THEORY_TINY, "--task-index", str(index), "--task-count", "4",
+                                   "--output", out], tmp)
+        paths = [shard_path(out, i, 4) for i in range(4)]
+        os.rename(paths[1], paths[1] + ".part")
+        with h5py.File(paths[1] + ".part", "r+") as f:  # three of its points not computed yet
+            g = f["nonadiabatic"]
+            status, owned = g["status"][()], g["owned"][()].astype(bool)
+            status[tuple(np.argwhere(owned)[:3].T)] = STATUS_NOT_RUN
+            g["status"][...] = status
+        return out, paths
+
+    def test_info_of_an_output_whose_shards_are_not_merged(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, paths = self.make_array(tmp)
+            counts = {i: self.owned_counts(p) for i, p in enumerate(paths) if os.path.exists(p)}
+            counts[1] = self.owned_counts(paths[1] + ".part")
+            self.assertEqual(counts[1][2], 3)
+            grid = sum(counts[0][:4])
+            result = self.run_ok("info", ["out.h5"], tmp)
+            lines = result.stdout.splitlines()
+            self.assertEqual(lines[0], "out.h5: not merged yet; the 4 shards of its array")
+
+            def row(i, state, path):
+                d, f, m, _ = counts[i]
+                return f"  shard {i} of 4: {d} done, {f} failed, {m} missing of {d + f + m}, " \
+                       f"{state} ({path})"
+            self.assertEqual(lines[1], row(0, "complete", "out.shard-0-of-4.h5"))
+            self.assertEqual(lines[2], row(1, "unfinished", "out.shard-1-of-4.h5.part"))
+            self.assertEqual(lines[3], "  shard 2 of 4: no file yet")
+            self.assertEqual(lines[4], row(3, "complete", "out.shard-3-of-4.h5"))
+            done = sum(c[0] for c in counts.values())
+            failed = sum(c[1] for c in counts.values())
+            self.assertEqual(lines[5], f"  total: {done} done, {failed} failed, "
+                                       f"{grid - done - failed} missing of {grid} points")
+            self.assertEqual(len(lines), 6)
+
+            info = json.loads(self.run_ok("info", ["out.h5", "--json"], tmp).stdout)
+            self.assertEqual((info["merged"], info["shard_count"]), (False, 4))
+            self.assertEqual([s["state"] for s in info["shards"]],
+                             ["complete", "unfinished", "no file yet", "complete"])
+            self.assertEqual(info["shards"][1]["missing"], 3)
+            self.assertEqual(info["total"], {"points": grid, "done": done, "failed": failed,
+                                             "missing": grid - done - failed})
+
+            # The shard files named one by one: only those, and the total over them.
+            named = self.run_ok("info", [paths[3], paths[1] + ".part"], tmp).stdout.splitlines()
+            self.assertEqual(named[0], "2 shard files of one array")
+            self.assertTrue(named[1].startswith("  shard 1 of 4: "), named)
+            self.assertTrue(named[2].startswith("  shard 3 of 4: "), named)
+            self.assertEqual(named[3], f"  total: {counts[1][0] + counts[3][0]} done, 0 failed, "
+                                       "3 missing over these 2 of 4 shards")
+
+    def test_info_names_shards_it_cannot_count(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out, paths = self.make_array(tmp)
+            Path(paths[2] + ".part").write_text("damaged\n")
+            # Shard 3 of another sweep: merge would refuse it, so it is not counted.
+            os.remove(paths[3])
+            self.run_ok("theory", [*THEORY_TINY, "--seed", "7", "--task-index", "3",
+                                   "--task-count", "4", "--output", out], tmp)
+            lines = self.run_ok("info", ["out.h5"], tmp).stdout.splitlines()
+            self.assertTrue(lines[3].startswith("  shard 2 of 4: unreadable, "), lines[3])
+            self.assertIn("out.shard-2-of-4.h5.part", lines[3])
+            self.assertEqual(lines[4], "  shard 3 of 4: not of this array: written by another "
+                                       "configuration than shard 0 (cdl merge refuses it)")
+
+    def test_info_reads_the_shard_a_running_task_writes(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "out.h5")
+            args = [*THEORY_SLOW, "--task-index", "0", "--task-count", "2", "--output", out]
+            writer = start_cdl("theory", args, tmp)
+            self.addCleanup(writer.stderr.close)
+            self.addCleanup(writer.wait)
+            self.addCleanup(writer.kill)
+            part = shard_path(out, 0, 2) + ".part"
+            deadline = time.time() + 30
+            while not os.path.exists(part) and time.time() < deadline:
+                time.sleep(0.02)
+            result = run_cdl("info", ["out.h5"], tmp)
+            self.assertIsNone(writer.poll(), "the task ended before info read its file")
+            self.assertEqual(result.returncode, 0, result.stderr)
+            self.assertRegex(result.stdout.splitlines()[1],
+                             r"^  shard 0 of 2: \d+ done, 0 failed, \d+ missing of \d+, "
+                             r"unfinished \(out.shard-0-of-2.h5.part\)$")
+
+
 if __name__ == "__main__":
     unittest.main()
