@@ -18,6 +18,7 @@
 #include "open_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
+#include "run_time_estimate.hpp"
 #include "sweep_job.hpp"
 
 namespace cdl::sim {
@@ -369,7 +370,10 @@ MemoryEstimate estimated_memory(const experiments::MicroSweep& sweep) {
   return m;
 }
 
-void print_dry_run(const experiments::MicroSweep& sweep, int threads) {
+// The grid, the work and its wall time (per shard with `shard_count` > 1; sim/run_time_estimate),
+// measured by shortened points run on this machine (`images`: the IDX data already read).
+void print_dry_run(const experiments::MicroSweep& sweep, int threads, int shard_count,
+                   const experiments::IdxTaskData& images) {
   std::cout << "cdl micro (dry run): task " << micro::name(sweep.task.kind)
             << ", N = " << sweep.units() << ", " << sweep.runs << " realizations, depths";
   for (int d : sweep.depths)
@@ -384,7 +388,10 @@ void print_dry_run(const experiments::MicroSweep& sweep, int threads) {
       sweep.runs;
   std::printf("\nwork: %.3g coupled steps of %d networks on %d threads\n", steps, sweep.units(),
               threads);
-  std::printf("memory: about %s\n", byte_text(estimated_memory(sweep).total(threads)).c_str());
+  const double memory = estimated_memory(sweep).total(threads);
+  std::printf("memory: about %s\n", byte_text(memory).c_str());
+  std::fflush(stdout);  // the grid before the probe runs
+  print_run_time(estimate_micro_run_time(sweep, threads, shard_count, images, memory));
 }
 
 // The table of the headline observable (test accuracy for classes, |<m>| otherwise), mean and
@@ -456,7 +463,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
                                                                  : "units";
   check_memory(memory.total(threads), values, dominant);
   if (values["dry-run"].as<bool>()) {
-    print_dry_run(sweep, threads);
+    print_dry_run(sweep, threads, read_job(values).shard.count, images);
     return 0;
   }
   const Job job = read_job(values);

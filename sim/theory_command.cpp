@@ -15,6 +15,7 @@
 #include "open_sweep.hpp"
 #include "options.hpp"
 #include "progress.hpp"
+#include "run_time_estimate.hpp"
 #include "sweep_job.hpp"
 #include "theory/population.hpp"
 
@@ -149,14 +150,6 @@ experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
   return sweep;
 }
 
-// Rough work model: the step size is accuracy-limited at weak coupling and limited by the
-// explicit method's stability (|h λ| ≲ 3.3 with λ ≈ −σ) at strong coupling.
-double estimated_steps(const experiments::TheorySweep& sweep) {
-  double steps = 0;
-  for (double s : sweep.sigma) steps += 40 + sweep.t_end * s / 3.0;
-  return steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
-}
-
 // Peak memory, roughly: per thread the integrator's ~12 arrays over the population, the
 // realization and the result buffers ([σ, time] traces, final states); N → ∞ populations
 // counted at their largest refinement of φ(0) (16×), with rules A, B and the riders.
@@ -179,7 +172,9 @@ std::string dominant_size_option(const experiments::TheorySweep& sweep) {
   return traces > units ? "samples" : "units";
 }
 
-void print_dry_run(const experiments::TheorySweep& sweep, int threads) {
+// The grid, the work and its wall time (per shard with `shard_count` > 1; sim/run_time_estimate),
+// measured by a short probe on this machine.
+void print_dry_run(const experiments::TheorySweep& sweep, int threads, int shard_count) {
   if (sweep.infinite_population)
     std::cout << "cdl theory (dry run): N = inf (" << sweep.units << " disorder nodes), depths";
   else
@@ -193,13 +188,17 @@ void print_dry_run(const experiments::TheorySweep& sweep, int threads) {
   const double integrations =
       static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) *
       sweep.runs;
-  const double steps = estimated_steps(sweep);
-  // About 6 ns per unit and step on the reference machine (bench/RESULTS.md).
-  const double seconds = steps * sweep.units * 6e-9 / threads;
-  std::printf(
-      "\nwork: %.0f integrations, about %.3g integrator steps, roughly %.1f s on %d threads\n",
-      integrations, steps, seconds, threads);
-  std::printf("memory: about %s\n", byte_text(estimated_memory(sweep, threads)).c_str());
+  // Chains are split into single points as run_theory splits them, so that the shards are the
+  // ones it will run.
+  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
+  const bool split = shard_count > 1 || chains < 4L * threads;
+  const double memory = estimated_memory(sweep, threads);
+  const RunTimeEstimate estimate =
+      estimate_theory_run_time(sweep, threads, shard_count, split, memory);
+  std::printf("\nwork: %.0f integrations, about %.3g integrator steps (accepted and rejected)\n",
+              integrations, estimate.trials);
+  std::printf("memory: about %s\n", byte_text(memory).c_str());
+  print_run_time(estimate);
 }
 
 // The ⟨m⟩ table and the failure count, read back from the written file.
@@ -260,7 +259,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const int threads = thread_count(values);
   check_memory(estimated_memory(sweep, threads), values, dominant_size_option(sweep));
   if (values["dry-run"].as<bool>()) {
-    print_dry_run(sweep, threads);
+    print_dry_run(sweep, threads, read_job(values).shard.count);
     return 0;
   }
   const Job job = read_job(values);
