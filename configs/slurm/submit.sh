@@ -18,11 +18,20 @@ if [[ ! $count =~ ^[1-9][0-9]*$ ]]; then
 fi
 tasks="0-$((count - 1))"
 site=()
+# The CPUs a task gets (the array script's own line unless the site options say otherwise),
+# for the dry run's time estimate.
+cpus=$(sed -n 's/^#SBATCH --cpus-per-task=\([0-9]*\).*/\1/p' configs/slurm/sweep-array.sbatch)
 while (($#)); do
   case $1 in
     --array=*) tasks=${1#--array=} ;;
     --array | -a)
       tasks=${2:?"submit.sh: $1 needs a list of shards"}
+      shift
+      ;;
+    --cpus-per-task=*) cpus=${1#--cpus-per-task=} site+=("$1") ;;
+    --cpus-per-task | -c)
+      cpus=${2:?"submit.sh: $1 needs a number"}
+      site+=("$1" "$2")
       shift
       ;;
     *) site+=("$1") ;;
@@ -42,7 +51,7 @@ mkdir -p logs "$(dirname "$output")"
 # Check the configuration before anything is queued (exit 2 and one line if it is wrong), and
 # show each shard's estimated time, from which --time is set.
 ./build/cdl "$subcommand" --config "$config" --output "$output" --task-count "$count" \
-  --task-index 0 --dry-run
+  --task-index 0 --threads "${cpus:-1}" --dry-run
 array=$(sbatch --parsable --array="$tasks" "${site[@]}" configs/slurm/sweep-array.sbatch \
   "$subcommand" "$config" "$output" "$count")
 array=${array%%;*}  # --parsable prints JOBID[;CLUSTER]

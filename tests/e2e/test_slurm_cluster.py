@@ -184,8 +184,11 @@ class RealSlurmTest(unittest.TestCase):
 
     def test_1_options_after_shards_reach_both_sbatch_calls(self):
         scenario = Scenario(self.root, "options", SHORT_CONFIG)
-        scenario.submit(self.cluster, 3, "--job-name=cdl-site", "--time=7", "--hold",
-                        "--cpus-per-task=1")
+        result = scenario.submit(self.cluster, 3, "--job-name=cdl-site", "--time=7", "--hold",
+                                 "--cpus-per-task=1")
+        # The dry run's estimate is per shard, for the CPUs a task will have.
+        self.assertIn("time per shard (3 shards, 1 thread each;", result.stdout)
+        self.assertIn("slurm: --time=", result.stdout)
         try:
             tasks = self.cluster.jobs(scenario.array)
             merge = self.cluster.jobs(scenario.merge)[0]
@@ -219,7 +222,8 @@ class RealSlurmTest(unittest.TestCase):
                 self.assertEqual(task["JobState"], "COMPLETED", log)
                 # Signalled before its limit at least once, and requeued by itself.
                 self.assertGreaterEqual(int(task["Restarts"]), 1, log)
-                self.assertIn("stopped before its time limit; requeueing it", log)
+                self.assertIn("stopped before its time limit at ", log)
+                self.assertIn("requeueing it (restart 1 of at most 8)", log)
                 self.assertIn("complete at", log)
         self.assert_equal_files(self.reference(scenario), merged)
 
