@@ -60,11 +60,13 @@ double spread(const Mat& theta) { return (theta.colwise() - theta.rowwise().mean
 }  // namespace
 
 TEST_CASE("schemes parse and print back") {
-  for (const char* text : {"diffusion", "dsgd", "easgd", "gossip", "fedavg:5:0.5", "fedavg:1:1"})
+  for (const char* text :
+       {"diffusion", "dsgd", "easgd", "gossip", "fedavg:5:0.5", "fedavg:1:1", "fedavg:2:0.5:equal"})
     CHECK(micro::parse_scheme(text, "scheme").to_string() == text);
   CHECK(micro::parse_scheme("fedavg:3", "scheme").to_string() == "fedavg:3:1");
-  for (const char* bad : {"", "fedavg", "fedavg:0", "fedavg:2:0", "fedavg:2:1.5", "fedavg:x",
-                          "gossip:2", "easgd:1", "diffusion:1", "push-sum"})
+  for (const char* bad :
+       {"", "fedavg", "fedavg:0", "fedavg:2:0", "fedavg:2:1.5", "fedavg:x", "fedavg:2:1:weighted",
+        "fedavg:2:1:equal:1", "fedavg:2:equal", "gossip:2", "easgd:1", "diffusion:1", "push-sum"})
     CHECK_THROWS_AS(micro::parse_scheme(bad, "scheme"), InputError);
 }
 
@@ -114,6 +116,33 @@ TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after ea
   }
 }
 
+TEST_CASE("fedavg weights the units by their sample counts (McMahan et al. 2017) unless :equal") {
+  // Units holding 1, 2, ..., 9 of their 10 samples.
+  static const micro::TaskData<double> uneven = [] {
+    micro::TaskData<double> data = test::small_classes(units, 10);
+    for (int i = 0; i < units; ++i) data.unit_count[static_cast<std::size_t>(i)] = i + 1;
+    return data;
+  }();
+  const auto run = [&](const std::string& scheme) {
+    micro::Ensemble<double> ensemble(net, uneven, 4, complete_graph(), 1, 0);
+    ensemble.set_scheme(micro::parse_scheme(scheme, "scheme"));
+    ensemble.set_parameters(test::random_matrix(net.parameter_count(), units, 5));
+    ensemble.step(0.05, 0.0, 20.0, /*local_learning=*/false);  // Kτσ = 1: full replacement
+    return Mat(ensemble.parameters());
+  };
+  const Mat before = test::random_matrix(net.parameter_count(), units, 5);
+  Eigen::VectorXd weighted = Eigen::VectorXd::Zero(before.rows());
+  for (int i = 0; i < units; ++i) weighted += (i + 1) * before.col(i);
+  weighted /= units * (units + 1) / 2.0;
+  const Eigen::VectorXd equal = before.rowwise().mean();
+  const Mat by_samples = run("fedavg:1:1"), by_unit = run("fedavg:1:1:equal");
+  for (int i = 0; i < units; ++i) {
+    CHECK((by_samples.col(i) - weighted).cwiseAbs().maxCoeff() < 1e-14);
+    CHECK((by_unit.col(i) - equal).cwiseAbs().maxCoeff() < 1e-14);
+  }
+  CHECK((weighted - equal).cwiseAbs().maxCoeff() > 1e-3);  // the two are different algorithms
+}
+
 TEST_CASE("fedavg with C < 1 averages round(C N) units chosen by the seed") {
   auto ensemble = make(complete_graph(), "fedavg:1:0.34");  // 3 of 9
   const Mat before = ensemble.parameters();
@@ -141,10 +170,11 @@ TEST_CASE("without gradients every scheme conserves the mean and contracts the s
       INFO(scheme << (graph->is_complete() ? ", complete graph" : ", ring"));
       auto ensemble = make(*graph, scheme);
       const bool centre = std::string(scheme) == "easgd";
-      // easgd: the units and the centre together, the centre weighing as much as all units.
+      // easgd: the units and the centre together, the centre weighing as much as one unit
+      // (it moves by the sum of the units' elastic forces: Σθᵢ + c is conserved).
       const auto conserved = [&] {
         Eigen::VectorXd m = ensemble.parameters().rowwise().mean();
-        if (centre) m += ensemble.centre();
+        if (centre) m += ensemble.centre() / units;
         return m;
       };
       const Eigen::VectorXd start = conserved();
@@ -213,6 +243,33 @@ TEST_CASE("communication: parameters sent per step by each scheme") {
   CHECK(sent("fedavg:3:1", 6) == 2 * 2 * units * P);  // two averages of all units
   CHECK(sent("fedavg:3:0.34", 6) == 2 * 2 * 3 * P);
   CHECK(sent("gossip", 6) == 6 * 2 * P);
+  // Without coupling nothing is sent, and the units train on their own.
+  for (const char* scheme : {"diffusion", "dsgd", "easgd", "fedavg:3:1", "gossip"}) {
+    INFO(scheme);
+    auto uncoupled = make(graph, scheme), alone = make(graph, "diffusion");
+    uncoupled.advance(6, 0.05, 0.01, 0.0);
+    alone.advance(6, 0.05, 0.01, 0.0);
+    CHECK(uncoupled.parameters_sent() == 0);
+    CHECK(same_bits(uncoupled.parameters(), alone.parameters()));
+  }
+}
+
+TEST_CASE("easgd: the centre moves by N tau sigma towards the units' mean (Zhang et al. 2015)") {
+  auto ensemble = make(complete_graph(), "easgd");
+  const double tau = 0.01, sigma = 3.0, alpha = tau * sigma, beta = units * alpha;
+  // The centre starts at the units' mean; a learning step moves the units away from it.
+  ensemble.step(tau, 0.0, sigma);
+  const Mat before = ensemble.parameters();
+  const Eigen::VectorXd centre = ensemble.centre();
+  REQUIRE((before.rowwise().mean() - centre).cwiseAbs().maxCoeff() > 1e-6);
+  ensemble.step(tau, 0.0, sigma, /*local_learning=*/false);
+  // Synchronous EASGD, eqs. (5)-(6): both updates use the values before the step.
+  const Eigen::VectorXd expected_centre = centre + beta * (before.rowwise().mean() - centre);
+  CHECK((ensemble.centre() - expected_centre).cwiseAbs().maxCoeff() < 1e-14);
+  for (int i = 0; i < units; ++i)
+    CHECK((ensemble.parameters().col(i) - (before.col(i) + alpha * (centre - before.col(i))))
+              .cwiseAbs()
+              .maxCoeff() < 1e-14);
 }
 
 TEST_CASE("small tau: fedavg and gossip approach the effective theory with the same sigma") {

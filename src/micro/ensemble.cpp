@@ -222,6 +222,16 @@ void Ensemble<S>::choose_exchange(long step) {
         std::remove_if(participants_.begin(), participants_.begin() + participant_count_, offline) -
         participants_.begin());
     parameters_sent_ += 2.0 * participant_count_ * static_cast<double>(theta_.rows());
+    // Participants with equal sample counts weigh the same: the plain mean, bit for bit.
+    fedavg_equal_weights_ = scheme_.equal_weights;
+    if (!fedavg_equal_weights_ && participant_count_ > 0) {
+      const auto count = [&](int k) {
+        return data_.unit_count[participants_[static_cast<std::size_t>(k)]];
+      };
+      fedavg_equal_weights_ = true;
+      for (int k = 1; k < participant_count_; ++k)
+        fedavg_equal_weights_ = fedavg_equal_weights_ && count(k) == count(0);
+    }
   } else if (scheme_.kind == Scheme::Kind::gossip) {
     const double u = exchange_rng_.uniform(0, static_cast<std::uint64_t>(step));
     const std::int64_t directed = 2 * graph_.edge_count();
@@ -237,20 +247,41 @@ void Ensemble<S>::choose_exchange(long step) {
 template <class S>
 void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S sigma) {
   switch (scheme_.kind) {
-    case Scheme::Kind::easgd:
-      // The centre follows the (online) units' mean from before the step (scratch_) at rate σ.
-      if (easgd_listeners_ > 0)
+    case Scheme::Kind::easgd: {
+      // The centre moves by the sum of the elastic forces of the (online) units, ατ Σᵢ(θᵢ − c)
+      // = β(m − c) with β = Lα (Zhang et al. 2015, L online units, α = τσ), m their mean
+      // before the step (scratch_).
+      const int listeners = failures_ ? easgd_listeners_ : static_cast<int>(theta_.cols());
+      if (listeners > 0)
         centre_.segment(first, rows) +=
-            tau * sigma * (scratch_.segment(first, rows) - centre_.segment(first, rows));
+            tau * sigma * static_cast<S>(listeners) *
+            (scratch_.segment(first, rows) - centre_.segment(first, rows));
       break;
+    }
     case Scheme::Kind::fedavg: {
       if (participant_count_ == 0) break;  // every participant offline
       const S pull = std::min(S(1), static_cast<S>(scheme_.period) * tau * sigma);
       auto mean = scratch_.segment(first, rows);
-      mean = theta_.col(participants_[0]).segment(first, rows);
-      for (int k = 1; k < participant_count_; ++k)
-        mean += theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
-      mean /= static_cast<S>(participant_count_);
+      const auto participant = [&](int k) {
+        return theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
+      };
+      if (fedavg_equal_weights_) {
+        mean = participant(0);
+        for (int k = 1; k < participant_count_; ++k) mean += participant(k);
+        mean /= static_cast<S>(participant_count_);
+      } else {
+        // McMahan et al. (2017): each participant weighs n_k / Σ n_k, its share of the samples.
+        const auto samples = [&](int k) {
+          return static_cast<S>(data_.unit_count[participants_[static_cast<std::size_t>(k)]]);
+        };
+        S total = samples(0);
+        mean = samples(0) * participant(0);
+        for (int k = 1; k < participant_count_; ++k) {
+          mean += samples(k) * participant(k);
+          total += samples(k);
+        }
+        mean /= total;
+      }
       for (int k = 0; k < participant_count_; ++k) {
         auto theta = theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
         if (pull == S(1))
@@ -406,15 +437,18 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     exchange_rows(first, std::min(rows_per_block, rows - first), tau, sigma);
   };
   const long first_step = steps_;
-  for (long step = first_step; step < first_step + count; ++step)
-    parameters_sent_ += sent_in_step(step);
+  // Without coupling nothing needs to be sent, and no exchange takes place.
+  const bool communicates = sigma != S(0);
+  if (communicates)
+    for (long step = first_step; step < first_step + count; ++step)
+      parameters_sent_ += sent_in_step(step);
   if (threads == 1) {  // no OpenMP constructs at all: they cost a tiny network 10 %
     for (long step = first_step; step < first_step + count; ++step) {
       if (graph_coupling || needs_mean)
         for (Eigen::Index first = 0; first < rows; first += rows_per_block)
           couple_block(first, step);
       for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, unit_scratch_.front());
-      if (exchanges_after(step)) {
+      if (communicates && exchanges_after(step)) {
         choose_exchange(step);
         for (Eigen::Index first = 0; first < rows; first += rows_per_block) exchange_block(first);
       }
@@ -436,7 +470,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
         // from step to step, and their parameters stay in its core's cache.
 #pragma omp for schedule(static)
         for (Eigen::Index i = 0; i < units; ++i) update_unit(i, step, scratch);
-        if (exchanges_after(step)) {
+        if (communicates && exchanges_after(step)) {
 #pragma omp single
           choose_exchange(step);
 #pragma omp for schedule(static)

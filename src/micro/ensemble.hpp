@@ -126,8 +126,9 @@ class Ensemble {
   std::vector<int> participants_;  // fedavg: the units of this average, first participant_count_
   int participant_count_ = 0;
   std::pair<int, int> gossip_pair_{0, 0};
-  bool gossip_silent_ = false;  // an end of this step's pair is offline, or the link is down
-  int easgd_listeners_ = 1;     // units online at this step (the centre follows their mean)
+  bool gossip_silent_ = false;        // an end of this step's pair is offline, or the link is down
+  int easgd_listeners_ = 1;           // units online at this step (the centre follows their mean)
+  bool fedavg_equal_weights_ = true;  // this round's participants weigh the same
   double parameters_sent_ = 0;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples

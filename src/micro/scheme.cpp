@@ -11,7 +11,8 @@ std::string Scheme::to_string() const {
     case Kind::dsgd:
       return "dsgd";
     case Kind::fedavg:
-      return "fedavg:" + std::to_string(period) + ":" + base::format_double(fraction);
+      return "fedavg:" + std::to_string(period) + ":" + base::format_double(fraction) +
+             (equal_weights ? ":equal" : "");
     case Kind::easgd:
       return "easgd";
     case Kind::gossip:
@@ -32,18 +33,23 @@ Scheme parse_scheme(const std::string& text, const std::string& option) {
     scheme.kind = Scheme::Kind::easgd;
   } else if (fields.size() == 1 && name == "gossip") {
     scheme.kind = Scheme::Kind::gossip;
-  } else if ((fields.size() == 2 || fields.size() == 3) && name == "fedavg") {
+  } else if (fields.size() >= 2 && fields.size() <= 4 && name == "fedavg") {
     scheme.kind = Scheme::Kind::fedavg;
     scheme.period = base::parse_integer(fields[1], option);
     if (scheme.period < 1 || scheme.period > 1000000000)
       base::reject(option, text, "K must be a whole number of steps from 1 to 10^9");
-    if (fields.size() == 3) {
+    if (fields.size() == 4) {
+      if (fields[3] != "equal")
+        base::reject(option, text, "the last field may only be 'equal' (fedavg:K:C:equal)");
+      scheme.equal_weights = true;
+    }
+    if (fields.size() >= 3) {
       scheme.fraction = base::parse_double(fields[2], option);
       if (!(scheme.fraction > 0 && scheme.fraction <= 1))
         base::reject(option, text, "C must lie in (0, 1]");
     }
   } else {
-    base::reject(option, text, "expected diffusion, dsgd, fedavg:K[:C], easgd or gossip");
+    base::reject(option, text, "expected diffusion, dsgd, fedavg:K[:C][:equal], easgd or gossip");
   }
   return scheme;
 }
