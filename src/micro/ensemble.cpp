@@ -95,6 +95,10 @@ Ensemble<S>::Ensemble(const Architecture& architecture, const TaskData<S>& data,
   scratch_.resize(count);
   centre_.setZero(count);
   participants_.resize(static_cast<std::size_t>(units));
+  gossip_pairs_.reserve(static_cast<std::size_t>(units / 2 + 1));
+  gossip_order_.resize(static_cast<std::size_t>(units));
+  gossip_candidates_.resize(static_cast<std::size_t>(units));
+  gossip_free_.resize(static_cast<std::size_t>(units));
   unit_scratch_.push_back(make_scratch());
   if (batch_ > 0) {
     order_.resize(static_cast<std::size_t>(units));
@@ -233,14 +237,37 @@ void Ensemble<S>::choose_exchange(long step) {
         fedavg_equal_weights_ = fedavg_equal_weights_ && count(k) == count(0);
     }
   } else if (scheme_.kind == Scheme::Kind::gossip) {
-    const double u = exchange_rng_.uniform(0, static_cast<std::uint64_t>(step));
-    const std::int64_t directed = 2 * graph_.edge_count();
-    gossip_pair_ = graph_.directed_edge(
-        std::min(directed - 1, static_cast<std::int64_t>(u * static_cast<double>(directed))));
-    const auto [i, j] = gossip_pair_;
-    gossip_silent_ =
-        !online(i, step) || !online(j, step) || (failures_ && !failures_->link_up(i, j, step));
-    if (!gossip_silent_) parameters_sent_ += 2.0 * static_cast<double>(theta_.rows());
+    // Randomized gossip wakes every unit about once per step (Boyd et al. 2006): a random
+    // maximal matching of the graph, the units taken in a random order and each still free
+    // one paired with a uniformly drawn free neighbour. Counter-based draws of (step, k): the
+    // same pairs for any thread count.
+    const auto key = static_cast<std::uint64_t>(step);
+    const auto at = [](auto& v, int k) -> auto& { return v[static_cast<std::size_t>(k)]; };
+    for (int k = 0; k < units; ++k) at(gossip_order_, k) = k;
+    for (int k = units - 1; k > 0; --k) {
+      const double u = exchange_rng_.uniform(key, static_cast<std::uint64_t>(k));
+      std::swap(at(gossip_order_, k), at(gossip_order_, static_cast<int>(u * (k + 1))));
+    }
+    std::fill(gossip_free_.begin(), gossip_free_.end(), char(1));
+    gossip_pairs_.clear();
+    for (int k = 0; k < units; ++k) {
+      const int i = at(gossip_order_, k);
+      if (!at(gossip_free_, i)) continue;
+      int candidates = 0;
+      graph_.for_each_neighbour(i, [&](int j) {
+        if (at(gossip_free_, j)) at(gossip_candidates_, candidates++) = j;
+      });
+      if (candidates == 0) continue;
+      const double u = exchange_rng_.uniform(key, static_cast<std::uint64_t>(units + i));
+      const int j =
+          at(gossip_candidates_, std::min(candidates - 1, static_cast<int>(u * candidates)));
+      at(gossip_free_, i) = at(gossip_free_, j) = 0;
+      // A pair with an offline end or a link that is down exchanges nothing.
+      if (online(i, step) && online(j, step) && (!failures_ || failures_->link_up(i, j, step)))
+        gossip_pairs_.emplace_back(std::min(i, j), std::max(i, j));
+    }
+    parameters_sent_ +=
+        2.0 * static_cast<double>(gossip_pairs_.size()) * static_cast<double>(theta_.rows());
   }
 }
 
@@ -292,16 +319,20 @@ void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S 
       break;
     }
     case Scheme::Kind::gossip: {
-      if (gossip_silent_) break;
-      // α chosen so that the expected pull on a unit is diffusion's, capped at full averaging.
-      const S alpha = std::min(S(0.5), tau * sigma * static_cast<S>(graph_.edge_count()) /
-                                           static_cast<S>(theta_.cols()));
-      auto a = theta_.col(gossip_pair_.first).segment(first, rows);
-      auto b = theta_.col(gossip_pair_.second).segment(first, rows);
-      for (Eigen::Index r = 0; r < rows; ++r) {
-        const S difference = b[r] - a[r];
-        a[r] += alpha * difference;
-        b[r] -= alpha * difference;
+      // α chosen so that the expected pull on a unit matched every step is diffusion's:
+      // α E[θⱼ − θᵢ] over a uniform neighbour is τ(σ/N) Σⱼ Aᵢⱼ(θⱼ − θᵢ) for degree 2|E|/N;
+      // capped at pairwise averaging.
+      const auto units = static_cast<S>(theta_.cols());
+      const S alpha = std::min(
+          S(0.5), tau * sigma * S(2) * static_cast<S>(graph_.edge_count()) / (units * units));
+      for (const auto& [i, j] : gossip_pairs_) {
+        auto a = theta_.col(i).segment(first, rows);
+        auto b = theta_.col(j).segment(first, rows);
+        for (Eigen::Index r = 0; r < rows; ++r) {
+          const S difference = b[r] - a[r];
+          a[r] += alpha * difference;
+          b[r] -= alpha * difference;
+        }
       }
       break;
     }

@@ -125,8 +125,11 @@ class Ensemble {
   Vector<S> scratch_, centre_;
   std::vector<int> participants_;  // fedavg: the units of this average, first participant_count_
   int participant_count_ = 0;
-  std::pair<int, int> gossip_pair_{0, 0};
-  bool gossip_silent_ = false;        // an end of this step's pair is offline, or the link is down
+  // gossip: this step's pairs that exchange (a random matching of the graph, without pairs
+  // with an offline end or a link that is down), and the matching's buffers.
+  std::vector<std::pair<int, int>> gossip_pairs_;
+  std::vector<int> gossip_order_, gossip_candidates_;
+  std::vector<char> gossip_free_;
   int easgd_listeners_ = 1;           // units online at this step (the centre follows their mean)
   bool fedavg_equal_weights_ = true;  // this round's participants weigh the same
   double parameters_sent_ = 0;
