@@ -216,6 +216,29 @@ TEST_CASE("without coupling a unit's trajectory does not depend on another unit'
   CHECK(run(data, 1.0).col(0) != run(changed, 1.0).col(0));
 }
 
+TEST_CASE("the mean model: the network with the units' mean parameters") {
+  const micro::TaskData<double> data = test::small_classes(6, 12);
+  const Architecture net{4, 3, 5, 1, Activation::relu, true};
+  micro::Evaluator<double> evaluator(net, data);
+  const Mat theta = test::random_matrix(net.parameter_count(), 6, 11);
+  const micro::Measurement m = evaluator.measure(theta, false);
+  // Independently: every unit set to θ̄, so that each unit is the mean model.
+  const Eigen::VectorXd mean = theta.rowwise().mean();
+  const Mat replicated = mean.replicate(1, 6);
+  micro::Evaluator<double> again(net, data);
+  const micro::Measurement same = again.measure(replicated, false);
+  CHECK(m.accuracy_mean_model == same.accuracy);
+  CHECK(m.loss_test_mean_model == Approx(same.loss_test).epsilon(1e-12));
+  CHECK(same.accuracy_mean_model == same.accuracy);
+  // Not the units' own mean accuracy: a different model.
+  CHECK(m.loss_test_mean_model != Approx(m.loss_test).epsilon(1e-6));
+  // Bit-identical on several threads.
+  again.set_threads(3);
+  const micro::Measurement threaded = again.measure(theta, false);
+  CHECK(threaded.accuracy_mean_model == m.accuracy_mean_model);
+  CHECK(threaded.loss_test_mean_model == m.loss_test_mean_model);
+}
+
 TEST_CASE("the rank-one R^2 of a cross-accuracy matrix") {
   Mat rank_one = Eigen::VectorXd::LinSpaced(4, 0.1, 0.9) * Eigen::RowVectorXd::LinSpaced(4, 1, 2);
   CHECK(micro::rank_one_r2(rank_one) == Approx(1.0));

@@ -781,7 +781,8 @@ def plot_schemes(files, protocol=None):
     """Test accuracy against sigma for several micro files (one per scheme): one panel per
     common depth (gid 'depth D'), in each one curve per file (gid 'scheme:INDEX', label the
     scheme, INDEX the position in `files`): the realization mean over the done points, in
-    sigma order, shaded +- se (gid 'se:INDEX')."""
+    sigma order, shaded +- se (gid 'se:INDEX'); dashed in the same colour, the accuracy of the
+    mean model (the units' mean parameters; gid 'mean-model:INDEX') where the file has it."""
     sweeps, labels, depths, protocols = _scheme_sweeps(list(files), "schemes", protocol)
     all_sigma = np.concatenate([ds.sigma.values for ds in sweeps])
     symlog = bool((all_sigma <= 0).any())
@@ -790,6 +791,7 @@ def plot_schemes(files, protocol=None):
     handles = []
     for index, (ds, label) in enumerate(zip(sweeps, labels)):
         acc = signal(ds, "accuracy")
+        mean_model = signal(ds, "accuracy_mean_model") if "accuracy_mean_model" in ds else None
         sigma = ds.sigma.values
         order = _curve_points(sigma, symlog)
         colour = _colour(index)
@@ -803,14 +805,17 @@ def plot_schemes(files, protocol=None):
             ax.fill_between(sigma[order], np.where(band, y - se, np.nan),
                             np.where(band, y + se, np.nan), color=colour, alpha=0.2, lw=0,
                             gid=f"se:{index}")
+            if mean_model is not None:
+                ax.plot(sigma[order], mean_model["mean"].values[i, order], ls="--", lw=1,
+                        color=colour, gid=f"mean-model:{index}")
         handles.append(line)
     for ax in panels:
         _sigma_axis(ax, all_sigma)
     _label_panels(panels, columns, "test accuracy")
     legend_ax.legend(handles=handles, loc="center left", fontsize=8, frameon=False,
                      borderaxespad=0, title="scheme", title_fontsize=8)
-    fig.suptitle(f"test accuracy per scheme, mean $\\pm$ se over realizations, {protocols}",
-                 fontsize=10)
+    fig.suptitle(f"test accuracy per scheme, mean $\\pm$ se over realizations, {protocols}"
+                 " (dashed: the mean model)", fontsize=10)
     return fig
 
 

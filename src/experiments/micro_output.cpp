@@ -38,7 +38,10 @@ constexpr const char* descriptions[] = {
     "cosine of each unit's end-to-end map with its teacher's top mode, mean over units",
     "test accuracy on the classes of the unit's own training data, mean over units",
     "test accuracy on the classes outside the unit's training data, mean over units",
+    "test accuracy of the mean model (the network with the units' mean parameters)",
+    "data loss of the mean model (the units' mean parameters) on the shared test data",
 };
+static_assert(std::size(descriptions) == observable_names.size());
 
 }  // namespace
 

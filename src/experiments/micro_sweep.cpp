@@ -138,9 +138,19 @@ void add_live(const micro::Ensemble<S>& ensemble, const micro::Measurement& m, l
 }
 
 void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
-  const double values[] = {
-      m.m,         m.loss,           m.loss_test, m.accuracy,     m.accuracy_vote,
-      m.consensus, m.parameter_norm, m.alignment, m.accuracy_own, m.accuracy_other};
+  const double values[] = {m.m,
+                           m.loss,
+                           m.loss_test,
+                           m.accuracy,
+                           m.accuracy_vote,
+                           m.consensus,
+                           m.parameter_norm,
+                           m.alignment,
+                           m.accuracy_own,
+                           m.accuracy_other,
+                           m.accuracy_mean_model,
+                           m.loss_test_mean_model};
+  static_assert(std::size(values) == observable_names.size());
   for (std::size_t o = 0; o < observable_names.size(); ++o) r.trace[o](s, k) = values[o];
 }
 

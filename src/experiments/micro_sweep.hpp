@@ -74,10 +74,21 @@ enum class Observable {
   alignment,
   accuracy_own,
   accuracy_other,
+  accuracy_mean_model,
+  loss_test_mean_model,
 };
-inline constexpr std::array<const char*, 10> observable_names = {
-    "m",         "loss",           "loss_test", "accuracy",     "accuracy_vote",
-    "consensus", "parameter_norm", "alignment", "accuracy_own", "accuracy_other"};
+inline constexpr std::array<const char*, 12> observable_names = {"m",
+                                                                 "loss",
+                                                                 "loss_test",
+                                                                 "accuracy",
+                                                                 "accuracy_vote",
+                                                                 "consensus",
+                                                                 "parameter_norm",
+                                                                 "alignment",
+                                                                 "accuracy_own",
+                                                                 "accuracy_other",
+                                                                 "accuracy_mean_model",
+                                                                 "loss_test_mean_model"};
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct MicroChainResult {

@@ -29,8 +29,10 @@ template <class S>
 Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& data)
     : architecture_(architecture), data_(data) {
   const auto units = static_cast<Eigen::Index>(data.unit_first.size());
+  mean_model_.resize(architecture.parameter_count(), 1);
   if (data.classes > 0) {
     predictions_.resize(data.test_inputs->cols(), units);
+    mean_model_predictions_.resize(static_cast<std::size_t>(data.test_inputs->cols()));
     const auto histograms = label_histograms(data);
     own_.assign(static_cast<std::size_t>(units * data.classes), 0);
     for (Eigen::Index i = 0; i < units; ++i)
@@ -160,7 +162,18 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
   out.loss_test = loss_test / static_cast<double>(units);
   out.alignment = data_.top_left.size() > 0 ? alignment / static_cast<double>(units) : nan;
   out.accuracy = out.accuracy_vote = out.accuracy_own = out.accuracy_other = nan;
+  out.accuracy_mean_model = nan;
+  mean_model_ = theta.rowwise().mean();
+  out.loss_test_mean_model =
+      loss_over(scratch_.front(), mean_model_.data(), test, data_.test_targets, data_.test_labels,
+                0, n_test, classes ? mean_model_predictions_.data() : nullptr);
   if (!classes) return out;
+
+  long mean_model_correct = 0;
+  for (Eigen::Index k = 0; k < n_test; ++k)
+    mean_model_correct +=
+        mean_model_predictions_[static_cast<std::size_t>(k)] == data_.test_labels[k];
+  out.accuracy_mean_model = static_cast<double>(mean_model_correct) / static_cast<double>(n_test);
 
   out.accuracy = out.unit_accuracy.mean();
   // Own classes against the others, per unit, then averaged over the units that have any.

@@ -23,6 +23,9 @@ struct Measurement {
   // classes: mean over units of the test accuracy on the classes in the unit's own training
   // data, and on the other classes (private generalization); NaN where no unit has any.
   double accuracy_own = 0, accuracy_other = 0;
+  // The model with the units' mean parameters θ̄ (the order parameter's direction; the model a
+  // federated run deploys): its test accuracy (classes) and test loss.
+  double accuracy_mean_model = 0, loss_test_mean_model = 0;
   Eigen::ArrayXd unit_accuracy;           // [unit]
   Eigen::ArrayXd unit_m, unit_loss_test;  // [unit]: the mean parameter, the test loss
   Eigen::MatrixXd cross_accuracy;         // [unit i, unit j]: accuracy of i on the class of unit j
@@ -59,9 +62,11 @@ class Evaluator {
   void end_to_end_map(Scratch& scratch, const S* theta) const;
   Architecture architecture_;
   const TaskData<S>& data_;
-  std::vector<Scratch> scratch_;  // one per thread
-  Eigen::MatrixXi predictions_;   // [test sample, unit]
-  std::vector<char> own_;         // classes: [unit × class] 1 where the unit trains on the class
+  std::vector<Scratch> scratch_;             // one per thread
+  Eigen::MatrixXi predictions_;              // [test sample, unit]
+  Matrix<S> mean_model_;                     // θ̄, one column
+  std::vector<int> mean_model_predictions_;  // [test sample]
+  std::vector<char> own_;  // classes: [unit × class] 1 where the unit trains on the class
   Matrix<S> identity_;
 };
 

@@ -699,7 +699,7 @@ class SchemeFiguresTest(unittest.TestCase):
             g = f[protocol]
             done = g["status"][()] == 0
             means = {name: np.nanmean(np.where(done, g[name][()], np.nan), axis=1)
-                     for name in ("accuracy", "communication")}
+                     for name in ("accuracy", "communication", "accuracy_mean_model")}
             accuracy = np.where(done, g["accuracy"][()], np.nan)
             se = np.nanstd(accuracy, axis=1, ddof=1) / np.sqrt(done.sum(axis=1))
             return g["depth"][()], g["sigma"][()], means, se
@@ -788,6 +788,13 @@ class SchemeFiguresTest(unittest.TestCase):
                                 at = vertices[vertices[:, 0] == x, 1]
                                 np.testing.assert_allclose([at.min(), at.max()], [low, high],
                                                            rtol=1e-9)
+                            # dashed: the mean model's accuracy, straight from the file
+                            mean_model, = [c for c in ax.get_lines()
+                                           if c.get_gid() == f"mean-model:{index}"]
+                            self.assertEqual(mean_model.get_linestyle(), "--")
+                            np.testing.assert_allclose(mean_model.get_ydata(),
+                                                       means["accuracy_mean_model"][i, order],
+                                                       rtol=1e-12)
                         else:
                             np.testing.assert_allclose(curve.get_xdata(),
                                                        means["communication"][i, order],
