@@ -230,6 +230,12 @@ TEST_CASE("the mean model: the network with the units' mean parameters") {
   CHECK(m.accuracy_mean_model == same.accuracy);
   CHECK(m.loss_test_mean_model == Approx(same.loss_test).epsilon(1e-12));
   CHECK(same.accuracy_mean_model == same.accuracy);
+  CHECK(std::isnan(m.accuracy_center));  // no centre given
+  // easgd's centre: scored as a model of its own.
+  const Eigen::VectorXd centre = theta.col(2);
+  const micro::Measurement with_centre = again.measure(theta, false, &centre);
+  CHECK(with_centre.accuracy_center ==
+        Approx(again.measure(centre.replicate(1, 6), false).accuracy).epsilon(1e-12));
   // Not the units' own mean accuracy: a different model.
   CHECK(m.loss_test_mean_model != Approx(m.loss_test).epsilon(1e-6));
   // Bit-identical on several threads.

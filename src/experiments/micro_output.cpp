@@ -40,6 +40,7 @@ constexpr const char* descriptions[] = {
     "test accuracy on the classes outside the unit's training data, mean over units",
     "test accuracy of the mean model (the network with the units' mean parameters)",
     "data loss of the mean model (the units' mean parameters) on the shared test data",
+    "easgd: test accuracy of the centre variable (NaN for the other schemes)",
 };
 static_assert(std::size(descriptions) == observable_names.size());
 

@@ -149,7 +149,8 @@ void record(MicroChainResult& r, int s, int k, const micro::Measurement& m) {
                            m.accuracy_own,
                            m.accuracy_other,
                            m.accuracy_mean_model,
-                           m.loss_test_mean_model};
+                           m.loss_test_mean_model,
+                           m.accuracy_center};
   static_assert(std::size(values) == observable_names.size());
   for (std::size_t o = 0; o < observable_names.size(); ++o) r.trace[o](s, k) = values[o];
 }
@@ -260,7 +261,9 @@ void compute_item(const MicroSweep& sweep, const WorkItem& item, MicroWorkspace&
       finite = ensemble.parameters().allFinite();
       if (!finite) break;
       const bool last = k + 1 == steps.size();
-      const micro::Measurement m = evaluator.measure(ensemble.parameters(), last);
+      const bool centre = ensemble.scheme().kind == micro::Scheme::Kind::easgd;
+      const micro::Measurement m =
+          evaluator.measure(ensemble.parameters(), last, centre ? &ensemble.centre() : nullptr);
       record(r, s, static_cast<int>(k), m);
       if (k >= static_cast<std::size_t>(first_measured)) {
         r.unit_accuracy.row(s) += m.unit_accuracy.matrix().transpose() / measured;

@@ -76,8 +76,9 @@ enum class Observable {
   accuracy_other,
   accuracy_mean_model,
   loss_test_mean_model,
+  accuracy_center,
 };
-inline constexpr std::array<const char*, 12> observable_names = {"m",
+inline constexpr std::array<const char*, 13> observable_names = {"m",
                                                                  "loss",
                                                                  "loss_test",
                                                                  "accuracy",
@@ -88,7 +89,8 @@ inline constexpr std::array<const char*, 12> observable_names = {"m",
                                                                  "accuracy_own",
                                                                  "accuracy_other",
                                                                  "accuracy_mean_model",
-                                                                 "loss_test_mean_model"};
+                                                                 "loss_test_mean_model",
+                                                                 "accuracy_center"};
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
 struct MicroChainResult {

@@ -5,6 +5,7 @@
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "base/not_a_number.hpp"
 #include "micro/partition.hpp"
@@ -32,7 +33,7 @@ Evaluator<S>::Evaluator(const Architecture& architecture, const TaskData<S>& dat
   mean_model_.resize(architecture.parameter_count(), 1);
   if (data.classes > 0) {
     predictions_.resize(data.test_inputs->cols(), units);
-    mean_model_predictions_.resize(static_cast<std::size_t>(data.test_inputs->cols()));
+    model_predictions_.resize(static_cast<std::size_t>(data.test_inputs->cols()));
     const auto histograms = label_histograms(data);
     own_.assign(static_cast<std::size_t>(units * data.classes), 0);
     for (Eigen::Index i = 0; i < units; ++i)
@@ -100,7 +101,23 @@ void Evaluator<S>::end_to_end_map(Scratch& scratch, const S* theta) const {
 }
 
 template <class S>
-Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
+std::pair<double, double> Evaluator<S>::score_model(const S* theta) {
+  const Matrix<S>& test = *data_.test_inputs;
+  const Eigen::Index n_test = test.cols();
+  const bool classes = data_.classes > 0;
+  const double loss =
+      loss_over(scratch_.front(), theta, test, data_.test_targets, data_.test_labels, 0, n_test,
+                classes ? model_predictions_.data() : nullptr);
+  if (!classes) return {loss, nan};
+  long correct = 0;
+  for (Eigen::Index k = 0; k < n_test; ++k)
+    correct += model_predictions_[static_cast<std::size_t>(k)] == data_.test_labels[k];
+  return {loss, static_cast<double>(correct) / static_cast<double>(n_test)};
+}
+
+template <class S>
+Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy,
+                                  const Vector<S>* centre) {
   const Eigen::Index units = theta.cols(), count = theta.rows();
   Measurement out;
   // Sums in unit order, in double: independent of the thread count and of the vector width.
@@ -162,18 +179,10 @@ Measurement Evaluator<S>::measure(const Matrix<S>& theta, bool cross_accuracy) {
   out.loss_test = loss_test / static_cast<double>(units);
   out.alignment = data_.top_left.size() > 0 ? alignment / static_cast<double>(units) : nan;
   out.accuracy = out.accuracy_vote = out.accuracy_own = out.accuracy_other = nan;
-  out.accuracy_mean_model = nan;
   mean_model_ = theta.rowwise().mean();
-  out.loss_test_mean_model =
-      loss_over(scratch_.front(), mean_model_.data(), test, data_.test_targets, data_.test_labels,
-                0, n_test, classes ? mean_model_predictions_.data() : nullptr);
+  std::tie(out.loss_test_mean_model, out.accuracy_mean_model) = score_model(mean_model_.data());
+  out.accuracy_center = centre ? score_model(centre->data()).second : nan;
   if (!classes) return out;
-
-  long mean_model_correct = 0;
-  for (Eigen::Index k = 0; k < n_test; ++k)
-    mean_model_correct +=
-        mean_model_predictions_[static_cast<std::size_t>(k)] == data_.test_labels[k];
-  out.accuracy_mean_model = static_cast<double>(mean_model_correct) / static_cast<double>(n_test);
 
   out.accuracy = out.unit_accuracy.mean();
   // Own classes against the others, per unit, then averaged over the units that have any.

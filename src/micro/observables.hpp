@@ -26,7 +26,8 @@ struct Measurement {
   // The model with the units' mean parameters θ̄ (the order parameter's direction; the model a
   // federated run deploys): its test accuracy (classes) and test loss.
   double accuracy_mean_model = 0, loss_test_mean_model = 0;
-  Eigen::ArrayXd unit_accuracy;           // [unit]
+  double accuracy_center = 0;    // easgd: test accuracy of the centre variable (NaN otherwise)
+  Eigen::ArrayXd unit_accuracy;  // [unit]
   Eigen::ArrayXd unit_m, unit_loss_test;  // [unit]: the mean parameter, the test loss
   Eigen::MatrixXd cross_accuracy;         // [unit i, unit j]: accuracy of i on the class of unit j
 };
@@ -38,8 +39,10 @@ template <class S>
 class Evaluator {
  public:
   Evaluator(const Architecture& architecture, const TaskData<S>& data);
-  // Everything above; the cross-accuracy matrix only when asked (classes task).
-  Measurement measure(const Matrix<S>& theta, bool cross_accuracy);
+  // Everything above; the cross-accuracy matrix only when asked (classes task); the centre's
+  // accuracy when a centre is given (easgd).
+  Measurement measure(const Matrix<S>& theta, bool cross_accuracy,
+                      const Vector<S>* centre = nullptr);
   // The threads that share the units (default 1); results do not depend on it.
   void set_threads(int threads);
 
@@ -62,10 +65,12 @@ class Evaluator {
   void end_to_end_map(Scratch& scratch, const S* theta) const;
   Architecture architecture_;
   const TaskData<S>& data_;
-  std::vector<Scratch> scratch_;             // one per thread
-  Eigen::MatrixXi predictions_;              // [test sample, unit]
-  Matrix<S> mean_model_;                     // θ̄, one column
-  std::vector<int> mean_model_predictions_;  // [test sample]
+  std::vector<Scratch> scratch_;  // one per thread
+  Eigen::MatrixXi predictions_;   // [test sample, unit]
+  // One model's test loss and, for classes, its test accuracy (NaN otherwise).
+  std::pair<double, double> score_model(const S* theta);
+  Matrix<S> mean_model_;                // θ̄, one column
+  std::vector<int> model_predictions_;  // [test sample]
   std::vector<char> own_;  // classes: [unit × class] 1 where the unit trains on the class
   Matrix<S> identity_;
 };

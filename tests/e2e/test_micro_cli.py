@@ -28,12 +28,13 @@ from e2e_support import (STATUS_DIVERGED, STATUS_DONE, CdlTestCase, require_cdl,
 # observables carry a _trace suffix); per-unit [.., unit]; unit pairs [.., unit, unit].
 SUMMARY_VARIABLES = ("order_parameter", "m_abs", "loss", "loss_test", "accuracy", "accuracy_vote",
                      "consensus", "parameter_norm", "alignment", "accuracy_own", "accuracy_other",
-                     "accuracy_mean_model", "loss_test_mean_model", "rank1_r2", "communication",
+                     "accuracy_mean_model", "loss_test_mean_model", "accuracy_center", "rank1_r2",
+                     "communication",
                      "steps", "status")
 TRACE_VARIABLES = ("m", "loss_trace", "loss_test_trace", "accuracy_trace", "accuracy_vote_trace",
                    "consensus_trace", "parameter_norm_trace", "alignment_trace",
                    "accuracy_own_trace", "accuracy_other_trace", "accuracy_mean_model_trace",
-                   "loss_test_mean_model_trace")
+                   "loss_test_mean_model_trace", "accuracy_center_trace")
 UNIT_VARIABLES = ("unit_accuracy",)
 PAIR_VARIABLES = ("cross_accuracy",)
 FLOAT_VARIABLES = tuple(n for n in (*SUMMARY_VARIABLES, *TRACE_VARIABLES, *UNIT_VARIABLES,
