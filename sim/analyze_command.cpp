@@ -51,6 +51,8 @@ struct ProtocolAnalysis {
   std::string observable;
   // [depth][σ]
   std::vector<std::vector<double>> mean, se, chi, loss, loss_se, rank1_r2;
+  // micro, classes: the mean model's test accuracy, mean and standard error ([depth][σ])
+  std::vector<std::vector<double>> mean_model, mean_model_se;
   std::vector<analysis::Window> window;
   std::vector<analysis::WindowInterval> interval;
   std::vector<long> status_count;  // points per status code: only done points are analysed
@@ -201,7 +203,7 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
   const io::PointTable<double> loss = reader.points<double>(name, micro ? "loss_test" : "loss");
   io::PointTable<double> signal = order;
   p.observable = "order_parameter";
-  io::PointTable<double> rank1;
+  io::PointTable<double> rank1, mean_model;
   if (micro) {
     io::PointTable<double> accuracy = reader.points<double>(name, "accuracy");
     if (std::any_of(accuracy.values.begin(), accuracy.values.end(),
@@ -210,6 +212,7 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
       p.observable = "accuracy";
     }
     rank1 = reader.points<double>(name, "rank1_r2");
+    if (p.observable == "accuracy") mean_model = reader.points<double>(name, "accuracy_mean_model");
   }
   // The susceptibility of a finite ensemble; undefined for the N → ∞ population.
   const double units = reader.units() > 0 ? static_cast<double>(reader.units()) : nan;
@@ -227,6 +230,11 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
     p.loss_se.push_back(loss_curve.se);
     if (!rank1.values.empty())
       p.rank1_r2.push_back(analysis::average_over_runs(per_run(rank1, status, d)).mean);
+    if (!mean_model.values.empty()) {
+      const analysis::Curve model = analysis::average_over_runs(per_run(mean_model, status, d));
+      p.mean_model.push_back(model.mean);
+      p.mean_model_se.push_back(model.se);
+    }
     p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
     p.interval.push_back(analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
   }
@@ -353,6 +361,12 @@ void write_protocol(const h5::Group& analysis_group, const ProtocolAnalysis& p,
   write_matrix(g, "loss_se", p.loss_se, depth, sigma, "standard error of loss");
   if (!p.rank1_r2.empty())
     write_matrix(g, "rank1_r2", p.rank1_r2, depth, sigma, "mean rank-one R^2");
+  if (!p.mean_model.empty()) {
+    write_matrix(g, "accuracy_mean_model", p.mean_model, depth, sigma,
+                 "mean over realizations of accuracy_mean_model (the units' mean parameters)");
+    write_matrix(g, "accuracy_mean_model_se", p.mean_model_se, depth, sigma,
+                 "standard error of accuracy_mean_model");
+  }
   std::vector<double> c1, c2;
   std::vector<std::array<double, 2>> c1_ci, c2_ci;
   for (std::size_t d = 0; d < a.depths.size(); ++d) {

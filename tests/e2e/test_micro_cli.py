@@ -392,6 +392,13 @@ class MicroCliTest(CdlTestCase):
             self.run_ok("analyze", [out, "--quiet"], tmp)
             with h5py.File(out, "r") as f:
                 self.assertIn("mean", f["analysis/nonadiabatic"])
+                # The mean model's accuracy, averaged over the done realizations.
+                g, analysed = f["nonadiabatic"], f["analysis/nonadiabatic"]
+                done = g["status"][()] == 0
+                np.testing.assert_allclose(
+                    analysed["accuracy_mean_model"][()],
+                    np.nanmean(np.where(done, g["accuracy_mean_model"][()], np.nan), axis=1),
+                    rtol=1e-12)
                 self.assertEqual(f["label_histogram"].shape[-1], 3)
                 live = f["nonadiabatic/live_fraction"][()]
                 np.testing.assert_allclose(live[f["nonadiabatic/status"][()] == 0], 4 / 6)
