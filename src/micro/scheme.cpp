@@ -1,5 +1,6 @@
 #include "micro/scheme.hpp"
 
+#include "base/errors.hpp"
 #include "base/parse.hpp"
 
 namespace cdl::micro {
@@ -35,7 +36,11 @@ Scheme parse_scheme(const std::string& text, const std::string& option) {
     scheme.kind = Scheme::Kind::gossip;
   } else if (fields.size() >= 2 && fields.size() <= 4 && name == "fedavg") {
     scheme.kind = Scheme::Kind::fedavg;
-    scheme.period = base::parse_integer(fields[1], option);
+    try {
+      scheme.period = base::parse_integer(fields[1], option);
+    } catch (const InputError&) {
+      base::reject(option, text, "K must be a whole number of steps from 1 to 10^9");
+    }
     if (scheme.period < 1 || scheme.period > 1000000000)
       base::reject(option, text, "K must be a whole number of steps from 1 to 10^9");
     if (fields.size() == 4) {
@@ -44,7 +49,13 @@ Scheme parse_scheme(const std::string& text, const std::string& option) {
       scheme.equal_weights = true;
     }
     if (fields.size() >= 3) {
-      scheme.fraction = base::parse_double(fields[2], option);
+      if (fields[2] == "equal")
+        base::reject(option, text, "give C before equal, as in fedavg:K:1:equal");
+      try {
+        scheme.fraction = base::parse_double(fields[2], option);
+      } catch (const InputError&) {
+        base::reject(option, text, "C must be a number in (0, 1]");
+      }
       if (!(scheme.fraction > 0 && scheme.fraction <= 1))
         base::reject(option, text, "C must lie in (0, 1]");
     }

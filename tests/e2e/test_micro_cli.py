@@ -176,6 +176,10 @@ class MicroCliTest(CdlTestCase):
             ("fedavg period zero", ["--scheme", "fedavg:0"], "--scheme", ["fedavg:0"], None),
             ("fedavg fraction above one", ["--scheme", "fedavg:2:1.5"], "--scheme",
              ["fedavg:2:1.5"], None),
+            ("fedavg weighting misspelt", ["--scheme", "fedavg:2:1:weighted"], "--scheme",
+             ["fedavg:2:1:weighted"], None),
+            ("fedavg equal without C", ["--scheme", "fedavg:2:equal"], "--scheme",
+             ["fedavg:2:equal"], None),
             # Horizons must be recorded steps (multiples of --record-every) up to the last step.
             ("zero horizon", ["--horizons", "0"], "--horizons", ["0"], None),
             ("horizon between records", ["--record-every", "10", "--horizons", "15"],
