@@ -226,16 +226,6 @@ void Ensemble<S>::choose_exchange(long step) {
         std::remove_if(participants_.begin(), participants_.begin() + participant_count_, offline) -
         participants_.begin());
     parameters_sent_ += 2.0 * participant_count_ * static_cast<double>(theta_.rows());
-    // Participants with equal sample counts weigh the same: the plain mean, bit for bit.
-    fedavg_equal_weights_ = scheme_.equal_weights;
-    if (!fedavg_equal_weights_ && participant_count_ > 0) {
-      const auto count = [&](int k) {
-        return data_.unit_count[participants_[static_cast<std::size_t>(k)]];
-      };
-      fedavg_equal_weights_ = true;
-      for (int k = 1; k < participant_count_; ++k)
-        fedavg_equal_weights_ = fedavg_equal_weights_ && count(k) == count(0);
-    }
   } else if (scheme_.kind == Scheme::Kind::gossip) {
     // Randomized gossip wakes every unit about once per step (Boyd et al. 2006): a random
     // maximal matching of the graph, the units taken in a random order and each still free
@@ -292,23 +282,20 @@ void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S 
       const auto participant = [&](int k) {
         return theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
       };
-      if (fedavg_equal_weights_) {
-        mean = participant(0);
-        for (int k = 1; k < participant_count_; ++k) mean += participant(k);
-        mean /= static_cast<S>(participant_count_);
-      } else {
-        // McMahan et al. (2017): each participant weighs n_k / Σ n_k, its share of the samples.
-        const auto samples = [&](int k) {
-          return static_cast<S>(data_.unit_count[participants_[static_cast<std::size_t>(k)]]);
-        };
-        S total = samples(0);
-        mean = samples(0) * participant(0);
-        for (int k = 1; k < participant_count_; ++k) {
-          mean += samples(k) * participant(k);
-          total += samples(k);
-        }
-        mean /= total;
+      // McMahan et al. (2017): each participant weighs n_k / Σ n_k, its share of the samples;
+      // taken relative to the first participant's count, so that equal counts (and `:equal`)
+      // weigh exactly 1 and give the plain mean bit for bit.
+      const auto count = [&](int k) {
+        return static_cast<S>(data_.unit_count[participants_[static_cast<std::size_t>(k)]]);
+      };
+      const auto weight = [&](int k) { return scheme_.equal_weights ? S(1) : count(k) / count(0); };
+      S total = weight(0);
+      mean = weight(0) * participant(0);
+      for (int k = 1; k < participant_count_; ++k) {
+        mean += weight(k) * participant(k);
+        total += weight(k);
       }
+      mean /= total;
       for (int k = 0; k < participant_count_; ++k) {
         auto theta = theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
         if (pull == S(1))

@@ -130,8 +130,7 @@ class Ensemble {
   std::vector<std::pair<int, int>> gossip_pairs_;
   std::vector<int> gossip_order_, gossip_candidates_;
   std::vector<char> gossip_free_;
-  int easgd_listeners_ = 1;           // units online at this step (the centre follows their mean)
-  bool fedavg_equal_weights_ = true;  // this round's participants weigh the same
+  int easgd_listeners_ = 1;  // units online at this step (the centre follows their mean)
   double parameters_sent_ = 0;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
