@@ -166,7 +166,6 @@ void print_text(const FileInfo& info) {
 struct ShardStanding {
   long long index = 0;
   std::string path;           // "" when no file exists yet
-  bool finished = false;      // the final name, not .part
   std::string problem;        // why the file is not counted ("" when it is)
   PointCounts counts;         // over every protocol; the points this shard owns
   long long grid_points = 0;  // every point of the sweep, any shard's
@@ -177,7 +176,6 @@ ShardStanding standing(long long index, const std::string& path, const FileInfo&
   ShardStanding shard;
   shard.index = index;
   shard.path = path;
-  shard.finished = !path.ends_with(".part");
   shard.config = info.text.at("config");
   for (const ProtocolInfo& p : info.protocols) {
     shard.counts += p.counts;
@@ -287,7 +285,7 @@ ArrayTotal array_total(const std::vector<ShardStanding>& shards, long long shard
 std::string shard_state(const ShardStanding& shard) {
   if (shard.path.empty()) return "no file yet";
   if (!shard.problem.empty()) return "not counted";
-  return shard.finished ? "complete" : "unfinished";
+  return shard.path.ends_with(".part") ? "unfinished" : "complete";
 }
 
 void print_array_text(const std::string& title, const std::vector<ShardStanding>& shards,
