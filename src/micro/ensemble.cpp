@@ -149,6 +149,12 @@ void Ensemble<S>::set_failures(const Failures& failures) {
 }
 
 template <class S>
+void Ensemble<S>::set_trace(StepTrace<S>* trace) {
+  trace_ = trace;
+  if (trace_) trace_->gradients.setZero(theta_.rows(), theta_.cols());
+}
+
+template <class S>
 int Ensemble<S>::online_mean_rows(long step, Eigen::Index first, Eigen::Index rows) {
   auto mean = scratch_.segment(first, rows);
   mean.setZero();
@@ -226,6 +232,9 @@ void Ensemble<S>::choose_exchange(long step) {
         std::remove_if(participants_.begin(), participants_.begin() + participant_count_, offline) -
         participants_.begin());
     parameters_sent_ += 2.0 * participant_count_ * static_cast<double>(theta_.rows());
+    if (trace_)
+      trace_->participants.assign(participants_.begin(),
+                                  participants_.begin() + participant_count_);
   } else if (scheme_.kind == Scheme::Kind::gossip) {
     // Randomized gossip wakes every unit about once per step (Boyd et al. 2006): a random
     // maximal matching of the graph, the units taken in a random order and each still free
@@ -258,6 +267,7 @@ void Ensemble<S>::choose_exchange(long step) {
     }
     parameters_sent_ +=
         2.0 * static_cast<double>(gossip_pairs_.size()) * static_cast<double>(theta_.rows());
+    if (trace_) trace_->gossip_pairs = gossip_pairs_;
   }
 }
 
@@ -443,6 +453,7 @@ void Ensemble<S>::advance(long count, S tau, S gamma, S sigma, bool local_learni
     if (local_learning) {
       const Batch<S> batch = next_batch(static_cast<int>(i), step, scratch);
       scratch.network.loss_and_gradient(theta.data(), batch, loss, scratch.gradient.data());
+      if (trace_) trace_->gradients.col(i) = scratch.gradient;
       if (coupled)
         theta += tau * (coupling_.col(i) - scratch.gradient - gamma * theta);
       else

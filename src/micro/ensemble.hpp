@@ -42,6 +42,16 @@ template <class S>
 Matrix<S> initial_parameters(const Architecture& architecture, int units, const WeightInit& init,
                              const base::Distribution& initial_state, std::uint64_t seed, int run);
 
+// What the last step did, for the tests that replay each scheme's published update from the
+// same inputs (tests/e2e/test_scheme_reference.py): the minibatch gradients the units used and
+// who exchanged. Filled only when attached with Ensemble::set_trace.
+template <class S>
+struct StepTrace {
+  Matrix<S> gradients;            // [parameter, unit]: ∇ of the batch loss, without weight decay
+  std::vector<int> participants;  // fedavg, after the step's round: who took part
+  std::vector<std::pair<int, int>> gossip_pairs;  // gossip: the pairs that averaged
+};
+
 template <class S>
 class Ensemble {
  public:
@@ -79,6 +89,8 @@ class Ensemble {
   // The threads that share the units of one step (default 1). Each unit's update is computed
   // from the same inputs whichever thread takes it, so results do not depend on this.
   void set_threads(int threads);
+  // Records every following step into `trace` (nullptr: stop); sizes it.
+  void set_trace(StepTrace<S>* trace);
   // One coupled step. Without local learning only the coupling acts (for tests).
   void step(S tau, S gamma, S sigma, bool local_learning = true) {
     advance(1, tau, gamma, sigma, local_learning);
@@ -132,6 +144,7 @@ class Ensemble {
   std::vector<char> gossip_free_;
   int easgd_listeners_ = 1;  // units online at this step (the centre follows their mean)
   double parameters_sent_ = 0;
+  StepTrace<S>* trace_ = nullptr;
   std::vector<UnitScratch> unit_scratch_;  // one per thread
   std::vector<std::vector<int>> order_;    // per unit: this epoch's permutation of its samples
   std::vector<long> epoch_;                // per unit: the epoch order_ holds (−1: none)
