@@ -251,22 +251,34 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   return split;
 }
 
-// Splits at the disorder nodes `nodes` carried to the disorder nodes of rule `to`: linear
-// interpolation in Δ between neighbouring nodes that both have one (NaN elsewhere).
+// Splits at the disorder nodes `nodes` carried to the disorder nodes of rule `to`: a node of
+// `to` that is one of `nodes` keeps its split (bimodal disorder: the same two atoms, listed in
+// decreasing order), others get linear interpolation in Δ between the neighbouring nodes that
+// both have one (NaN elsewhere).
 std::vector<double> interpolate_splits(const std::vector<double>& nodes,
                                        const std::vector<double>& split,
                                        const theory::PopulationQuadrature& to) {
+  std::vector<std::size_t> order(nodes.size());
+  for (std::size_t j = 0; j < order.size(); ++j) order[j] = j;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t x, std::size_t y) { return nodes[x] < nodes[y]; });
   std::vector<double> out(to.disorder_count(), nan);
   for (int i = 0; i < to.disorder_count(); ++i) {
     const double x = to.disorder().nodes[i];
-    for (std::size_t j = 0; j + 1 < nodes.size(); ++j)
-      if (nodes[j] <= x && x <= nodes[j + 1] && !std::isnan(split[j]) &&
-          !std::isnan(split[j + 1])) {
-        out[i] = nodes[j + 1] == nodes[j] ? split[j]
-                                          : split[j] + (split[j + 1] - split[j]) * (x - nodes[j]) /
-                                                           (nodes[j + 1] - nodes[j]);
+    for (std::size_t k = 0; k < order.size(); ++k) {
+      const std::size_t j = order[k];
+      if (nodes[j] == x) {
+        out[i] = split[j];
         break;
       }
+      if (k + 1 == order.size()) break;
+      const std::size_t next = order[k + 1];
+      if (nodes[j] < x && x < nodes[next]) {
+        if (!std::isnan(split[j]) && !std::isnan(split[next]))
+          out[i] = split[j] + (split[next] - split[j]) * (x - nodes[j]) / (nodes[next] - nodes[j]);
+        break;
+      }
+    }
   }
   return out;
 }
