@@ -59,6 +59,13 @@ TheoryFileWriter::TheoryFileWriter(h5::File file, const TheorySweep& sweep,
         "estimated quadrature error of order_parameter (difference to a coarser rule)");
     file_.add<double>("loss_error", Shape::summary,
                       "estimated quadrature error of loss (difference to a coarser rule)");
+    file_.add<double>("order_parameter_horizon_error", Shape::horizon,
+                      "estimated quadrature error of order_parameter_horizon");
+    file_.add<double>("loss_horizon_error", Shape::horizon,
+                      "estimated quadrature error of loss_horizon");
+    file_.add_status("status_horizon", Shape::horizon,
+                     "outcome of the horizon's estimate: done within the accuracy, else "
+                     "not_converged (or the point's failure)");
     file_.add<double>(
         "separatrix", Shape::unit,
         "initial state of the disorder node whose path ends at the unstable root at t_end");
@@ -91,6 +98,13 @@ void TheoryFileWriter::write(const TheoryChainResult& result, const sweep::WorkI
     file_.write<double>(protocol, "order_parameter_error", d, r, sigma,
                         result.order_parameter_error);
     file_.write<double>(protocol, "loss_error", d, r, sigma, result.loss_error);
+    file_.write<double>(protocol, "order_parameter_horizon_error", d, r, sigma,
+                        all_of(result.order_parameter_horizon_error));
+    file_.write<double>(protocol, "loss_horizon_error", d, r, sigma,
+                        all_of(result.loss_horizon_error));
+    file_.write<std::int8_t>(
+        protocol, "status_horizon", d, r, sigma,
+        {result.horizon_status.data(), static_cast<std::size_t>(result.horizon_status.size())});
     file_.write<double>(protocol, "separatrix", d, r, sigma, all_of(result.separatrix));
   }
   file_.finish_points(protocol, d, r, sigma, result.status);

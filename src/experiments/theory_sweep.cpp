@@ -40,6 +40,26 @@ std::vector<SampleWindow> TheorySweep::horizon_windows() const {
   return windows;
 }
 
+std::vector<SampleWindow> TheorySweep::estimated_windows() const {
+  std::vector<SampleWindow> windows{{first_measured_sample(), samples - 1}};
+  for (const SampleWindow& w : horizon_windows())
+    if (w.first != windows.front().first || w.last != windows.front().last) windows.push_back(w);
+  return windows;
+}
+
+std::vector<int> TheorySweep::window_of_horizon() const {
+  const std::vector<SampleWindow> windows = estimated_windows();
+  std::vector<int> index;
+  for (const SampleWindow& w : horizon_windows()) {
+    int k = 0;
+    while (windows[static_cast<std::size_t>(k)].first != w.first ||
+           windows[static_cast<std::size_t>(k)].last != w.last)
+      ++k;
+    index.push_back(k);
+  }
+  return index;
+}
+
 Realization draw_realization(const TheorySweep& sweep, int run) {
   const auto r = static_cast<std::uint64_t>(run);
   Realization realization{
@@ -62,12 +82,17 @@ struct TraceRecorder {
   int depth;
   double mean_disorder;
   const Eigen::ArrayXd* weights = nullptr;
-  // N → ∞ only: Σ over the measured samples (k ≥ first_measured) of every node's state, the
-  // per-node share of ⟨m⟩ that drives the adaptive refinement.
-  Eigen::ArrayXd* measured_sum = nullptr;
-  int first_measured = 0;
+  // N → ∞ only: every node's mean state over each estimated window [node, window], the
+  // per-node shares of the window averages that drive the adaptive refinement.
+  Eigen::ArrayXXd* window_means = nullptr;
+  const std::vector<SampleWindow>* windows = nullptr;
   void sample(int k, const Eigen::ArrayXd& phi) {
-    if (measured_sum && k >= first_measured) *measured_sum += phi;
+    if (window_means)
+      for (std::size_t w = 0; w < windows->size(); ++w) {
+        const SampleWindow& window = (*windows)[w];
+        if (k >= window.first && k <= window.last)
+          window_means->col(static_cast<Eigen::Index>(w)) += phi / window.size();
+      }
     if (weights) {
       m[k] = base::fixed_order_weighted_mean(phi, *weights);
       loss[k] = theory::weighted_effective_loss(phi, *weights, depth, mean_disorder);
@@ -120,6 +145,9 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
   if (sweep.infinite_population) {
     result.order_parameter_error.resize(sweep.sigma.size());
     result.loss_error.resize(sweep.sigma.size());
+    result.order_parameter_horizon_error.resize(n_sigma, n_horizon);
+    result.loss_horizon_error.resize(n_sigma, n_horizon);
+    result.horizon_status.resize(n_sigma, n_horizon);
     result.separatrix.resize(n_sigma, sweep.units);
   }
   return workspace;
@@ -131,12 +159,12 @@ using base::nan;
 
 struct PopulationRun {
   Eigen::ArrayXd disorder, initial_state, weight, phi;
-  std::vector<int> node_of;     // the disorder node of every population node
-  Eigen::ArrayXd measured_sum;  // Σ over measured samples of every node's state
+  std::vector<int> node_of;      // the disorder node of every population node
+  Eigen::ArrayXXd window_means;  // [node, estimated window]: the node's mean state there
 };
 
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
-// to the rows when given (and then run.measured_sum is filled).
+// to the rows when given (and then run.window_means is filled).
 theory::IntegrationResult integrate_population(const TheorySweep& sweep, int depth, double sigma,
                                                PopulationRun& run, theory::Dopri5& integrator,
                                                const std::vector<double>& times, double* m_row,
@@ -146,14 +174,10 @@ theory::IntegrationResult integrate_population(const TheorySweep& sweep, int dep
   dynamics.set_sigma(sigma);
   dynamics.set_threads(integrator.threads());
   if (m_row) {
-    run.measured_sum.setZero(run.phi.size());
-    TraceRecorder recorder{m_row,
-                           loss_row,
-                           depth,
-                           mean_disorder,
-                           &run.weight,
-                           &run.measured_sum,
-                           sweep.first_measured_sample()};
+    const std::vector<SampleWindow> windows = sweep.estimated_windows();
+    run.window_means.setZero(run.phi.size(), static_cast<Eigen::Index>(windows.size()));
+    TraceRecorder recorder{m_row,       loss_row,          depth,   mean_disorder,
+                           &run.weight, &run.window_means, &windows};
     return integrator.integrate(dynamics, run.phi, 0.0, sweep.t_end, times, recorder);
   }
   NoObserver none;
@@ -188,7 +212,6 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
   for (int j = 0; j < n; ++j) bracket[j] = std::array{q.init_lo(), q.init_hi()};
   PopulationRun run;
   std::vector<double> m_scratch(sweep.samples), loss_scratch(sweep.samples);
-  const double measured = sweep.samples - sweep.first_measured_sample();
   for (int pass = 0; pass < passes; ++pass) {
     q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
     run.phi = run.initial_state;
@@ -220,8 +243,7 @@ std::vector<double> locate_separatrix(const TheorySweep& sweep,
         // have passed the ghost already).
         std::array<double, probes> average;
         for (int p = 0; p < probes; ++p)
-          average[p] =
-              run.measured_sum[first_probe + static_cast<Eigen::Index>(j) * probes + p] / measured;
+          average[p] = run.window_means(first_probe + static_cast<Eigen::Index>(j) * probes + p, 0);
         int steepest = 0;
         for (int p = 1; p + 1 < probes; ++p)
           if (average[p + 1] - average[p] > average[steepest + 1] - average[steepest]) steepest = p;
@@ -319,13 +341,14 @@ Riders append_riders(const theory::PopulationQuadrature& q, const std::vector<do
   return riders;
 }
 
-// Each disorder panel's share of the time-averaged m under rule q, from its riders.
-std::vector<double> panel_shares(const theory::PopulationQuadrature& q, const Riders& riders,
-                                 const PopulationRun& run, int measured) {
-  std::vector<double> share(static_cast<std::size_t>(q.panel_count()), 0.0);
+// Each disorder panel's share of every estimated window's average of m under rule q, from its
+// riders: [panel, window].
+Eigen::ArrayXXd panel_shares(const theory::PopulationQuadrature& q, const Riders& riders,
+                             const PopulationRun& run) {
+  Eigen::ArrayXXd share = Eigen::ArrayXXd::Zero(q.panel_count(), run.window_means.cols());
   for (Eigen::Index i = 0; i < riders.weight.size(); ++i)
-    share[static_cast<std::size_t>(q.panel_of(riders.node_of[static_cast<std::size_t>(i)]))] +=
-        riders.weight[i] * run.measured_sum[riders.offset + i] / measured;
+    share.row(q.panel_of(riders.node_of[static_cast<std::size_t>(i)])) +=
+        riders.weight[i] * run.window_means.row(riders.offset + i);
   return share;
 }
 
@@ -341,7 +364,7 @@ struct RulePair {
   RulePair(const TheorySweep& sweep, const std::vector<double>& ends, int init_panels,
            int init_order)
       : a(sweep.disorder, sweep.initial_state, ends, init_panels, init_order),
-        b(sweep.disorder, sweep.initial_state, bisect_panels(ends), init_panels, init_order + 4),
+        b(sweep.disorder, sweep.initial_state, bisect_panels(ends), init_panels, init_order, 2),
         b_coarse(sweep.disorder, sweep.initial_state, bisect_panels(ends), init_panels,
                  init_order) {}
   struct Built {
@@ -371,27 +394,28 @@ struct Refinement {
   bool init_states = false;  // the φ(0) error is a sizeable part: double its panels
 };
 
-Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built, int measured) {
-  const auto share_a = panel_shares(rules.a, built.a_riders, built.b, measured);
-  const auto share_coarse = panel_shares(rules.b_coarse, built.b_coarse_riders, built.b, measured);
+// Every window's error counts: each horizon is driven to the accuracy, not only the last.
+Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built) {
+  const auto share_a = panel_shares(rules.a, built.a_riders, built.b);
+  const auto share_coarse = panel_shares(rules.b_coarse, built.b_coarse_riders, built.b);
   // B's own nodes are the population's first ones: its shares with its own weights.
   Riders b_own{0, built.b.weight.head(static_cast<Eigen::Index>(built.b.node_of.size())),
                built.b.node_of};
-  const auto share_b = panel_shares(rules.b, b_own, built.b, measured);
-  double init_error = 0;
-  for (std::size_t q = 0; q < share_b.size(); ++q)
-    init_error += std::abs(share_b[q] - share_coarse[q]);
+  const auto share_b = panel_shares(rules.b, b_own, built.b);
+  const double init_error = (share_b - share_coarse).abs().sum();
   Refinement plan;
   const auto& ends = rules.a.disorder_ends();
   if (ends.empty()) {  // bimodal: two atoms, only φ(0) to refine
     plan.init_states = true;
     return plan;
   }
-  const std::size_t n = share_a.size();
+  const auto n = static_cast<std::size_t>(share_a.rows());
   std::vector<double> indicator(n);
   double total = 0;
   for (std::size_t p = 0; p < n; ++p) {
-    indicator[p] = std::abs(share_coarse[2 * p] + share_coarse[2 * p + 1] - share_a[p]);
+    const auto q = static_cast<Eigen::Index>(p);
+    indicator[p] =
+        (share_coarse.row(2 * q) + share_coarse.row(2 * q + 1) - share_a.row(q)).abs().sum();
     total += indicator[p];
   }
   plan.init_states = init_error > 0.25 * total;
@@ -413,24 +437,59 @@ Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built, 
   return plan;
 }
 
-// One N → ∞ point's result under one rule pair.
+// An N → ∞ point without values (not run, or failed): NaN everywhere, and `status` as the
+// point's and every horizon's.
+void set_infinite_point_status(int s, PointStatus status, TheoryChainResult& result) {
+  result.m_trace.row(s).setConstant(nan);
+  result.loss_trace.row(s).setConstant(nan);
+  result.order_parameter[s] = result.loss[s] = nan;
+  result.order_parameter_error[s] = result.loss_error[s] = nan;
+  result.order_parameter_horizon_error.row(s).setConstant(nan);
+  result.loss_horizon_error.row(s).setConstant(nan);
+  result.horizon_status.row(s).setConstant(static_cast<std::int8_t>(status));
+  result.status[s] = static_cast<std::int8_t>(status);
+}
+
+// One N → ∞ point's result under one rule pair, per estimated window (the measured half
+// first, then the horizons'; TheorySweep::estimated_windows): rule B's |average of m| and mean
+// loss, and their estimates.
 struct PointEstimate {
   theory::IntegrationStatus status = theory::IntegrationStatus::done;
-  double order_parameter = nan, order_parameter_error = nan;
-  double loss = nan, loss_error = nan;
+  std::vector<double> order_parameter, order_parameter_error, loss, loss_error;
   std::int64_t steps = 0;
+  // The largest estimate of any window (infinite before any comparison).
+  double worst_error() const {
+    double worst = order_parameter_error.empty() ? std::numeric_limits<double>::infinity() : 0.0;
+    for (const double e : order_parameter_error)
+      worst = std::isnan(e) ? std::numeric_limits<double>::infinity() : std::max(worst, e);
+    return worst;
+  }
 };
 
-// Stores a converged estimate as point s of `result`: done within sweep.accuracy, else
-// not_converged with its best value kept.
+PointStatus within(const TheorySweep& sweep, double error) {
+  return error <= sweep.accuracy ? PointStatus::done : PointStatus::not_converged;
+}
+
+// Stores an estimate as point s of `result`, with every horizon's estimate and status; the
+// point is done when its own window is within sweep.accuracy, else not_converged with its best
+// value kept.
 PointStatus store_estimate(const TheorySweep& sweep, const PointEstimate& e, int s,
                            TheoryChainResult& result) {
-  result.order_parameter[s] = e.order_parameter;
-  result.order_parameter_error[s] = e.order_parameter_error;
-  result.loss[s] = e.loss;
-  result.loss_error[s] = e.loss_error;
+  result.order_parameter[s] = e.order_parameter[0];
+  result.order_parameter_error[s] = e.order_parameter_error[0];
+  result.loss[s] = e.loss[0];
+  result.loss_error[s] = e.loss_error[0];
   result.steps[s] = e.steps;
-  return e.order_parameter_error <= sweep.accuracy ? PointStatus::done : PointStatus::not_converged;
+  const std::vector<int> window = sweep.window_of_horizon();
+  for (std::size_t h = 0; h < window.size(); ++h) {
+    const auto w = static_cast<std::size_t>(window[h]);
+    const auto column = static_cast<Eigen::Index>(h);
+    result.order_parameter_horizon_error(s, column) = e.order_parameter_error[w];
+    result.loss_horizon_error(s, column) = e.loss_error[w];
+    result.horizon_status(s, column) =
+        static_cast<std::int8_t>(within(sweep, e.order_parameter_error[w]));
+  }
+  return within(sweep, e.order_parameter_error[0]);
 }
 
 // Integrates both rules' populations (already built) and compares them; B's traces go to the
@@ -441,12 +500,6 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
                             const std::vector<double>& times, double mean_disorder,
                             std::vector<double>& m_a, std::vector<double>& loss_a, double* m_row,
                             double* loss_row) {
-  const int measured = sweep.samples - sweep.first_measured_sample();
-  const auto tail_mean = [&](const double* row) {
-    return base::fixed_order_sum(
-               measured, [&](Eigen::Index k) { return row[sweep.samples - measured + k]; }) /
-           measured;
-  };
   PointEstimate e;
   theory::IntegrationResult outcome_a, outcome_b;
   const auto integrate_a = [&] {
@@ -493,14 +546,23 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
   e.status = outcome_b.status;
   e.steps = outcome_b.accepted_steps;
   if (e.status != theory::IntegrationStatus::done) return e;
-  e.order_parameter = std::abs(tail_mean(m_row));
-  e.loss = tail_mean(loss_row);
-  e.order_parameter_error = std::abs(e.order_parameter - std::abs(tail_mean(m_a.data())));
-  e.loss_error = std::abs(e.loss - tail_mean(loss_a.data()));
+  using Row = Eigen::Map<const Eigen::ArrayXd>;
+  const Row m_b_row(m_row, sweep.samples), loss_b_row(loss_row, sweep.samples),
+      m_a_row(m_a.data(), sweep.samples), loss_a_row(loss_a.data(), sweep.samples);
+  for (const SampleWindow& window : sweep.estimated_windows()) {
+    const double value = std::abs(sweep::window_mean(m_b_row, window));
+    const double loss = sweep::window_mean(loss_b_row, window);
+    e.order_parameter.push_back(value);
+    e.order_parameter_error.push_back(
+        std::abs(value - std::abs(sweep::window_mean(m_a_row, window))));
+    e.loss.push_back(loss);
+    e.loss_error.push_back(std::abs(loss - sweep::window_mean(loss_a_row, window)));
+  }
   return e;
 }
 
-// A non-adiabatic N → ∞ point, refined until its error estimate is at most sweep.accuracy:
+// A non-adiabatic N → ∞ point, refined until the error estimate of every estimated window (its
+// own and each horizon's) is at most sweep.accuracy:
 // each level bisects the disorder panels where A and B differ most under one m(t) (where units
 // are near their saddle-node and the state changes fast in Δ), and doubles the initial-state
 // panels when their error is a sizeable part (up to 16 times the base panels). After
@@ -514,14 +576,14 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
   const std::vector<double> times = sweep.sample_times();
   std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
   std::vector<double> m_b(sweep.samples), loss_b(sweep.samples);
-  const int measured = sweep.samples - sweep.first_measured_sample();
   std::vector<double> ends =
       theory::base_disorder_ends(sweep.disorder, sweep.population.disorder_nodes);
   int init_panels = sweep.population.init_panels;
   const int init_order = sweep.population.init_order;
   PointEstimate best;
-  best.order_parameter_error = std::numeric_limits<double>::infinity();
-  double previous_value = nan, previous_change = 0;
+  // Per estimated window: the previous level's value and its change from the level before.
+  const std::size_t windows = sweep.estimated_windows().size();
+  std::vector<double> previous_value(windows, nan), previous_change(windows, 0.0);
   std::vector<double> split, split_nodes;  // the previous level's separatrix and its Δ nodes
   RulePair::Built built;
   for (int level = 0; level <= sweep.refine_levels; ++level) {
@@ -542,19 +604,22 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     }
     if (e.status != theory::IntegrationStatus::done) return to_point_status(e.status);
     // A and B can agree by chance, and near a transition the quadrature error of a level
-    // behaves like noise: the last two changes of the reported value between levels guard
-    // the estimate.
-    double change = std::abs(e.order_parameter - previous_value);
-    if (level > 0)
-      e.order_parameter_error = std::max({e.order_parameter_error, change, previous_change});
-    previous_change = level > 0 ? change : 0.0;
-    previous_value = e.order_parameter;
-    if (e.order_parameter_error < best.order_parameter_error) {
+    // behaves like noise: the last two changes of each reported value between levels guard
+    // its estimate.
+    for (std::size_t w = 0; w < windows; ++w) {
+      const double change = std::abs(e.order_parameter[w] - previous_value[w]);
+      if (level > 0)
+        e.order_parameter_error[w] =
+            std::max({e.order_parameter_error[w], change, previous_change[w]});
+      previous_change[w] = level > 0 ? change : 0.0;
+      previous_value[w] = e.order_parameter[w];
+    }
+    if (best.order_parameter.empty() || e.worst_error() < best.worst_error()) {
       best = e;
       std::copy(m_b.begin(), m_b.end(), result.m_trace.row(s).data());
       std::copy(loss_b.begin(), loss_b.end(), result.loss_trace.row(s).data());
     }
-    if (e.order_parameter_error <= sweep.accuracy) break;
+    if (e.worst_error() <= sweep.accuracy) break;
     if (level == sweep.refine_levels) break;
     if (level == 0) {  // B again, with the riders (its traces are kept in result already)
       rules.build_b(split, true, built);
@@ -563,7 +628,7 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
                                 .status;
       if (status_b != theory::IntegrationStatus::done) break;
     }
-    const Refinement plan = plan_refinement(rules, built, measured);
+    const Refinement plan = plan_refinement(rules, built);
     // The φ(0) panels grow at most 16-fold, 256-fold for bimodal disorder (two atoms: φ(0) is
     // all there is to refine, and cheap).
     const bool init_capped =
@@ -608,11 +673,7 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& 
     if (status == theory::IntegrationStatus::done)
       e = compare_rules(sweep, depth, sigma, built.a, built.b, workspace, times, mean_disorder, m_a,
                         loss_a, result.m_trace.row(s).data(), result.loss_trace.row(s).data());
-    if (e.status != theory::IntegrationStatus::done) {
-      result.m_trace.row(s).setConstant(nan);
-      result.loss_trace.row(s).setConstant(nan);
-      return to_point_status(e.status);
-    }
+    if (e.status != theory::IntegrationStatus::done) return to_point_status(e.status);
     return store_estimate(sweep, e, s, result);
   };
   // The outputs were cleared for the whole item; an adiabatic chain never restarts.
@@ -635,30 +696,27 @@ void compute_infinite_item(const TheorySweep& sweep, const WorkItem& item,
   result.weight = Eigen::Map<const Eigen::ArrayXd>(base.disorder().weights.data(), n);
   result.initial_state = Eigen::ArrayXd::Constant(n, nan);
   const double mean_disorder = base::fixed_order_weighted_mean(result.disorder, result.weight);
-  for (std::size_t s = 0; s < sweep.sigma.size(); ++s) {
-    result.m_trace.row(s).setConstant(nan);
-    result.loss_trace.row(s).setConstant(nan);
+  for (int s = 0; s < static_cast<int>(sweep.sigma.size()); ++s) {
     result.separatrix.row(s).setConstant(nan);
-    result.order_parameter[s] = result.loss[s] = nan;
-    result.order_parameter_error[s] = result.loss_error[s] = nan;
     result.steps[s] = 0;
-    result.status[s] = static_cast<std::int8_t>(PointStatus::not_run);
+    set_infinite_point_status(s, PointStatus::not_run, result);
   }
-  if (protocol != Protocol::nonadiabatic)
-    return compute_adiabatic_infinite_chain(sweep, item, workspace, mean_disorder);
-  std::vector<double> split;
-  for (const int s : item.sigma) {
-    const PointStatus status =
-        solve_nonadiabatic_point(sweep, depth, s, workspace, mean_disorder, split);
-    result.status[s] = static_cast<std::int8_t>(status);
-    for (int j = 0; j < n && j < static_cast<int>(split.size()); ++j)
-      result.separatrix(s, j) = split[static_cast<std::size_t>(j)];
-    if (status != PointStatus::done && status != PointStatus::not_converged) {
-      result.m_trace.row(s).setConstant(nan);
-      result.loss_trace.row(s).setConstant(nan);
-      result.order_parameter[s] = result.loss[s] = nan;
-      result.order_parameter_error[s] = result.loss_error[s] = nan;
+  if (protocol != Protocol::nonadiabatic) {
+    compute_adiabatic_infinite_chain(sweep, item, workspace, mean_disorder);
+  } else {
+    std::vector<double> split;
+    for (const int s : item.sigma) {
+      result.status[s] = static_cast<std::int8_t>(
+          solve_nonadiabatic_point(sweep, depth, s, workspace, mean_disorder, split));
+      for (int j = 0; j < n && j < static_cast<int>(split.size()); ++j)
+        result.separatrix(s, j) = split[static_cast<std::size_t>(j)];
     }
+  }
+  // A point without a value (failed, or after a broken chain) has none at any horizon.
+  for (const int s : item.sigma) {
+    const auto status = static_cast<PointStatus>(result.status[s]);
+    if (status != PointStatus::done && status != PointStatus::not_converged)
+      set_infinite_point_status(s, status, result);
   }
 }
 

@@ -52,6 +52,10 @@ struct TheorySweep {
   int first_measured_sample() const { return samples / 2; }
   std::vector<double> horizon_times() const;
   std::vector<SampleWindow> horizon_windows() const;
+  // N → ∞: the windows whose averages carry an error estimate, the measured half first, then
+  // every horizon's that differs from it; window_of_horizon()[h] is horizon h's index there.
+  std::vector<SampleWindow> estimated_windows() const;
+  std::vector<int> window_of_horizon() const;
 };
 
 // The quenched inputs of one realization. They depend on (seed, realization) only, so every
@@ -65,6 +69,8 @@ struct Realization {
 Realization draw_realization(const TheorySweep& sweep, int run);
 
 // Everything one chain (protocol, depth, realization) produces, indexed by the grid's σ index.
+using HorizonStatus = Eigen::Matrix<std::int8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
 struct TheoryChainResult {
   Chain chain;
   Eigen::ArrayXd disorder, initial_state;
@@ -79,6 +85,11 @@ struct TheoryChainResult {
   // N → ∞ only: error estimates (difference to a refined rule), the disorder nodes' weights
   // and the separatrix in φ(0) of each disorder node at each σ (NaN: none).
   std::vector<double> order_parameter_error, loss_error;
+  // N → ∞ only, per horizon [σ, horizon]: the estimates of order_parameter_horizon and
+  // loss_horizon, and whether the horizon's estimate is within the accuracy (done) or not
+  // (not_converged; the point's own status then says why there is no value at all).
+  RowMatrix order_parameter_horizon_error, loss_horizon_error;
+  HorizonStatus horizon_status;
   Eigen::ArrayXd weight;
   RowMatrix separatrix;  // [σ, disorder node]
 };

@@ -97,14 +97,18 @@ SweepFile::SweepFile(h5::File file, const SweepAxes& axes, const Provenance& pro
     p.time.set_attribute("long_name", axes.time_long_name);
     groups_.push_back(std::move(p));
   }
-  add<std::int8_t>("status", Shape::summary, "outcome of the point");
+  add_status("status", Shape::summary, "outcome of the point");
+  file_.flush();
+}
+
+void SweepFile::add_status(const std::string& name, Shape shape, const std::string& long_name) {
+  add_filled<std::int8_t>(name, shape, long_name, static_cast<double>(sweep::PointStatus::not_run));
   const std::vector<std::int32_t> flag_values = index_range(sweep::point_status_names.size());
   for (ProtocolGroup& p : groups_) {
-    const h5::Dataset& status = p.datasets.at("status");
+    const h5::Dataset& status = p.datasets.at(name);
     status.set_attribute("flag_values", std::span<const std::int32_t>(flag_values));
     status.set_attribute("flag_meanings", sweep::flag_meanings());
   }
-  file_.flush();
 }
 
 Dims SweepFile::dims(Shape shape) const {
@@ -173,6 +177,12 @@ void SweepFile::write_per_run(const std::string& name, int depth_index, int run,
 
 template <class T>
 void SweepFile::add(const std::string& name, Shape shape, const std::string& long_name) {
+  add_filled<T>(name, shape, long_name, fill_value<T>());
+}
+
+template <class T>
+void SweepFile::add_filled(const std::string& name, Shape shape, const std::string& long_name,
+                           double fill) {
   const Dims shape_dims = dims(shape);
   for (ProtocolGroup& p : groups_) {
     if ((shape == Shape::unit || shape == Shape::unit_pair) && p.unit.id() < 0)
@@ -193,8 +203,6 @@ void SweepFile::add(const std::string& name, Shape shape, const std::string& lon
       p.horizon.set_attribute("long_name", axes_.horizon_long_name);
     }
     if (shape == Shape::horizon) scales.push_back(&p.horizon);
-    const double fill =
-        name == "status" ? static_cast<double>(sweep::PointStatus::not_run) : fill_value<T>();
     if (!p.datasets
              .emplace(name, create_variable<T>(p.group, name, shape_dims, scales, long_name, fill))
              .second)

@@ -87,6 +87,9 @@ class SweepFile {
   // A dataset of `shape` in every protocol group (fill: NaN for doubles, 0 for integers).
   template <class T>
   void add(const std::string& name, Shape shape, const std::string& long_name);
+  // A table of point statuses (sweep/status.hpp, with CF flag_values and flag_meanings) of
+  // `shape` in every protocol group, all not_run.
+  void add_status(const std::string& name, Shape shape, const std::string& long_name);
   // A 1-D dataset along `time` in every protocol group (e.g. the step of each sample).
   template <class T>
   void add_time_coordinate(const std::string& name, std::span<const T> values,
@@ -119,6 +122,9 @@ class SweepFile {
     std::map<std::string, h5::Dataset> datasets;
   };
   h5::Dims dims(Shape shape) const;
+  // add() with `fill` (converted to T) where nothing was written.
+  template <class T>
+  void add_filled(const std::string& name, Shape shape, const std::string& long_name, double fill);
   const h5::Dataset& dataset(int protocol, const std::string& name) const;
   SweepAxes axes_;
   h5::File file_;

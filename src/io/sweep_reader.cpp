@@ -69,8 +69,10 @@ std::vector<std::string> check_protocols(const h5::Group& expected, const h5::Gr
     const h5::Group group = root.open_group(protocol);
     const std::string where = "/" + protocol + "/";
     check_group(expected.open_group(protocol), group, where, refuse);
-    check_flags(group.open_dataset("status"), sweep::point_status_names.size(), where + "status",
-                refuse);
+    for (const char* status : {"status", "status_horizon"})
+      if (group.has_link(status))
+        check_flags(group.open_dataset(status), sweep::point_status_names.size(), where + status,
+                    refuse);
     if (group.has_link("owned")) {
       if (group.is_group("owned") ||
           group.open_dataset("owned").dims() != group.open_dataset("status").dims())

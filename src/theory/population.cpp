@@ -36,10 +36,11 @@ PopulationQuadrature::PopulationQuadrature(const base::Distribution& disorder,
 PopulationQuadrature::PopulationQuadrature(const base::Distribution& disorder,
                                            const base::Distribution& init,
                                            const std::vector<double>& disorder_ends,
-                                           int init_panels, int init_order)
+                                           int init_panels, int init_order, int init_subdivision)
     : disorder_ends_(disorder_ends),
       init_(init),
       init_panels_(init_panels),
+      init_subdivision_(init_subdivision),
       panel_(gauss_legendre(init_order, 0.0, 1.0)) {
   using Kind = base::Distribution::Kind;
   switch (disorder.kind) {
@@ -97,14 +98,19 @@ void PopulationQuadrature::build(const std::vector<double>& split,
     }
     std::sort(ends.begin(), ends.end());
     for (std::size_t p = 0; p + 1 < ends.size(); ++p) {
-      const double a = ends[p], b = ends[p + 1];
-      if (!(b > a)) continue;
-      for (std::size_t k = 0; k < panel_.nodes.size(); ++k) {
-        const double x = a + (b - a) * panel_.nodes[k];
-        delta.push_back(disorder_.nodes[j]);
-        phi.push_back(x);
-        w.push_back(disorder_.weights[j] * panel_.weights[k] * (b - a) * init_density(x));
-        if (node_of) node_of->push_back(j);
+      if (!(ends[p + 1] > ends[p])) continue;
+      for (int part = 0; part < init_subdivision_; ++part) {
+        const double a = ends[p] + (ends[p + 1] - ends[p]) * part / init_subdivision_;
+        const double b = part + 1 == init_subdivision_
+                             ? ends[p + 1]
+                             : ends[p] + (ends[p + 1] - ends[p]) * (part + 1) / init_subdivision_;
+        for (std::size_t k = 0; k < panel_.nodes.size(); ++k) {
+          const double x = a + (b - a) * panel_.nodes[k];
+          delta.push_back(disorder_.nodes[j]);
+          phi.push_back(x);
+          w.push_back(disorder_.weights[j] * panel_.weights[k] * (b - a) * init_density(x));
+          if (node_of) node_of->push_back(j);
+        }
       }
     }
   }

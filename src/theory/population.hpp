@@ -41,9 +41,12 @@ class PopulationQuadrature {
   // The base rule of `rule`.
   PopulationQuadrature(const base::Distribution& disorder, const base::Distribution& init,
                        PopulationRule rule);
-  // Disorder panels with the given ends (sorted, in the distribution's coordinate).
+  // Disorder panels with the given ends (sorted, in the distribution's coordinate);
+  // `init_subdivision` cuts every initial-state panel, the graded ones at the separatrix
+  // included, into that many equal parts.
   PopulationQuadrature(const base::Distribution& disorder, const base::Distribution& init,
-                       const std::vector<double>& disorder_ends, int init_panels, int init_order);
+                       const std::vector<double>& disorder_ends, int init_panels, int init_order,
+                       int init_subdivision = 1);
 
   int disorder_count() const { return static_cast<int>(disorder_.nodes.size()); }
   const QuadratureRule& disorder() const { return disorder_; }
@@ -70,6 +73,7 @@ class PopulationQuadrature {
   std::vector<double> disorder_ends_;
   base::Distribution init_;
   int init_panels_;
+  int init_subdivision_;
   double init_lo_, init_hi_;
   QuadratureRule panel_;  // Gauss–Legendre on [0, 1]
 };
