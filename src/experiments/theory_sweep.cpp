@@ -127,8 +127,11 @@ TheoryWorkspace make_theory_workspace(const TheorySweep& sweep) {
   theory::Dopri5Settings coarse = sweep.integrator;
   coarse.rtol *= rule_a_tolerance_factor;
   coarse.atol *= rule_a_tolerance_factor;
-  TheoryWorkspace workspace{
-      theory::Dopri5(sweep.integrator), theory::Dopri5(coarse), Eigen::ArrayXd(sweep.units), {}};
+  TheoryWorkspace workspace{theory::Dopri5(sweep.integrator),
+                            theory::PopulationIntegrator(sweep.integrator),
+                            theory::PopulationIntegrator(coarse),
+                            Eigen::ArrayXd(sweep.units),
+                            {}};
   const auto n_sigma = static_cast<Eigen::Index>(sweep.sigma.size());
   auto& result = workspace.result;
   result.order_parameter.resize(sweep.sigma.size());
@@ -166,7 +169,8 @@ struct PopulationRun {
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
 // to the rows when given (and then run.window_means is filled).
 theory::IntegrationResult integrate_population(const TheorySweep& sweep, int depth, double sigma,
-                                               PopulationRun& run, theory::Dopri5& integrator,
+                                               PopulationRun& run,
+                                               theory::PopulationIntegrator& integrator,
                                                const std::vector<double>& times, double* m_row,
                                                double* loss_row, double mean_disorder) {
   const auto graph = coupling::CouplingGraph::weighted_complete(run.weight);
@@ -202,7 +206,8 @@ double unstable_root(int depth, double gamma, double sigma, double m, double dis
 std::vector<double> locate_separatrix(const TheorySweep& sweep,
                                       const theory::PopulationQuadrature& q, int depth,
                                       double sigma, std::vector<double> split,
-                                      theory::Dopri5& integrator, const std::vector<double>& times,
+                                      theory::PopulationIntegrator& integrator,
+                                      const std::vector<double>& times,
                                       theory::IntegrationStatus& status) {
   constexpr int probes = 24, passes = 9;  // a bracket widened to the full range needs ~4
   const int n = q.disorder_count();
@@ -450,6 +455,19 @@ void set_infinite_point_status(int s, PointStatus status, TheoryChainResult& res
   result.status[s] = static_cast<std::int8_t>(status);
 }
 
+// Chooses the integrators of an N → ∞ point at coupling σ: stiff when the largest |Δ| of the
+// rule would bound DOPRI5's steps by stability (theory/population_integrator.hpp).
+void choose_population_integrators(const TheorySweep& sweep, int depth, double sigma,
+                                   TheoryWorkspace& workspace) {
+  const theory::PopulationQuadrature base(sweep.disorder, sweep.initial_state, sweep.population);
+  double largest = 0;
+  for (const double delta : base.disorder().nodes) largest = std::max(largest, std::abs(delta));
+  const double steps =
+      theory::explicit_stability_steps(depth, sweep.gamma, sigma, largest, sweep.t_end);
+  workspace.population_integrator.choose(steps);
+  workspace.population_coarse_integrator.choose(steps);
+}
+
 // One N → ∞ point's result under one rule pair, per estimated window (the measured half
 // first, then the horizons'; TheorySweep::estimated_windows): rule B's |average of m| and mean
 // loss, and their estimates.
@@ -503,20 +521,20 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
   PointEstimate e;
   theory::IntegrationResult outcome_a, outcome_b;
   const auto integrate_a = [&] {
-    outcome_a = integrate_population(sweep, depth, sigma, a, workspace.coarse_integrator, times,
-                                     m_a.data(), loss_a.data(), mean_disorder);
+    outcome_a = integrate_population(sweep, depth, sigma, a, workspace.population_coarse_integrator,
+                                     times, m_a.data(), loss_a.data(), mean_disorder);
   };
   const auto integrate_b = [&] {
-    outcome_b = integrate_population(sweep, depth, sigma, b, workspace.integrator, times, m_row,
-                                     loss_row, mean_disorder);
+    outcome_b = integrate_population(sweep, depth, sigma, b, workspace.population_integrator, times,
+                                     m_row, loss_row, mean_disorder);
   };
-  const int threads = workspace.integrator.threads();
+  const int threads = workspace.population_integrator.threads();
   if (threads >= 2 && b.phi.size() < base::parallel_min_size) {
     // The two rules are independent populations, too short to share their steps (see
     // base::parallel_min_size): one thread each, no synchronisation until both are done. B is
     // then integrated even when A fails; its result is not used.
-    workspace.integrator.set_threads(1);
-    workspace.coarse_integrator.set_threads(1);
+    workspace.population_integrator.set_threads(1);
+    workspace.population_coarse_integrator.set_threads(1);
     std::exception_ptr failure_a, failure_b;  // exceptions must not leave an OpenMP block
 #pragma omp parallel sections num_threads(2)
     {
@@ -533,8 +551,8 @@ PointEstimate compare_rules(const TheorySweep& sweep, int depth, double sigma, P
         failure_a = std::current_exception();
       }
     }
-    workspace.integrator.set_threads(threads);
-    workspace.coarse_integrator.set_threads(threads);
+    workspace.population_integrator.set_threads(threads);
+    workspace.population_coarse_integrator.set_threads(threads);
     for (const auto& failure : {failure_a, failure_b})
       if (failure) std::rethrow_exception(failure);
   } else {
@@ -573,6 +591,7 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
                                      std::vector<double>& base_split) {
   auto& result = workspace.result;
   const double sigma = sweep.sigma[static_cast<std::size_t>(s)];
+  choose_population_integrators(sweep, depth, sigma, workspace);
   const std::vector<double> times = sweep.sample_times();
   std::vector<double> m_a(sweep.samples), loss_a(sweep.samples);
   std::vector<double> m_b(sweep.samples), loss_b(sweep.samples);
@@ -591,8 +610,8 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     std::vector<double> guess = level > 0 ? interpolate_splits(split_nodes, split, rules.a)
                                           : std::vector<double>(rules.a.disorder_count(), nan);
     auto status = theory::IntegrationStatus::done;
-    split =
-        locate_separatrix(sweep, rules.a, depth, sigma, guess, workspace.integrator, times, status);
+    split = locate_separatrix(sweep, rules.a, depth, sigma, guess, workspace.population_integrator,
+                              times, status);
     if (level == 0) base_split = split;
     PointEstimate e;
     e.status = status;
@@ -623,9 +642,10 @@ PointStatus solve_nonadiabatic_point(const TheorySweep& sweep, int depth, int s,
     if (level == sweep.refine_levels) break;
     if (level == 0) {  // B again, with the riders (its traces are kept in result already)
       rules.build_b(split, true, built);
-      const auto status_b = integrate_population(sweep, depth, sigma, built.b, workspace.integrator,
-                                                 times, m_b.data(), loss_b.data(), mean_disorder)
-                                .status;
+      const auto status_b =
+          integrate_population(sweep, depth, sigma, built.b, workspace.population_integrator, times,
+                               m_b.data(), loss_b.data(), mean_disorder)
+              .status;
       if (status_b != theory::IntegrationStatus::done) break;
     }
     const Refinement plan = plan_refinement(rules, built);
@@ -659,11 +679,12 @@ void compute_adiabatic_infinite_chain(const TheorySweep& sweep, const WorkItem& 
   bool first = true;
   const auto compute = [&](int s) {
     const double sigma = sweep.sigma[s];
+    choose_population_integrators(sweep, depth, sigma, workspace);
     auto status = theory::IntegrationStatus::done;
     if (first) {
       const auto split = locate_separatrix(sweep, rules.a, depth, sigma,
                                            std::vector<double>(rules.a.disorder_count(), nan),
-                                           workspace.integrator, times, status);
+                                           workspace.population_integrator, times, status);
       for (int j = 0; j < rules.a.disorder_count(); ++j) result.separatrix(s, j) = split[j];
       if (status == theory::IntegrationStatus::done) rules.build(split, false, built);
       first = false;
@@ -825,7 +846,8 @@ SweepOutcome run_theory_sweep(
         // Populations longer than a chunk (N → ∞, large N) share their steps among the
         // item's threads; shorter ones run on one.
         workspace.integrator.set_threads(inner_threads);
-        workspace.coarse_integrator.set_threads(inner_threads);
+        workspace.population_integrator.set_threads(inner_threads);
+        workspace.population_coarse_integrator.set_threads(inner_threads);
         compute_theory_item(sweep, item, workspace);
       },
       deliver);

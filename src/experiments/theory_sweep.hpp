@@ -13,6 +13,7 @@
 #include "experiments/vocabulary.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
+#include "theory/population_integrator.hpp"
 
 namespace cdl::experiments {
 
@@ -96,10 +97,11 @@ struct TheoryChainResult {
 
 // Per-thread scratch: the integrator's workspace and the result buffers, reused by chains.
 struct TheoryWorkspace {
-  theory::Dopri5 integrator;
-  // N → ∞: rule A is integrated at looser tolerances (rule_a_tolerance_factor × rtol, atol), so
-  // that |A − B| also bounds B's time-stepping error.
-  theory::Dopri5 coarse_integrator;
+  theory::Dopri5 integrator;  // finite N
+  // N → ∞ (by DOPRI5, or a Rosenbrock method where units deep in their wells at large |Δ|
+  // make the population stiff): rule A at tolerances rule_a_tolerance_factor looser (rtol,
+  // atol), so that |A − B| also bounds B's time-stepping error.
+  theory::PopulationIntegrator population_integrator, population_coarse_integrator;
   Eigen::ArrayXd phi;
   TheoryChainResult result;
 };

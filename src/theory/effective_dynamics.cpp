@@ -1,5 +1,6 @@
 #include "theory/effective_dynamics.hpp"
 
+#include "base/errors.hpp"
 #include "base/fixed_order_sum.hpp"
 
 namespace cdl::theory {
@@ -60,6 +61,25 @@ void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dp
     if (all_to_all) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
   });
   if (sigma_ != 0 && !all_to_all) graph_.add_coupling(sigma_, phi, dphi_dt);
+}
+
+void EffectiveDynamics::jacobian_diagonal(const Eigen::ArrayXd& phi,
+                                          Eigen::ArrayXd& diagonal) const {
+  if (!graph_.is_complete())
+    throw RuntimeError(
+        "effective dynamics: a Jacobian of rank-one coupling needs the complete graph");
+  // d/dφ [Δφ^D − φ^{2D+1} − γφ + σ(m − φ)] at fixed m: DΔφ^{D−1} − (2D+1)φ^{2D} − γ − σ.
+  const int depth = depth_;
+  base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
+    for (Eigen::Index i = first; i < first + n; ++i) {
+      const double x = phi[i];
+      double below = 1;  // φ^{D−1}
+      for (int k = 1; k < depth; ++k) below *= x;
+      const double power = depth == 0 ? 1.0 : below * x;  // φ^D
+      const double drive = depth == 0 ? 0.0 : depth * disorder_[i] * below;
+      diagonal[i] = drive - (2 * depth + 1) * power * power - gamma_ - sigma_;
+    }
+  });
 }
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {

@@ -25,6 +25,12 @@ class EffectiveDynamics {
 
   // dφ/dt; the system callable of the integrator. Allocation-free.
   void operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const;
+  // For the Rosenbrock integrator (theory/rosenbrock4.hpp), whose Jacobian is
+  // diag(d) + s 1 wᵀ: each unit's own derivative d_i = ∂(dφ_i/dt)/∂φ_i without the mean field's
+  // part, s = σ, and the mean field Σ w_j x_j. Only on the complete graph (all-to-all).
+  void jacobian_diagonal(const Eigen::ArrayXd& phi, Eigen::ArrayXd& diagonal) const;
+  double mean_field_strength() const { return sigma_; }
+  double mean_field(const Eigen::ArrayXd& x) const { return graph_.mean_field(x, threads_); }
   // H(φ), non-increasing along exact trajectories.
   double lyapunov(const Eigen::ArrayXd& phi) const;
 
