@@ -14,6 +14,12 @@
 //    erfc; uniform: linear), phi0_k = lo + (hi - lo)(k + 1/2) / nphi. Every node has weight
 //    1 / (nD nphi), so m is a plain mean. (cdl uses Gauss-Legendre panels, graded tail panels and
 //    a separatrix split instead.)
+//    Bimodal disorder (bimodal:A:P, Delta = +A with probability P, -A with probability 1 - P,
+//    as in cdl) is two atoms, not a quantile grid: two rows, Delta = +A and -A, each with its own
+//    phi(0) midpoint grid of nphi nodes, the units of the +A row weighing P / nphi and those of
+//    the -A row (1 - P) / nphi. nD is then 2 (the atoms; --n-disorder is not accepted), the only
+//    resolution is nphi, and m is the weighted sum of the two row sums (each summed in the fixed
+//    8-lane order). Checked against the closed form at D = 0 like the others (see below).
 //  * Time stepping: explicit Cash-Karp 4(5) (cdl uses Dormand-Prince 5(4)), advancing with the
 //    5th-order solution (local extrapolation), error norm max_i |err_i| / (atol + rtol
 //    max(|phi_i|, |phi_i_new|)), PI step-size controller, steps clipped to land exactly on the
@@ -23,10 +29,20 @@
 //    units in a fixed order (fixed chunks, fixed 8-lane partial sums, chunk sums in order), so
 //    the result does not depend on the thread count.
 //
+// Check of the program itself: at D = 0 the dynamics is linear and the coupling cancels in the
+// mean, m' = E[Delta] - (1 + gamma) m, so m(t) = E[Delta] / (1 + gamma) + (m(0) - E[Delta] /
+// (1 + gamma)) exp(-(1 + gamma) t) with m(0) = 0.3 for phi(0) ~ U(-1.7, 2.3) (the midpoint grid
+// has exactly that mean). Normal:0:2, gamma = 0.001, sigma = 2, 1600 x 100 gives <m> =
+// 3.951359e-4 (exact 3.9513593e-4); uniform:-1:3 gives 0.9980803310 (exact 0.99808033096);
+// bimodal:1.8:0.65 (E[Delta] = 0.54), 2 x 100 and 2 x 1000 give 0.5391451412 (exact
+// 0.53914514125); bimodal:1:0.2 (E[Delta] = -0.6), gamma = 0.01, sigma = 0.5, 2 x 37 gives
+// 0.5929433614 (exact 0.59294336138).
+//
 // Modes:
 //  1. One point, several resolutions (Cartesian product of the lists):
 //       population_reference --depth 3 --gamma 0.001 --sigma-log10 0.65
 //         --disorder normal:0:2 --n-disorder 1600,3200 --n-init 100,200
+//     (bimodal: --n-init only, e.g. --disorder bimodal:1.8:0.65 --n-init 800,1600,3200)
 //  2. A list of points -> CSV, with a resolution ladder per point:
 //       population_reference --points FILE --output CSV [--runs-log LOG]
 //     FILE: one point per line, "depth gamma disorder sigma_log10 sigma [n_init
@@ -36,8 +52,11 @@
 //     uncertainty (below) > --target (3e-4) and the point's budget (--budget seconds, 240) allows,
 //     then the finest n_disorder at n_init / 2. reference = value v at (finest nD, n_init);
 //     uncertainty = 1.5 max(|v - v(nD/2, n_init)|, |v(nD/2, n_init) - v(nD/4, n_init)| / 2,
-//     |v - v(nD, n_init/2)|) (see run_points). --runs-log LOG records every integration and is
-//     reused as a cache (resume, or rebuild the CSV without integrating again).
+//     |v - v(nD, n_init/2)|) (see run_points). Bimodal points have no Delta resolution: their
+//     ladder doubles n_init instead (n_init, 2 n_init, 4 n_init, further while the uncertainty >
+//     --target and the budget allows; max_n_disorder / min_n_disorder then bound n_init), and
+//     uncertainty = 1.5 max(|v - v(n/2)|, |v(n/2) - v(n/4)| / 2). --runs-log LOG records every
+//     integration and is reused as a cache (resume, or rebuild the CSV without integrating again).
 
 #include <algorithm>
 #include <chrono>
@@ -101,8 +120,8 @@ double normal_quantile_lower(double p) {
 }
 
 struct Disorder {
-  enum class Kind { normal, uniform } kind = Kind::normal;
-  double a = 0, b = 2;  // normal: mean, std; uniform: lo, hi
+  enum class Kind { normal, uniform, bimodal } kind = Kind::normal;
+  double a = 0, b = 2;  // normal: mean, std; uniform: lo, hi; bimodal: A, P = probability of +A
   std::string text = "normal:0:2";
 
   static Disorder parse(const std::string& s) {
@@ -110,7 +129,8 @@ struct Disorder {
     d.text = s;
     const auto c1 = s.find(':'), c2 = s.find(':', c1 == std::string::npos ? c1 : c1 + 1);
     if (c1 == std::string::npos || c2 == std::string::npos)
-      throw std::invalid_argument("disorder must be normal:MU:STD or uniform:LO:HI: " + s);
+      throw std::invalid_argument(
+          "disorder must be normal:MU:STD, uniform:LO:HI or bimodal:A:P: " + s);
     const std::string kind = s.substr(0, c1);
     d.a = std::stod(s.substr(c1 + 1, c2 - c1 - 1));
     d.b = std::stod(s.substr(c2 + 1));
@@ -120,14 +140,33 @@ struct Disorder {
     } else if (kind == "uniform") {
       d.kind = Kind::uniform;
       if (!(d.b > d.a)) throw std::invalid_argument("uniform needs LO < HI: " + s);
+    } else if (kind == "bimodal") {
+      d.kind = Kind::bimodal;
+      if (!(d.b >= 0 && d.b <= 1))
+        throw std::invalid_argument("bimodal probability P must lie in [0, 1]: " + s);
     } else {
       throw std::invalid_argument("unknown disorder kind: " + s);
     }
     return d;
   }
 
-  // Midpoint quantiles F^-1((j + 1/2) / n), j = 0..n-1, exactly symmetric about the centre.
+  bool atomic() const { return kind == Kind::bimodal; }
+
+  // The weights of the rows of nodes(): empty for equal weights (normal, uniform), else
+  // {P, 1 - P} for the atoms {+A, -A}.
+  std::vector<double> weights() const {
+    if (kind == Kind::bimodal) return {b, 1 - b};
+    return {};
+  }
+
+  // Midpoint quantiles F^-1((j + 1/2) / n), j = 0..n-1, exactly symmetric about the centre;
+  // bimodal: the atoms {+A, -A} (n must be 2).
   std::vector<double> nodes(int n) const {
+    if (kind == Kind::bimodal) {
+      if (n != 2) throw std::invalid_argument("bimodal disorder has 2 atoms, not " +
+                                              std::to_string(n) + " disorder nodes");
+      return {a, -a};
+    }
     std::vector<double> x(n);
     for (int j = 0; j < n; ++j) {
       const int jl = std::min(j, n - 1 - j);  // lower-half index
@@ -195,7 +234,9 @@ inline double force(double phi, double delta, double gamma, double sigma, double
 
 // The population state and its work arrays (contiguous, one entry per unit). Unit index
 // j * n_init + k (row j = disorder node, column k = initial-state node): a fixed order. The
-// disorder is stored once per row, which saves one array of memory traffic per stage.
+// disorder is stored once per row, which saves one array of memory traffic per stage. Rows of
+// unequal weight (bimodal atoms) are summed row by row and weighted; equal weights are one plain
+// sum over the chunk's units.
 class Population {
  public:
   Population(const Problem& pr, int n_disorder, int n_init)
@@ -203,7 +244,8 @@ class Population {
         rows_(n_disorder),
         cols_(n_init),
         n_(static_cast<long>(n_disorder) * n_init),
-        delta_(pr.disorder.nodes(n_disorder)) {
+        delta_(pr.disorder.nodes(n_disorder)),
+        row_weight_(pr.disorder.weights()) {
     y_.resize(n_);
     for (auto* k : {&k1_, &k2_, &k3_, &k4_, &k5_, &stage_, &ynew_}) k->resize(n_);
     for (long j = 0; j < rows_; ++j)
@@ -219,8 +261,8 @@ class Population {
   double mean(const std::vector<double>& v) {
     const double* x = v.data();
     PARALLEL_FOR
-    for (long c = 0; c < n_chunks_; ++c) partial_[c] = chunk_sum(x, unit_lo(c), unit_hi(c));
-    return ordered_total() / static_cast<double>(n_);
+    for (long c = 0; c < n_chunks_; ++c) partial_[c] = chunk_part(x, c);
+    return total_mean();
   }
 
   RunResult integrate() {
@@ -263,6 +305,19 @@ class Population {
     for (long c = 0; c < n_chunks_; ++c) s += partial_[c];
     return s;
   }
+  // Chunk c's part of the mean of x: the plain sum of its units (equal weights), or the sums of
+  // its rows times their weights (divided by the row length in total_mean).
+  double chunk_part(const double* x, long c) const {
+    if (row_weight_.empty()) return chunk_sum(x, unit_lo(c), unit_hi(c));
+    double s = 0;
+    for (long r = row_lo(c); r < row_hi(c); ++r)
+      s += row_weight_[r] * chunk_sum(x, r * cols_, (r + 1) * cols_);
+    return s;
+  }
+  // The mean from the chunk parts in partial_.
+  double total_mean() const {
+    return ordered_total() / static_cast<double>(row_weight_.empty() ? n_ : cols_);
+  }
 
   // One stage: k_out = f(stage, m_stage), then stage <- y + h * sum_j coef_j k_j (next stage
   // state, with k_out included via coef of the last argument), returning the mean of the new
@@ -292,9 +347,9 @@ class Population {
           st[i] = y[i] + h * incr;
         }
       }
-      partial_[c] = chunk_sum(st, unit_lo(c), unit_hi(c));
+      partial_[c] = chunk_part(st, c);
     }
-    return ordered_total() / static_cast<double>(n_);
+    return total_mean();
   }
 
   // Last stage: k6 = f(stage, m6), then the 5th-order solution into ynew, the error norm
@@ -324,11 +379,11 @@ class Population {
         }
       }
       partial_err_[c] = emax;
-      partial_[c] = chunk_sum(yn, unit_lo(c), unit_hi(c));
+      partial_[c] = chunk_part(yn, c);
     }
     double emax = 0;
     for (long c = 0; c < n_chunks_; ++c) emax = std::max(emax, partial_err_[c]);
-    *m_new = ordered_total() / static_cast<double>(n_);
+    *m_new = total_mean();
     return emax;
   }
 
@@ -424,7 +479,8 @@ class Population {
   const Problem& pr_;
   long rows_, cols_, n_;
   long rows_per_chunk_ = 1, n_chunks_ = 0;
-  std::vector<double> delta_;  // per row
+  std::vector<double> delta_;       // per row
+  std::vector<double> row_weight_;  // per row; empty for equal weights
   std::vector<double> y_, k1_, k2_, k3_, k4_, k5_, stage_, ynew_;
   std::vector<double> partial_, partial_err_;
 };
@@ -459,8 +515,8 @@ void usage() {
   std::cout
       << "usage:\n"
          "  population_reference --depth D --gamma G (--sigma S | --sigma-log10 X)\n"
-         "      --disorder normal:MU:STD|uniform:LO:HI --n-disorder N1[,N2..] --n-init "
-         "M1[,M2..]\n"
+         "      --disorder normal:MU:STD|uniform:LO:HI|bimodal:A:P --n-disorder N1[,N2..]\n"
+         "      --n-init M1[,M2..]   (bimodal: 2 atoms, --n-init only)\n"
          "      [--rtol R] [--atol A] [--trace]\n"
          "  population_reference --points FILE --output CSV [--runs-log LOG] [--target 3e-4]\n"
          "      [--budget 240] [--rtol R] [--atol A]\n"
@@ -617,27 +673,39 @@ int run_points(const Problem& base, const std::string& file, const std::string& 
       if (n >= 3) u = std::max(u, 0.5 * std::abs(l[n - 2].order - l[n - 3].order));
       return kSafety * u;
     };
-    std::vector<RunResult> ladder;  // at n_init, n_disorder doubling
-    for (int nd : {1600, 3200, 6400}) {
-      if (nd > p.max_n_disorder && !ladder.empty()) break;
-      ladder.push_back(compute(nd, p.n_init));
+    // The ladder doubles n_disorder at n_init; bimodal disorder (two atoms, no Delta
+    // resolution) doubles n_init instead, from the point's n_init, and max_n_disorder /
+    // min_n_disorder bound n_init.
+    const bool atomic = pr.disorder.atomic();
+    const auto level = [&](int n) { return atomic ? compute(2, n) : compute(n, p.n_init); };
+    const auto resolution = [&](const RunResult& r) { return atomic ? r.n_init : r.n_disorder; };
+    std::vector<RunResult> ladder;
+    const std::vector<int> first_levels =
+        atomic ? std::vector<int>{p.n_init, 2 * p.n_init, 4 * p.n_init}
+               : std::vector<int>{1600, 3200, 6400};
+    for (int n : first_levels) {
+      if (n > p.max_n_disorder && !ladder.empty()) break;
+      ladder.push_back(level(n));
     }
-    // Refine in Delta while not converged and the budget allows (the next level costs about
-    // twice the last one, and the final n_init / 2 check about as much as the last one).
+    // Refine while not converged and the budget allows (the next level costs about twice the
+    // last one, and the final n_init / 2 check about as much as the last one).
     while (ladder.size() >= 2) {
-      const int nd = 2 * ladder.back().n_disorder;
+      const int n = 2 * resolution(ladder.back());
       const double projected = 3 * ladder.back().seconds;
-      if (nd > p.max_n_disorder) break;
-      if (nd > p.min_n_disorder &&
+      if (n > p.max_n_disorder) break;
+      if (n > p.min_n_disorder &&
           (ladder_uncertainty(ladder) <= target || spent + projected > budget))
         break;
-      ladder.push_back(compute(nd, p.n_init));
+      ladder.push_back(level(n));
     }
     const RunResult fine = ladder.back();
-    const RunResult half_init = compute(fine.n_disorder, std::max(1, p.n_init / 2));
-    const double unc =
-        std::max(ladder_uncertainty(ladder), kSafety * std::abs(fine.order - half_init.order));
-    const bool ok = fine.ok && half_init.ok;
+    double unc = ladder_uncertainty(ladder);
+    bool ok = fine.ok;
+    if (!atomic) {  // the cross check in phi(0); for atoms the ladder is already in phi(0)
+      const RunResult half_init = compute(fine.n_disorder, std::max(1, p.n_init / 2));
+      unc = std::max(unc, kSafety * std::abs(fine.order - half_init.order));
+      ok = ok && half_init.ok;
+    }
     std::printf("  -> reference %.8f +- %.2e (%.1f s for this point)\n", fine.order,
                 ok ? unc : std::numeric_limits<double>::quiet_NaN(), spent);
     total += spent;
@@ -659,7 +727,7 @@ int main(int argc, char** argv) {
     std::vector<int> nds = {1600}, nis = {100};
     std::string points, output, runs_log;
     double target = 3e-4, budget = 240;
-    bool trace = false, have_sigma = false;
+    bool trace = false, have_sigma = false, have_nds = false;
     int threads = 1;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
@@ -690,6 +758,7 @@ int main(int argc, char** argv) {
         pr.init_hi = std::stod(v.substr(c + 1));
       } else if (a == "--n-disorder") {
         nds = parse_int_list(value());
+        have_nds = true;
       } else if (a == "--n-init") {
         nis = parse_int_list(value());
       } else if (a == "--rtol") {
@@ -729,6 +798,11 @@ int main(int argc, char** argv) {
       return run_points(pr, points, output, runs_log, target, budget);
     }
     if (!have_sigma) throw std::invalid_argument("give --sigma or --sigma-log10 (see --help)");
+    if (pr.disorder.atomic()) {  // two atoms: the only resolution is n_init
+      if (have_nds && nds != std::vector<int>{2})
+        throw std::invalid_argument("bimodal disorder is 2 atoms: give --n-init only");
+      nds = {2};
+    }
     std::printf("D=%d gamma=%g sigma=%.17g disorder=%s rtol=%g atol=%g\n", pr.depth, pr.gamma,
                 pr.sigma, pr.disorder.text.c_str(), pr.rtol, pr.atol);
     for (int nd : nds)

@@ -74,7 +74,7 @@ double PopulationQuadrature::init_density(double phi) const {
   return std::exp(-0.5 * z * z) / (init_.b * std::sqrt(2 * M_PI));
 }
 
-void PopulationQuadrature::build(const std::vector<double>& split,
+void PopulationQuadrature::build(const std::vector<Separatrices>& split,
                                  const std::vector<std::array<double, 2>>& bracket, int probes,
                                  Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
                                  Eigen::ArrayXd& weight, std::vector<int>* node_of) const {
@@ -86,13 +86,14 @@ void PopulationQuadrature::build(const std::vector<double>& split,
     std::vector<double> ends;
     for (int p = 0; p <= init_panels_; ++p) ends.push_back(init_lo_ + p * width);
     ends.back() = init_hi_;
-    if (!std::isnan(split[j]) && split[j] > init_lo_ && split[j] < init_hi_) {
+    for (const double separatrix : split[static_cast<std::size_t>(j)]) {
+      if (std::isnan(separatrix) || separatrix <= init_lo_ || separatrix >= init_hi_) continue;
       // Split at the separatrix, with panels graded towards it: units that started close to
       // it are still leaving the unstable root at t, a boundary layer of width ~e^{−λt}.
-      ends.push_back(split[j]);
-      for (double grade : {0.1, 0.02, 0.004})
+      ends.push_back(separatrix);
+      for (double grade : {0.1, 0.02, 0.004, 8e-4, 1.6e-4, 3.2e-5})
         for (double side : {-1.0, 1.0}) {
-          const double x = split[j] + side * grade * (init_hi_ - init_lo_);
+          const double x = separatrix + side * grade * (init_hi_ - init_lo_);
           if (x > init_lo_ && x < init_hi_) ends.push_back(x);
         }
     }
@@ -114,13 +115,16 @@ void PopulationQuadrature::build(const std::vector<double>& split,
       }
     }
   }
-  for (int j = 0; j < n && probes > 0; ++j)
+  const std::size_t per_node = n > 0 ? bracket.size() / static_cast<std::size_t>(n) : 0;
+  for (std::size_t b = 0; b < bracket.size() && probes > 0; ++b) {
+    const int j = static_cast<int>(b / per_node);
     for (int k = 0; k < probes; ++k) {
       delta.push_back(disorder_.nodes[j]);
-      phi.push_back(bracket[j][0] + (bracket[j][1] - bracket[j][0]) * k / (probes - 1));
+      phi.push_back(bracket[b][0] + (bracket[b][1] - bracket[b][0]) * k / (probes - 1));
       w.push_back(0.0);
       if (node_of) node_of->push_back(j);
     }
+  }
   disorder =
       Eigen::Map<const Eigen::ArrayXd>(delta.data(), static_cast<Eigen::Index>(delta.size()));
   initial_state =

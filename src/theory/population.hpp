@@ -16,6 +16,7 @@
 
 #include <Eigen/Core>
 #include <array>
+#include <limits>
 #include <vector>
 
 #include "base/distribution.hpp"
@@ -31,6 +32,15 @@ struct PopulationRule {
 
 // Points per disorder panel.
 inline constexpr int disorder_panel_order = 4;
+
+// A unit has at most three wells (odd D ≥ 3 and Δ > 0: one near 0 and one on either side), so
+// at most two separatrices in φ(0). [0]: between the two outermost wells on the side of larger
+// φ (for two wells, the only one); [1]: between the lowest well and the next (three wells
+// only). NaN where there is none.
+inline constexpr int max_separatrices = 2;
+using Separatrices = std::array<double, max_separatrices>;
+inline constexpr Separatrices no_separatrix{std::numeric_limits<double>::quiet_NaN(),
+                                            std::numeric_limits<double>::quiet_NaN()};
 
 // The ends of the base rule's disorder panels in the coordinate of the distribution (z = (Δ −
 // mean)/std for normal, Δ for uniform; empty for bimodal): `disorder_nodes`/4 panels.
@@ -59,13 +69,14 @@ class PopulationQuadrature {
   double init_lo() const { return init_lo_; }
   double init_hi() const { return init_hi_; }
 
-  // Population nodes, Δ node by Δ node, with the φ(0) panels of node j also split at split[j]
-  // (NaN: not split), followed by `probes` zero-weight nodes per Δ node evenly spaced over
-  // bracket[j] (both ends included). `node_of` (when given) receives the Δ node of each
-  // population node.
-  void build(const std::vector<double>& split, const std::vector<std::array<double, 2>>& bracket,
-             int probes, Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
-             Eigen::ArrayXd& weight, std::vector<int>* node_of = nullptr) const;
+  // Population nodes, Δ node by Δ node, with the φ(0) panels of node j also split at its
+  // separatrices split[j] (NaN: none), followed by `probes` zero-weight nodes per bracket evenly
+  // spaced over it (both ends included); `bracket` holds the same number of brackets per Δ node,
+  // node by node. `node_of` (when given) receives the Δ node of each population node.
+  void build(const std::vector<Separatrices>& split,
+             const std::vector<std::array<double, 2>>& bracket, int probes,
+             Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state, Eigen::ArrayXd& weight,
+             std::vector<int>* node_of = nullptr) const;
 
  private:
   double init_density(double phi) const;
