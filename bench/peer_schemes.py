@@ -34,10 +34,11 @@ root; the digits in IDX format in /tmp/mnist, e.g. from scripts/fetch_mnist.sh):
   for s in diffusion dsgd fedavg:10 fedavg:10:0.5 gossip easgd; do
     g=$S; [ $s = easgd ] && g=$E
     build/cdl micro --config configs/micro-schemes.ini --data idx:/tmp/mnist:10 --scheme $s \\
-      --sigma $g --runs 10 --threads 2 --quiet --overwrite --output /tmp/peer/cdl-${s//:/_}.h5
-  done
-  /usr/bin/python3 bench/peer_schemes.py --data /tmp/mnist --seeds 10 --jobs 2 \\
+      --sigma $g --runs 5 --threads 1 --quiet --overwrite --output /tmp/peer/cdl-${s//:/_}.h5
+  done                                # cdl: about 3 min on one core
+  /usr/bin/python3 bench/peer_schemes.py --data /tmp/mnist --seeds 5 --jobs 1 \\
       --sigmas $S --easgd-sigmas $E --json /tmp/peer/peer.json --cdl /tmp/peer
+                                      # peer: about 21 s per coupling and seed, 63 min on one core
   /usr/bin/python3 bench/peer_schemes.py --load /tmp/peer/peer.json --cdl /tmp/peer  # table only
 """
 import argparse

@@ -116,6 +116,23 @@ TEST_CASE("fedavg with K tau sigma >= 1 replaces every unit by the mean after ea
   }
 }
 
+TEST_CASE("fedavg at K tau sigma = 1 in float32 is a full replacement despite rounding") {
+  // 10 · 0.02f · 5f is 0.99999994 in float32: the preset's fedavg:10 at σ = 5 must still
+  // replace every unit by the mean, as documented, not leave them 1e-8 apart.
+  micro::TaskSpec spec;
+  spec.units = units;
+  spec.data = micro::parse_data("synthetic:4:3", "data");
+  spec.train_size = 10;
+  spec.test_size = 5;
+  static const auto data = micro::make_task_data<float>(spec, 0, nullptr);
+  micro::Ensemble<float> ensemble(net, data, 4, complete_graph(), 1, 0);
+  ensemble.set_scheme(micro::parse_scheme("fedavg:10:1", "scheme"));
+  ensemble.set_parameters(test::random_matrix(net.parameter_count(), units, 5).cast<float>());
+  for (int step = 1; step <= 10; ++step) ensemble.step(0.02f, 0.001f, 5.0f);
+  const auto& theta = ensemble.parameters();
+  CHECK((theta.colwise() - theta.col(0)).cwiseAbs().maxCoeff() == 0);
+}
+
 TEST_CASE("fedavg weights the units by their sample counts (McMahan et al. 2017) unless :equal") {
   // Units holding 1, 2, ..., 9 of their 10 samples.
   static const micro::TaskData<double> uneven = [] {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "base/errors.hpp"
 #include "base/parse.hpp"
@@ -287,7 +288,10 @@ void Ensemble<S>::exchange_rows(Eigen::Index first, Eigen::Index rows, S tau, S 
     }
     case Scheme::Kind::fedavg: {
       if (participant_count_ == 0) break;  // every participant offline
-      const S pull = std::min(S(1), static_cast<S>(scheme_.period) * tau * sigma);
+      // Kτσ ≥ 1 is a full replacement, also where τ and σ rounded to S put the product a few
+      // ulps below 1 (10 · 0.02f · 5f = 0.99999994).
+      const S product = static_cast<S>(scheme_.period) * tau * sigma;
+      const S pull = product >= S(1) - S(8) * std::numeric_limits<S>::epsilon() ? S(1) : product;
       auto mean = scratch_.segment(first, rows);
       const auto participant = [&](int k) {
         return theta_.col(participants_[static_cast<std::size_t>(k)]).segment(first, rows);
