@@ -632,14 +632,15 @@ RunTimeEstimate estimate_theory_run_time(const experiments::TheorySweep& sweep, 
       static_cast<double>(sweep.sigma.size() * sweep.depths.size() * sweep.protocols.size()) *
       sweep.runs;
   if (sweep.infinite_population) {
-    // Rough: a point of the default rule over t_end = 10 took about 10 ms × 3^D on the
-    // reference machine (D = 0, 1, 2: 5, 30, 90 ms), scaled by t_end and the rule's size; the
-    // adaptive refinement makes points inside a transition up to ~10× dearer (D = 3: ~1.4 s).
+    // Rough: one point of the default rule over t_end = 10, inside the ordered window, took
+    // 0.06–0.3 s for D = 1…7 and 0.8 s at D = 8 on the reference machine (bench/RESULTS.md,
+    // "Every depth"), about 40 ms × (D + 1), scaled by t_end and the rule's size; points at
+    // the onset of order are refined over several levels and cost far more (5–12 s for D ≥ 3).
     const double rule = (static_cast<double>(sweep.units) / 104) *
                         (sweep.population.init_panels * sweep.population.init_order / 24.0);
     const auto point_seconds = [&](int depth_index) {
-      return 0.01 * std::pow(3.0, sweep.depths[static_cast<std::size_t>(depth_index)]) *
-             (sweep.t_end / 10) * rule;
+      return 0.04 * (sweep.depths[static_cast<std::size_t>(depth_index)] + 1) * (sweep.t_end / 10) *
+             rule;
     };
     const auto compute = [&](const sweep::WorkItem& item, int inner) {
       return point_seconds(item.chain.depth_index) * static_cast<double>(item.sigma.size()) / inner;
@@ -651,8 +652,8 @@ RunTimeEstimate estimate_theory_run_time(const experiments::TheorySweep& sweep, 
     estimate.trials =
         steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
     estimate.basis =
-        "rough, not measured: about 10 ms x 3^D per point of the default rule, several times "
-        "more for points refined inside a transition";
+        "rough, not measured: about 40 ms x (D + 1) per point of the default rule, up to "
+        "~100 times more for points refined at the onset of order";
     return estimate;
   }
 
