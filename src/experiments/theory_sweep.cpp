@@ -373,8 +373,8 @@ Eigen::ArrayXXd panel_shares(const theory::PopulationQuadrature& q, const Riders
 }
 
 // The rules one refinement level compares: rule A, whose populations are split at the
-// separatrix, and rule B with every disorder panel bisected and 4 more initial-state points per
-// panel (A's splits interpolated in Δ). B's result is reported and |A − B|, both integrated
+// separatrices, and rule B with every disorder panel bisected and every initial-state panel
+// cut in two (A's splits interpolated in Δ). B's result is reported and |A − B|, both integrated
 // self-consistently, is its error estimate: B is the more accurate rule, so the estimate is
 // conservative as long as the rules converge. Where to refine is decided under one m(t): A's
 // nodes and B's disorder nodes with A's initial-state rule ride along B's population, which
