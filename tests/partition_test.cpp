@@ -104,6 +104,29 @@ TEST_CASE("dirichlet: label proportions follow the Dirichlet law") {
   }
 }
 
+TEST_CASE("dirichlet with tiny alpha deals one class per unit instead of crashing") {
+  // Every Gamma(α) variate underflows for α ≲ 1e-3 (issue 29: SIGSEGV at 1e-3). In the limit
+  // α → 0 a Dirichlet draw puts all the mass on one class.
+  const int classes = 10, per_class = 100, units = 10;
+  const auto labels = sorted_labels(classes, per_class);
+  for (const double alpha : {1e-3, 1e-6, 1e-300}) {
+    Partition partition;
+    partition.kind = Partition::Kind::dirichlet;
+    partition.alpha = alpha;
+    for (int run = 0; run < 5; ++run) {
+      const auto dealt = micro::deal_samples(partition, spec_of(units), run, labels, classes);
+      for (const auto& mine : dealt) {
+        INFO("alpha " << alpha << ", run " << run);
+        REQUIRE(mine.size() == 100);  // n = 1000 / 10, all from one pool of 100
+        std::set<int> seen;
+        for (const Eigen::Index s : mine) seen.insert(labels[static_cast<std::size_t>(s)]);
+        // At α = 1e-3 two boosts within ~1e-3 of each other still share the mass (legitimately).
+        if (alpha < 1e-3) CHECK(seen.size() == 1);
+      }
+    }
+  }
+}
+
 TEST_CASE("shards: S label-sorted shards per unit, disjoint") {
   const int classes = 10, per_class = 60, units = 6;
   const auto labels = sorted_labels(classes, per_class);

@@ -30,9 +30,15 @@ void shuffle(std::vector<T>& values, const CounterRng& rng, std::uint64_t unit) 
   }
 }
 
-// Gamma(shape, 1) by Marsaglia & Tsang (2000), shape < 1 boosted by U^{1/shape}; the attempts
-// use consecutive indices of (unit, 4 × attempt + j).
-double gamma_variate(const CounterRng& rng, std::uint64_t unit, std::uint64_t index, double shape) {
+// A Gamma(shape, 1) variate g · b^{1/shape} in two parts: g ~ Gamma(max(shape, shape + 1)) by
+// Marsaglia & Tsang (2000), and for shape < 1 the boost b = 1 − U (b = 1 otherwise). The
+// attempts use consecutive indices of (unit, 4 × attempt + j).
+struct GammaParts {
+  double g, boost;
+};
+
+GammaParts gamma_parts(const CounterRng& rng, std::uint64_t unit, std::uint64_t index,
+                       double shape) {
   const bool boost = shape < 1;
   const double a = boost ? shape + 1 : shape;
   const double d = a - 1.0 / 3, c = 1 / std::sqrt(9 * d);
@@ -41,11 +47,33 @@ double gamma_variate(const CounterRng& rng, std::uint64_t unit, std::uint64_t in
     const double x = rng.normal(unit, base), v = std::pow(1 + c * x, 3);
     if (v <= 0) continue;
     const double u = rng.uniform(unit, base + 2);
-    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v)) {
-      const double g = d * v;
-      return boost ? g * std::pow(1 - rng.uniform(unit, base + 3), 1 / shape) : g;
-    }
+    if (std::log(u) < 0.5 * x * x + d - d * v + d * std::log(v))
+      return {d * v, boost ? 1 - rng.uniform(unit, base + 3) : 1.0};
   }
+}
+
+// Dirichlet(α, …, α) proportions from the parts of K Gamma(α) variates. For small α the
+// variates g b^{1/α} underflow (α = 1e-3: b^{1000}), all of them at once for α ≲ 1e-3, so
+// then the proportions are formed from α log(variate) = α log g + log b, which stays finite:
+// q_k = exp((key_k − max key)/α) / Σ. Where the direct sum is a positive number the direct
+// quotients are kept (the same bits as before the fallback existed).
+std::vector<double> dirichlet_proportions(const std::vector<GammaParts>& parts, double alpha) {
+  std::vector<double> q(parts.size());
+  for (std::size_t k = 0; k < parts.size(); ++k)
+    q[k] = alpha < 1 ? parts[k].g * std::pow(parts[k].boost, 1 / alpha) : parts[k].g;
+  const double sum = std::accumulate(q.begin(), q.end(), 0.0);
+  if (sum > 0 && std::isfinite(sum)) {
+    for (double& x : q) x /= sum;
+    return q;
+  }
+  std::vector<double> key(parts.size());
+  for (std::size_t k = 0; k < parts.size(); ++k)
+    key[k] = alpha * std::log(parts[k].g) + std::log(parts[k].boost);
+  const double largest = *std::max_element(key.begin(), key.end());
+  for (std::size_t k = 0; k < parts.size(); ++k) q[k] = std::exp((key[k] - largest) / alpha);
+  const double total = std::accumulate(q.begin(), q.end(), 0.0);  // ≥ 1: the largest is 1
+  for (double& x : q) x /= total;
+  return q;
 }
 
 // Largest-remainder rounding of n × q to whole counts summing to n.
@@ -136,13 +164,12 @@ std::vector<std::vector<Eigen::Index>> deal_samples(const Partition& partition,
       const int n = static_cast<int>(total / units);
       for (int i = 0; i < units; ++i) {
         const auto unit = static_cast<std::uint64_t>(i);
-        std::vector<double> q(static_cast<std::size_t>(classes));
+        std::vector<GammaParts> parts(static_cast<std::size_t>(classes));
         for (int k = 0; k < classes; ++k)
-          q[k] = gamma_variate(rng, stream(Draw::proportions, unit), static_cast<std::uint64_t>(k),
-                               partition.alpha);
-        const double sum = std::accumulate(q.begin(), q.end(), 0.0);
-        for (double& x : q) x /= sum;
-        const std::vector<int> wanted = round_counts(q, n);
+          parts[k] = gamma_parts(rng, stream(Draw::proportions, unit),
+                                 static_cast<std::uint64_t>(k), partition.alpha);
+        const std::vector<int> wanted =
+            round_counts(dirichlet_proportions(parts, partition.alpha), n);
         for (int k = 0; k < classes; ++k) {
           std::vector<Eigen::Index> pool(static_cast<std::size_t>(count[k]));
           std::iota(pool.begin(), pool.end(), first[k]);
