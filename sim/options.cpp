@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "config.hpp"
+#include "output_lock.hpp"
 
 namespace cdl::sim {
 
@@ -219,6 +220,8 @@ void check_output(const std::string& output, bool overwrite) {
   const fs::path path(output);
   std::error_code error;
   if (fs::is_directory(path, error)) base::reject("output", output, "is a directory");
+  // Refused before anything is computed (the final rename would fail only after the work).
+  if (names_directory(output)) base::reject("output", output, "names a directory, not a file");
   // Outputs are files, not links: writing through one would replace what it points to.
   if (fs::is_symlink(path, error)) base::reject("output", output, "is a symbolic link");
   if (fs::is_symlink(output + ".part", error))

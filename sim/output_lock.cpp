@@ -21,8 +21,15 @@ std::string OutputLock::path_for(const std::string& output) {
   return base + ".lock";
 }
 
+bool names_directory(const std::string& output) {
+  const std::filesystem::path path(output);
+  return !path.has_filename() || path.filename() == "." || path.filename() == "..";
+}
+
 OutputLock::OutputLock(const std::string& output, const std::string& option)
     : path_(path_for(output)) {
+  // Refused before the lock's directory is created: "new/" would otherwise leave new/ behind.
+  if (names_directory(output)) base::reject(option, output, "names a directory, not a file");
   // The lock file goes where the output will: its directory is created as the output's would be.
   const std::filesystem::path parent = std::filesystem::path(path_).parent_path();
   std::error_code failure;

@@ -13,6 +13,9 @@
 
 namespace cdl::sim {
 
+// "new/", "dir/." or "..": the path names a directory, not a file to write.
+bool names_directory(const std::string& output);
+
 class OutputLock {
  public:
   // Takes the lock for `output`; a holder elsewhere, or a symlink at OUTPUT.lock, is bad input

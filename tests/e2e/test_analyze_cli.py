@@ -157,6 +157,7 @@ class AnalyzeTest(unittest.TestCase):
             (["sweep.h5", "--bootstrap", "3"], "--bootstrap"),
             (["sweep.h5", "--output", "sweep.h5", "--overwrite"], "is the input file"),
             (["sweep.h5", "--output", "link.h5", "--overwrite"], "symbolic link"),
+            (["sweep.h5", "--output", "newdir/"], "names a directory"),  # nothing computed
         ]
         (self.dir / "link.h5").symlink_to(self.dir / "not_hdf5.txt")
         for args, expected in cases:

@@ -44,6 +44,19 @@ class StationaryCliTest(unittest.TestCase):
                     self.assertIn(value, lines[0])
                     self.assertEqual(os.listdir(tmp), [])
 
+    def test_output_naming_a_directory_is_refused_before_any_work(self):
+        # "newdir/" used to be computed in full, then fail to rename with exit 1, leaving newdir/.
+        with tempfile.TemporaryDirectory() as tmp:
+            for output in ("newdir/", "newdir/.", "."):
+                with self.subTest(output=output):
+                    result = run_cdl("stationary", [*SMALL, "--output", output], tmp)
+                    self.assertEqual(result.returncode, 2, result.stderr)
+                    lines = result.stderr.splitlines()
+                    self.assertEqual(len(lines), 1, result.stderr)
+                    self.assertIn("--output", lines[0])
+                    self.assertIn(output, lines[0])
+                    self.assertEqual(os.listdir(tmp), [])
+
     def test_output_contract_and_table(self):
         with tempfile.TemporaryDirectory() as tmp:
             result = run_cdl("stationary", [*SMALL, "--output", "st.h5"], tmp)

@@ -115,6 +115,19 @@ class TheoryCliTest(CdlTestCase):
             os.utime(out, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))
             self.assert_rejected("theory", tmp, SMALL, "--output", [out], out, existing)
 
+    def test_output_naming_a_directory_is_refused_and_creates_nothing(self):
+        # "newdir/" used to create newdir/ (for the lock file) before refusing it.
+        with tempfile.TemporaryDirectory() as tmp:
+            for output in ("newdir/", "newdir/."):
+                with self.subTest(output=output):
+                    result = run_cdl("theory", [*SMALL, "--output", output], tmp)
+                    self.assertEqual(result.returncode, 2, result.stderr)
+                    lines = result.stderr.splitlines()
+                    self.assertEqual(len(lines), 1, result.stderr)
+                    self.assertIn("--output", lines[0])
+                    self.assertIn("names a directory", lines[0])
+                    self.assertEqual(os.listdir(tmp), [])
+
     # In a grid such as `log:-2:-1:5,lin:a:1:5` the message must say which segment is wrong.
     def test_outputs_are_files_not_links(self):
         # A symlink at OUTPUT (to a file, or dangling) or at OUTPUT.part is refused, with or
