@@ -1,6 +1,7 @@
 #include "h5/hdf5.hpp"
 
 #include <hdf5_hl.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cerrno>
@@ -427,7 +428,19 @@ std::atomic<bool> reading_without_locks{false};
 
 void read_without_file_locks() { reading_without_locks = true; }
 
+namespace {
+// HDF5 opens a FIFO and waits for a writer, forever: only regular files are opened (a path
+// that does not exist is left to HDF5's own message).
+void require_regular_file(const std::string& path) {
+  struct stat status;
+  if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
+    throw RuntimeError("HDF5: opening " + path +
+                       " failed: not a regular file (a directory, FIFO, device or socket)");
+}
+}  // namespace
+
 File File::open_read_only(const std::string& path) {
+  require_regular_file(path);
   silence_hdf5_errors();
   const Handle access(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
   if (reading_without_locks)
@@ -440,6 +453,7 @@ File File::open_read_only(const std::string& path) {
 }
 
 File File::open_read_write(const std::string& path) {
+  require_regular_file(path);
   silence_hdf5_errors();
   File file;
   file.handle_ =

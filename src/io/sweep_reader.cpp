@@ -1,5 +1,7 @@
 #include "io/sweep_reader.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "base/errors.hpp"
@@ -89,6 +91,11 @@ std::vector<std::string> check_protocols(const h5::Group& expected, const h5::Gr
 SweepReader SweepReader::open(const std::string& path, const LayoutOf& layout_of,
                               const Refuse& refuse) {
   SweepReader reader;
+  // A FIFO would block the open forever (and a device or socket is no sweep file): only a
+  // regular file is opened. A path that does not exist is left to the open's own message.
+  struct stat status;
+  if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
+    refuse("not a regular file (a directory, FIFO, device or socket)");
   try {
     reader.file_ = h5::File::open_read_only(path);
   } catch (const std::exception&) {

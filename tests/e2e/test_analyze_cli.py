@@ -1,6 +1,7 @@
 """End-to-end tests of `cdl analyze`: the /analysis layout on real sweeps, the table, the
 stationary predictions side by side, and bad input (exit 2, one line, nothing written)."""
 
+import os
 import shutil
 import sys
 import tempfile
@@ -158,14 +159,16 @@ class AnalyzeTest(unittest.TestCase):
             (["sweep.h5", "--output", "sweep.h5", "--overwrite"], "is the input file"),
             (["sweep.h5", "--output", "link.h5", "--overwrite"], "symbolic link"),
             (["sweep.h5", "--output", "newdir/"], "names a directory"),  # nothing computed
+            (["fifo.h5"], "not a regular file"),  # used to wait for a writer forever
         ]
         (self.dir / "link.h5").symlink_to(self.dir / "not_hdf5.txt")
+        os.mkfifo(self.dir / "fifo.h5")
         for args, expected in cases:
             with self.subTest(args=args):
                 self.assert_bad_input(args, expected)
         self.assertEqual((self.dir / "not_hdf5.txt").read_text(), "hello")  # not written through
         for name in ("not_hdf5.txt", "plain.h5", "failed.h5", "nogroup.h5", "link.h5",
-                     "badshape.h5"):
+                     "badshape.h5", "fifo.h5"):
             (self.dir / name).unlink()
 
 
