@@ -129,8 +129,8 @@ struct Disorder {
     d.text = s;
     const auto c1 = s.find(':'), c2 = s.find(':', c1 == std::string::npos ? c1 : c1 + 1);
     if (c1 == std::string::npos || c2 == std::string::npos)
-      throw std::invalid_argument(
-          "disorder must be normal:MU:STD, uniform:LO:HI or bimodal:A:P: " + s);
+      throw std::invalid_argument("disorder must be normal:MU:STD, uniform:LO:HI or bimodal:A:P: " +
+                                  s);
     const std::string kind = s.substr(0, c1);
     d.a = std::stod(s.substr(c1 + 1, c2 - c1 - 1));
     d.b = std::stod(s.substr(c2 + 1));
@@ -163,8 +163,9 @@ struct Disorder {
   // bimodal: the atoms {+A, -A} (n must be 2).
   std::vector<double> nodes(int n) const {
     if (kind == Kind::bimodal) {
-      if (n != 2) throw std::invalid_argument("bimodal disorder has 2 atoms, not " +
-                                              std::to_string(n) + " disorder nodes");
+      if (n != 2)
+        throw std::invalid_argument("bimodal disorder has 2 atoms, not " + std::to_string(n) +
+                                    " disorder nodes");
       return {a, -a};
     }
     std::vector<double> x(n);
