@@ -238,10 +238,12 @@ std::vector<theory::Separatrices> locate_separatrix(
     const Eigen::Index first_probe =
         run.phi.size() - static_cast<Eigen::Index>(bracket.size()) * probes;
     bool settled = true;
+    theory::Separatrices roots = theory::no_separatrix;  // node j's, for every bracket of j
     for (std::size_t b = 0; b < bracket.size(); ++b) {
       const int j = static_cast<int>(b) / count, which = static_cast<int>(b) % count;
-      const double boundary =
-          unstable_roots(depth, sweep.gamma, sigma, m_end, q.disorder().nodes[j])[which];
+      if (which == 0)
+        roots = unstable_roots(depth, sweep.gamma, sigma, m_end, q.disorder().nodes[j]);
+      const double boundary = roots[which];
       const Eigen::Index probe = first_probe + static_cast<Eigen::Index>(b) * probes;
       const double* ends = run.phi.data() + probe;
       int k = -1;  // the probe interval the separatrix lies in
