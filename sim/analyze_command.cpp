@@ -3,10 +3,16 @@
 // bootstrap intervals, and the hysteresis of adiabatic pairs; a table on stdout and the
 // results under /analysis (in FILE, or in --output).
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -111,7 +117,31 @@ struct AnalyzeOptions {
   int resamples = 1000;
   std::uint64_t seed = 1;
   bool quiet = false;
+  bool overwrite = false;
 };
+
+// What identifies the content of a file without reading it: an in-place analysis replaces FILE
+// only if it is still the one that was analysed.
+struct FileIdentity {
+  dev_t device = 0;
+  ino_t inode = 0;
+  off_t size = 0;
+  timespec modified{}, changed{};
+  bool operator==(const FileIdentity& other) const {
+    const auto same = [](const timespec& a, const timespec& b) {
+      return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+    };
+    return device == other.device && inode == other.inode && size == other.size &&
+           same(modified, other.modified) && same(changed, other.changed);
+  }
+};
+
+// The identity of `path`; unset (all zero) if it cannot be read.
+FileIdentity identity_of(const std::string& path) {
+  struct stat status {};
+  if (::stat(path.c_str(), &status) != 0) return {};
+  return {status.st_dev, status.st_ino, status.st_size, status.st_mtim, status.st_ctim};
+}
 
 // The measured sweep: everything /analysis holds.
 struct SweepAnalysis {
@@ -155,9 +185,10 @@ AnalyzeOptions read_options(const po::variables_map& values) {
     base::reject("bootstrap", text(values, "bootstrap"), "need 10 to 10^6 resamples");
   o.resamples = static_cast<int>(resamples);
   o.seed = static_cast<std::uint64_t>(base::parse_integer(text(values, "seed"), "seed"));
+  o.overwrite = values["overwrite"].as<bool>();
   if (values.count("output")) {
     o.output = values["output"].as<std::string>();
-    check_output(*o.output, values["overwrite"].as<bool>());
+    check_output(*o.output, o.overwrite);  // a quick refusal; repeated under the lock
     std::error_code error;
     if (std::filesystem::equivalent(*o.output, o.path, error))
       base::reject("output", *o.output, "is the input file; omit --output to analyse in place");
@@ -243,10 +274,7 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
 }
 
 // Reads and estimates everything before any file is touched: bad input writes nothing.
-SweepAnalysis analyse_sweep(const AnalyzeOptions& o) {
-  if (io::is_stationary_file(o.path))
-    base::reject("file", o.path, "a cdl stationary file has no realizations; pass it as --theory");
-  const io::SweepReader reader = open_sweep_file(o.path, "file");
+SweepAnalysis analyse_sweep(const AnalyzeOptions& o, const io::SweepReader& reader) {
   SweepAnalysis a;
   a.subcommand = reader.subcommand();
   a.depths = reader.depths();
@@ -393,14 +421,63 @@ void write_hysteresis(const h5::Group& analysis_group, const SweepAnalysis& a) {
   write_vector(g, "area", area, depth, "integral of |m_up - m_down| d log10 sigma");
 }
 
-// Writes /analysis, as the only writer of the target, into a temporary file that replaces the
-// target only when complete: OUTPUT.part for --output (as the sweeps), a copy of FILE for an
-// in-place analysis (FILE.analysis.part: never FILE.part, which may be a resumable sweep).
+// Copies `from` to `to` (created or truncated, never through a link) with read and write, so
+// that a failure names its cause: std::filesystem::copy_file reported a full disk or the
+// file-size limit as "Input/output error".
+void copy_whole_file(const std::string& from, const std::string& to) {
+  const auto fail = [&](const std::string& what) {
+    throw RuntimeError("cannot copy " + from + " to " + to + ": " + what + ": " +
+                       std::strerror(errno));
+  };
+  const int source = ::open(from.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (source < 0) fail("cannot open " + from);
+  const int target =
+      ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (target < 0) {
+    const int error = errno;
+    ::close(source);
+    errno = error;
+    fail("cannot create " + to);
+  }
+  const auto close_both = [&] {
+    ::close(source);
+    return ::close(target) == 0;
+  };
+  std::vector<char> buffer(1 << 20);
+  for (;;) {
+    const ssize_t got = ::read(source, buffer.data(), buffer.size());
+    if (got == 0) break;
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      close_both();
+      errno = error;
+      fail("reading");
+    }
+    for (ssize_t put = 0; put < got;) {
+      const ssize_t wrote = ::write(target, buffer.data() + put, static_cast<size_t>(got - put));
+      if (wrote < 0) {
+        if (errno == EINTR) continue;
+        const int error = errno;
+        close_both();
+        errno = error;
+        fail("writing");
+      }
+      put += wrote;
+    }
+  }
+  if (!close_both()) fail("closing");
+}
+
+// Writes /analysis, under the target's lock, into a temporary file that replaces the target
+// only when complete: OUTPUT.part for --output (as the sweeps), a copy of FILE for an in-place
+// analysis (FILE.analysis.part: never FILE.part, which may be a resumable sweep), which replaces
+// FILE only if FILE is still the file `analysed` identifies.
 void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
-                    const std::string& command_line) {
+                    const std::string& command_line, OutputLock& lock,
+                    const FileIdentity& analysed) {
   const std::string target = o.output ? *o.output : o.path;
   const std::string temporary = o.output ? *o.output + ".part" : o.path + ".analysis.part";
-  const OutputLock lock(target, o.output ? "output" : "file");
   if (std::error_code error; std::filesystem::is_symlink(temporary, error))
     base::reject(o.output ? "output" : "file", target, temporary + " is a symbolic link");
   RemoveUnlessKept unfinished(temporary);
@@ -410,15 +487,13 @@ void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
       file = h5::File::create(temporary);
       return 0;
     });
+    lock.hold(temporary);
     io::write_provenance(file.root(), {command_line, ""});
     file.root().set_attribute("subcommand", std::string("analyze"));
     file.root().set_attribute("source", o.path);
   } else {
-    std::error_code error;
-    std::filesystem::copy_file(o.path, temporary, std::filesystem::copy_options::overwrite_existing,
-                               error);
-    if (error)
-      throw RuntimeError("cannot copy " + o.path + " to " + temporary + ": " + error.message());
+    copy_whole_file(o.path, temporary);
+    lock.hold(temporary);
     file = h5::File::open_read_write(temporary);
     if (file.root().has_link("analysis")) file.root().remove("analysis");
   }
@@ -430,6 +505,11 @@ void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
   for (const auto& p : a.protocols) write_protocol(analysis_group, p, a);
   if (!a.loops.empty()) write_hysteresis(analysis_group, a);
   file.close();  // flushed and closed, checked: a failed write stops before the rename
+  stop_here_for_test("replacing");
+  // Edited or replaced since it was read (by hand: cdl writers are kept out by the lock): the
+  // analysis would describe data that are gone.
+  if (!o.output && !(identity_of(o.path) == analysed))
+    base::reject("file", o.path, "changed while it was analysed; nothing written, run again");
   std::filesystem::rename(temporary, target);
   unfinished.keep();
 }
@@ -497,9 +577,19 @@ int run_analyze(const std::vector<std::string>& arguments, const std::string& co
       parse_file_command("cdl analyze FILE [options]", analyze_options(), "file", 1, arguments);
   if (!parsed) return 0;  // --help
   const AnalyzeOptions o = read_options(*parsed);
-  const SweepAnalysis a = analyse_sweep(o);
+  if (io::is_stationary_file(o.path))
+    base::reject("file", o.path, "a cdl stationary file has no realizations; pass it as --theory");
+  // Taken before the file is read: an in-place analysis replaces FILE only if it is still this.
+  const FileIdentity analysed = identity_of(o.path);
+  const io::SweepReader reader = open_sweep_file(o.path, "file");
+  // Every check that decides whether to write is made under the target's lock, taken before the
+  // analysis: a sweep replacing FILE, or a second analysis onto OUTPUT, is kept out meanwhile.
+  OutputLock lock(o.output ? *o.output : o.path, o.output ? "output" : "file");
+  if (o.output) check_output(*o.output, o.overwrite);
+  if (!o.output) lock.hold(o.path);  // the file this analysis replaces
+  const SweepAnalysis a = analyse_sweep(o, reader);
   const Prediction prediction = o.theory ? read_prediction(*o.theory) : Prediction{};
-  write_analysis(o, a, command_line);
+  write_analysis(o, a, command_line, lock, analysed);
   print_tables(a, prediction);
   if (!o.quiet) std::cerr << "wrote /analysis to " << (o.output ? *o.output : o.path) << "\n";
   return 0;

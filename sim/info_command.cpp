@@ -80,6 +80,8 @@ FileInfo read_info(const std::string& path) {
   FileInfo info;
   info.path = path;
   h5::File file;
+  if (io::is_special_file(path))
+    base::reject("file", path, "not a regular file (a directory, FIFO, device or socket)");
   try {
     file = h5::File::open_read_only(path);
   } catch (const std::exception&) {

@@ -201,13 +201,17 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
                                            : std::vector<std::string>{};
   if (files.size() < 2) throw InputError("usage: cdl merge OUTPUT SHARD... (try --help)");
   const std::string output = files[0];
-  check_output(output, values["overwrite"].as<bool>());
+  const bool overwrite = values["overwrite"].as<bool>();
+  check_output(output, overwrite);  // a quick refusal, before the lock's directory is made
   const std::vector<Shard> shards = read_shards({files.begin() + 1, files.end()});
   const io::SweepReader& first = shards.front().reader;
+  OutputLock lock(output, "output");  // the only writer of the output
+  check_output(output, overwrite);    // again under it: a merge may have finished since
 
-  // The output, laid out exactly as a single process would write it, by its only writer.
-  const OutputLock lock(output, "output");
+  // The output, laid out exactly as a single process would write it.
   const std::string partial = output + ".part";
+  // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
+  RemoveUnlessKept unfinished(partial);
   create_output(output, [&] {
     h5::File file = first.subcommand() == "theory"
                         ? theory_layout(first.config(), h5::File::create(partial), command_line)
@@ -215,8 +219,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
     file.close();
     return 0;
   });
-  // OUT.part is removed on any failure below: a failed merge leaves nothing behind.
-  RemoveUnlessKept unfinished(partial);
+  lock.hold(partial);
   h5::File out = h5::File::open_read_write(partial);
   Problems problems;
   std::vector<std::vector<bool>> finished(
@@ -236,6 +239,7 @@ int run_merge(const std::vector<std::string>& arguments, const std::string& comm
   }
   merge_realizations(out.root(), shards, finished);
   out.close();
+  stop_here_for_test("replacing");
   fs::rename(partial, output);
   unfinished.keep();
   if (!values["quiet"].as<bool>()) {

@@ -462,13 +462,14 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
                                : memory.data > memory.networks   ? "train-size"
                                                                  : "units";
   check_memory(memory.total(threads), values, dominant);
-  if (values["dry-run"].as<bool>()) {
-    print_dry_run(sweep, threads, read_job(values).shard.count, images);
-    return 0;
-  }
   const Job job = read_job(values);
   const io::Provenance provenance{
       command_line, resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
+  if (values["dry-run"].as<bool>()) {
+    check_job_output(job, provenance);  // the run's every check, nothing created
+    print_dry_run(sweep, threads, job.shard.count, images);
+    return 0;
+  }
   return run_job<experiments::MicroFileWriter>(
       "micro", job, experiments::micro_work_items(sweep, /*split_nonadiabatic=*/true),
       static_cast<int>(sweep.protocols.size()), provenance,

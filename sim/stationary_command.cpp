@@ -124,16 +124,25 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   const StationaryConfig config = config_from_options(values);
   const int threads = thread_count(values);
   const bool quiet = values["quiet"].as<bool>();
+  const std::string output = text(values, "output");
+  const bool overwrite = values["overwrite"].as<bool>();
+  const io::Provenance provenance{command_line,
+                                  resolved_ini("stationary", values, recorded_options,
+                                               {{"disorder", config.disorder.to_string()},
+                                                {"init", config.initial_state.to_string()}})};
   if (values["dry-run"].as<bool>()) {
+    // The run's every check, nothing created.
+    check_output(output, overwrite);
+    OutputLock::check_free(output, "output");
     std::printf(
         "cdl stationary (dry run): %zu depths, sigma from %.4g to %.4g (%zu values), "
         "branches ordered, symmetric, history\n",
         config.depths.size(), config.sigma.front(), config.sigma.back(), config.sigma.size());
     return 0;
   }
-  const std::string output = text(values, "output");
-  check_output(output, values["overwrite"].as<bool>());
+  check_output(output, overwrite);          // a quick refusal, before the lock's directory
   const OutputLock lock(output, "output");  // the only writer of OUTPUT and OUTPUT.part
+  check_output(output, overwrite);          // again under it: a run may have finished since
 
   std::vector<experiments::StationaryResult> results(config.depths.size());
   std::exception_ptr failure;  // exceptions must not leave the OpenMP region
@@ -150,10 +159,6 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   if (failure) std::rethrow_exception(failure);  // nothing was written: no file to clean up
 
   const std::string partial = output + ".part";
-  const io::Provenance provenance{command_line,
-                                  resolved_ini("stationary", values, recorded_options,
-                                               {{"disorder", config.disorder.to_string()},
-                                                {"init", config.initial_state.to_string()}})};
   RemoveUnlessKept unfinished(partial);
   create_output(output, [] { return 0; });                           // the directory
   experiments::write_stationary_file(partial, results, provenance);  // a failed write: exit 1

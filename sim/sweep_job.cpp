@@ -1,8 +1,11 @@
 #include "sweep_job.hpp"
 
+#include <filesystem>
+
 #include "base/errors.hpp"
 #include "h5/hdf5.hpp"
 #include "open_sweep.hpp"
+#include "output_lock.hpp"
 #include "sweep/status.hpp"
 
 namespace cdl::sim {
@@ -52,6 +55,18 @@ void check_resumable(const std::string& partial, const io::Provenance& provenanc
   if (reader.shard_index() != shard.index || reader.shard_count() != shard.count)
     refuse("written as shard " + std::to_string(reader.shard_index()) + " of " +
            std::to_string(reader.shard_count()));
+}
+
+void check_job_output(const Job& job, const io::Provenance& provenance) {
+  OutputLock::check_free(job.output, "output");
+  std::error_code error;
+  const std::string partial = job.output + ".part";
+  if (job.resume && std::filesystem::exists(partial, error))
+    check_resumable(partial, provenance, job.shard);
+  else if (job.resume && std::filesystem::exists(job.output, error))
+    check_resumable(job.output, provenance, job.shard);
+  else
+    check_output(job.output, job.overwrite);
 }
 
 std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,

@@ -41,6 +41,10 @@ Job read_job(const po::variables_map& values);
 void check_resumable(const std::string& partial, const io::Provenance& provenance,
                      const sweep::Shard& shard);
 
+// Every check run_job makes before it creates or opens anything for writing (the lock, the
+// output, a file to --resume), without creating anything: for a dry run.
+void check_job_output(const Job& job, const io::Provenance& provenance);
+
 // The items of `items` this shard owns, minus those whose points are all done in `status`
 // (one table per protocol; empty: nothing done yet).
 std::vector<sweep::WorkItem> items_to_run(const std::vector<sweep::WorkItem>& items,
@@ -67,7 +71,7 @@ int run_job(const std::string& subcommand, const Job& job,
   namespace fs = std::filesystem;
   // The only writer of this output: a second process (run, --overwrite, --resume) is refused
   // before it touches OUTPUT or OUTPUT.part.
-  const OutputLock lock(job.output, "output");
+  OutputLock lock(job.output, "output");
   const std::vector<int> shard_of = sweep::assign_shards(items, job.shard.count);
   const std::string partial = job.output + ".part";
   std::vector<io::PointTable<std::int8_t>> status;
@@ -81,6 +85,7 @@ int run_job(const std::string& subcommand, const Job& job,
   fs::remove(creating, error);
   if (job.resume && fs::exists(partial, error)) {
     check_resumable(partial, provenance, job.shard);
+    lock.hold(partial);
     writer.emplace(reopen(partial));
     // An analysis of the unfinished file would be stale once the sweep completes.
     if (writer->file().root().has_link("analysis")) {
@@ -107,6 +112,7 @@ int run_job(const std::string& subcommand, const Job& job,
           return 0;
         },
         creating);
+    lock.hold(creating);  // and so OUTPUT.part, then OUTPUT: the lock follows the file
     fs::rename(creating, partial);
     writer.emplace(reopen(partial));
   }
@@ -126,6 +132,7 @@ int run_job(const std::string& subcommand, const Job& job,
               << " (continue with --resume)\n";
     return 3;
   }
+  stop_here_for_test("replacing");
   fs::rename(partial, job.output);
   summary(job.output);
   if (!job.quiet) std::cerr << "wrote " << job.output << "\n";

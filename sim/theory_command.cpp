@@ -258,10 +258,6 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   const experiments::TheorySweep sweep = sweep_from_options(values);
   const int threads = thread_count(values);
   check_memory(estimated_memory(sweep, threads), values, dominant_size_option(sweep));
-  if (values["dry-run"].as<bool>()) {
-    print_dry_run(sweep, threads, read_job(values).shard.count);
-    return 0;
-  }
   const Job job = read_job(values);
   const io::Provenance provenance{
       command_line, resolved_ini("theory", values, recorded_options,
@@ -271,6 +267,11 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
                                   {"rtol", base::format_double(sweep.integrator.rtol)},
                                   {"atol", base::format_double(sweep.integrator.atol)},
                                   {"horizons", horizon_text(sweep.horizon_times())}})};
+  if (values["dry-run"].as<bool>()) {
+    check_job_output(job, provenance);  // the run's every check, nothing created
+    print_dry_run(sweep, threads, job.shard.count);
+    return 0;
+  }
   // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
   // when there are too few chains to keep every thread busy; otherwise a chain is one item,
   // since a finite-N point is cheap and its own write would cost as much as its integration.

@@ -98,6 +98,10 @@ def signal(ds: xr.Dataset, observable: str | None = None) -> xr.Dataset:
 
 def _values(ds, name):
     """[depth, run, sigma] float array of `name`, NaN where status != 0."""
+    if name not in ds:
+        # ValueError, not xarray's KeyError: a file without it is bad input (plot: exit 2)
+        raise ValueError(f"protocol group {ds.attrs.get('protocol', '?')!r} has no "
+                         f"dataset {name!r}")
     var = ds[name].transpose("depth", "run", "sigma")
     values = np.asarray(var.values, dtype=float)
     if "status" in ds:

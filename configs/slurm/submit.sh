@@ -48,10 +48,12 @@ for part in ${list//,/ }; do
   fi
 done
 mkdir -p logs "$(dirname "$output")"
-# Check the configuration before anything is queued (exit 2 and one line if it is wrong), and
-# show each shard's estimated time, from which --time is set.
+# Check the configuration before anything is queued (exit 2 and one line if it is wrong), as
+# the tasks run it (--resume) for the first task listed, and show each shard's estimated time,
+# from which --time is set.
+first=${list%%[-,:]*}
 ./build/cdl "$subcommand" --config "$config" --output "$output" --task-count "$count" \
-  --task-index 0 --threads "${cpus:-1}" --dry-run
+  --task-index "$first" --threads "${cpus:-1}" --resume --dry-run
 array=$(sbatch --parsable --array="$tasks" "${site[@]}" configs/slurm/sweep-array.sbatch \
   "$subcommand" "$config" "$output" "$count")
 array=${array%%;*}  # --parsable prints JOBID[;CLUSTER]

@@ -259,6 +259,21 @@ std::size_t Dataset::stored_type_size() const {
   return H5Tget_size(type.id());
 }
 
+bool Dataset::same_stored_type(const Dataset& other) const {
+  const Handle mine(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
+  const Handle theirs(check(H5Dget_type(other.id()), "H5Dget_type"), H5Tclose);
+  const H5T_class_t type_class = H5Tget_class(mine.id());
+  if (type_class != H5Tget_class(theirs.id()) || H5Tget_size(mine.id()) != H5Tget_size(theirs.id()))
+    return false;
+  return type_class != H5T_INTEGER || H5Tget_sign(mine.id()) == H5Tget_sign(theirs.id());
+}
+
+bool Dataset::has_stored_values() const {
+  H5D_space_status_t status;
+  check_status(H5Dget_space_status(id(), &status), "H5Dget_space_status");
+  return status == H5D_SPACE_STATUS_ALLOCATED;
+}
+
 bool Dataset::is_scale() const { return H5DSis_scale(id()) > 0; }
 
 void Dataset::make_scale(const std::string& name) const {
@@ -473,6 +488,21 @@ void File::check_metadata() const {
   const auto visit = [](hid_t, const char*, const H5O_info_t*, void*) -> herr_t { return 0; };
   if (H5Ovisit2(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, visit, nullptr, H5O_INFO_ALL) < 0)
     throw RuntimeError("HDF5: the metadata of " + path_ + " is damaged");
+  // cdl writes hard links only. A soft or external link would make a read (or a --resume's
+  // write) reach another object, or another file: refused by name. H5Lvisit does not follow
+  // such links, so a loop or a dangling one cannot stall the walk.
+  std::string link;
+  const auto refuse_links = [](hid_t, const char* name, const H5L_info_t* info,
+                               void* found) -> herr_t {
+    if (info->type == H5L_TYPE_HARD) return 0;
+    *static_cast<std::string*>(found) =
+        std::string("/") + name +
+        (info->type == H5L_TYPE_SOFT ? " is a soft link" : " is an external link");
+    return 1;  // stop: one is enough
+  };
+  const herr_t walked = H5Lvisit(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, refuse_links, &link);
+  if (walked < 0) throw RuntimeError("HDF5: the links of " + path_ + " are damaged");
+  if (!link.empty()) throw RuntimeError(link + " (a cdl file holds no links)");
 }
 
 void File::flush() const {

@@ -91,6 +91,10 @@ class Dataset : public Object {
   std::vector<T> read() const;
   hid_t stored_type_class() const;       // H5T_FLOAT, H5T_INTEGER, …
   std::size_t stored_type_size() const;  // bytes per element
+  // The same class, size and (for integers) sign: float32 is not float64, int16 not int8.
+  bool same_stored_type(const Dataset& other) const;
+  // Whether values were written (an in-memory layout holds only those it was given).
+  bool has_stored_values() const;
   bool is_scale() const;
   // Marks this 1-D dataset as the dimension scale `name` and attaches it to dimension `dim`
   // of `target`.
@@ -149,8 +153,8 @@ class File {
   static File open_read_write(const std::string& path);
   Group root() const;
   // Decodes the metadata of every object in the file (headers, attributes, group indexes) and
-  // throws cdl::RuntimeError at the first that is damaged: a file read in part only could
-  // otherwise pass for sound.
+  // throws cdl::RuntimeError at the first that is damaged, or at the first soft or external
+  // link: a file read in part only could otherwise pass for sound.
   void check_metadata() const;
   void flush() const;
   // Flushes and closes, checked: a failed write that HDF5 only reports now (a full disk) throws

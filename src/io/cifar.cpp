@@ -20,7 +20,10 @@ constexpr std::size_t record_bytes = 1 + cifar_pixels;
 // Appends the records of one file to `images` and `labels`.
 void read_batch(const std::string& path, IdxImages& images, std::vector<std::uint8_t>& labels) {
   std::error_code error;
-  if (!std::filesystem::is_regular_file(path, error)) fail(path, "not found");
+  // Checked before the stream opens it: a FIFO without a writer would block the open forever.
+  if (!std::filesystem::exists(path, error)) fail(path, "not found");
+  if (!std::filesystem::is_regular_file(path, error))
+    fail(path, "is not a regular file (a directory, FIFO, device or socket)");
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot be opened");
   const std::vector<char> bytes((std::istreambuf_iterator<char>(in)),

@@ -1,5 +1,8 @@
 #include "io/idx.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -63,8 +66,20 @@ IdxArray read_idx(const std::string& path, int want_dims) {
   std::error_code ignored;
   if (!std::filesystem::exists(path, ignored)) fail(path, "not found");
   if (std::filesystem::is_directory(path, ignored)) fail(path, "is a directory");
-  GzFile file(gzopen(path.c_str(), "rb"));
-  if (!file) fail(path, std::string("cannot be opened (") + std::strerror(errno) + ")");
+  // Opened without blocking and checked on the descriptor that is read: gzopen would wait
+  // forever on a FIFO without a writer, deaf to SIGINT and SIGTERM.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) fail(path, std::string("cannot be opened (") + std::strerror(errno) + ")");
+  struct stat status {};
+  if (::fstat(fd, &status) != 0 || !S_ISREG(status.st_mode)) {
+    ::close(fd);
+    fail(path, "is not a regular file (a FIFO, device or socket)");
+  }
+  GzFile file(gzdopen(fd, "rb"));  // owns fd from here
+  if (!file) {
+    ::close(fd);
+    fail(path, "cannot be opened (out of memory)");
+  }
   gzbuffer(file.get(), 1 << 17);
 
   std::array<std::uint8_t, 4> magic{};

@@ -21,10 +21,11 @@ void check_group(const h5::Group& expected, const h5::Group& found, const std::s
     const std::string what = where + name;
     if (!found.has_link(name) || found.is_group(name)) refuse("has no dataset " + what);
     const h5::Dataset e = expected.open_dataset(name), f = found.open_dataset(name);
-    if (f.dims() != e.dims() || f.stored_type_class() != e.stored_type_class())
+    if (f.dims() != e.dims() || !f.same_stored_type(e))
       refuse("dataset " + what + " has the wrong shape or type");
-    // Coordinates are read to place every value: they must be the configuration's own.
-    if (e.is_scale() && f.read<double>() != e.read<double>())
+    // Coordinates (the scales, and every dataset the layout writes, such as micro's step) are
+    // read to place every value: they must be the configuration's own.
+    if ((e.is_scale() || e.has_stored_values()) && f.read<double>() != e.read<double>())
       refuse("coordinate " + what + " differs from the file's configuration");
   }
 }
@@ -93,9 +94,7 @@ SweepReader SweepReader::open(const std::string& path, const LayoutOf& layout_of
   SweepReader reader;
   // A FIFO would block the open forever (and a device or socket is no sweep file): only a
   // regular file is opened. A path that does not exist is left to the open's own message.
-  struct stat status;
-  if (::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode))
-    refuse("not a regular file (a directory, FIFO, device or socket)");
+  if (is_special_file(path)) refuse("not a regular file (a directory, FIFO, device or socket)");
   try {
     reader.file_ = h5::File::open_read_only(path);
   } catch (const std::exception&) {
@@ -191,6 +190,11 @@ std::vector<double> SweepReader::per_run(const std::string& name) const {
 template PointTable<double> SweepReader::points(const std::string&, const std::string&) const;
 template PointTable<std::int8_t> SweepReader::points(const std::string&, const std::string&) const;
 template PointTable<std::int64_t> SweepReader::points(const std::string&, const std::string&) const;
+
+bool is_special_file(const std::string& path) {
+  struct stat status {};
+  return ::stat(path.c_str(), &status) == 0 && !S_ISREG(status.st_mode);
+}
 
 bool is_stationary_file(const std::string& path) {
   try {

@@ -66,4 +66,8 @@ class SweepReader {
 // Whether `path` is a readable cdl stationary file (no sweep: the user meant --theory).
 bool is_stationary_file(const std::string& path);
 
+// Whether `path` exists but is not a regular file (a directory, FIFO, device or socket): such a
+// file is never opened as HDF5 (a FIFO would block the open forever).
+bool is_special_file(const std::string& path);
+
 }  // namespace cdl::io

@@ -92,6 +92,8 @@ class FullDiskCases:
         self.assertEqual(result.returncode, 1, result.stderr)
         self.assertEqual(len(result.stderr.strip().splitlines()), 1, result.stderr)
         self.assertIn("sweep.h5", result.stderr)
+        # The cause by name, not "Input/output error".
+        self.assertRegex(result.stderr, "No space left on device|File too large")
         self.assertEqual(os.listdir(self.full), ["sweep.h5"])
         self.assertEqual(Path(target).read_bytes(), before)
 
