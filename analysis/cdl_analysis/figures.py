@@ -946,7 +946,9 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv=None):
     kinds = __doc__[__doc__.index("KIND:"):__doc__.index("Bad use")].rstrip()
-    parser = _Parser(prog="python3 -m cdl_analysis.plot",
+    # Installed (pyproject.toml), the command is cdl-plot.
+    invoked = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    parser = _Parser(prog="cdl-plot" if invoked == "cdl-plot" else "python3 -m cdl_analysis.plot",
                      description="Draw a figure of a cdl sweep file as a PNG and print its path.",
                      epilog=kinds, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("kind", metavar="KIND", choices=KINDS,
