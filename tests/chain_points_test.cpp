@@ -14,6 +14,10 @@ const std::vector<double> sigma = {0.1, 0.3, 1.0, 3.0, 10.0};
 
 std::int8_t flag(PointStatus status) { return static_cast<std::int8_t>(status); }
 
+// "c2" for kind 'c' and point 2. Appended, not "c" + std::to_string(s): GCC 12 reports a false
+// -Wrestrict on the inlined insert of that operator+.
+std::string event(char kind, int s) { return std::string(1, kind).append(std::to_string(s)); }
+
 // What run_chain_points did, in order: "c2" cleared point 2, "r" restarted, "p2" computed it.
 struct Log {
   std::vector<std::string> events;
@@ -21,10 +25,10 @@ struct Log {
 
   void run(Protocol protocol, const WorkItem& item, int failing = -1) {
     run_chain_points(
-        protocol, sigma, item, status, [&](int s) { events.push_back("c" + std::to_string(s)); },
+        protocol, sigma, item, status, [&](int s) { events.push_back(event('c', s)); },
         [&] { events.push_back("r"); },
         [&](int s) {
-          events.push_back("p" + std::to_string(s));
+          events.push_back(event('p', s));
           return s == failing ? PointStatus::diverged : PointStatus::done;
         });
   }
