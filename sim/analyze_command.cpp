@@ -17,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <utility>
 
 #include "analysis/transitions.hpp"
 #include "base/errors.hpp"
@@ -429,44 +430,30 @@ void copy_whole_file(const std::string& from, const std::string& to) {
     throw RuntimeError("cannot copy " + from + " to " + to + ": " + what + ": " +
                        std::strerror(errno));
   };
-  const int source = ::open(from.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (source < 0) fail("cannot open " + from);
-  const int target =
-      ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-  if (target < 0) {
-    const int error = errno;
-    ::close(source);
-    errno = error;
-    fail("cannot create " + to);
-  }
-  const auto close_both = [&] {
-    ::close(source);
-    return ::close(target) == 0;
+  // Closed on every way out; the target's close is checked on the way that succeeds.
+  struct Descriptor {
+    int fd;
+    ~Descriptor() {
+      if (fd >= 0) ::close(fd);
+    }
   };
+  const Descriptor source{::open(from.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  if (source.fd < 0) fail("cannot open " + from);
+  Descriptor target{
+      ::open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)};
+  if (target.fd < 0) fail("cannot create " + to);
   std::vector<char> buffer(1 << 20);
-  for (;;) {
-    const ssize_t got = ::read(source, buffer.data(), buffer.size());
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      close_both();
-      errno = error;
-      fail("reading");
-    }
-    for (ssize_t put = 0; put < got;) {
-      const ssize_t wrote = ::write(target, buffer.data() + put, static_cast<size_t>(got - put));
-      if (wrote < 0) {
-        if (errno == EINTR) continue;
-        const int error = errno;
-        close_both();
-        errno = error;
-        fail("writing");
+  for (ssize_t got; (got = ::read(source.fd, buffer.data(), buffer.size())) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail("reading");
+    for (ssize_t put = 0, wrote; put < got; put += wrote)
+      if ((wrote = ::write(target.fd, buffer.data() + put, static_cast<size_t>(got - put))) < 0) {
+        if (errno != EINTR) fail("writing");
+        wrote = 0;
       }
-      put += wrote;
-    }
   }
-  if (!close_both()) fail("closing");
+  const int fd = std::exchange(target.fd, -1);
+  if (::close(fd) != 0) fail("closing");
 }
 
 // Writes /analysis, under the target's lock, into a temporary file that replaces the target
