@@ -1,5 +1,7 @@
 #include "theory/effective_dynamics.hpp"
 
+#include <type_traits>
+
 #include "base/errors.hpp"
 #include "base/fixed_order_sum.hpp"
 
@@ -11,41 +13,57 @@ EffectiveDynamics::EffectiveDynamics(int depth, double gamma, const Eigen::Array
 
 namespace {
 
-// The local force Δφ^D − φ^{2D+1} − γφ of n units with the depth fixed at compile time so
-// that the powers unroll and the loop vectorises.
-template <int D>
-void local_force(const double* x, const double* delta, double gamma, double* f, Eigen::Index n) {
-  for (Eigen::Index i = 0; i < n; ++i) {
-    double p = 1;  // φ^D
-    for (int k = 0; k < D; ++k) p *= x[i];
-    f[i] = p * (delta[i] - p * x[i]) - gamma * x[i];
-  }
-}
-
-void local_force_any_depth(int depth, const double* x, const double* delta, double gamma, double* f,
-                           Eigen::Index n) {
-  for (Eigen::Index i = 0; i < n; ++i) {
-    double p = 1;
-    for (int k = 0; k < depth; ++k) p *= x[i];
-    f[i] = p * (delta[i] - p * x[i]) - gamma * x[i];
-  }
-}
-
-void local_force(int depth, const double* x, const double* delta, double gamma, double* f,
-                 Eigen::Index n) {
+// Calls body(std::integral_constant<int, D>{}) for the depths up to 8, so that the powers
+// unroll and the loops vectorise, and body(depth) beyond: the arithmetic is the same.
+template <class Body>
+void with_depth(int depth, const Body& body) {
   switch (depth) {
     case 0:
-      return local_force<0>(x, delta, gamma, f, n);
+      return body(std::integral_constant<int, 0>{});
     case 1:
-      return local_force<1>(x, delta, gamma, f, n);
+      return body(std::integral_constant<int, 1>{});
     case 2:
-      return local_force<2>(x, delta, gamma, f, n);
+      return body(std::integral_constant<int, 2>{});
     case 3:
-      return local_force<3>(x, delta, gamma, f, n);
+      return body(std::integral_constant<int, 3>{});
     case 4:
-      return local_force<4>(x, delta, gamma, f, n);
+      return body(std::integral_constant<int, 4>{});
+    case 5:
+      return body(std::integral_constant<int, 5>{});
+    case 6:
+      return body(std::integral_constant<int, 6>{});
+    case 7:
+      return body(std::integral_constant<int, 7>{});
+    case 8:
+      return body(std::integral_constant<int, 8>{});
     default:
-      return local_force_any_depth(depth, x, delta, gamma, f, n);
+      return body(depth);
+  }
+}
+
+// The local force Δφ^D − φ^{2D+1} − γφ of n units.
+template <class Depth>
+void local_force(Depth depth, const double* x, const double* delta, double gamma, double* f,
+                 Eigen::Index n) {
+  const int d = depth;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double p = 1;  // φ^D
+    for (int k = 0; k < d; ++k) p *= x[i];
+    f[i] = p * (delta[i] - p * x[i]) - gamma * x[i];
+  }
+}
+
+// d/dφ [Δφ^D − φ^{2D+1} − γφ + σ(m − φ)] at fixed m: DΔφ^{D−1} − (2D+1)φ^{2D} − γ − σ.
+template <class Depth>
+void force_derivative(Depth depth, const double* x, const double* delta, double gamma, double sigma,
+                      double* diagonal, Eigen::Index n) {
+  const int d = depth;
+  for (Eigen::Index i = 0; i < n; ++i) {
+    double below = 1;  // φ^{D−1}
+    for (int k = 1; k < d; ++k) below *= x[i];
+    const double power = d == 0 ? 1.0 : below * x[i];  // φ^D
+    const double drive = d == 0 ? 0.0 : d * delta[i] * below;
+    diagonal[i] = drive - (2 * d + 1) * power * power - gamma - sigma;
   }
 }
 
@@ -56,8 +74,10 @@ void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dp
   const bool all_to_all = sigma_ != 0 && graph_.is_complete();
   const double m = all_to_all ? graph_.mean_field(phi, threads_) : 0.0;
   base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
-    local_force(depth_, phi.data() + first, disorder_.data() + first, gamma_,
-                dphi_dt.data() + first, n);
+    with_depth(depth_, [&](auto depth) {
+      local_force(depth, phi.data() + first, disorder_.data() + first, gamma_,
+                  dphi_dt.data() + first, n);
+    });
     if (all_to_all) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
   });
   if (sigma_ != 0 && !all_to_all) graph_.add_coupling(sigma_, phi, dphi_dt);
@@ -68,17 +88,11 @@ void EffectiveDynamics::jacobian_diagonal(const Eigen::ArrayXd& phi,
   if (!graph_.is_complete())
     throw RuntimeError(
         "effective dynamics: a Jacobian of rank-one coupling needs the complete graph");
-  // d/dφ [Δφ^D − φ^{2D+1} − γφ + σ(m − φ)] at fixed m: DΔφ^{D−1} − (2D+1)φ^{2D} − γ − σ.
-  const int depth = depth_;
   base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
-    for (Eigen::Index i = first; i < first + n; ++i) {
-      const double x = phi[i];
-      double below = 1;  // φ^{D−1}
-      for (int k = 1; k < depth; ++k) below *= x;
-      const double power = depth == 0 ? 1.0 : below * x;  // φ^D
-      const double drive = depth == 0 ? 0.0 : depth * disorder_[i] * below;
-      diagonal[i] = drive - (2 * depth + 1) * power * power - gamma_ - sigma_;
-    }
+    with_depth(depth_, [&](auto depth) {
+      force_derivative(depth, phi.data() + first, disorder_.data() + first, gamma_, sigma_,
+                       diagonal.data() + first, n);
+    });
   });
 }
 
@@ -91,41 +105,35 @@ double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
 
 namespace {
 
-template <int D>
-double loss_sum_at_depth(const Eigen::ArrayXd& phi, double mean_disorder) {
-  return base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
-    double p = phi[i];  // φ^{D+1}
-    for (int k = 0; k < D; ++k) p *= phi[i];
-    return p * (p - 2 * mean_disorder);
-  });
+// effective_loss with the depth fixed at compile time (the same products in the same order).
+template <class Depth>
+double unit_loss(Depth depth, double phi, double mean_disorder) {
+  const int d = depth;
+  double p = phi;  // φ^{D+1}
+  for (int k = 0; k < d; ++k) p *= phi;
+  return p * (p - 2 * mean_disorder);
 }
 
 }  // namespace
 
 double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_disorder) {
   double sum = 0;
-  switch (depth) {
-    case 0:
-      sum = loss_sum_at_depth<0>(phi, mean_disorder);
-      break;
-    case 1:
-      sum = loss_sum_at_depth<1>(phi, mean_disorder);
-      break;
-    case 2:
-      sum = loss_sum_at_depth<2>(phi, mean_disorder);
-      break;
-    default:
-      sum = base::fixed_order_sum(
-          phi.size(), [&](Eigen::Index i) { return effective_loss(phi[i], depth, mean_disorder); });
-  }
+  with_depth(depth, [&](auto d) {
+    sum = base::fixed_order_sum(
+        phi.size(), [&](Eigen::Index i) { return unit_loss(d, phi[i], mean_disorder); });
+  });
   return sum / static_cast<double>(phi.size());
 }
 
 double weighted_effective_loss(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& weights, int depth,
                                double mean_disorder) {
-  return base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
-    return weights[i] * effective_loss(phi[i], depth, mean_disorder);
+  double sum = 0;
+  with_depth(depth, [&](auto d) {
+    sum = base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
+      return weights[i] * unit_loss(d, phi[i], mean_disorder);
+    });
   });
+  return sum;
 }
 
 }  // namespace cdl::theory
