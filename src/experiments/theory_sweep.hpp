@@ -13,7 +13,7 @@
 #include "experiments/vocabulary.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
-#include "theory/population_integrator.hpp"
+#include "theory/population_solver.hpp"
 
 namespace cdl::experiments {
 
@@ -97,16 +97,11 @@ struct TheoryChainResult {
 
 // Per-thread scratch: the integrator's workspace and the result buffers, reused by chains.
 struct TheoryWorkspace {
-  theory::Dopri5 integrator;  // finite N
-  // N → ∞ (by DOPRI5, or a Rosenbrock method where units deep in their wells at large |Δ|
-  // make the population stiff): rule A at tolerances rule_a_tolerance_factor looser (rtol,
-  // atol), so that |A − B| also bounds B's time-stepping error.
-  theory::PopulationIntegrator population_integrator, population_coarse_integrator;
+  theory::Dopri5 integrator;            // finite N
+  theory::PopulationSolver population;  // N → ∞
   Eigen::ArrayXd phi;
   TheoryChainResult result;
 };
-
-inline constexpr double rule_a_tolerance_factor = 4;
 
 TheoryWorkspace make_theory_workspace(const TheorySweep& sweep);
 // Computes one work item (a chain, or some of its points; the others are not_run).
@@ -114,6 +109,10 @@ void compute_theory_item(const TheorySweep& sweep, const WorkItem& item,
                          TheoryWorkspace& workspace);
 // The whole chain.
 void compute_theory_chain(const TheorySweep& sweep, const Chain& chain, TheoryWorkspace& workspace);
+
+// The integration steps a point at coupling σ takes, roughly: accuracy-limited at weak
+// coupling, stability-limited (h ≈ 3.3/σ) at strong coupling.
+inline double estimated_steps(double t_end, double sigma) { return 40 + t_end * sigma / 3.0; }
 
 // The sweep's work items with their estimated costs; with split_nonadiabatic, every
 // independent non-adiabatic point is an item of its own.

@@ -7,22 +7,13 @@
 #include <algorithm>
 #include <cmath>
 
-#include "base/fixed_order_sum.hpp"
 #include "base/not_a_number.hpp"
+#include "base/sample_window.hpp"
 
 namespace cdl::sweep {
 
-// The samples first..last (inclusive) of a time average.
-struct SampleWindow {
-  int first = 0, last = 0;
-  int size() const { return last - first + 1; }
-};
-
-// Mean of the window's samples, summed in index order (so independent of threads).
-template <class Row>
-double window_mean(const Row& trace, SampleWindow window) {
-  return base::fixed_order_mean(trace.segment(window.first, window.size()));
-}
+using base::SampleWindow;
+using base::window_mean;
 
 // A trace has settled once it stays within this fraction of its range (max − min over the
 // whole trace) of its final value.
