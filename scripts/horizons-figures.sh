@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Regenerates README "Time horizons": the published finite-N experiment integrated to t = 1000
-# and seen at the horizons 10, 100 and 1000 (configs/horizons-paper.ini, ~3 min on 2 cores),
-# the stationary branches (D = 0, 1, 2 and D = 0..8), the table of ordered windows and the two
-# figures under docs/figures/. Run from anywhere after the build (scripts/setup.sh).
+# Regenerates what docs/horizons.md shows: the published finite-N experiment integrated to
+# t = 1000 and seen at the horizons 10, 100 and 1000 (configs/horizons-paper.ini, ~3 min on
+# 2 cores), the stationary branches (D = 0, 1, 2 and D = 0..8), the table of ordered windows
+# and the two figures under docs/figures/. Run from anywhere after the build (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./build/cdl theory --config configs/horizons-paper.ini --overwrite --quiet

@@ -266,7 +266,7 @@ TEST_CASE("mirrored initial states give the mirrored history branch and the same
     const auto a = up.history(sigma, &joined_up);
     const auto b = down.history(sigma, &joined_down);
     REQUIRE(std::isfinite(joined_up));
-    CHECK(joined_up > 2.5);  // the onset near σ ≈ 3 for every depth (README table)
+    CHECK(joined_up > 2.5);  // the onset near σ ≈ 3 for every depth (docs/stationary.md table)
     CHECK(joined_up < 5);
     CHECK(std::abs(joined_up - joined_down) < 1e-9 * joined_up);
     for (std::size_t s = 0; s < sigma.size(); ++s)
