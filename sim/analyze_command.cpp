@@ -488,7 +488,7 @@ void write_analysis(const AnalyzeOptions& o, const SweepAnalysis& a,
   analysis_group.set_attribute(
       "estimator",
       std::string("sigma_c1/sigma_c2: half-height crossings of the realization mean on log10 "
-                  "sigma (docs/analyze.md); intervals: 95 % bootstrap over realizations"));
+                  "sigma (README, cdl analyze); intervals: 95 % bootstrap over realizations"));
   for (const auto& p : a.protocols) write_protocol(analysis_group, p, a);
   if (!a.loops.empty()) write_hysteresis(analysis_group, a);
   file.close();  // flushed and closed, checked: a failed write stops before the rename

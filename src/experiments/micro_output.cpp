@@ -83,7 +83,7 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                     "fraction of |cross_accuracy|^2 in its best rank-one approximation");
   file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
   file_.add<double>("communication", Shape::summary,
-                    "parameters sent per unit per step over the point (docs/schemes.md)");
+                    "parameters sent per unit per step over the point (README, schemes)");
   if (sweep.failures.crash_fraction > 0) {
     file_.add<double>("order_parameter_live", Shape::summary,
                       "|time average of m| over the units not crashed at each record");
