@@ -7,7 +7,8 @@ print and write: a refactoring must leave both unchanged.
 Each case runs in a fresh directory of its own (with `configs` linked to the repository's and an
 empty `data/`), once per binary. Compared: the exit code, stdout and stderr byte for byte (where
 a case prints a measured time, those numbers are masked, and the case says so; the progress
-lines on stderr, printed at wall-clock intervals, are left out), and every HDF5
+lines on stderr, printed at wall-clock intervals, are left out, and the time stamp `created`
+is masked where `cdl info` prints it), and every HDF5
 file the case leaves behind: the same groups, datasets and attributes; datasets with equal dtype,
 shape and values (NaN equal to NaN); attributes equal, object references compared by the path
 they name. The provenance attribute `created` (the wall-clock time) is the one thing ignored.
@@ -34,6 +35,8 @@ REPO = Path(__file__).resolve().parents[1]
 IGNORED_ATTRIBUTES = {"created"}
 # "~1.2 s", "12.3 s", "0:12" and the like in a dry run's time estimate.
 TIME = re.compile(r"\d+(\.\d+)?(e[-+]?\d+)? ?(s|min|h|ms)\b|\d+:\d\d(:\d\d)?")
+# The provenance time stamp (`created`), as `cdl info` prints it.
+CREATED = re.compile(rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 # Progress lines come at wall-clock intervals, with a measured rate and ETA.
 PROGRESS = re.compile(rb"^progress: .*\n", re.MULTILINE)
 
@@ -126,8 +129,8 @@ def run_case(cdl, commands, needs, workdir):
     return results
 
 
-def without_progress(text):
-    return PROGRESS.sub(b"", text)
+def without_clock(text):
+    return CREATED.sub(b"<created>", PROGRESS.sub(b"", text))
 
 
 def masked(text):
@@ -226,7 +229,8 @@ def main():
         for (command, code_a, out_a, err_a), (_, code_b, out_b, err_b) in zip(*runs):
             if code_a != code_b:
                 differences.append(f"`{command}`: exit {code_a} against {code_b}")
-            err_a, err_b = without_progress(err_a), without_progress(err_b)
+            out_a, out_b = without_clock(out_a), without_clock(out_b)
+            err_a, err_b = without_clock(err_a), without_clock(err_b)
             for stream, x, y in (("stdout", out_a, out_b), ("stderr", err_a, err_b)):
                 same = masked(x) == masked(y) if options.get("mask") else x == y
                 if not same:

@@ -48,7 +48,7 @@ std::vector<std::vector<double>> per_run(const io::PointTable<double>& data,
   std::vector<std::vector<double>> values(data.runs, std::vector<double>(data.sigmas, nan));
   for (std::size_t r = 0; r < data.runs; ++r)
     for (std::size_t s = 0; s < data.sigmas; ++s)
-      if (status.at(d, r, s) == 0) values[r][s] = data.at(d, r, s);
+      if (sweep::is_done(status.at(d, r, s))) values[r][s] = data.at(d, r, s);
   return values;
 }
 

@@ -415,7 +415,7 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
       for (std::size_t d = 0; d < status.depths; ++d) {
         std::vector<double> done_values, done_vote;  // failed points never enter a summary
         for (std::size_t r = 0; r < status.runs; ++r) {
-          if (status.at(d, r, s) != 0) continue;
+          if (!sweep::is_done(status.at(d, r, s))) continue;
           done_values.push_back(values.at(d, r, s));
           done_vote.push_back(vote.at(d, r, s));
         }

@@ -648,7 +648,7 @@ RunTimeEstimate estimate_theory_run_time(const experiments::TheorySweep& sweep, 
     const auto write = [&](const sweep::WorkItem&) { return item_write_seconds; };
     add_shards(estimate, shards, process_seconds, threads, compute, write);
     double steps = 0;  // the old work model's steps, for the work line
-    for (double s : sweep.sigma) steps += 40 + sweep.t_end * s / 3.0;
+    for (double s : sweep.sigma) steps += experiments::estimated_steps(sweep.t_end, s);
     estimate.trials =
         steps * static_cast<double>(sweep.depths.size() * sweep.protocols.size()) * sweep.runs;
     estimate.basis =

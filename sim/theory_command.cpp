@@ -233,7 +233,7 @@ void print_summary(const std::string& path, const experiments::TheorySweep& swee
         }
         std::vector<double> done;  // failed points never enter a summary
         for (std::size_t r = 0; r < status.runs; ++r)
-          if (status.at(d, r, s) == 0) done.push_back(order.at(d, r, s));
+          if (sweep::is_done(status.at(d, r, s))) done.push_back(order.at(d, r, s));
         const analysis::MeanError m = analysis::mean_and_error(done);
         const double se = error.values.empty() ? m.se : error.at(d, 0, s);
         std::printf("   %8.4f +- %-7.4f", m.mean, se);

@@ -3,11 +3,15 @@
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "base/distribution.hpp"
 #include "base/random.hpp"
 #include "theory/dopri5.hpp"
+#include "theory/root_finding.hpp"
+#include "theory/stationary.hpp"
+#include "theory/unit_potential.hpp"
 
 using cdl::coupling::CouplingGraph;
 using cdl::coupling::Topology;
@@ -199,4 +203,47 @@ TEST_CASE("without coupling every unit ends at a stable root of Δφ^D − φ^{2
       CHECK(nearest < 1e-4);
     }
   }
+}
+
+TEST_CASE("the unit's force and curvature are the derivatives of its potential, at every depth") {
+  using cdl::theory::unit_curvature;
+  using cdl::theory::unit_force;
+  using cdl::theory::unit_potential;
+  const double gamma = 0.01, h = 1e-5;
+  for (int depth = 0; depth <= 9; ++depth) {
+    const cdl::theory::UnitModel model{depth, gamma};
+    for (const double disorder : {-1.3, 0.0, 0.7, 2.1}) {
+      for (const double phi : {-1.1, -0.4, 0.3, 0.9, 1.2}) {
+        const auto u = [&](double x) { return unit_potential(depth, gamma, disorder, x); };
+        const auto f = [&](double x) { return unit_force(depth, gamma, disorder, x); };
+        const double du = (u(phi + h) - u(phi - h)) / (2 * h);
+        const double dforce = (f(phi + h) - f(phi - h)) / (2 * h);
+        const double scale = 1 + std::abs(du) + std::abs(dforce);
+        CHECK(-f(phi) == Approx(du).margin(1e-8 * scale));
+        CHECK(unit_curvature(depth, gamma, disorder, phi) == Approx(-dforce).margin(1e-7 * scale));
+        // The stationary theory's evaluation: the same U and U'' to rounding.
+        CHECK(model.potential(disorder, phi) == unit_potential(depth, gamma, disorder, phi));
+        CHECK(model.curvature(disorder, phi) ==
+              Approx(unit_curvature(depth, gamma, disorder, phi)).epsilon(1e-14).margin(1e-14));
+      }
+    }
+  }
+  // The compile-time depths give the runtime depth's bits.
+  CHECK(unit_force(std::integral_constant<int, 7>{}, gamma, 0.7, 0.93) ==
+        unit_force(7, gamma, 0.7, 0.93));
+}
+
+TEST_CASE("Newton's method: quadratic convergence, and the bracketed form stays in its bracket") {
+  using cdl::theory::bracketed_newton;
+  using cdl::theory::newton;
+  // √2 from 1: six steps reach the double nearest √2.
+  const double root = newton([](double x) { return (x * x - 2) / (2 * x); }, 1.0, 1e-15, 50);
+  CHECK(root == Approx(std::sqrt(2.0)).epsilon(1e-15));
+  // A guess outside the bracket starts at its midpoint; the root of x³ − x − 1 in [1, 2].
+  const auto f = [](double x) { return x * x * x - x - 1; };
+  const auto slope = [](double x) { return 3 * x * x - 1; };
+  const double r = bracketed_newton(f, slope, 1.0, 2.0, 1.0 / std::sqrt(3.0));
+  CHECK(std::abs(f(r)) < 1e-14);
+  CHECK(r > 1.0);
+  CHECK(r < 2.0);
 }

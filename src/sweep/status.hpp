@@ -18,6 +18,11 @@ enum class PointStatus : std::int8_t {
                        // the best value and its estimate are kept, never averaged
 };
 
+// Whether a stored status value says the point has its value.
+inline bool is_done(std::int8_t status) {
+  return status == static_cast<std::int8_t>(PointStatus::done);
+}
+
 inline constexpr std::array<const char*, 7> point_status_names = {
     "done",        "not_run",      "diverged",     "step_underflow",
     "step_budget", "chain_broken", "not_converged"};

@@ -4,6 +4,7 @@
 
 #include "base/errors.hpp"
 #include "base/fixed_order_sum.hpp"
+#include "theory/unit_potential.hpp"
 
 namespace cdl::theory {
 
@@ -41,30 +42,11 @@ void with_depth(int depth, const Body& body) {
   }
 }
 
-// The local force Δφ^D − φ^{2D+1} − γφ of n units.
+// The local force −U'(φ) of n units.
 template <class Depth>
 void local_force(Depth depth, const double* x, const double* delta, double gamma, double* f,
                  Eigen::Index n) {
-  const int d = depth;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    double p = 1;  // φ^D
-    for (int k = 0; k < d; ++k) p *= x[i];
-    f[i] = p * (delta[i] - p * x[i]) - gamma * x[i];
-  }
-}
-
-// d/dφ [Δφ^D − φ^{2D+1} − γφ + σ(m − φ)] at fixed m: DΔφ^{D−1} − (2D+1)φ^{2D} − γ − σ.
-template <class Depth>
-void force_derivative(Depth depth, const double* x, const double* delta, double gamma, double sigma,
-                      double* diagonal, Eigen::Index n) {
-  const int d = depth;
-  for (Eigen::Index i = 0; i < n; ++i) {
-    double below = 1;  // φ^{D−1}
-    for (int k = 1; k < d; ++k) below *= x[i];
-    const double power = d == 0 ? 1.0 : below * x[i];  // φ^D
-    const double drive = d == 0 ? 0.0 : d * delta[i] * below;
-    diagonal[i] = drive - (2 * d + 1) * power * power - gamma - sigma;
-  }
+  for (Eigen::Index i = 0; i < n; ++i) f[i] = unit_force(depth, gamma, delta[i], x[i]);
 }
 
 }  // namespace
@@ -88,18 +70,19 @@ void EffectiveDynamics::jacobian_diagonal(const Eigen::ArrayXd& phi,
   if (!graph_.is_complete())
     throw RuntimeError(
         "effective dynamics: a Jacobian of rank-one coupling needs the complete graph");
+  // d/dφ [−U'(φ) + σ(m − φ)] at fixed m.
   base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
     with_depth(depth_, [&](auto depth) {
-      force_derivative(depth, phi.data() + first, disorder_.data() + first, gamma_, sigma_,
-                       diagonal.data() + first, n);
+      for (Eigen::Index i = first; i < first + n; ++i)
+        diagonal[i] = -unit_curvature(depth, gamma_, disorder_[i], phi[i]) - sigma_;
     });
   });
 }
 
 double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
-  const auto p = integer_power(phi, depth_ + 1);  // φ^{D+1}
-  const double local = base::fixed_order_sum((0.5 * p.square() - disorder_ * p) / (depth_ + 1) +
-                                             0.5 * gamma_ * phi.square());
+  const double local = base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
+    return unit_potential(depth_, gamma_, disorder_[i], phi[i]);
+  });
   return local + graph_.coupling_energy(sigma_, phi);
 }
 

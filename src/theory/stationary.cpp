@@ -11,6 +11,8 @@
 #include "base/errors.hpp"
 #include "base/not_a_number.hpp"
 #include "theory/quadrature.hpp"
+#include "theory/root_finding.hpp"
+#include "theory/unit_potential.hpp"
 
 namespace cdl::theory {
 
@@ -19,11 +21,7 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 using base::nan;
 
-double power(double x, int n) {
-  double p = 1;
-  for (int k = 0; k < n; ++k) p *= x;
-  return p;
-}
+double power(double x, int n) { return power_of(x, n); }
 
 double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 
@@ -32,10 +30,12 @@ double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 // ---- the unit -------------------------------------------------------------------------------
 
 double UnitModel::potential(double disorder, double phi) const {
-  const double p = power(phi, depth + 1);
-  return (0.5 * p * p - disorder * p) / (depth + 1) + 0.5 * gamma * phi * phi;
+  return unit_potential(depth, gamma, disorder, phi);
 }
 
+// unit_curvature's U'', with φ^{2D} by repeated multiplication rather than (φ^D)²: the same
+// value to rounding, kept so that the stationary files keep their bits (the continuation
+// carries a last-bit change in U'' to ~1e-11 in the branch's σ).
 double UnitModel::curvature(double disorder, double phi) const {
   const double low = depth >= 1 ? depth * disorder * power(phi, depth - 1) : 0.0;
   return (2 * depth + 1) * power(phi, 2 * depth) - low + gamma;
@@ -59,12 +59,15 @@ FixedPointCurve::FixedPointCurve(const UnitModel& model, double sigma, double m)
   std::vector<double> critical;
   for (const auto& root : solver.roots()) {
     if (std::abs(root.imag()) > 1e-9 * (1 + std::abs(root.real()))) continue;
-    double x = root.real();
-    for (int it = 0; it < 3; ++it) {  // polish
-      const double value = Eigen::poly_eval(coefficients, x);
-      const double slope = (2 * depth_ + 1) * (depth_ + 1) * power(x, 2 * depth_) + coefficients[1];
-      if (slope != 0) x -= value / slope;
-    }
+    // Polished by three Newton steps.
+    const double x = newton(
+        [&](double y) {
+          const double value = Eigen::poly_eval(coefficients, y);
+          const double slope =
+              (2 * depth_ + 1) * (depth_ + 1) * power(y, 2 * depth_) + coefficients[1];
+          return slope != 0 ? value / slope : 0.0;
+        },
+        root.real(), 0.0, 3);
     if (x != 0) critical.push_back(x);
   }
   std::sort(critical.begin(), critical.end());
@@ -125,26 +128,8 @@ double FixedPointCurve::root_on(const Piece& piece, double disorder, double gues
     while (f(x) < 0) x = 0.5 * x;
     hi = x;
   }
-  // Safeguarded Newton inside [lo, hi] (Numerical Recipes' rtsafe idea), from the guess when
-  // it lies inside.
-  double x = guess > lo && guess < hi ? guess : 0.5 * (lo + hi);
-  for (int it = 0; it < 200; ++it) {
-    const double value = f(x);
-    if (value == 0) return x;
-    (value < 0 ? lo : hi) = x;
-    const double slope = s * slope_at(x);
-    double next = slope > 0 ? x - value / slope : 0.5 * (lo + hi);
-    if (!(next > lo && next < hi)) {
-      // Converged: round-off puts Newton's step on (or just past) the end it has reached.
-      // Bisecting on from there would take some 40 steps to meet the tolerance below.
-      for (const double end : {lo, hi})
-        if (std::abs(next - end) <= 1e-15 * std::max(1.0, std::abs(end))) return end;
-      next = 0.5 * (lo + hi);
-    }
-    if (std::abs(next - x) <= 1e-15 * std::max(1.0, std::abs(x))) return next;
-    x = next;
-  }
-  return x;
+  return bracketed_newton(
+      f, [&](double phi) { return s * slope_at(phi); }, lo, hi, guess);
 }
 
 double FixedPointCurve::slope_at(double phi) const {
@@ -380,13 +365,12 @@ double largest_fixed_point(const OrderedResidual& F, double sigma_min) {
     m = next;
   }
   const double x = std::log(sigma_min);
-  for (int it = 0; it < 50; ++it) {
-    const auto value = F.evaluate(x, m);
-    const double delta = value.F / value.gradient[1];
-    m -= delta;
-    if (std::abs(delta) < 1e-14) break;
-  }
-  return m;
+  return newton(
+      [&](double mm) {
+        const auto value = F.evaluate(x, mm);
+        return value.F / value.gradient[1];
+      },
+      m, 1e-14, 50);
 }
 
 // Pseudo-arclength corrector: Newton on F = 0 and on the arc condition t · (c − p) = 0 from the
@@ -678,14 +662,15 @@ CriticalCouplings StationarySolver::critical(const Branch& ordered, const Branch
     for (int it = 0; it < 30 && std::abs(s1 - s0) > 1e-12 * s1; ++it) {
       const double s = s1 - h1 * (s1 - s0) / (h1 - h0);
       m += (b.m - a.m) * (s - s1) / (b.sigma - a.sigma);
-      for (int newton = 0; newton < 30; ++newton) {
-        const double dm = 1e-7 * std::max(1.0, std::abs(m));
-        const double f = m - ordered_field(s, m).mean;
-        const double slope =
-            1 - (ordered_field(s, m + dm).mean - ordered_field(s, m - dm).mean) / (2 * dm);
-        m -= f / slope;
-        if (std::abs(f / slope) < 1e-13) break;
-      }
+      m = newton(  // back onto the branch, ∂M/∂m by central differences
+          [&](double mm) {
+            const double dm = 1e-7 * std::max(1.0, std::abs(mm));
+            const double f = mm - ordered_field(s, mm).mean;
+            const double slope =
+                1 - (ordered_field(s, mm + dm).mean - ordered_field(s, mm - dm).mean) / (2 * dm);
+            return f / slope;
+          },
+          m, 1e-13, 30);
       s0 = s1, h0 = h1;
       s1 = s, h1 = ordered_field(s, m).lyapunov;
     }
