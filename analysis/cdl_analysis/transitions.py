@@ -2,29 +2,38 @@
 couplings sigma_c1 (onset of order) and sigma_c2 (loss of order) with bootstrap confidence
 intervals, and the hysteresis between the adiabatic sweeps.
 
-The definitions (shared, point for point, with the C++ `cdl analyze`):
+The definitions, those of the C++ `cdl analyze` (src/analysis/transitions.cpp): the signal and
+the point estimates agree with it to round-off (a test compares them); the bootstrap intervals
+follow the same rule with other random numbers (numpy's default_rng here), so they agree only
+in distribution; the hysteresis intervals are this module's only (`cdl analyze` writes none).
 
 - signal y(sigma) per protocol and depth: the mean over realizations (runs) of the observable
   (theory: `order_parameter`; micro: `accuracy` if it is finite anywhere in the group, else
-  `order_parameter`) over the points with status 0; `se` = std(ddof=1)/sqrt(n) over those runs;
-  `chi` = N var(ddof=1) over runs of `order_parameter` (N = length of the root `unit` axis; NaN
-  for N -> infinity files, whose root has the attribute `population`).
+  `order_parameter`) over the points with status 0; n = the number of those realizations;
+  `se` = std(ddof=1)/sqrt(n); `chi` = N var(ddof=1) over them of `order_parameter`, whatever
+  the observable (N = the `units` attribute the reader sets, the length of the root `unit`
+  axis; NaN for N -> infinity files, whose root has the attribute `population`). The mean is
+  NaN where n = 0, se where n < 2, chi where fewer than two of the realizations have an
+  order parameter.
 - the estimators use the points with sigma > 0 sorted by sigma (stable: duplicates kept),
   x = log10 sigma; k* = index of the (first) maximum of y; L = y at the smallest sigma, R = y
-  at the largest, P = y[k*].
-- sigma_c1, defined only if P - L >= 0.2 |P|: h1 = (L + P)/2, the first k in 0..k*-1 with
-  y_k < h1 <= y_{k+1}, x_c1 = x_k + (h1 - y_k)(x_{k+1} - x_k)/(y_{k+1} - y_k), sigma_c1 = 10^x_c1
-  (NaN if there is none).
-- sigma_c2, defined only if P - R >= 0.2 |P|: h2 = (P + R)/2, the first k in k*..n-2 with
-  y_k >= h2 > y_{k+1}, interpolated the same way (NaN if none).
-- bootstrap: the realizations resampled with replacement B = 1000 times (the same draw for
-  every sigma, and for both adiabatic sweeps in the hysteresis), y and the estimators
-  recomputed; CI = 2.5 and 97.5 percentiles of the finite values (NaN if fewer than half are
-  finite).
-- hysteresis, for the depths in both adiabatic_up and adiabatic_down:
-  width_c1 = log10 sigma_c1(up) - log10 sigma_c1(down), width_c2 likewise (decades; NaN when
-  either is missing), area = trapezoid integral of |y_up - y_down| d log10 sigma over the
-  sigma > 0 points sorted by sigma.
+  at the largest, P = y[k*]. Fewer than two points: sigma_c1 = sigma_c2 = NaN.
+- sigma_c1, defined only if P - L >= max(THRESHOLD |P|, FLOOR) = max(0.2 |P|, 0.01):
+  h1 = (L + P)/2, the first k in 0..k*-1 with y_k < h1 <= y_{k+1},
+  x_c1 = x_k + (h1 - y_k)(x_{k+1} - x_k)/(y_{k+1} - y_k), sigma_c1 = 10^x_c1 (NaN if there
+  is none). The absolute FLOOR keeps round-off on a flat curve from making a window.
+- sigma_c2, defined only if P - R >= max(0.2 |P|, 0.01): h2 = (P + R)/2, the first k in
+  k*..n-2 with y_k >= h2 > y_{k+1}, interpolated the same way (NaN if none).
+- bootstrap: the realizations resampled with replacement B = B_DEFAULT = 1000 times (one draw
+  of run multiplicities per resample, the same for every depth and sigma, and for both
+  adiabatic sweeps in the hysteresis; numpy.random.default_rng(seed), seed 0 by default), y
+  recomputed as the mean over the drawn realizations (NaN entries left out) and the
+  estimators on it; CI = 2.5 and 97.5 percentiles (numpy's linear interpolation) of the
+  finite values, NaN if fewer than half of the B are finite.
+- hysteresis, for the depths in both adiabatic_up and adiabatic_down (which must share the
+  sigma grid): width_c1 = log10 sigma_c1(up) - log10 sigma_c1(down), width_c2 likewise
+  (decades; NaN when either is missing), area = trapezoid integral of |y_up - y_down|
+  d log10 sigma over the sigma > 0 points sorted by sigma.
 
 Couplings where y is NaN (every realization failed there) are left out of the estimators
 (the curve is the finite points, in order), and the area leaves out the trapezoids touching
@@ -58,15 +67,18 @@ def observable_name(ds: xr.Dataset) -> str:
 
 
 def units_for_chi(ds: xr.Dataset) -> float:
-    """N for chi = N var: the root `unit` length, NaN for N -> infinity files."""
+    """N for chi = N var: NaN for N -> infinity files (attribute `population`), else the
+    `units` attribute (the reader's: the length of the root `unit` axis), else the length of
+    the `unit` dimension, else NaN."""
     if "population" in ds.attrs:
         return float("nan")
     return float(ds.attrs.get("units", ds.sizes.get("unit", np.nan)))
 
 
 def _mean_se(values):
-    """Mean, se = std(ddof=1)/sqrt(n) and var(ddof=1) over axis 1 (runs) of [depth, run, sigma],
-    NaN entries (failed points) left out."""
+    """(mean, se, var, n), each [depth, sigma], over axis 1 (runs) of [depth, run, sigma]
+    values, NaN entries (failed points) left out: n the count of the others, se =
+    std(ddof=1)/sqrt(n), var with ddof=1. The mean is NaN where n = 0, var and se where n < 2."""
     valid = np.isfinite(values)
     n = valid.sum(axis=1)
     total = np.where(valid, values, 0.0).sum(axis=1)
@@ -81,8 +93,10 @@ def _mean_se(values):
 
 
 def signal(ds: xr.Dataset, observable: str | None = None) -> xr.Dataset:
-    """Dataset over (depth, sigma) (sigma in file order) with `mean`, `se`, `n` of the
-    observable and `chi` of the order parameter."""
+    """Dataset over (depth, sigma) (sigma in file order, sigma <= 0 included) with `mean`,
+    `se` and `n` (the realizations with status 0) of the observable (default:
+    observable_name(ds)) and `chi` = N var(ddof=1) of the order parameter; attributes
+    `observable` and `protocol`."""
     name = observable or observable_name(ds)
     values = _values(ds, name)
     mean, se, _, n = _mean_se(values)
@@ -126,9 +140,11 @@ def _first(condition):
 
 
 def estimate(x, y):
-    """sigma_c1, sigma_c2 of y over x = log10 sigma (sorted increasing). y may carry leading
-    batch axes [..., n]; returns two arrays of the batch shape (floats for 1-D y). Non-finite
-    y (a coupling without any valid realization) are left out first, each row on its own."""
+    """sigma_c1, sigma_c2 (the half-height rule of the module docstring) of y over x = log10
+    sigma, x 1-D of length n and sorted increasing (sigma > 0 only). y may carry leading batch
+    axes [..., n]; returns two arrays of the batch shape (floats for 1-D y), NaN where not
+    defined or not found. Non-finite y (a coupling without any valid realization) are left
+    out first, each row on its own."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = y.shape[-1]
@@ -178,14 +194,17 @@ def estimate(x, y):
 
 
 def locate(sigma, y):
-    """sigma_c1, sigma_c2 of one curve y(sigma) given in any order (sigma <= 0 ignored)."""
+    """sigma_c1, sigma_c2 of y(sigma), the sigma grid in any order (file order; sigma <= 0
+    ignored): y [sigma] gives two floats, y [..., sigma] (e.g. [depth, horizon, sigma]) two
+    arrays of its leading shape, one window per curve (see `estimate`)."""
     order, x = _sorted_positive(sigma)
     return estimate(x, np.asarray(y, dtype=float)[..., order])
 
 
 def ci(samples, axis=0):
-    """(low, high) 2.5/97.5 percentiles of the finite samples along `axis`; NaN where fewer
-    than half of them are finite."""
+    """(low, high), each of the shape without `axis`: the 2.5 and 97.5 percentiles (numpy's
+    linear interpolation) of the finite samples along `axis`; NaN where fewer than half of
+    them are finite."""
     samples = np.moveaxis(np.asarray(samples, dtype=float), axis, 0)
     count = samples.shape[0]
     low = np.full(samples.shape[1:], np.nan)
@@ -219,10 +238,12 @@ def resampled_means(values, counts):
 
 def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
                 observable: str | None = None) -> xr.Dataset:
-    """Dataset over depth with sigma_c1, sigma_c2 and their bootstrap CIs `sigma_c1_ci`,
-    `sigma_c2_ci` over (depth, bound), bound = ["low", "high"] (the names and shape [depth, 2] of
-    `cdl analyze`'s /analysis/<protocol>), plus the signal (mean, se, chi, n over depth, sigma)
-    of one protocol group."""
+    """The transitions of one protocol group: the signal (`mean`, `se`, `chi`, `n` over
+    (depth, sigma)) of the observable (default: observable_name(ds)), `sigma_c1` and
+    `sigma_c2` over depth and, when B > 0, their bootstrap 95 % intervals `sigma_c1_ci`,
+    `sigma_c2_ci` over (depth, bound), bound = ["low", "high"] (the names and shape
+    [depth, 2] of `cdl analyze`'s /analysis/<protocol>), from B resamples drawn with
+    numpy.random.default_rng(seed). Attributes `observable`, `protocol` and `bootstrap` = B."""
     sig = signal(ds, observable)
     name = sig.attrs["observable"]
     values = _values(ds, name)
@@ -245,9 +266,13 @@ def transitions(ds: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
 
 def hysteresis(up: xr.Dataset, down: xr.Dataset, B: int = B_DEFAULT, seed: int = 0,
                observable: str | None = None) -> xr.Dataset:
-    """Dataset over the depths of both adiabatic sweeps: width_c1, width_c2 (decades) and area,
-    with bootstrap CIs `*_ci` over (depth, bound) of the widths and the area (the same
-    realizations drawn for both)."""
+    """Dataset over the depths of both adiabatic sweeps (in `up`'s order): `width_c1`,
+    `width_c2` (decades, up - down) and `area` of the observable (default:
+    observable_name(up)); when B > 0 and a depth is shared, their bootstrap 95 % intervals
+    `width_c1_ci`, `width_c2_ci`, `area_ci` over (depth, bound), the same resampled
+    realizations for both sweeps (numpy.random.default_rng(seed)). Attributes `observable` and
+    `bootstrap` = B. ValueError when the two sigma grids differ, or (for the intervals) the
+    run counts."""
     name = observable or observable_name(up)
     sig_up, sig_down = up.sigma.values, down.sigma.values
     if sig_up.shape != sig_down.shape or not np.array_equal(sig_up, sig_down):
@@ -292,9 +317,9 @@ def hysteresis(up: xr.Dataset, down: xr.Dataset, B: int = B_DEFAULT, seed: int =
 # ----------------------------------------------------------------------------- whole files
 
 def analyze(path_or_groups, B: int = B_DEFAULT, seed: int = 0) -> dict[str, xr.Dataset]:
-    """{protocol: transitions(...)} for every protocol group of a sweep file, plus
-    'hysteresis' when both adiabatic sweeps are present. Accepts a path or the dict of
-    `open_sweep`."""
+    """{protocol: transitions(ds, B, seed + i)} for the i-th protocol group of a sweep file
+    (file order), plus 'hysteresis': hysteresis(up, down, B, seed + 100) when both adiabatic
+    sweeps are present. Accepts a path or the dict of `open_sweep`."""
     groups = path_or_groups
     if not isinstance(groups, dict):
         groups = open_sweep(path_or_groups, traces=False)
