@@ -19,12 +19,12 @@
 #include <optional>
 #include <utility>
 
-#include "analysis/transitions.hpp"
 #include "base/errors.hpp"
 #include "base/not_a_number.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
+#include "estimators/transitions.hpp"
 #include "h5/hdf5.hpp"
 #include "io/sweep_file.hpp"
 #include "io/sweep_reader.hpp"
@@ -60,14 +60,14 @@ struct ProtocolAnalysis {
   std::vector<std::vector<double>> mean, se, chi, loss, loss_se, rank1_r2;
   // micro, classes: the mean model's test accuracy, mean and standard error ([depth][σ])
   std::vector<std::vector<double>> mean_model, mean_model_se;
-  std::vector<analysis::Window> window;
-  std::vector<analysis::WindowInterval> interval;
+  std::vector<estimators::Window> window;
+  std::vector<estimators::WindowInterval> interval;
   std::vector<long> status_count;  // points per status code: only done points are analysed
   // The same signal at every observation horizon: [depth][horizon][σ] and [depth][horizon].
   std::vector<double> horizons;
   std::vector<std::vector<std::vector<double>>> horizon_mean;
-  std::vector<std::vector<analysis::Window>> horizon_window;
-  std::vector<std::vector<analysis::WindowInterval>> horizon_interval;
+  std::vector<std::vector<estimators::Window>> horizon_window;
+  std::vector<std::vector<estimators::WindowInterval>> horizon_interval;
 };
 
 void write_matrix(const h5::Group& group, const std::string& name,
@@ -149,7 +149,7 @@ struct SweepAnalysis {
   std::string subcommand;
   std::vector<std::int32_t> depths;
   std::vector<ProtocolAnalysis> protocols;
-  std::vector<analysis::Hysteresis> loops;  // [depth], when both adiabatic directions exist
+  std::vector<estimators::Hysteresis> loops;  // [depth], when both adiabatic directions exist
 };
 
 // The critical couplings of a cdl stationary file, per depth.
@@ -212,11 +212,11 @@ void analyse_horizons(const io::SweepReader& reader, const io::PointTable<std::i
     const io::PointTable<double>& signal = signals[h];
     for (std::size_t d = 0; d < depths; ++d) {
       const auto values_d = per_run(signal, status, d);
-      const analysis::Curve curve = analysis::average_over_runs(values_d);
+      const estimators::Curve curve = estimators::average_over_runs(values_d);
       p.horizon_mean[d].push_back(curve.mean);
-      p.horizon_window[d].push_back(analysis::locate_window(p.sigma, curve.mean));
+      p.horizon_window[d].push_back(estimators::locate_window(p.sigma, curve.mean));
       p.horizon_interval[d].push_back(
-          analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
+          estimators::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
     }
   }
 }
@@ -250,25 +250,25 @@ ProtocolAnalysis analyse_protocol(const io::SweepReader& reader, const std::stri
   const double units = reader.units() > 0 ? static_cast<double>(reader.units()) : nan;
   for (std::size_t d = 0; d < reader.depths().size(); ++d) {
     const auto values_d = per_run(signal, status, d);
-    const analysis::Curve curve = analysis::average_over_runs(values_d);
-    const analysis::Curve order_curve = analysis::average_over_runs(per_run(order, status, d));
+    const estimators::Curve curve = estimators::average_over_runs(values_d);
+    const estimators::Curve order_curve = estimators::average_over_runs(per_run(order, status, d));
     p.mean.push_back(curve.mean);
     p.se.push_back(curve.se);
     std::vector<double> chi(p.sigma.size());
     for (std::size_t s = 0; s < chi.size(); ++s) chi[s] = units * order_curve.variance[s];
     p.chi.push_back(chi);
-    const analysis::Curve loss_curve = analysis::average_over_runs(per_run(loss, status, d));
+    const estimators::Curve loss_curve = estimators::average_over_runs(per_run(loss, status, d));
     p.loss.push_back(loss_curve.mean);
     p.loss_se.push_back(loss_curve.se);
     if (!rank1.values.empty())
-      p.rank1_r2.push_back(analysis::average_over_runs(per_run(rank1, status, d)).mean);
+      p.rank1_r2.push_back(estimators::average_over_runs(per_run(rank1, status, d)).mean);
     if (!mean_model.values.empty()) {
-      const analysis::Curve model = analysis::average_over_runs(per_run(mean_model, status, d));
+      const estimators::Curve model = estimators::average_over_runs(per_run(mean_model, status, d));
       p.mean_model.push_back(model.mean);
       p.mean_model_se.push_back(model.se);
     }
-    p.window.push_back(analysis::locate_window(p.sigma, curve.mean));
-    p.interval.push_back(analysis::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
+    p.window.push_back(estimators::locate_window(p.sigma, curve.mean));
+    p.interval.push_back(estimators::bootstrap_window(p.sigma, values_d, o.resamples, o.seed));
   }
   analyse_horizons(reader, status, o, p);
   return p;
@@ -294,7 +294,7 @@ SweepAnalysis analyse_sweep(const AnalyzeOptions& o, const io::SweepReader& read
   const ProtocolAnalysis *up = find("adiabatic_up"), *down = find("adiabatic_down");
   if (up && down)
     for (std::size_t d = 0; d < a.depths.size(); ++d)
-      a.loops.push_back(analysis::hysteresis(up->sigma, up->mean[d], down->mean[d]));
+      a.loops.push_back(estimators::hysteresis(up->sigma, up->mean[d], down->mean[d]));
   return a;
 }
 

@@ -8,11 +8,11 @@
 #include <iostream>
 #include <span>
 
-#include "analysis/transitions.hpp"
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
+#include "estimators/transitions.hpp"
 #include "experiments/micro_output.hpp"
 #include "experiments/micro_sweep.hpp"
 #include "open_sweep.hpp"
@@ -419,10 +419,10 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
           done_values.push_back(values.at(d, r, s));
           done_vote.push_back(vote.at(d, r, s));
         }
-        const analysis::MeanError m = analysis::mean_and_error(done_values);
+        const estimators::MeanError m = estimators::mean_and_error(done_values);
         if (classes)
           std::printf("   %6.3f +- %-5.3f [%5.3f]", m.mean, m.se,
-                      analysis::mean_and_error(done_vote).mean);
+                      estimators::mean_and_error(done_vote).mean);
         else
           std::printf("   %8.4f +- %-7.4f", m.mean, m.se);
       }
@@ -439,7 +439,7 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
       const auto runs =
           std::span<const double>(reference).subspan(d * reader.runs(), reader.runs());
       std::printf("%s D=%d %.3f", d ? "," : "", sweep.depths[d],
-                  analysis::mean_and_error(runs).mean);
+                  estimators::mean_and_error(runs).mean);
     }
     std::printf("\n");
   }

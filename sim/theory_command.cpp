@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "analysis/transitions.hpp"
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "commands.hpp"
 #include "config.hpp"
+#include "estimators/transitions.hpp"
 #include "experiments/theory_output.hpp"
 #include "experiments/theory_sweep.hpp"
 #include "open_sweep.hpp"
@@ -234,7 +234,7 @@ void print_summary(const std::string& path, const experiments::TheorySweep& swee
         std::vector<double> done;  // failed points never enter a summary
         for (std::size_t r = 0; r < status.runs; ++r)
           if (sweep::is_done(status.at(d, r, s))) done.push_back(order.at(d, r, s));
-        const analysis::MeanError m = analysis::mean_and_error(done);
+        const estimators::MeanError m = estimators::mean_and_error(done);
         const double se = error.values.empty() ? m.se : error.at(d, 0, s);
         std::printf("   %8.4f +- %-7.4f", m.mean, se);
       }

@@ -1,5 +1,5 @@
 // The ordered-window estimator recovers prescribed critical couplings and hysteresis widths.
-#include "analysis/transitions.hpp"
+#include "estimators/transitions.hpp"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -7,7 +7,7 @@
 
 #include "base/random.hpp"
 
-using namespace cdl::analysis;
+using namespace cdl::estimators;
 
 namespace {
 

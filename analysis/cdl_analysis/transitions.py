@@ -2,7 +2,7 @@
 couplings sigma_c1 (onset of order) and sigma_c2 (loss of order) with bootstrap confidence
 intervals, and the hysteresis between the adiabatic sweeps.
 
-The definitions, those of the C++ `cdl analyze` (src/analysis/transitions.cpp): the signal and
+The definitions, those of the C++ `cdl analyze` (src/estimators/transitions.cpp): the signal and
 the point estimates agree with it to round-off (a test compares them); the bootstrap intervals
 follow the same rule with other random numbers (numpy's default_rng here), so they agree only
 in distribution; the hysteresis intervals are this module's only (`cdl analyze` writes none).

@@ -1,4 +1,4 @@
-#include "analysis/transitions.hpp"
+#include "estimators/transitions.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "base/not_a_number.hpp"
 #include "base/random.hpp"
 
-namespace cdl::analysis {
+namespace cdl::estimators {
 
 namespace {
 
@@ -150,4 +150,4 @@ Hysteresis hysteresis(const std::vector<double>& sigma, const std::vector<double
   return h;
 }
 
-}  // namespace cdl::analysis
+}  // namespace cdl::estimators

@@ -17,7 +17,7 @@
 #include <span>
 #include <vector>
 
-namespace cdl::analysis {
+namespace cdl::estimators {
 
 struct Window {
   double sigma_c1, sigma_c2;
@@ -60,4 +60,4 @@ struct Hysteresis {
 Hysteresis hysteresis(const std::vector<double>& sigma, const std::vector<double>& up,
                       const std::vector<double>& down);
 
-}  // namespace cdl::analysis
+}  // namespace cdl::estimators
