@@ -306,6 +306,10 @@ Prediction read_prediction(const std::string& theory) {
     p.depths = critical.open_dataset("depth").read<std::int32_t>();
     p.sigma_c1 = critical.open_dataset("sigma_c1").read<double>();
     p.sigma_c2 = critical.open_dataset("sigma_c2").read<double>();
+  } catch (const h5::Error& e) {
+    base::reject(
+        "theory", theory,
+        "not a cdl stationary file with /critical" + (e.cause().empty() ? "" : ": " + e.cause()));
   } catch (const std::exception&) {
     base::reject("theory", theory, "not a cdl stationary file with /critical");
   }

@@ -84,16 +84,19 @@ FileInfo read_info(const std::string& path) {
     base::reject("file", path, "not a regular file (a directory, FIFO, device or socket)");
   try {
     file = h5::File::open_read_only(path);
+  } catch (const h5::Error& e) {
+    base::reject("file", path,
+                 "not a readable HDF5 file" + (e.cause().empty() ? "" : ": " + e.cause()));
   } catch (const std::exception&) {
     base::reject("file", path, "not a readable HDF5 file");
   }
   const h5::Group root = file.root();
-  if (!root.has_attribute("subcommand") || !root.has_attribute("config"))
-    base::reject("file", path, "not a cdl file");
+  const auto has = [&](const char* name) { return has_attribute(root, name, "file", path); };
+  if (!has("subcommand") || !has("config")) base::reject("file", path, "not a cdl file");
   const auto read_texts = [&] {
     for (const char* name : {"subcommand", "cdl_version", "created", "command", "config"})
-      info.text[name] = base::valid_utf8(
-          root.has_attribute(name) ? text_attribute(root, name, "file", path) : std::string());
+      info.text[name] =
+          base::valid_utf8(has(name) ? text_attribute(root, name, "file", path) : std::string());
   };
   info.subcommand = text_attribute(root, "subcommand", "file", path);
   if (info.subcommand != "theory" && info.subcommand != "micro" &&

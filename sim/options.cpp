@@ -129,9 +129,19 @@ long long integer_between(const po::variables_map& values, const std::string& na
   return n;
 }
 
+bool has_attribute(const h5::Group& group, const std::string& name, const std::string& option,
+                   const std::string& path) {
+  try {
+    return group.has_attribute(name);
+  } catch (const h5::Error& e) {
+    base::reject(option, path, std::string("damaged: ") + e.what());
+  }
+}
+
 std::string text_attribute(const h5::Group& group, const std::string& name,
                            const std::string& option, const std::string& path) {
-  if (!group.has_attribute(name)) base::reject(option, path, "has no attribute " + name);
+  if (!has_attribute(group, name, option, path))
+    base::reject(option, path, "has no attribute " + name);
   try {
     return group.string_attribute(name);
   } catch (const std::exception&) {

@@ -88,6 +88,10 @@ class RemoveUnlessKept {
 // Refuses a run whose estimated memory (bytes) exceeds the machine's physical memory, naming
 // `option` (the size that dominates) with the estimate and the limit.
 void check_memory(double bytes, const po::variables_map& values, const std::string& option);
+// Whether a cdl file being read has the attribute `name`: a file in which HDF5 cannot even look
+// for it is bad input for `option`, damaged, naming the file and HDF5's account.
+bool has_attribute(const h5::Group& group, const std::string& name, const std::string& option,
+                   const std::string& path);
 // A text attribute of a cdl file being read; absent or not text is bad input for `option`,
 // naming the file and the attribute (files get edited and damaged).
 std::string text_attribute(const h5::Group& group, const std::string& name,

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "base/errors.hpp"
 
@@ -16,57 +17,128 @@ namespace {
 
 std::atomic<bool> any_write_failed{false};
 
-// HDF5's own account of the last failure, from the innermost entry of its error stack: the
-// system's message when the file driver quotes one (e.g. "No space left on device"), else the
-// minor error's text. The stack is cleared for the next call.
-std::string library_reason() {
+// Errors are reported on one line: HDF5's texts (and the file names they quote) lose their
+// control characters.
+std::string one_line(std::string text) {
+  for (char& c : text)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return text;
+}
+
+// HDF5's own account of the last failure, read from its error stack, which is then cleared
+// for the next call: the innermost entry's reason (the system's message when the file driver
+// quotes one, e.g. "No space left on device", else the minor error's text), and every entry
+// from the API call inwards, "function: description (file:line)". Read on the failure path only.
+struct Account {
   std::string reason;
-  const auto innermost = [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
-    auto& text = *static_cast<std::string*>(out);
-    if (!text.empty()) return 0;
+  std::string stack;
+  // "REASON [STACK]", on one line ("" when HDF5 recorded nothing); `reason` replaces HDF5's.
+  std::string text(const std::string& own_reason = "") const {
+    const std::string& first = own_reason.empty() ? reason : own_reason;
+    return one_line(stack.empty() ? first : first + " [" + stack + "]");
+  }
+};
+
+Account library_account() {
+  struct Walk {
+    Account account;
+    std::string innermost_description;
+    hid_t innermost_minor = H5I_INVALID_HID;
+  } walk;
+  const auto visit = [](unsigned, const H5E_error2_t* error, void* out) -> herr_t {
+    auto& walk = *static_cast<Walk*>(out);
     const std::string description = error->desc ? error->desc : "";
-    const std::string quote = "error message = '";
-    const auto start = description.find(quote);
-    if (start != std::string::npos) {
-      const auto end = description.find('\'', start + quote.size());
-      text = description.substr(start + quote.size(), end - start - quote.size());
-    } else {
-      char minor[256] = "";
-      if (H5Eget_msg(error->min_num, nullptr, minor, sizeof minor) > 0) text = minor;
-      if (text.empty()) text = description;
-    }
+    std::string& stack = walk.account.stack;
+    if (!stack.empty()) stack += "; ";
+    const std::string file = error->file_name ? error->file_name : "?";  // HDF5's source file
+    stack += std::string(error->func_name ? error->func_name : "?") + ": " + description + " (" +
+             file.substr(file.rfind('/') + 1) + ":" + std::to_string(error->line) + ")";
+    walk.innermost_description = description;  // walking downward: the last is the innermost
+    walk.innermost_minor = error->min_num;
     return 0;
   };
-  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, &reason);
+  // The walk and the clearing are the failure path's own: should they fail, the message goes
+  // without HDF5's account.
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, visit, &walk);
+  std::string& reason = walk.account.reason;
+  const std::string& description = walk.innermost_description;
+  const std::string quote = "error message = '";
+  const auto start = description.find(quote);
+  if (start != std::string::npos) {
+    const auto end = description.find('\'', start + quote.size());
+    reason = description.substr(start + quote.size(), end - start - quote.size());
+  } else if (!walk.account.stack.empty()) {
+    char minor[256] = "";
+    if (H5Eget_msg(walk.innermost_minor, nullptr, minor, sizeof minor) > 0) reason = minor;
+    if (reason.empty()) reason = description;
+  }
   H5Eclear2(H5E_DEFAULT);
-  for (char& c : reason)
-    if (c == '\n' || c == '\r') c = ' ';  // errors are reported on one line
-  return reason;
+  return walk.account;
 }
 
-// A failed call: the library may now hold objects it cannot close (write_failed()).
-[[noreturn]] void fail(const std::string& what) {
-  any_write_failed.store(true);
-  const std::string reason = library_reason();
-  throw RuntimeError("HDF5: " + what + " failed" + (reason.empty() ? "" : ": " + reason));
+// What failed, as a text; given as one (a literal) or as a callable that makes it: messages
+// that name an object are made on the failure path only.
+template <class What>
+std::string text_of(const What& what) {
+  if constexpr (std::is_invocable_v<const What&>)
+    return what();
+  else
+    return std::string(what);
 }
 
-hid_t check(hid_t id, const std::string& what) {
-  if (id < 0) fail(what);
-  return id;
+// Whether a failed call wrote to a file: only then may the library hold objects it cannot
+// close (write_failed()).
+enum class Access { read, write };
+
+// A failed call, "HDF5: WHAT failed: REASON [STACK]". HDF5's account is taken first: naming the
+// object may call HDF5 again. `reason` (errno's text) replaces HDF5's when given.
+template <class What>
+[[noreturn]] void fail(Access access, const What& what, const std::string& reason = "") {
+  const std::string cause = library_account().text(reason);
+  if (access == Access::write) any_write_failed.store(true);
+  throw Error("HDF5: " + text_of(what) + " failed" + (cause.empty() ? "" : ": " + cause), cause);
 }
 
-void check_status(herr_t status, const std::string& what) {
-  if (status < 0) fail(what);
+// A call that reads or only asks (negative: failed) ...
+template <class Result, class What>
+Result check(Result result, const What& what) {
+  if (result < 0) fail(Access::read, what);
+  return result;
 }
 
-// Silences the library's own error stack printing: failures surface as exceptions.
-void silence_hdf5_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+// ... and one that writes to a file.
+template <class Result, class What>
+Result check_write(Result result, const What& what) {
+  if (result < 0) fail(Access::write, what);
+  return result;
+}
+
+// The HDF5 path of an object, for a failure message only: never throws ("(unnamed)" when HDF5
+// cannot tell, e.g. for an identifier that is no longer valid).
+std::string path_of(hid_t object) {
+  const ssize_t length = H5Iget_name(object, nullptr, 0);
+  if (length <= 0) return "(unnamed)";
+  std::string path(static_cast<std::size_t>(length) + 1, '\0');
+  if (H5Iget_name(object, path.data(), path.size()) < 0) return "(unnamed)";
+  path.resize(static_cast<std::size_t>(length));
+  return path;
+}
+
+// HDF5 prints its error stack to stderr at every failure, and per thread: the library is built
+// thread-safe, so each thread (an OpenMP worker writing a sweep's points too) has its own stack
+// and its own printing switch. Failures surface as exceptions instead: every entry point below
+// first silences its thread.
+void quiet() {
+  thread_local bool silenced = false;
+  if (silenced) return;
+  check(H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr), "H5Eset_auto2");
+  silenced = true;
+}
 
 Handle utf8_string_type() {
   Handle type(check(H5Tcopy(H5T_C_S1), "H5Tcopy"), H5Tclose);
-  check_status(H5Tset_size(type.id(), H5T_VARIABLE), "H5Tset_size");
-  check_status(H5Tset_cset(type.id(), H5T_CSET_UTF8), "H5Tset_cset");
+  check(H5Tset_size(type.id(), H5T_VARIABLE), "H5Tset_size");
+  check(H5Tset_cset(type.id(), H5T_CSET_UTF8), "H5Tset_cset");
   return type;
 }
 
@@ -78,18 +150,26 @@ Handle simple_space(const Dims& dims) {
 
 void write_attribute(hid_t object, const std::string& name, hid_t type, const Handle& space,
                      const void* data) {
-  if (H5Aexists(object, name.c_str()) > 0)
-    check_status(H5Adelete(object, name.c_str()), "H5Adelete");
+  if (check(H5Aexists(object, name.c_str()), [&] { return "checking attribute " + name; }) > 0)
+    check_write(H5Adelete(object, name.c_str()), [&] { return "H5Adelete of attribute " + name; });
   Handle attribute(
-      check(H5Acreate2(object, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
-            "creating attribute " + name),
+      check_write(H5Acreate2(object, name.c_str(), type, space.id(), H5P_DEFAULT, H5P_DEFAULT),
+                  [&] { return "creating attribute " + name; }),
       H5Aclose);
-  check_status(H5Awrite(attribute.id(), type, data), "writing attribute " + name);
+  check_write(H5Awrite(attribute.id(), type, data), [&] { return "writing attribute " + name; });
 }
 
 Handle open_attribute(hid_t object, const std::string& name) {
-  return Handle(check(H5Aopen(object, name.c_str(), H5P_DEFAULT), "opening attribute " + name),
+  return Handle(check(H5Aopen(object, name.c_str(), H5P_DEFAULT),
+                      [&] { return "opening attribute " + name; }),
                 H5Aclose);
+}
+
+// What failed on attribute `name`, made on failure only: attribute_call(name)("H5Aget_type").
+auto attribute_call(const std::string& name) {
+  return [&name](const char* function) {
+    return [&name, function] { return std::string(function) + " of attribute " + name; };
+  };
 }
 
 // A number attribute of `type_class` holding exactly one value: a read of anything else would
@@ -97,9 +177,11 @@ Handle open_attribute(hid_t object, const std::string& name) {
 Handle open_number_attribute(hid_t object, const std::string& name, H5T_class_t type_class,
                              const char* kind) {
   Handle attribute = open_attribute(object, name);
-  const Handle space(check(H5Aget_space(attribute.id()), "H5Aget_space"), H5Sclose);
-  const Handle stored(check(H5Aget_type(attribute.id()), "H5Aget_type"), H5Tclose);
-  if (H5Sget_simple_extent_npoints(space.id()) != 1 || H5Tget_class(stored.id()) != type_class)
+  const auto of = attribute_call(name);
+  const Handle space(check(H5Aget_space(attribute.id()), of("H5Aget_space")), H5Sclose);
+  const Handle stored(check(H5Aget_type(attribute.id()), of("H5Aget_type")), H5Tclose);
+  if (check(H5Sget_simple_extent_npoints(space.id()), of("H5Sget_simple_extent_npoints")) != 1 ||
+      check(H5Tget_class(stored.id()), of("H5Tget_class")) != type_class)
     throw RuntimeError("attribute " + name + " is not one " + kind);
   return attribute;
 }
@@ -117,6 +199,7 @@ Handle& Handle::operator=(Handle&& other) noexcept {
   return *this;
 }
 
+// Unchecked: a destructor cannot throw. A file's written state is checked by File::close.
 void Handle::reset() {
   if (id_ >= 0 && closer_) closer_(id_);
   id_ = H5I_INVALID_HID;
@@ -126,6 +209,7 @@ void Handle::reset() {
 // ---- attributes ----------------------------------------------------------------------------
 
 void Object::set_attribute(const std::string& name, const std::string& value) const {
+  quiet();
   const Handle type = utf8_string_type();
   const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
   const char* text = value.c_str();
@@ -133,66 +217,81 @@ void Object::set_attribute(const std::string& name, const std::string& value) co
 }
 
 void Object::set_attribute(const std::string& name, double value) const {
+  quiet();
   const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
   write_attribute(id(), name, H5T_NATIVE_DOUBLE, space, &value);
 }
 
 void Object::set_attribute(const std::string& name, std::int64_t value) const {
+  quiet();
   const Handle space(check(H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose);
   write_attribute(id(), name, H5T_NATIVE_INT64, space, &value);
 }
 
 void Object::set_attribute(const std::string& name, std::span<const std::int32_t> values) const {
+  quiet();
   const Handle space = simple_space({values.size()});
   write_attribute(id(), name, H5T_NATIVE_INT32, space, values.data());
 }
 
 bool Object::has_attribute(const std::string& name) const {
-  return H5Aexists(id(), name.c_str()) > 0;
+  quiet();
+  return check(H5Aexists(id(), name.c_str()),
+               [&] { return "checking attribute " + name + " of " + path_of(id()); }) > 0;
 }
 
 std::string Object::string_attribute(const std::string& name) const {
+  quiet();
   const Handle attribute = open_attribute(id(), name);
-  const Handle stored(check(H5Aget_type(attribute.id()), "H5Aget_type"), H5Tclose);
-  if (H5Tget_class(stored.id()) != H5T_STRING)
+  const auto of = attribute_call(name);
+  const Handle stored(check(H5Aget_type(attribute.id()), of("H5Aget_type")), H5Tclose);
+  if (check(H5Tget_class(stored.id()), of("H5Tget_class")) != H5T_STRING)
     throw RuntimeError("attribute " + name + " is not a string");
-  if (H5Tis_variable_str(stored.id()) > 0) {
+  if (check(H5Tis_variable_str(stored.id()), of("H5Tis_variable_str")) > 0) {
     const Handle type = utf8_string_type();
     char* text = nullptr;
-    check_status(H5Aread(attribute.id(), type.id(), &text), "reading attribute " + name);
+    check(H5Aread(attribute.id(), type.id(), &text), [&] { return "reading attribute " + name; });
     std::string value = text ? text : "";
-    H5free_memory(text);
+    check(H5free_memory(text), "H5free_memory");
     return value;
   }
-  std::string value(H5Tget_size(stored.id()), '\0');
-  check_status(H5Aread(attribute.id(), stored.id(), value.data()), "reading attribute " + name);
+  const std::size_t size = H5Tget_size(stored.id());
+  if (size == 0) fail(Access::read, of("H5Tget_size"));
+  std::string value(size, '\0');
+  check(H5Aread(attribute.id(), stored.id(), value.data()),
+        [&] { return "reading attribute " + name; });
   return value.substr(0, value.find('\0'));
 }
 
 double Object::double_attribute(const std::string& name) const {
+  quiet();
   const Handle attribute = open_number_attribute(id(), name, H5T_FLOAT, "floating-point number");
   double value = 0;
-  check_status(H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value), "reading attribute " + name);
+  check(H5Aread(attribute.id(), H5T_NATIVE_DOUBLE, &value),
+        [&] { return "reading attribute " + name; });
   return value;
 }
 
 std::int64_t Object::integer_attribute(const std::string& name) const {
+  quiet();
   const Handle attribute = open_number_attribute(id(), name, H5T_INTEGER, "integer");
   std::int64_t value = 0;
-  check_status(H5Aread(attribute.id(), H5T_NATIVE_INT64, &value), "reading attribute " + name);
+  check(H5Aread(attribute.id(), H5T_NATIVE_INT64, &value),
+        [&] { return "reading attribute " + name; });
   return value;
 }
 
 std::vector<std::string> Object::attribute_names() const {
+  quiet();
   H5O_info_t info;
-  check_status(H5Oget_info2(id(), &info, H5O_INFO_NUM_ATTRS), "H5Oget_info");
+  check(H5Oget_info2(id(), &info, H5O_INFO_NUM_ATTRS),
+        [&] { return "H5Oget_info of " + path_of(id()); });
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.num_attrs; ++i) {
     const auto name_at = [&](char* buffer, std::size_t size) {
-      const ssize_t length =
-          H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, H5P_DEFAULT);
-      if (length < 0) check_status(-1, "H5Aget_name_by_idx");
-      return static_cast<std::size_t>(length);
+      return static_cast<std::size_t>(check(
+          H5Aget_name_by_idx(id(), ".", H5_INDEX_NAME, H5_ITER_INC, i, buffer, size, H5P_DEFAULT),
+          [&] { return "H5Aget_name_by_idx of " + path_of(id()); }));
     };
     const std::size_t length = name_at(nullptr, 0);
     std::string name(length + 1, '\0');
@@ -206,98 +305,139 @@ std::vector<std::string> Object::attribute_names() const {
 // ---- datasets ------------------------------------------------------------------------------
 
 Dims Dataset::dims() const {
-  const Handle space(check(H5Dget_space(id()), "H5Dget_space"), H5Sclose);
-  const int rank = H5Sget_simple_extent_ndims(space.id());
+  quiet();
+  const Handle space(check(H5Dget_space(id()), [&] { return "H5Dget_space of dataset " + name(); }),
+                     H5Sclose);
+  const auto what = [&] { return "reading the shape of dataset " + name(); };
+  const int rank = check(H5Sget_simple_extent_ndims(space.id()), what);
   Dims dims(static_cast<std::size_t>(rank));
-  H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr);
+  check(H5Sget_simple_extent_dims(space.id(), dims.data(), nullptr), what);
   return dims;
-}
-
-std::string Dataset::name() const {
-  const ssize_t length = H5Iget_name(id(), nullptr, 0);
-  std::string path(static_cast<std::size_t>(length) + 1, '\0');
-  H5Iget_name(id(), path.data(), path.size());
-  path.resize(static_cast<std::size_t>(length));
-  return path.substr(path.rfind('/') + 1);
 }
 
 template <class T>
 void Dataset::write(std::span<const T> data) const {
-  check_status(H5Dwrite(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
-               "writing dataset " + name());
+  quiet();
+  check_write(H5Dwrite(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()),
+              [&] { return "writing dataset " + name(); });
 }
 
 template <class T>
 void Dataset::write_block(const Dims& offset, const Dims& count, std::span<const T> data) const {
-  const Handle file_space(check(H5Dget_space(id()), "H5Dget_space"), H5Sclose);
-  check_status(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, offset.data(), nullptr,
-                                   count.data(), nullptr),
-               "selecting a block of " + name());
+  quiet();
+  const Handle file_space(
+      check(H5Dget_space(id()), [&] { return "H5Dget_space of dataset " + name(); }), H5Sclose);
+  check(H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, offset.data(), nullptr, count.data(),
+                            nullptr),
+        [&] { return "selecting a block of " + name(); });
   const Handle memory_space = simple_space(count);
-  check_status(H5Dwrite(id(), native_type<T>(), memory_space.id(), file_space.id(), H5P_DEFAULT,
-                        data.data()),
-               "writing a block of " + name());
+  check_write(H5Dwrite(id(), native_type<T>(), memory_space.id(), file_space.id(), H5P_DEFAULT,
+                       data.data()),
+              [&] { return "writing a block of " + name(); });
 }
 
 template <class T>
 std::vector<T> Dataset::read() const {
+  quiet();
   std::size_t size = 1;
   for (hsize_t d : dims()) size *= d;
   std::vector<T> values(size);
-  check_status(H5Dread(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-               "reading dataset " + name());
+  check(H5Dread(id(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+        [&] { return "reading dataset " + name(); });
   return values;
 }
 
-hid_t Dataset::stored_type_class() const {
-  const Handle type(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
-  return H5Tget_class(type.id());
+namespace {
+
+// The stored type of a dataset, and what it is made of, checked.
+Handle stored_type(const Dataset& dataset) {
+  return Handle(
+      check(H5Dget_type(dataset.id()), [&] { return "H5Dget_type of dataset " + dataset.name(); }),
+      H5Tclose);
+}
+
+H5T_class_t type_class(const Handle& type, const Dataset& dataset) {
+  return check(H5Tget_class(type.id()),
+               [&] { return "H5Tget_class of dataset " + dataset.name(); });
+}
+
+std::size_t type_size(const Handle& type, const Dataset& dataset) {
+  const std::size_t size = H5Tget_size(type.id());
+  if (size == 0) fail(Access::read, [&] { return "H5Tget_size of dataset " + dataset.name(); });
+  return size;
+}
+
+H5T_sign_t type_sign(const Handle& type, const Dataset& dataset) {
+  return check(H5Tget_sign(type.id()), [&] { return "H5Tget_sign of dataset " + dataset.name(); });
+}
+
+}  // namespace
+
+H5T_class_t Dataset::stored_type_class() const {
+  quiet();
+  return type_class(stored_type(*this), *this);
 }
 
 std::size_t Dataset::stored_type_size() const {
-  const Handle type(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
-  return H5Tget_size(type.id());
+  quiet();
+  return type_size(stored_type(*this), *this);
 }
 
 bool Dataset::same_stored_type(const Dataset& other) const {
-  const Handle mine(check(H5Dget_type(id()), "H5Dget_type"), H5Tclose);
-  const Handle theirs(check(H5Dget_type(other.id()), "H5Dget_type"), H5Tclose);
-  const H5T_class_t type_class = H5Tget_class(mine.id());
-  if (type_class != H5Tget_class(theirs.id()) || H5Tget_size(mine.id()) != H5Tget_size(theirs.id()))
+  quiet();
+  const Handle mine = stored_type(*this), theirs = stored_type(other);
+  const H5T_class_t mine_class = type_class(mine, *this);
+  if (mine_class != type_class(theirs, other) || type_size(mine, *this) != type_size(theirs, other))
     return false;
-  return type_class != H5T_INTEGER || H5Tget_sign(mine.id()) == H5Tget_sign(theirs.id());
+  return mine_class != H5T_INTEGER || type_sign(mine, *this) == type_sign(theirs, other);
 }
 
 bool Dataset::has_stored_values() const {
+  quiet();
   H5D_space_status_t status;
-  check_status(H5Dget_space_status(id(), &status), "H5Dget_space_status");
+  check(H5Dget_space_status(id(), &status),
+        [&] { return "H5Dget_space_status of dataset " + name(); });
   return status == H5D_SPACE_STATUS_ALLOCATED;
 }
 
-bool Dataset::is_scale() const { return H5DSis_scale(id()) > 0; }
+bool Dataset::is_scale() const {
+  quiet();
+  return check(H5DSis_scale(id()),
+               [&] { return "checking whether dataset " + name() + " is a scale"; }) > 0;
+}
 
 void Dataset::make_scale(const std::string& name) const {
-  check_status(H5DSset_scale(id(), name.c_str()), "H5DSset_scale " + name);
+  quiet();
+  check_write(H5DSset_scale(id(), name.c_str()), [&] { return "H5DSset_scale " + name; });
 }
 
 void Dataset::attach_to(const Dataset& target, unsigned dim) const {
-  check_status(H5DSattach_scale(target.id(), id(), dim), "H5DSattach_scale");
+  quiet();
+  check_write(H5DSattach_scale(target.id(), id(), dim), [&] {
+    return "H5DSattach_scale " + name() + " to dimension " + std::to_string(dim) + " of " +
+           target.name();
+  });
 }
 
 std::vector<std::string> Dataset::scale_names() const {
+  quiet();
   std::vector<std::string> names;
   const auto rank = dims().size();
   for (unsigned dim = 0; dim < rank; ++dim) {
     std::string found;
-    H5DSiterate_scales(
-        id(), dim, nullptr,
-        [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
-          char buffer[256] = {0};
-          H5DSget_scale_name(scale, buffer, sizeof buffer);
-          *static_cast<std::string*>(out) = buffer;
-          return 1;
-        },
-        &found);
+    check(H5DSiterate_scales(
+              id(), dim, nullptr,
+              [](hid_t, unsigned, hid_t scale, void* out) -> herr_t {
+                char buffer[256] = {0};
+                if (H5DSget_scale_name(scale, buffer, sizeof buffer) < 0) return -1;
+                *static_cast<std::string*>(out) = buffer;
+                return 1;
+              },
+              &found),
+          [&] {
+            return "reading the scales of dimension " + std::to_string(dim) + " of dataset " +
+                   name();
+          });
     names.push_back(found);
   }
   return names;
@@ -306,36 +446,47 @@ std::vector<std::string> Dataset::scale_names() const {
 // ---- groups --------------------------------------------------------------------------------
 
 Group Group::create_group(const std::string& name) const {
-  return Group(Handle(check(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
-                            "creating group " + name),
-                      H5Gclose));
+  quiet();
+  return Group(
+      Handle(check_write(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                         [&] { return "creating group " + name; }),
+             H5Gclose));
 }
 
 Group Group::open_group(const std::string& name) const {
-  return Group(
-      Handle(check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), "opening group " + name), H5Gclose));
+  quiet();
+  return Group(Handle(
+      check(H5Gopen2(id(), name.c_str(), H5P_DEFAULT), [&] { return "opening group " + name; }),
+      H5Gclose));
 }
 
 bool Group::has_link(const std::string& name) const {
-  return H5Lexists(id(), name.c_str(), H5P_DEFAULT) > 0;
+  quiet();
+  return check(H5Lexists(id(), name.c_str(), H5P_DEFAULT),
+               [&] { return "checking link " + name + " of " + path_of(id()); }) > 0;
 }
 
+// A missing member is no group; a member whose object cannot be read is a failure.
 bool Group::is_group(const std::string& name) const {
+  quiet();
+  if (!has_link(name)) return false;
   H5O_info_t info;
-  if (H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT) < 0)
-    return false;
+  check(H5Oget_info_by_name2(id(), name.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT),
+        [&] { return "reading the kind of " + name + " in " + path_of(id()); });
   return info.type == H5O_TYPE_GROUP;
 }
 
 std::vector<std::string> Group::link_names() const {
+  quiet();
   std::vector<std::string> names;
-  H5Literate(
-      id(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
-      [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
-        static_cast<std::vector<std::string>*>(out)->push_back(name);
-        return 0;
-      },
-      &names);
+  check(H5Literate(
+            id(), H5_INDEX_NAME, H5_ITER_INC, nullptr,
+            [](hid_t, const char* name, const H5L_info_t*, void* out) -> herr_t {
+              static_cast<std::vector<std::string>*>(out)->push_back(name);
+              return 0;
+            },
+            &names),
+        [&] { return "listing the links of " + path_of(id()); });
   return names;
 }
 
@@ -346,7 +497,7 @@ namespace {
 bool is_in_memory(hid_t object) {
   const Handle file(check(H5Iget_file_id(object), "H5Iget_file_id"), H5Fclose);
   const Handle access(check(H5Fget_access_plist(file.id()), "H5Fget_access_plist"), H5Pclose);
-  return H5Pget_driver(access.id()) == H5FD_CORE;
+  return check(H5Pget_driver(access.id()), "H5Pget_driver") == H5FD_CORE;
 }
 
 }  // namespace
@@ -354,39 +505,45 @@ bool is_in_memory(hid_t object) {
 template <class T>
 Dataset Group::create_dataset(const std::string& name, const Dims& dims,
                               const DatasetOptions& options) const {
+  quiet();
   const Handle space = simple_space(dims);
   const Handle properties(check(H5Pcreate(H5P_DATASET_CREATE), "H5Pcreate"), H5Pclose);
   if (!options.chunk.empty()) {
-    check_status(
+    check(
         H5Pset_chunk(properties.id(), static_cast<int>(options.chunk.size()), options.chunk.data()),
         "H5Pset_chunk");
     if (options.deflate_level > 0) {
-      check_status(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
-      check_status(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
-                   "H5Pset_deflate");
+      check(H5Pset_shuffle(properties.id()), "H5Pset_shuffle");
+      check(H5Pset_deflate(properties.id(), static_cast<unsigned>(options.deflate_level)),
+            "H5Pset_deflate");
     } else if (!is_in_memory(id())) {
       // Every chunk allocated now: later writes change raw data in place, never metadata.
-      check_status(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
+      check(H5Pset_alloc_time(properties.id(), H5D_ALLOC_TIME_EARLY), "H5Pset_alloc_time");
     }
   }
   if (options.has_fill) {
     const T fill = static_cast<T>(options.fill_double);
-    check_status(H5Pset_fill_value(properties.id(), native_type<T>(), &fill), "H5Pset_fill_value");
-    check_status(H5Pset_fill_time(properties.id(), H5D_FILL_TIME_ALLOC), "H5Pset_fill_time");
+    check(H5Pset_fill_value(properties.id(), native_type<T>(), &fill), "H5Pset_fill_value");
+    check(H5Pset_fill_time(properties.id(), H5D_FILL_TIME_ALLOC), "H5Pset_fill_time");
   }
-  return Dataset(Handle(check(H5Dcreate2(id(), name.c_str(), native_type<T>(), space.id(),
-                                         H5P_DEFAULT, properties.id(), H5P_DEFAULT),
-                              "creating dataset " + name),
-                        H5Dclose));
+  return Dataset(Handle(check_write(H5Dcreate2(id(), name.c_str(), native_type<T>(), space.id(),
+                                               H5P_DEFAULT, properties.id(), H5P_DEFAULT),
+                                    [&] { return "creating dataset " + name; }),
+                        H5Dclose),
+                 name.substr(name.rfind('/') + 1));
 }
 
 void Group::remove(const std::string& name) const {
-  check_status(H5Ldelete(id(), name.c_str(), H5P_DEFAULT), "removing " + name);
+  quiet();
+  check_write(H5Ldelete(id(), name.c_str(), H5P_DEFAULT), [&] { return "removing " + name; });
 }
 
 Dataset Group::open_dataset(const std::string& name) const {
-  return Dataset(Handle(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT), "opening dataset " + name),
-                        H5Dclose));
+  quiet();
+  return Dataset(Handle(check(H5Dopen2(id(), name.c_str(), H5P_DEFAULT),
+                              [&] { return "opening dataset " + name; }),
+                        H5Dclose),
+                 name.substr(name.rfind('/') + 1));
 }
 
 template <class T>
@@ -405,34 +562,35 @@ namespace {
 // in program order, so a point's data are on disk before the status that declares it done.
 Handle write_through() {
   Handle access(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
-  check_status(H5Pset_cache(access.id(), 0, 0, 0, 0.75), "H5Pset_cache");
+  check(H5Pset_cache(access.id(), 0, 0, 0, 0.75), "H5Pset_cache");
   return access;
 }
 
 }  // namespace
 
 File File::create(const std::string& path) {
-  silence_hdf5_errors();
+  quiet();
   File file;
   file.handle_ =
-      Handle(check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, write_through().id()),
-                   "creating " + path),
+      Handle(check_write(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, write_through().id()),
+                         [&] { return "creating " + path; }),
              H5Fclose);
   file.path_ = path;
   return file;
 }
 
 File File::create_in_memory() {
-  silence_hdf5_errors();
+  quiet();
   // HDF5 refuses two open files of one name, so every in-memory file gets its own.
   static std::atomic<long> counter{0};
   const std::string name = "cdl-in-memory-" + std::to_string(counter.fetch_add(1));
   const Handle access(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
-  check_status(H5Pset_fapl_core(access.id(), 1 << 16, false), "H5Pset_fapl_core");
+  check(H5Pset_fapl_core(access.id(), 1 << 16, false), "H5Pset_fapl_core");
   File file;
-  file.handle_ = Handle(
-      check(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()), "creating " + name),
-      H5Fclose);
+  file.handle_ =
+      Handle(check_write(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, access.id()),
+                         [&] { return "creating " + name; }),
+             H5Fclose);
   file.path_ = name;
   return file;
 }
@@ -455,39 +613,47 @@ void require_regular_file(const std::string& path) {
 }  // namespace
 
 File File::open_read_only(const std::string& path) {
+  quiet();
   require_regular_file(path);
-  silence_hdf5_errors();
   const Handle access(check(H5Pcreate(H5P_FILE_ACCESS), "H5Pcreate"), H5Pclose);
   if (reading_without_locks)
-    check_status(H5Pset_file_locking(access.id(), false, true), "H5Pset_file_locking");
+    check(H5Pset_file_locking(access.id(), false, true), "H5Pset_file_locking");
   File file;
   file.handle_ = Handle(
-      check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id()), "opening " + path), H5Fclose);
+      check(H5Fopen(path.c_str(), H5F_ACC_RDONLY, access.id()), [&] { return "opening " + path; }),
+      H5Fclose);
   file.path_ = path;
   return file;
 }
 
 File File::open_read_write(const std::string& path) {
+  quiet();
   require_regular_file(path);
-  silence_hdf5_errors();
   File file;
-  file.handle_ =
-      Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, write_through().id()), "opening " + path),
-             H5Fclose);
+  file.handle_ = Handle(check(H5Fopen(path.c_str(), H5F_ACC_RDWR, write_through().id()),
+                              [&] { return "opening " + path; }),
+                        H5Fclose);
   file.path_ = path;
   return file;
 }
 
 Group File::root() const {
+  quiet();
   return Group(Handle(check(H5Gopen2(handle_.id(), "/", H5P_DEFAULT), "opening /"), H5Gclose));
 }
 
 bool write_failed() { return any_write_failed.load(); }
 
 void File::check_metadata() const {
+  quiet();
   const auto visit = [](hid_t, const char*, const H5O_info_t*, void*) -> herr_t { return 0; };
+  // A failed read, in words of its own: the file is damaged.
+  const auto damaged = [](const std::string& what) {
+    const std::string cause = library_account().text();
+    throw Error("HDF5: " + what + (cause.empty() ? "" : ": " + cause), cause);
+  };
   if (H5Ovisit2(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, visit, nullptr, H5O_INFO_ALL) < 0)
-    throw RuntimeError("HDF5: the metadata of " + path_ + " is damaged");
+    damaged("the metadata of " + path_ + " is damaged");
   // cdl writes hard links only. A soft or external link would make a read (or a --resume's
   // write) reach another object, or another file: refused by name. H5Lvisit does not follow
   // such links, so a loop or a dangling one cannot stall the walk.
@@ -500,29 +666,33 @@ void File::check_metadata() const {
         (info->type == H5L_TYPE_SOFT ? " is a soft link" : " is an external link");
     return 1;  // stop: one is enough
   };
-  const herr_t walked = H5Lvisit(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, refuse_links, &link);
-  if (walked < 0) throw RuntimeError("HDF5: the links of " + path_ + " are damaged");
+  if (H5Lvisit(handle_.id(), H5_INDEX_NAME, H5_ITER_NATIVE, refuse_links, &link) < 0)
+    damaged("the links of " + path_ + " are damaged");
   if (!link.empty()) throw RuntimeError(link + " (a cdl file holds no links)");
 }
 
 void File::flush() const {
+  quiet();
   errno = 0;
   if (H5Fflush(handle_.id(), H5F_SCOPE_GLOBAL) < 0) {
-    any_write_failed.store(true);
-    throw RuntimeError("HDF5: writing " + path_ + " failed" +
-                       (errno ? std::string(": ") + std::strerror(errno) : std::string()));
+    const int error = errno;
+    fail(
+        Access::write, [&] { return "writing " + path_; },
+        error ? std::strerror(error) : std::string());
   }
 }
 
 void File::close() {
+  quiet();
   if (handle_.id() < 0) return;
   flush();
   errno = 0;
   const hid_t id = handle_.id();
   if (H5Fclose(id) < 0) {
-    any_write_failed.store(true);
-    throw RuntimeError("HDF5: closing " + path_ + " failed" +
-                       (errno ? std::string(": ") + std::strerror(errno) : std::string()));
+    const int error = errno;
+    fail(
+        Access::write, [&] { return "closing " + path_; },
+        error ? std::strerror(error) : std::string());
   }
   handle_.release();
 }

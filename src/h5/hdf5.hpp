@@ -12,7 +12,25 @@
 #include <utility>
 #include <vector>
 
+#include "base/errors.hpp"
+
 namespace cdl::h5 {
+
+// A failed HDF5 call. what() is one line, "HDF5: <what> failed: <cause>", naming the object;
+// cause() is HDF5's own account of it: the innermost reason (the system's message where the
+// file driver quotes one, e.g. "No space left on device"), then the whole error stack in
+// brackets, from the API call inwards, each entry "function: description (file:line)"; empty
+// when HDF5 recorded none. Every failed HDF5 call below throws one; this layer's own refusals (an
+// attribute of another type, a soft link, a file that is not a regular one) are RuntimeError.
+class Error : public RuntimeError {
+ public:
+  Error(const std::string& what, std::string cause)
+      : RuntimeError(what), cause_(std::move(cause)) {}
+  const std::string& cause() const { return cause_; }
+
+ private:
+  std::string cause_;
+};
 
 // Owns one HDF5 identifier and closes it with the matching H5?close.
 class Handle {
@@ -79,9 +97,10 @@ class Object {
 class Dataset : public Object {
  public:
   Dataset() = default;
-  explicit Dataset(Handle handle) : Object(std::move(handle)) {}
+  // `name`: the link it was opened or created by (last path component).
+  Dataset(Handle handle, std::string name) : Object(std::move(handle)), name_(std::move(name)) {}
   Dims dims() const;
-  std::string name() const;  // the link name (last path component)
+  const std::string& name() const { return name_; }  // the link name (last path component)
   // Whole-dataset and hyperslab I/O in the dataset's row-major layout.
   template <class T>
   void write(std::span<const T> data) const;
@@ -89,8 +108,8 @@ class Dataset : public Object {
   void write_block(const Dims& offset, const Dims& count, std::span<const T> data) const;
   template <class T>
   std::vector<T> read() const;
-  hid_t stored_type_class() const;       // H5T_FLOAT, H5T_INTEGER, …
-  std::size_t stored_type_size() const;  // bytes per element
+  H5T_class_t stored_type_class() const;  // H5T_FLOAT, H5T_INTEGER, …
+  std::size_t stored_type_size() const;   // bytes per element
   // The same class, size and (for integers) sign: float32 is not float64, int16 not int8.
   bool same_stored_type(const Dataset& other) const;
   // Whether values were written (an in-memory layout holds only those it was given).
@@ -102,6 +121,9 @@ class Dataset : public Object {
   void attach_to(const Dataset& target, unsigned dim) const;
   // Names of the scales attached to each dimension (empty where none).
   std::vector<std::string> scale_names() const;
+
+ private:
+  std::string name_;
 };
 
 struct DatasetOptions {
@@ -131,9 +153,11 @@ class Group : public Object {
   Dataset create_scale(const std::string& name, std::span<const T> values) const;
 };
 
-// Whether an HDF5 call failed in this process (a full disk, a damaged file): HDF5 may then
-// still hold objects it cannot close, and its exit-time cleanup can crash on them, so the
-// process should end with std::_Exit.
+// Whether an HDF5 call that writes to a file (creating a file or an object, writing data or an
+// attribute, removing a link, flushing, closing) failed in this process (a full disk): HDF5 may
+// then still hold objects it cannot close, and its exit-time cleanup can crash on them, so the
+// process should end with std::_Exit. A failed read or open does not count: it leaves nothing
+// behind.
 bool write_failed();
 
 // From now on, files opened read-only do not take HDF5's file lock, so that they can be read
@@ -144,7 +168,7 @@ void read_without_file_locks();
 
 class File {
  public:
-  // Creates (truncating) a file; throws cdl::RuntimeError on failure.
+  // Creates (truncating) a file; throws h5::Error on failure.
   static File create(const std::string& path);
   // A file that exists only in this process's memory and allocates no chunks: a layout to
   // compare other files with.
@@ -153,12 +177,12 @@ class File {
   static File open_read_write(const std::string& path);
   Group root() const;
   // Decodes the metadata of every object in the file (headers, attributes, group indexes) and
-  // throws cdl::RuntimeError at the first that is damaged, or at the first soft or external
-  // link: a file read in part only could otherwise pass for sound.
+  // throws h5::Error at the first that is damaged, or cdl::RuntimeError at the first soft or
+  // external link: a file read in part only could otherwise pass for sound.
   void check_metadata() const;
   void flush() const;
   // Flushes and closes, checked: a failed write that HDF5 only reports now (a full disk) throws
-  // cdl::RuntimeError naming the file, so that nothing is renamed after it. The file is then
+  // h5::Error naming the file, so that nothing is renamed after it. The file is then
   // left open: the process must end without HDF5's exit-time cleanup (sim/main.cpp).
   void close();
 

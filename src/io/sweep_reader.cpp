@@ -97,6 +97,8 @@ SweepReader SweepReader::open(const std::string& path, const LayoutOf& layout_of
   if (is_special_file(path)) refuse("not a regular file (a directory, FIFO, device or socket)");
   try {
     reader.file_ = h5::File::open_read_only(path);
+  } catch (const h5::Error& e) {
+    refuse("not a readable HDF5 file" + (e.cause().empty() ? "" : ": " + e.cause()));
   } catch (const std::exception&) {
     refuse("not a readable HDF5 file");
   }
