@@ -86,24 +86,11 @@ double EffectiveDynamics::lyapunov(const Eigen::ArrayXd& phi) const {
   return local + graph_.coupling_energy(sigma_, phi);
 }
 
-namespace {
-
-// effective_loss with the depth fixed at compile time (the same products in the same order).
-template <class Depth>
-double unit_loss(Depth depth, double phi, double mean_disorder) {
-  const int d = depth;
-  double p = phi;  // φ^{D+1}
-  for (int k = 0; k < d; ++k) p *= phi;
-  return p * (p - 2 * mean_disorder);
-}
-
-}  // namespace
-
 double mean_effective_loss(const Eigen::ArrayXd& phi, int depth, double mean_disorder) {
   double sum = 0;
   with_depth(depth, [&](auto d) {
     sum = base::fixed_order_sum(
-        phi.size(), [&](Eigen::Index i) { return unit_loss(d, phi[i], mean_disorder); });
+        phi.size(), [&](Eigen::Index i) { return effective_loss(phi[i], d, mean_disorder); });
   });
   return sum / static_cast<double>(phi.size());
 }
@@ -113,7 +100,7 @@ double weighted_effective_loss(const Eigen::ArrayXd& phi, const Eigen::ArrayXd& 
   double sum = 0;
   with_depth(depth, [&](auto d) {
     sum = base::fixed_order_sum(phi.size(), [&](Eigen::Index i) {
-      return weights[i] * unit_loss(d, phi[i], mean_disorder);
+      return weights[i] * effective_loss(phi[i], d, mean_disorder);
     });
   });
   return sum;

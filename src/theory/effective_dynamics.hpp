@@ -53,9 +53,12 @@ auto integer_power(const Expr& x, int n) {
 }
 
 // ℓ(φ) = φ^{2(D+1)} − 2 Δ̄ φ^{D+1} of one unit's parameter on the whole population's data.
-inline double effective_loss(double phi, int depth, double mean_disorder) {
-  double p = 1;  // φ^{D+1}
-  for (int k = 0; k <= depth; ++k) p *= phi;
+// `Depth` is an int or std::integral_constant<int, D> (theory/unit_potential.hpp).
+template <class Depth>
+double effective_loss(double phi, Depth depth, double mean_disorder) {
+  const int d = depth;
+  double p = phi;  // φ^{D+1}
+  for (int k = 0; k < d; ++k) p *= phi;
   return p * (p - 2 * mean_disorder);
 }
 

@@ -21,8 +21,6 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 using base::nan;
 
-double power(double x, int n) { return power_of(x, n); }
-
 double sign(double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0); }
 
 }  // namespace
@@ -37,8 +35,8 @@ double UnitModel::potential(double disorder, double phi) const {
 // value to rounding, kept so that the stationary files keep their bits (the continuation
 // carries a last-bit change in U'' to ~1e-11 in the branch's σ).
 double UnitModel::curvature(double disorder, double phi) const {
-  const double low = depth >= 1 ? depth * disorder * power(phi, depth - 1) : 0.0;
-  return (2 * depth + 1) * power(phi, 2 * depth) - low + gamma;
+  const double low = depth >= 1 ? depth * disorder * power_of(phi, depth - 1) : 0.0;
+  return (2 * depth + 1) * power_of(phi, 2 * depth) - low + gamma;
 }
 
 // ---- the fixed-point curve Δ(φ) ------------------------------------------------------------
@@ -64,7 +62,7 @@ FixedPointCurve::FixedPointCurve(const UnitModel& model, double sigma, double m)
         [&](double y) {
           const double value = Eigen::poly_eval(coefficients, y);
           const double slope =
-              (2 * depth_ + 1) * (depth_ + 1) * power(y, 2 * depth_) + coefficients[1];
+              (2 * depth_ + 1) * (depth_ + 1) * power_of(y, 2 * depth_) + coefficients[1];
           return slope != 0 ? value / slope : 0.0;
         },
         root.real(), 0.0, 3);
@@ -100,7 +98,7 @@ FixedPointCurve::FixedPointCurve(const UnitModel& model, double sigma, double m)
 
 double FixedPointCurve::disorder_at(double phi) const {
   // Δ(φ) = φ^{D+1} + cφ^{1−D} − σm φ^{−D}
-  const double pd = power(phi, depth_);
+  const double pd = power_of(phi, depth_);
   return pd * phi + stiffness_ * phi / pd - field_ / pd;
 }
 
@@ -134,7 +132,7 @@ double FixedPointCurve::root_on(const Piece& piece, double disorder, double gues
 
 double FixedPointCurve::slope_at(double phi) const {
   // Δ'(φ) = (D+1)φ^D + c(1−D)φ^{−D} + Dσm φ^{−D−1}
-  const double pd = power(phi, depth_);
+  const double pd = power_of(phi, depth_);
   return (depth_ + 1) * pd + (stiffness_ * (1 - depth_) + depth_ * field_ / phi) / pd;
 }
 
@@ -265,7 +263,7 @@ MeanField StationarySolver::ordered_field(double sigma, double m) const {
   // The same for σ: ∂Δ_b/∂σ = (φ_b − m) φ_b^{−D}. Returns {∂/∂m, ∂/∂σ}.
   const auto end_flux = [&](double delta_b, double phi, double saddle) {
     if (std::isinf(delta_b) || model_.depth == 0) return std::array<double, 2>{0.0, 0.0};
-    const double units = average_.density(delta_b) * phi / power(saddle, model_.depth);
+    const double units = average_.density(delta_b) * phi / power_of(saddle, model_.depth);
     return std::array<double, 2>{-sigma * units, (saddle - m) * units};
   };
   const auto add_flux = [&](const std::array<double, 2>& flux, double sign) {
