@@ -7,14 +7,9 @@
 
 #include "base/errors.hpp"
 #include "base/parse.hpp"
+#include "subcommands.hpp"
 
 namespace cdl::sim {
-
-const std::vector<std::string>& subcommand_names() {
-  static const std::vector<std::string> names{"theory", "stationary", "micro",
-                                              "merge",  "analyze",    "info"};
-  return names;
-}
 
 namespace {
 

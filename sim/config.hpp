@@ -13,9 +13,6 @@ namespace cdl::sim {
 
 namespace po = boost::program_options;
 
-// Names of the subcommands whose sections may appear in a configuration file.
-const std::vector<std::string>& subcommand_names();
-
 // Parses `arguments` (what follows the subcommand) and the files named by --config.
 // Throws cdl::InputError for unknown options or keys, malformed values, unreadable files.
 po::variables_map parse_options(const std::string& subcommand,

@@ -1,10 +1,10 @@
 // `cdl <subcommand> [options]`: exit codes 0 success, 1 failure, 2 bad input, 3 interrupted.
 #include <malloc.h>
 
-#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <iomanip>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -15,6 +15,7 @@
 #include "config.hpp"
 #include "cpu_guard.hpp"
 #include "h5/hdf5.hpp"
+#include "subcommands.hpp"
 #include "sweep/driver.hpp"
 
 cdl::base::StopRequest& cdl::sim::stop_request() {
@@ -28,15 +29,10 @@ void interrupt(int) { cdl::sim::stop_request().interrupt(); }
 
 void usage(std::ostream& out) {
   out << "usage: cdl <subcommand> [options]    (cdl <subcommand> --help for its options)\n"
-         "subcommands:\n"
-         "  theory       effective Ginzburg-Landau dynamics swept over coupling and depth\n"
-         "  stationary   N -> infinity stationary branches, their stability and critical "
-         "couplings\n"
-         "  micro        coupled deep networks trained on private data, swept like theory\n"
-         "  merge        combine the shard files of a cluster array job into one file\n"
-         "  analyze      locate the ordered window (sigma_c1, sigma_c2) of a sweep file\n"
-         "  info         what a cdl file holds: command, grid, points done and missing\n"
-         "options: --help, --version\n";
+         "subcommands:\n";
+  for (const cdl::sim::Subcommand& subcommand : cdl::sim::subcommands())
+    out << "  " << std::left << std::setw(13) << subcommand.name << subcommand.summary << "\n";
+  out << "options: --help, --version\n";
 }
 
 }  // namespace
@@ -68,17 +64,8 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, interrupt);
   const std::vector<std::string> arguments(words.begin() + 1, words.end());
   try {
-    if (subcommand == "theory") return cdl::sim::run_theory(arguments, command_line);
-    if (subcommand == "stationary") return cdl::sim::run_stationary(arguments, command_line);
-    if (subcommand == "micro") return cdl::sim::run_micro(arguments, command_line);
-    if (subcommand == "merge") return cdl::sim::run_merge(arguments, command_line);
-    if (subcommand == "info") return cdl::sim::run_info(arguments, command_line);
-    if (subcommand == "analyze") return cdl::sim::run_analyze(arguments, command_line);
-    const auto& known = cdl::sim::subcommand_names();
-    if (std::find(known.begin(), known.end(), subcommand) != known.end()) {
-      std::cerr << "cdl: subcommand '" << subcommand << "' is not implemented in this version\n";
-      return 2;
-    }
+    if (const cdl::sim::Subcommand* found = cdl::sim::find_subcommand(subcommand))
+      return found->run(arguments, command_line);
     std::cerr << "cdl: unknown subcommand '" << subcommand << "' (try cdl --help)\n";
     return 2;
   } catch (const cdl::Interrupted&) {

@@ -119,27 +119,11 @@ std::string resolved(const po::variables_map& values, const std::string& name,
 // The task and the sweep's grid: --task, --units, the shared sweep options, the data set.
 void read_task(const po::variables_map& values, experiments::MicroSweep& sweep) {
   auto& task = sweep.task;
-  const std::string task_name = text(values, "task");
-  if (task_name == "effective")
-    task.kind = micro::TaskKind::effective;
-  else if (task_name == "teacher")
-    task.kind = micro::TaskKind::teacher;
-  else if (task_name == "classes")
-    task.kind = micro::TaskKind::classes;
-  else
-    base::reject("task", task_name, "expected effective, teacher or classes");
+  task.kind = micro::parse_task_kind(text(values, "task"), "task");
   task.units = static_cast<int>(integer_at_least(values, "units", 2, "need N >= 2"));
   if (task.units > 1000000) base::reject("units", text(values, "units"), "at most 10^6 units");
-  const SweepValues grid = read_sweep_options(values, task.units);
-  sweep.runs = grid.runs;
-  sweep.depths = grid.depths;
-  sweep.sigma = grid.sigma;
-  sweep.protocols = grid.protocols;
-  sweep.gamma = grid.gamma;
-  task.disorder = grid.disorder;
-  sweep.initial_state = grid.initial_state;
-  sweep.topology = grid.topology;
-  sweep.seed = task.seed = grid.seed;
+  task.disorder = read_sweep_options(values, task.units, sweep);
+  task.seed = sweep.seed;
 
   task.data = micro::parse_data(text(values, "data"), "data");
   // The effective task has no data set; a configuration may still carry the default value.
@@ -170,26 +154,14 @@ void read_network(const po::variables_map& values, experiments::MicroSweep& swee
   if (effective && net.width != 1)
     base::reject("width", width, "task effective uses width-1 networks");
   const std::string activation = text(values, "activation");
-  if (activation == "linear")
-    net.activation = micro::Activation::linear;
-  else if (activation == "relu")
-    net.activation = micro::Activation::relu;
-  else if (activation == "tanh")
-    net.activation = micro::Activation::tanh;
-  else
-    base::reject("activation", activation, "expected linear, relu or tanh");
+  net.activation = micro::parse_activation(activation, "activation");
   net.bias = values["bias"].as<bool>();
   if (effective && (net.activation != micro::Activation::linear || net.bias))
     base::reject(net.bias ? "bias" : "activation", net.bias ? "true" : activation,
                  "task effective uses deep linear networks without biases");
   const bool classes = sweep.task.kind == micro::TaskKind::classes;
   const std::string loss = resolved(values, "loss", classes ? "xent" : "mse");
-  if (loss == "mse")
-    sweep.task.loss = micro::LossKind::mse;
-  else if (loss == "xent")
-    sweep.task.loss = micro::LossKind::xent;
-  else
-    base::reject("loss", loss, "expected mse or xent");
+  sweep.task.loss = micro::parse_loss(loss, "loss");
   if (!classes && sweep.task.loss == micro::LossKind::xent)
     base::reject("loss", loss,
                  "cross-entropy needs classes; task " + text(values, "task") + " regresses");
@@ -259,13 +231,8 @@ void read_training(const po::variables_map& values, experiments::MicroSweep& swe
       sweep.task.kind != micro::TaskKind::classes)
     base::reject("partition", text(values, "partition"),
                  "only the classes task deals samples by label");
-  const std::string precision = resolved(values, "precision", effective ? "float64" : "float32");
-  if (precision == "float32")
-    sweep.precision = experiments::Precision::float32;
-  else if (precision == "float64")
-    sweep.precision = experiments::Precision::float64;
-  else
-    base::reject("precision", precision, "expected float32 or float64");
+  sweep.precision = experiments::parse_precision(
+      resolved(values, "precision", effective ? "float64" : "float32"), "precision");
 }
 
 // The networks' input and output sizes from the task. IDX files are read here, into `images`,
@@ -328,7 +295,7 @@ std::map<std::string, std::string> canonical_values(const experiments::MicroSwee
           {"loss", micro::name(sweep.task.loss)},
           {"batch", sweep.batch == 0 ? std::string("full") : std::to_string(sweep.batch)},
           {"weights", sweep.weights.to_string()},
-          {"precision", sweep.precision == experiments::Precision::float32 ? "float32" : "float64"},
+          {"precision", experiments::name(sweep.precision)},
           {"horizons", horizon_text(sweep.horizon_axis())},
           {"scheme", sweep.scheme.to_string()},
           {"partition", sweep.partition.to_string()},
@@ -446,6 +413,29 @@ void print_summary(const std::string& path, const experiments::MicroSweep& sweep
   std::printf("\npoints: %s\n", count_text(counts, reader).c_str());
 }
 
+// The micro experiment as run_job runs it: every non-adiabatic point is an item of its own.
+struct MicroJob {
+  using Writer = experiments::MicroFileWriter;
+  static constexpr const char* name = "micro";
+  const experiments::MicroSweep& sweep;
+  int threads;
+  const experiments::IdxTaskData& images;
+
+  std::vector<sweep::WorkItem> items() const {
+    return experiments::micro_work_items(sweep, /*split_nonadiabatic=*/true);
+  }
+  int protocols() const { return static_cast<int>(sweep.protocols.size()); }
+  Writer create(const std::string& path, const io::Provenance& provenance) const {
+    return Writer(path, sweep, provenance);
+  }
+  Writer reopen(const std::string& path) const { return Writer(path, sweep); }
+  template <class Deliver>
+  sweep::SweepOutcome run(const std::vector<sweep::WorkItem>& items, const Deliver& deliver) const {
+    return experiments::run_micro_sweep(sweep, items, threads, stop_request(), deliver, &images);
+  }
+  void print_summary(const std::string& path) const { cdl::sim::print_summary(path, sweep); }
+};
+
 }  // namespace
 
 int run_micro(const std::vector<std::string>& arguments, const std::string& command_line) {
@@ -470,18 +460,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
     print_dry_run(sweep, threads, job.shard.count, images);
     return 0;
   }
-  return run_job<experiments::MicroFileWriter>(
-      "micro", job, experiments::micro_work_items(sweep, /*split_nonadiabatic=*/true),
-      static_cast<int>(sweep.protocols.size()), provenance,
-      [&](const std::string& path) {
-        return experiments::MicroFileWriter(path, sweep, provenance);
-      },
-      [&](const std::string& path) { return experiments::MicroFileWriter(path, sweep); },
-      [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return experiments::run_micro_sweep(sweep, items, threads, stop_request(), deliver,
-                                            &images);
-      },
-      [&](const std::string& path) { print_summary(path, sweep); });
+  return run_job(job, provenance, MicroJob{sweep, threads, images});
 }
 
 h5::File micro_layout(const std::string& config_ini, h5::File file,

@@ -57,24 +57,24 @@ po::options_description sweep_options(const SweepDefaults& defaults) {
   return options;
 }
 
-SweepValues read_sweep_options(const po::variables_map& values, int units) {
-  SweepValues sweep;
-  sweep.runs =
+base::Distribution read_sweep_options(const po::variables_map& values, int units,
+                                      experiments::SweepGrid& grid) {
+  grid.runs =
       static_cast<int>(integer_between(values, "runs", 1, 1000000, "need at least 1 realization"));
-  sweep.depths = sweep::parse_depths(text(values, "depths"), "depths");
-  sweep.sigma = sweep::parse_sigma_grid(text(values, "sigma"), "sigma");
-  sweep.protocols = sweep::parse_protocols(text(values, "protocols"), "protocols");
-  sweep.gamma = base::parse_double(text(values, "gamma"), "gamma");
-  if (sweep.gamma < 0) base::reject("gamma", text(values, "gamma"), "must be >= 0");
-  sweep.disorder = base::parse_distribution(text(values, "disorder"), "disorder",
-                                            {"normal", "uniform", "bimodal", "file"});
-  base::validate_distribution_shape(sweep.disorder, units, sweep.runs, "disorder");
-  sweep.initial_state =
+  grid.depths = sweep::parse_depths(text(values, "depths"), "depths");
+  grid.sigma = sweep::parse_sigma_grid(text(values, "sigma"), "sigma");
+  grid.protocols = sweep::parse_protocols(text(values, "protocols"), "protocols");
+  grid.gamma = base::parse_double(text(values, "gamma"), "gamma");
+  if (grid.gamma < 0) base::reject("gamma", text(values, "gamma"), "must be >= 0");
+  const base::Distribution disorder = base::parse_distribution(
+      text(values, "disorder"), "disorder", {"normal", "uniform", "bimodal", "file"});
+  base::validate_distribution_shape(disorder, units, grid.runs, "disorder");
+  grid.initial_state =
       base::parse_distribution(text(values, "init"), "init", {"uniform", "normal"});
-  sweep.topology = coupling::parse_topology(text(values, "topology"), "topology");
-  coupling::validate_topology(sweep.topology, units, "topology");
-  sweep.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
-  return sweep;
+  grid.topology = coupling::parse_topology(text(values, "topology"), "topology");
+  coupling::validate_topology(grid.topology, units, "topology");
+  grid.seed = static_cast<std::uint64_t>(integer_at_least(values, "seed", 0, "must be >= 0"));
+  return disorder;
 }
 
 std::optional<po::variables_map> parse_command(const std::string& subcommand,

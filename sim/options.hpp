@@ -11,6 +11,7 @@
 #include "base/errors.hpp"
 #include "base/parse.hpp"
 #include "coupling/graph.hpp"
+#include "experiments/sweep_grid.hpp"
 #include "h5/hdf5.hpp"
 #include "sweep/grid.hpp"
 
@@ -35,18 +36,10 @@ struct SweepDefaults {
   const char* protocols;
 };
 po::options_description sweep_options(const SweepDefaults& defaults);
-struct SweepValues {
-  int runs = 1;
-  std::vector<int> depths;
-  std::vector<double> sigma;
-  std::vector<sweep::Protocol> protocols;
-  double gamma = 0;
-  base::Distribution disorder, initial_state;
-  coupling::Topology topology;
-  std::uint64_t seed = 1;
-};
-// Parses and checks them; `units` is N (for file disorder and graph sizes).
-SweepValues read_sweep_options(const po::variables_map& values, int units);
+// Parses and checks them into the sweep's `grid` (its horizons aside) and returns the disorder
+// (theory's Δ_i, micro's task disorder); `units` is N (for file disorder and graph sizes).
+base::Distribution read_sweep_options(const po::variables_map& values, int units,
+                                      experiments::SweepGrid& grid);
 
 // Parses a subcommand's options (command line and --config files); answers --help and
 // --version itself and then returns nothing.

@@ -5,7 +5,6 @@
 
 #include <boost/program_options.hpp>
 #include <filesystem>
-#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -60,14 +59,21 @@ h5::File lay_out_unsharded(h5::File file, const Sweep& sweep, const io::Provenan
   return std::move(writer.file()).release();
 }
 
-// The whole job. Writer(path, provenance) creates a file, Writer(path) reopens one; `run`
-// computes items and hands each result to the writer; `summary(path)` prints the table.
-template <class Writer, class Run, class Summary>
-int run_job(const std::string& subcommand, const Job& job,
-            const std::vector<sweep::WorkItem>& items, int protocols,
-            const io::Provenance& provenance,
-            const std::function<Writer(const std::string&)>& create,
-            const std::function<Writer(const std::string&)>& reopen, Run run, Summary summary) {
+// An experiment as run_job runs it (theory_command.cpp, micro_command.cpp):
+//   using Writer = …;                       its file writer
+//   static constexpr const char* name;      the subcommand, for messages
+//   std::vector<sweep::WorkItem> items();   every item of the sweep, with its cost
+//   int protocols();                        protocol groups in the file
+//   Writer create(path, provenance);        a new file, laid out
+//   Writer reopen(path);                    a file of this experiment, to go on writing
+//   sweep::SweepOutcome run(items, deliver) computes items, handing each result to deliver
+//   void print_summary(path);               the table of a finished file
+template <class Experiment>
+int run_job(const Job& job, const io::Provenance& provenance, const Experiment& experiment) {
+  using Writer = typename Experiment::Writer;
+  const std::string subcommand = Experiment::name;
+  const std::vector<sweep::WorkItem> items = experiment.items();
+  const int protocols = experiment.protocols();
   namespace fs = std::filesystem;
   // The only writer of this output: a second process (run, --overwrite, --resume) is refused
   // before it touches OUTPUT or OUTPUT.part.
@@ -86,7 +92,7 @@ int run_job(const std::string& subcommand, const Job& job,
   if (job.resume && fs::exists(partial, error)) {
     check_resumable(partial, provenance, job.shard);
     lock.hold(partial);
-    writer.emplace(reopen(partial));
+    writer.emplace(experiment.reopen(partial));
     // An analysis of the unfinished file would be stale once the sweep completes.
     if (writer->file().root().has_link("analysis")) {
       writer->file().root().remove("analysis");
@@ -98,14 +104,14 @@ int run_job(const std::string& subcommand, const Job& job,
   } else if (job.resume && fs::exists(job.output, error)) {
     check_resumable(job.output, provenance, job.shard);
     if (!job.quiet) std::cerr << "cdl " << subcommand << ": " << job.output << " is complete\n";
-    summary(job.output);
+    experiment.print_summary(job.output);
     return 0;
   } else {
     check_output(job.output, job.overwrite);
     create_output(
         job.output,
         [&] {
-          Writer layout = create(creating);
+          Writer layout = experiment.create(creating, provenance);
           layout.file().mark_shard(items, shard_of, job.shard);
           layout.file().seal();
           layout.close();
@@ -114,14 +120,14 @@ int run_job(const std::string& subcommand, const Job& job,
         creating);
     lock.hold(creating);  // and so OUTPUT.part, then OUTPUT: the lock follows the file
     fs::rename(creating, partial);
-    writer.emplace(reopen(partial));
+    writer.emplace(experiment.reopen(partial));
   }
   const std::vector<sweep::WorkItem> todo = items_to_run(items, shard_of, job.shard.index, status);
   long points = 0;
   for (const auto& item : todo) points += static_cast<long>(item.sigma.size());
   Progress progress(points, "points", job.quiet);
   const sweep::SweepOutcome outcome =
-      run(todo, [&](const auto& result, const sweep::WorkItem& item) {
+      experiment.run(todo, [&](const auto& result, const sweep::WorkItem& item) {
         writer->write(result, item);
         progress.advance(static_cast<long>(item.sigma.size()));
       });
@@ -134,7 +140,7 @@ int run_job(const std::string& subcommand, const Job& job,
   }
   stop_here_for_test("replacing");
   fs::rename(partial, job.output);
-  summary(job.output);
+  experiment.print_summary(job.output);
   if (!job.quiet) std::cerr << "wrote " << job.output << "\n";
   return 0;
 }

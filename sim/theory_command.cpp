@@ -109,16 +109,7 @@ experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
       static_cast<int>(integer_between(values, "init-panels", 1, 10000, "need at least 1 panel"));
   sweep.population.init_order = static_cast<int>(
       integer_between(values, "init-order", 2, 64, "quadrature order must be >= 2"));
-  const SweepValues grid = read_sweep_options(values, sweep.units);
-  sweep.runs = grid.runs;
-  sweep.depths = grid.depths;
-  sweep.sigma = grid.sigma;
-  sweep.protocols = grid.protocols;
-  sweep.gamma = grid.gamma;
-  sweep.disorder = grid.disorder;
-  sweep.initial_state = grid.initial_state;
-  sweep.topology = grid.topology;
-  sweep.seed = grid.seed;
+  sweep.disorder = read_sweep_options(values, sweep.units, sweep);
   sweep.t_end = positive(values, "t-end");
   sweep.samples =
       static_cast<int>(integer_between(values, "samples", 2, 1000000, "need at least 2 samples"));
@@ -148,6 +139,13 @@ experiments::TheorySweep sweep_from_options(const po::variables_map& values) {
             .disorder_count();
   }
   return sweep;
+}
+
+// Whether non-adiabatic chains are split into single points: when sharded (to balance the
+// shards) or when there are too few chains to keep every thread busy; otherwise a chain is one
+// item, since a finite-N point is cheap and its own write would cost as much as its integration.
+bool split_chains(const experiments::TheorySweep& sweep, int threads, int shard_count) {
+  return shard_count > 1 || sweep.chains() < 4L * threads;
 }
 
 // Peak memory, roughly: per thread the integrator's ~12 arrays over the population, the
@@ -190,8 +188,7 @@ void print_dry_run(const experiments::TheorySweep& sweep, int threads, int shard
       sweep.runs;
   // Chains are split into single points as run_theory splits them, so that the shards are the
   // ones it will run.
-  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
-  const bool split = shard_count > 1 || chains < 4L * threads;
+  const bool split = split_chains(sweep, threads, shard_count);
   const double memory = estimated_memory(sweep, threads);
   const RunTimeEstimate estimate =
       estimate_theory_run_time(sweep, threads, shard_count, split, memory);
@@ -249,6 +246,28 @@ void print_summary(const std::string& path, const experiments::TheorySweep& swee
   std::printf("\nintegrations: %s\n", count_text(counts, reader).c_str());
 }
 
+// The theory experiment as run_job runs it.
+struct TheoryJob {
+  using Writer = experiments::TheoryFileWriter;
+  static constexpr const char* name = "theory";
+  const experiments::TheorySweep& sweep;
+  int threads, shard_count;
+
+  std::vector<sweep::WorkItem> items() const {
+    return experiments::theory_work_items(sweep, split_chains(sweep, threads, shard_count));
+  }
+  int protocols() const { return static_cast<int>(sweep.protocols.size()); }
+  Writer create(const std::string& path, const io::Provenance& provenance) const {
+    return Writer(path, sweep, provenance);
+  }
+  Writer reopen(const std::string& path) const { return Writer(path, sweep); }
+  template <class Deliver>
+  sweep::SweepOutcome run(const std::vector<sweep::WorkItem>& items, const Deliver& deliver) const {
+    return experiments::run_theory_sweep(sweep, items, threads, stop_request(), deliver);
+  }
+  void print_summary(const std::string& path) const { cdl::sim::print_summary(path, sweep); }
+};
+
 }  // namespace
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line) {
@@ -272,22 +291,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
     print_dry_run(sweep, threads, job.shard.count);
     return 0;
   }
-  // Non-adiabatic chains are split into single points when sharded (to balance the shards) or
-  // when there are too few chains to keep every thread busy; otherwise a chain is one item,
-  // since a finite-N point is cheap and its own write would cost as much as its integration.
-  const long chains = static_cast<long>(sweep.protocols.size() * sweep.depths.size()) * sweep.runs;
-  const bool split = job.shard.count > 1 || chains < 4L * threads;
-  return run_job<experiments::TheoryFileWriter>(
-      "theory", job, experiments::theory_work_items(sweep, split),
-      static_cast<int>(sweep.protocols.size()), provenance,
-      [&](const std::string& path) {
-        return experiments::TheoryFileWriter(path, sweep, provenance);
-      },
-      [&](const std::string& path) { return experiments::TheoryFileWriter(path, sweep); },
-      [&](const std::vector<sweep::WorkItem>& items, const auto& deliver) {
-        return experiments::run_theory_sweep(sweep, items, threads, stop_request(), deliver);
-      },
-      [&](const std::string& path) { print_summary(path, sweep); });
+  return run_job(job, provenance, TheoryJob{sweep, threads, job.shard.count});
 }
 
 h5::File theory_layout(const std::string& config_ini, h5::File file,

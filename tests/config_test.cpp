@@ -13,6 +13,7 @@
 
 #include "base/errors.hpp"
 #include "options.hpp"
+#include "subcommands.hpp"
 #include "test_support.hpp"
 
 using namespace cdl::sim;

@@ -164,6 +164,22 @@ TEST_CASE("reject throws an InputError with the one-line message", "[parse]") {
         "--output: invalid value '' (empty path)");
 }
 
+TEST_CASE("parse_choice returns the named choice and lists every name otherwise", "[parse]") {
+  enum class Fruit { apple, pear, plum };
+  const auto fruit = [](const std::string& text) {
+    return parse_choice<Fruit>(
+        text, "fruit", {{"apple", Fruit::apple}, {"pear", Fruit::pear}, {"plum", Fruit::plum}});
+  };
+  CHECK(fruit("apple") == Fruit::apple);
+  CHECK(fruit("plum") == Fruit::plum);
+  CHECK(rejection_of([&] { fruit("Apple"); }) ==
+        "--fruit: invalid value 'Apple' (expected apple, pear or plum)");
+  CHECK(rejection_of([] { parse_choice<int>("x", "two", {{"a", 1}, {"b", 2}}); }) ==
+        "--two: invalid value 'x' (expected a or b)");
+  CHECK(rejection_of([] { parse_choice<int>("", "one", {{"a", 1}}); }) ==
+        "--one: invalid value '' (expected a)");
+}
+
 TEST_CASE("format_double round-trips awkward values exactly", "[parse]") {
   const double values[] = {0.1,
                            1.0 / 3,

@@ -1,7 +1,9 @@
 // Strict parsing of option values; every failure is a cdl::InputError naming the option.
 #pragma once
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cdl::base {
@@ -20,5 +22,21 @@ std::string valid_utf8(const std::string& text);
 // "--option: invalid value 'text' (why)" — the one-line message of bad input.
 [[noreturn]] void reject(const std::string& option, const std::string& text,
                          const std::string& why);
+
+// One of a fixed set of names: the choice called `text`; otherwise rejected, naming `option`
+// and every name ("expected a, b or c").
+template <class Choice>
+Choice parse_choice(const std::string& text, const std::string& option,
+                    std::initializer_list<std::pair<const char*, Choice>> choices) {
+  std::string expected;
+  std::size_t index = 0;
+  for (const auto& [name, choice] : choices) {
+    if (text == name) return choice;
+    if (index > 0) expected += index + 1 == choices.size() ? " or " : ", ";
+    expected += name;
+    ++index;
+  }
+  reject(option, text, "expected " + expected);
+}
 
 }  // namespace cdl::base

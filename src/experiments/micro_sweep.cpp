@@ -8,12 +8,22 @@
 
 #include "base/fixed_order_sum.hpp"
 #include "base/not_a_number.hpp"
+#include "base/parse.hpp"
 #include "base/random.hpp"
 #include "experiments/idx_classes.hpp"
 #include "micro/observables.hpp"
 #include "sweep/chain_points.hpp"
 
 namespace cdl::experiments {
+
+std::string name(Precision precision) {
+  return precision == Precision::float32 ? "float32" : "float64";
+}
+
+Precision parse_precision(const std::string& text, const std::string& option) {
+  return base::parse_choice<Precision>(
+      text, option, {{"float32", Precision::float32}, {"float64", Precision::float64}});
+}
 
 std::vector<std::int64_t> MicroSweep::sample_steps() const {
   std::vector<std::int64_t> steps;

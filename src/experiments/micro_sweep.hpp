@@ -12,6 +12,7 @@
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
 #include "experiments/chain_result.hpp"
+#include "experiments/sweep_grid.hpp"
 #include "experiments/vocabulary.hpp"
 #include "micro/ensemble.hpp"
 #include "micro/network.hpp"
@@ -22,22 +23,18 @@
 namespace cdl::experiments {
 
 enum class Precision { float32, float64 };
+std::string name(Precision precision);
+// `--precision float32 | float64`; cdl::InputError naming `option`.
+Precision parse_precision(const std::string& text, const std::string& option);
 
-// The complete, validated description of a microscopic sweep.
-struct MicroSweep {
-  int runs = 1;
-  std::vector<int> depths{0, 1, 2};
-  std::vector<double> sigma;
-  std::vector<Protocol> protocols{Protocol::nonadiabatic};
-  double gamma = 0.001;
+// The complete, validated description of a microscopic sweep: the grid (horizons as record
+// indices) and the ensembles its points train.
+struct MicroSweep : SweepGrid {
   double learning_rate = 0.005;  // τ
   int batch = 32;                // 0: full batch
   long transient_steps = 1000;
   long measure_steps = 1000;
   long record_every = 100;
-  base::Distribution initial_state;  // balanced weights: φ_i(0)
-  coupling::Topology topology;
-  std::uint64_t seed = 1;
   micro::TaskSpec task;              // includes the units, the data and the disorder
   micro::Architecture architecture;  // the depth is set per chain
   micro::WeightInit weights;
@@ -53,10 +50,9 @@ struct MicroSweep {
   // Records with an index ≥ this lie in the measured part and enter the time averages.
   int first_measured_sample() const { return static_cast<int>(transient_steps / record_every) + 1; }
 
-  // Observation horizons as record indices k ≥ 1, increasing (empty: the last record alone).
-  // Horizon k (step h) is measured over the records after step h × transient / (transient +
-  // measure), as a run of h steps in the same proportion would be.
-  std::vector<int> horizon_samples;
+  // Horizon k (a record index, SweepGrid::horizon_samples; step h) is measured over the records
+  // after step h × transient / (transient + measure), as a run of h steps in the same
+  // proportion would be. The initial state φ_i(0) gives the balanced weights.
   std::vector<std::int64_t> horizon_steps() const;
   std::vector<double> horizon_axis() const;  // the same steps, as the `horizon` coordinate
   std::vector<SampleWindow> horizon_windows() const;

@@ -10,6 +10,7 @@
 #include "base/distribution.hpp"
 #include "coupling/graph.hpp"
 #include "experiments/chain_result.hpp"
+#include "experiments/sweep_grid.hpp"
 #include "experiments/vocabulary.hpp"
 #include "theory/dopri5.hpp"
 #include "theory/population.hpp"
@@ -17,22 +18,19 @@
 
 namespace cdl::experiments {
 
-// The complete, validated description of a finite-N effective-theory sweep. Defaults are the
-// published experiment (docs/physics.md §3) except the number of realizations.
-struct TheorySweep {
+// The complete, validated description of an effective-theory sweep: the grid (realizations,
+// depths, σ, protocols, horizons as sample indices) and what its points integrate. Defaults
+// are the published experiment (docs/physics.md §3) except the number of realizations.
+struct TheorySweep : SweepGrid {
+  TheorySweep() {
+    runs = 20;
+    protocols = {Protocol::nonadiabatic, Protocol::adiabatic_up};
+  }
   int units = 200;
-  int runs = 20;
-  std::vector<int> depths{0, 1, 2};
-  std::vector<double> sigma;
-  std::vector<Protocol> protocols{Protocol::nonadiabatic, Protocol::adiabatic_up};
-  double gamma = 0.001;
   double t_end = 10;
   int samples = 100;
   theory::Dopri5Settings integrator;
-  base::Distribution disorder;       // Δ_i, normal(0, 2)
-  base::Distribution initial_state;  // φ_i(0), uniform(−1.7, 2.3)
-  coupling::Topology topology;
-  std::uint64_t seed = 1;
+  base::Distribution disorder;  // Δ_i, normal(0, 2)
   bool save_final_states = false;
   // N → ∞ (`--units inf`): a quadrature population instead of a sample; then runs = 1 and the
   // unit axis holds the disorder quadrature nodes.
@@ -43,10 +41,8 @@ struct TheorySweep {
   double accuracy = 1e-3;
   int refine_levels = 8;
 
-  // Observation horizons as sample indices k ≥ 1, increasing (empty: t_end alone). Horizon k
-  // is measured over samples (k + 1) / 2 … k, as a run with t_end = t_k would be.
-  std::vector<int> horizon_samples;
-
+  // Horizon k (a sample index, SweepGrid::horizon_samples) is measured over samples
+  // (k + 1) / 2 … k, as a run with t_end = t_k would be.
   // Equally spaced sample times from 0 to t_end inclusive.
   std::vector<double> sample_times() const;
   // Samples whose index is ≥ this enter the time averages (the second half).

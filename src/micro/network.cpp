@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "base/parse.hpp"
 #include "micro/first_layer.hpp"
 
 namespace cdl::micro {
@@ -19,6 +20,17 @@ std::string name(Activation activation) {
 }
 
 std::string name(LossKind loss) { return loss == LossKind::mse ? "mse" : "xent"; }
+
+Activation parse_activation(const std::string& text, const std::string& option) {
+  return base::parse_choice<Activation>(
+      text, option,
+      {{"linear", Activation::linear}, {"relu", Activation::relu}, {"tanh", Activation::tanh}});
+}
+
+LossKind parse_loss(const std::string& text, const std::string& option) {
+  return base::parse_choice<LossKind>(text, option,
+                                      {{"mse", LossKind::mse}, {"xent", LossKind::xent}});
+}
 
 Eigen::Index Architecture::weight_offset(int layer) const {
   Eigen::Index offset = 0;

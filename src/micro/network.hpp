@@ -21,6 +21,9 @@ enum class LossKind {
 };
 std::string name(Activation activation);
 std::string name(LossKind loss);
+// `--activation linear | relu | tanh`, `--loss mse | xent`; cdl::InputError naming `option`.
+Activation parse_activation(const std::string& text, const std::string& option);
+LossKind parse_loss(const std::string& text, const std::string& option);
 
 struct Architecture {
   int input = 1;

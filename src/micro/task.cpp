@@ -206,6 +206,13 @@ std::string name(TaskKind task) {
   return "";
 }
 
+TaskKind parse_task_kind(const std::string& text, const std::string& option) {
+  return base::parse_choice<TaskKind>(text, option,
+                                      {{"effective", TaskKind::effective},
+                                       {"teacher", TaskKind::teacher},
+                                       {"classes", TaskKind::classes}});
+}
+
 std::string DataSpec::to_string() const {
   if (kind == Kind::idx) return "idx:" + dir + ":" + std::to_string(modes);
   if (kind == Kind::cifar) return "cifar:" + dir;

@@ -28,6 +28,8 @@ namespace cdl::micro {
 
 enum class TaskKind { effective, teacher, classes };
 std::string name(TaskKind task);
+// `--task effective | teacher | classes`; cdl::InputError naming `option`.
+TaskKind parse_task_kind(const std::string& text, const std::string& option);
 
 // `--data synthetic:DIM:K | idx:DIR[:K] | cifar:DIR`
 struct DataSpec {
