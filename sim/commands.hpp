@@ -2,6 +2,7 @@
 // into messages by main().
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,16 @@ namespace cdl::sim {
 // The process's stop request: SIGINT and SIGTERM interrupt it (main.cpp); the commands hand it
 // to the driver and the solvers, which also use it to stop each other after a failure.
 base::StopRequest& stop_request();
+
+// The sweep subcommands' options, and the names of those a file's `config` records: every one
+// but the common and cluster options (how and where to run), in the order the file records
+// them, which must not change: --resume and `cdl merge` compare recorded configurations.
+boost::program_options::options_description theory_options();
+boost::program_options::options_description micro_options();
+boost::program_options::options_description stationary_options();
+extern const std::vector<std::string> theory_recorded_options;
+extern const std::vector<std::string> micro_recorded_options;
+extern const std::vector<std::string> stationary_recorded_options;
 
 int run_theory(const std::vector<std::string>& arguments, const std::string& command_line);
 int run_stationary(const std::vector<std::string>& arguments, const std::string& command_line);

@@ -18,11 +18,6 @@
 #include "subcommands.hpp"
 #include "sweep/driver.hpp"
 
-cdl::base::StopRequest& cdl::sim::stop_request() {
-  static cdl::base::StopRequest request;
-  return request;
-}
-
 namespace {
 
 void interrupt(int) { cdl::sim::stop_request().interrupt(); }

@@ -26,46 +26,43 @@ namespace cdl::sim {
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
-namespace {
-
 // The published real-data grid (docs/physics.md §5): 25 values log-spaced over [1e-4, 10], then 25
 // values from 25.2 to 390 in steps of 15.2.
 constexpr const char* published_sigma_grid = "log:-4:1:25,lin:25.2:390:25";
 constexpr const char* default_data = "synthetic:20:10";
 
-// Options that define the physics and the grid: recorded in every file's `config`.
-const std::vector<std::string> recorded_options{"units",
-                                                "runs",
-                                                "depths",
-                                                "sigma",
-                                                "protocols",
-                                                "gamma",
-                                                "disorder",
-                                                "init",
-                                                "topology",
-                                                "seed",
-                                                "task",
-                                                "data",
-                                                "width",
-                                                "activation",
-                                                "bias",
-                                                "loss",
-                                                "lr",
-                                                "batch",
-                                                "weights",
-                                                "train-size",
-                                                "test-size",
-                                                "noise",
-                                                "transient-steps",
-                                                "measure-steps",
-                                                "record-every",
-                                                "precision",
-                                                "scheme",
-                                                "partition",
-                                                "dropout",
-                                                "link-failure",
-                                                "crash",
-                                                "horizons"};
+const std::vector<std::string> micro_recorded_options{"units",
+                                                      "runs",
+                                                      "depths",
+                                                      "sigma",
+                                                      "protocols",
+                                                      "gamma",
+                                                      "disorder",
+                                                      "init",
+                                                      "topology",
+                                                      "seed",
+                                                      "task",
+                                                      "data",
+                                                      "width",
+                                                      "activation",
+                                                      "bias",
+                                                      "loss",
+                                                      "lr",
+                                                      "batch",
+                                                      "weights",
+                                                      "train-size",
+                                                      "test-size",
+                                                      "noise",
+                                                      "transient-steps",
+                                                      "measure-steps",
+                                                      "record-every",
+                                                      "precision",
+                                                      "scheme",
+                                                      "partition",
+                                                      "dropout",
+                                                      "link-failure",
+                                                      "crash",
+                                                      "horizons"};
 
 po::options_description micro_options() {
   po::options_description options("cdl micro options");
@@ -108,6 +105,8 @@ po::options_description micro_options() {
   options.add(job_options());
   return options;
 }
+
+namespace {
 
 // A task-dependent default ("auto") or the user's value.
 std::string resolved(const po::variables_map& values, const std::string& name,
@@ -454,7 +453,7 @@ int run_micro(const std::vector<std::string>& arguments, const std::string& comm
   check_memory(memory.total(threads), values, dominant);
   const Job job = read_job(values);
   const io::Provenance provenance{
-      command_line, resolved_ini("micro", values, recorded_options, canonical_values(sweep))};
+      command_line, resolved_ini("micro", values, micro_recorded_options, canonical_values(sweep))};
   if (values["dry-run"].as<bool>()) {
     check_job_output(job, provenance);  // the run's every check, nothing created
     print_dry_run(sweep, threads, job.shard.count, images);

@@ -18,11 +18,9 @@
 
 namespace cdl::sim {
 
-namespace {
-
-const std::vector<std::string> recorded_options{"depths",        "sigma",       "gamma",
-                                                "disorder",      "init",        "quadrature-order",
-                                                "history-nodes", "max-arc-step"};
+const std::vector<std::string> stationary_recorded_options{
+    "depths",           "sigma",         "gamma",       "disorder", "init",
+    "quadrature-order", "history-nodes", "max-arc-step"};
 
 po::options_description stationary_options() {
   po::options_description options("cdl stationary options");
@@ -44,6 +42,8 @@ po::options_description stationary_options() {
   options.add(common_options("data/stationary.h5"));
   return options;
 }
+
+namespace {
 
 struct StationaryConfig {
   std::vector<int> depths;
@@ -127,7 +127,7 @@ int run_stationary(const std::vector<std::string>& arguments, const std::string&
   const std::string output = text(values, "output");
   const bool overwrite = values["overwrite"].as<bool>();
   const io::Provenance provenance{command_line,
-                                  resolved_ini("stationary", values, recorded_options,
+                                  resolved_ini("stationary", values, stationary_recorded_options,
                                                {{"disorder", config.disorder.to_string()},
                                                 {"init", config.initial_state.to_string()}})};
   if (values["dry-run"].as<bool>()) {

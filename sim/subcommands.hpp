@@ -2,6 +2,7 @@
 // file may hold all follow from it.
 #pragma once
 
+#include <boost/program_options.hpp>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ struct Subcommand {
   const char* summary;  // its line in `cdl --help`
   // Returns the process exit code; library exceptions are turned into messages by main().
   int (*run)(const std::vector<std::string>& arguments, const std::string& command_line);
+  // The sweep subcommands (theory, stationary, micro): their options and the names of those
+  // their files' `config` records; null for the subcommands that read files.
+  boost::program_options::options_description (*options)() = nullptr;
+  const std::vector<std::string>* recorded_options = nullptr;
 };
 
 // In the order `cdl --help` lists them.

@@ -24,12 +24,9 @@ namespace cdl::sim {
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
-namespace {
-
 constexpr const char* published_sigma_grid = "log:-2.2:-1:15,log:-1:1:30,log:1:2.2:15";
 
-// Options that define the physics and the grid: recorded in every file's `config`.
-const std::vector<std::string> recorded_options{
+const std::vector<std::string> theory_recorded_options{
     "units",          "runs",        "depths",     "sigma",
     "protocols",      "gamma",       "t-end",      "samples",
     "rtol",           "atol",        "max-steps",  "disorder",
@@ -66,6 +63,8 @@ po::options_description theory_options() {
   options.add(job_options());
   return options;
 }
+
+namespace {
 
 // --horizons as sample indices: each a sample time t_end·k/(samples − 1) with k ≥ 1, so that
 // its window holds recorded samples only and equals a run that ends there.
@@ -279,7 +278,7 @@ int run_theory(const std::vector<std::string>& arguments, const std::string& com
   check_memory(estimated_memory(sweep, threads), values, dominant_size_option(sweep));
   const Job job = read_job(values);
   const io::Provenance provenance{
-      command_line, resolved_ini("theory", values, recorded_options,
+      command_line, resolved_ini("theory", values, theory_recorded_options,
                                  {{"disorder", sweep.disorder.to_string()},
                                   {"init", sweep.initial_state.to_string()},
                                   {"runs", std::to_string(sweep.runs)},

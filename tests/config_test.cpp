@@ -8,11 +8,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "base/errors.hpp"
 #include "options.hpp"
+#include "sweep_job.hpp"
 #include "subcommands.hpp"
 #include "test_support.hpp"
 
@@ -150,6 +152,31 @@ TEST_CASE("sections of other subcommands are skipped", "[config]") {
   const auto theory_again = parse({"--config", micro_file}, "theory");
   CHECK(text(theory_again, "units") == "4");
   CHECK(text(theory_again, "sigma") == "1");
+}
+
+TEST_CASE("a sweep file records every option but the common and cluster ones", "[config]") {
+  // An option missing from the list would not be in the file's configuration: a rerun from it,
+  // --resume and `cdl merge` could not tell two configurations apart.
+  const auto names_of = [](const po::options_description& options) {
+    std::set<std::string> names;
+    for (const auto& option : options.options()) names.insert(option->long_name());
+    return names;
+  };
+  const std::set<std::string> common = names_of(common_options("out.h5"));
+  const std::set<std::string> cluster = names_of(job_options());
+  int sweeps = 0;
+  for (const Subcommand& subcommand : subcommands()) {
+    if (!subcommand.options) continue;
+    ++sweeps;
+    INFO(subcommand.name);
+    std::set<std::string> expected;
+    for (const std::string& name : names_of(subcommand.options()))
+      if (!common.count(name) && !cluster.count(name)) expected.insert(name);
+    const std::vector<std::string>& recorded = *subcommand.recorded_options;
+    CHECK(std::set<std::string>(recorded.begin(), recorded.end()) == expected);
+    CHECK(expected.size() == recorded.size());  // none twice
+  }
+  CHECK(sweeps == 3);
 }
 
 TEST_CASE("every subcommand's section is known", "[config]") {

@@ -1,6 +1,8 @@
 #include "experiments/micro_output.hpp"
 
 #include <span>
+#include <string>
+#include <vector>
 
 namespace cdl::experiments {
 
@@ -44,6 +46,70 @@ constexpr const char* descriptions[] = {
 };
 static_assert(std::size(descriptions) == observable_names.size());
 
+using MicroDataset = PointDataset<MicroChainResult>;
+
+// The per-protocol datasets of the sweep's files, in the order they are laid out.
+std::vector<MicroDataset> micro_datasets(const MicroSweep& sweep) {
+  using R = MicroChainResult;
+  std::vector<MicroDataset> datasets{
+      {"order_parameter", Shape::summary, "|time average of m| over the measured steps",
+       [](const R& r) -> DatasetValues { return span_of(r.order_parameter); }},
+      {"m_abs", Shape::summary, "time average of |m| over the measured steps",
+       [](const R& r) -> DatasetValues { return span_of(r.m_abs); }}};
+  for (std::size_t o = 1; o < observable_names.size(); ++o)
+    datasets.push_back({observable_names[o], Shape::summary,
+                        std::string(descriptions[o]) + ", time-averaged over the measured steps",
+                        [o](const R& r) -> DatasetValues { return span_of(r.average[o]); }});
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    datasets.push_back({trace_name(o), Shape::trace, descriptions[o],
+                        [o](const R& r) -> DatasetValues { return all_of(r.trace[o]); }});
+  const std::vector<MicroDataset> per_point{
+      {"unit_accuracy", Shape::unit,
+       "test accuracy of each unit, time-averaged over the measured steps",
+       [](const R& r) -> DatasetValues { return all_of(r.unit_accuracy); }},
+      {"cross_accuracy", Shape::unit_pair,
+       "accuracy of unit i (first unit axis) on the test class of unit j, at the end",
+       [](const R& r) -> DatasetValues { return all_of(r.cross_accuracy); }},
+      {"rank1_r2", Shape::summary,
+       "fraction of |cross_accuracy|^2 in its best rank-one approximation",
+       [](const R& r) -> DatasetValues { return span_of(r.rank1_r2); }},
+      {"steps", Shape::summary, "coupled steps taken",
+       [](const R& r) -> DatasetValues { return span_of(r.steps); }},
+      {"communication", Shape::summary,
+       "parameters sent per unit per step over the point (README, schemes)",
+       [](const R& r) -> DatasetValues { return span_of(r.communication); }}};
+  datasets.insert(datasets.end(), per_point.begin(), per_point.end());
+  if (sweep.failures.crash_fraction > 0) {
+    // --crash: observables over the units that did not crash.
+    const std::vector<MicroDataset> live{
+        {"order_parameter_live", Shape::summary,
+         "|time average of m| over the units not crashed at each record",
+         [](const R& r) -> DatasetValues { return span_of(r.order_parameter_live); }},
+        {"accuracy_live", Shape::summary,
+         "test accuracy averaged over the units not crashed at each record",
+         [](const R& r) -> DatasetValues { return span_of(r.accuracy_live); }},
+        {"loss_test_live", Shape::summary,
+         "test loss averaged over the units not crashed at each record",
+         [](const R& r) -> DatasetValues { return span_of(r.loss_test_live); }},
+        {"live_fraction", Shape::summary,
+         "fraction of the units not crashed at the end of the point",
+         [](const R& r) -> DatasetValues { return span_of(r.live_fraction); }}};
+    datasets.insert(datasets.end(), live.begin(), live.end());
+  }
+  datasets.push_back(
+      {"order_parameter_horizon", Shape::horizon, "|time average of m| over each horizon's window",
+       [](const R& r) -> DatasetValues { return all_of(r.order_parameter_horizon); }});
+  for (std::size_t o = 0; o < observable_names.size(); ++o)
+    datasets.push_back({horizon_name(o), Shape::horizon,
+                        std::string(descriptions[o]) + ", time-averaged over each horizon's window",
+                        [o](const R& r) -> DatasetValues { return all_of(r.horizon_average[o]); }});
+  datasets.push_back({"relaxation_time", Shape::summary,
+                      "first sample time after which m stays within 1 % of its range of its final "
+                      "value (NaN: not settled before the end)",
+                      [](const R& r) -> DatasetValues { return span_of(r.relaxation_time); }});
+  return datasets;
+}
+
 }  // namespace
 
 MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& sweep,
@@ -52,8 +118,8 @@ MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& swee
 
 MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                                  const Provenance& provenance)
-    : file_(std::move(file), micro_axes(sweep), provenance, "micro"),
-      live_observables_(sweep.failures.crash_fraction > 0) {
+    : datasets_(micro_datasets(sweep)),
+      file_(std::move(file), micro_axes(sweep), provenance, "micro") {
   file_.add_quenched("disorder",
                      "quenched disorder: Delta_i (effective), s_i0 (teacher), "
                      "the class (classes)");
@@ -67,47 +133,13 @@ MicroFileWriter::MicroFileWriter(h5::File file, const MicroSweep& sweep,
                     "for as many steps as a point");
   file_.root().set_attribute("task", micro::name(sweep.task.kind));
   file_.root().set_attribute("data", sweep.task.data.to_string());
-  file_.add<double>("order_parameter", Shape::summary,
-                    "|time average of m| over the measured steps");
-  file_.add<double>("m_abs", Shape::summary, "time average of |m| over the measured steps");
-  for (std::size_t o = 1; o < observable_names.size(); ++o)
-    file_.add<double>(observable_names[o], Shape::summary,
-                      std::string(descriptions[o]) + ", time-averaged over the measured steps");
-  for (std::size_t o = 0; o < observable_names.size(); ++o)
-    file_.add<double>(trace_name(o), Shape::trace, descriptions[o]);
-  file_.add<double>("unit_accuracy", Shape::unit,
-                    "test accuracy of each unit, time-averaged over the measured steps");
-  file_.add<double>("cross_accuracy", Shape::unit_pair,
-                    "accuracy of unit i (first unit axis) on the test class of unit j, at the end");
-  file_.add<double>("rank1_r2", Shape::summary,
-                    "fraction of |cross_accuracy|^2 in its best rank-one approximation");
-  file_.add<std::int64_t>("steps", Shape::summary, "coupled steps taken");
-  file_.add<double>("communication", Shape::summary,
-                    "parameters sent per unit per step over the point (README, schemes)");
-  if (sweep.failures.crash_fraction > 0) {
-    file_.add<double>("order_parameter_live", Shape::summary,
-                      "|time average of m| over the units not crashed at each record");
-    file_.add<double>("accuracy_live", Shape::summary,
-                      "test accuracy averaged over the units not crashed at each record");
-    file_.add<double>("loss_test_live", Shape::summary,
-                      "test loss averaged over the units not crashed at each record");
-    file_.add<double>("live_fraction", Shape::summary,
-                      "fraction of the units not crashed at the end of the point");
-  }
-  file_.add<double>("order_parameter_horizon", Shape::horizon,
-                    "|time average of m| over each horizon's window");
-  for (std::size_t o = 0; o < observable_names.size(); ++o)
-    file_.add<double>(horizon_name(o), Shape::horizon,
-                      std::string(descriptions[o]) + ", time-averaged over each horizon's window");
-  file_.add<double>("relaxation_time", Shape::summary,
-                    "first sample time after which m stays within 1 % of its range of its final "
-                    "value (NaN: not settled before the end)");
+  for (const MicroDataset& dataset : datasets_) add_dataset(file_, dataset);
   const std::vector<std::int64_t> steps = sweep.sample_steps();
   file_.add_time_coordinate<std::int64_t>("step", steps, "coupled steps at each sample time");
 }
 
 MicroFileWriter::MicroFileWriter(const std::string& path, const MicroSweep& sweep)
-    : file_(path, micro_axes(sweep)), live_observables_(sweep.failures.crash_fraction > 0) {}
+    : datasets_(micro_datasets(sweep)), file_(path, micro_axes(sweep)) {}
 
 void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkItem& item) {
   const int protocol = result.chain.protocol, d = result.chain.depth_index, r = result.chain.run;
@@ -120,28 +152,8 @@ void MicroFileWriter::write(const MicroChainResult& result, const sweep::WorkIte
     file_.write_quenched("label_histogram", d, r, result.label_histogram);
   if (protocol == 0 && item.covers(0))
     file_.write_per_run("all_data_accuracy", d, r, result.all_data_accuracy);
-  file_.write<double>(protocol, "order_parameter", d, r, sigma, result.order_parameter);
-  file_.write<double>(protocol, "m_abs", d, r, sigma, result.m_abs);
-  for (std::size_t o = 1; o < observable_names.size(); ++o)
-    file_.write<double>(protocol, observable_names[o], d, r, sigma, result.average[o]);
-  for (std::size_t o = 0; o < observable_names.size(); ++o)
-    file_.write<double>(protocol, trace_name(o), d, r, sigma, all_of(result.trace[o]));
-  file_.write<double>(protocol, "unit_accuracy", d, r, sigma, all_of(result.unit_accuracy));
-  file_.write<double>(protocol, "cross_accuracy", d, r, sigma, all_of(result.cross_accuracy));
-  file_.write<double>(protocol, "rank1_r2", d, r, sigma, result.rank1_r2);
-  file_.write<std::int64_t>(protocol, "steps", d, r, sigma, result.steps);
-  file_.write<double>(protocol, "communication", d, r, sigma, result.communication);
-  if (live_observables_) {
-    file_.write<double>(protocol, "order_parameter_live", d, r, sigma, result.order_parameter_live);
-    file_.write<double>(protocol, "accuracy_live", d, r, sigma, result.accuracy_live);
-    file_.write<double>(protocol, "loss_test_live", d, r, sigma, result.loss_test_live);
-    file_.write<double>(protocol, "live_fraction", d, r, sigma, result.live_fraction);
-  }
-  file_.write<double>(protocol, "order_parameter_horizon", d, r, sigma,
-                      all_of(result.order_parameter_horizon));
-  for (std::size_t o = 0; o < observable_names.size(); ++o)
-    file_.write<double>(protocol, horizon_name(o), d, r, sigma, all_of(result.horizon_average[o]));
-  file_.write<double>(protocol, "relaxation_time", d, r, sigma, result.relaxation_time);
+  for (const MicroDataset& dataset : datasets_)
+    write_dataset(file_, dataset, result, protocol, d, r, sigma);
   file_.finish_points(protocol, d, r, sigma, result.status);
 }
 

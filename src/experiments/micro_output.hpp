@@ -3,8 +3,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "experiments/micro_sweep.hpp"
+#include "experiments/point_datasets.hpp"
 #include "experiments/vocabulary.hpp"
 
 namespace cdl::experiments {
@@ -24,8 +26,8 @@ class MicroFileWriter {
   void close() { file_.close(); }
 
  private:
+  std::vector<PointDataset<MicroChainResult>> datasets_;  // this sweep's, in the table's order
   SweepFile file_;
-  bool live_observables_;  // --crash: observables over the units that did not crash
 };
 
 }  // namespace cdl::experiments

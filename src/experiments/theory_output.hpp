@@ -3,7 +3,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "experiments/point_datasets.hpp"
 #include "experiments/theory_sweep.hpp"
 #include "experiments/vocabulary.hpp"
 
@@ -25,6 +27,7 @@ class TheoryFileWriter {
 
  private:
   const TheorySweep& sweep_;
+  std::vector<PointDataset<TheoryChainResult>> datasets_;  // this sweep's, in the table's order
   SweepFile file_;
 };
 
