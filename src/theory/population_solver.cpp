@@ -26,13 +26,15 @@ using base::nan;
 
 struct PopulationRun {
   Eigen::ArrayXd disorder, initial_state, weight, phi;
-  std::vector<int> node_of;      // the disorder node of every population node
-  Eigen::ArrayXXd window_means;  // [node, estimated window]: the node's mean state there
+  std::vector<int> node_of;  // the disorder node of every population node
+  // [node, estimated window]: the node's mean state and mean effective loss there
+  Eigen::ArrayXXd window_means, window_loss_means;
 };
 
 // Observer of one population's integration: the weighted m(t) and mean effective loss at
-// every sample, and every node's mean state over each estimated window (the per-node shares of
-// the window averages that drive the adaptive refinement).
+// every sample, and every node's mean state and loss over each estimated window (the per-node
+// shares of the window averages, from which the error estimates and the adaptive refinement
+// follow).
 struct PopulationRecorder {
   double* m;
   double* loss;
@@ -40,12 +42,17 @@ struct PopulationRecorder {
   double mean_disorder;
   const Eigen::ArrayXd& weights;
   Eigen::ArrayXXd& window_means;
+  Eigen::ArrayXXd& window_loss_means;
   const std::vector<base::SampleWindow>& windows;
   void sample(int k, const Eigen::ArrayXd& phi) {
     for (std::size_t w = 0; w < windows.size(); ++w) {
       const base::SampleWindow& window = windows[w];
-      if (k >= window.first && k <= window.last)
-        window_means.col(static_cast<Eigen::Index>(w)) += phi / window.size();
+      if (k < window.first || k > window.last) continue;
+      const auto column = static_cast<Eigen::Index>(w);
+      window_means.col(column) += phi / window.size();
+      for (Eigen::Index i = 0; i < phi.size(); ++i)
+        window_loss_means(i, column) +=
+            effective_loss(phi[i], depth, mean_disorder) / window.size();
     }
     m[k] = base::fixed_order_weighted_mean(phi, weights);
     loss[k] = weighted_effective_loss(phi, weights, depth, mean_disorder);
@@ -53,7 +60,7 @@ struct PopulationRecorder {
 };
 
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
-// to the rows, and run.window_means is filled.
+// to the rows, and run.window_means and run.window_loss_means are filled.
 IntegrationResult integrate_population(const PopulationProblem& problem, double sigma,
                                        PopulationRun& run, PopulationIntegrator& integrator,
                                        double* m_row, double* loss_row, double mean_disorder) {
@@ -61,9 +68,11 @@ IntegrationResult integrate_population(const PopulationProblem& problem, double 
   EffectiveDynamics dynamics(problem.depth, problem.gamma, run.disorder, graph);
   dynamics.set_sigma(sigma);
   dynamics.set_threads(integrator.threads());
-  run.window_means.setZero(run.phi.size(), static_cast<Eigen::Index>(problem.windows.size()));
-  PopulationRecorder recorder{m_row,      loss_row,         problem.depth,  mean_disorder,
-                              run.weight, run.window_means, problem.windows};
+  const auto windows = static_cast<Eigen::Index>(problem.windows.size());
+  run.window_means.setZero(run.phi.size(), windows);
+  run.window_loss_means.setZero(run.phi.size(), windows);
+  PopulationRecorder recorder{m_row,      loss_row,         problem.depth,         mean_disorder,
+                              run.weight, run.window_means, run.window_loss_means, problem.windows};
   return integrator.integrate(dynamics, run.phi, 0.0, problem.t_end, problem.times, recorder);
 }
 
@@ -242,15 +251,20 @@ Riders append_riders(const PopulationQuadrature& q, const std::vector<Separatric
   return riders;
 }
 
-// Each disorder panel's share of every estimated window's average of m under rule q, from its
-// riders: [panel, window].
+// Each disorder panel's share of every estimated window's average of m (or, from
+// window_loss_means, of the loss) under rule q, from its riders: [panel, window].
 Eigen::ArrayXXd panel_shares(const PopulationQuadrature& q, const Riders& riders,
-                             const PopulationRun& run) {
-  Eigen::ArrayXXd share = Eigen::ArrayXXd::Zero(q.panel_count(), run.window_means.cols());
+                             const Eigen::ArrayXXd& node_means) {
+  Eigen::ArrayXXd share = Eigen::ArrayXXd::Zero(q.panel_count(), node_means.cols());
   for (Eigen::Index i = 0; i < riders.weight.size(); ++i)
     share.row(q.panel_of(riders.node_of[static_cast<std::size_t>(i)])) +=
-        riders.weight[i] * run.window_means.row(riders.offset + i);
+        riders.weight[i] * node_means.row(riders.offset + i);
   return share;
+}
+
+// A population's own nodes (those that carry weight, before any riders) as riders of itself.
+Riders own_nodes(const PopulationRun& run) {
+  return {0, run.weight.head(static_cast<Eigen::Index>(run.node_of.size())), run.node_of};
 }
 
 // The rules one refinement level compares (see the header): A split at the separatrices, B
@@ -285,20 +299,48 @@ struct RulePair {
   }
 };
 
+// Per estimated window, the sum over A's disorder panels (bimodal: atoms) of |A's share − B's
+// share| of a window average (from each population's per-node means: window_means or
+// window_loss_means), each rule under its own m(t): |A − B| without the cancellation between
+// panels that lets A and B agree by chance (D = 2, uniform disorder, σ = 0.501: |A − B| =
+// 8.7e-5 against an actual error of 2.7e-4, bench/validate_infinite.py).
+Eigen::ArrayXd panel_difference(const RulePair& rules, const RulePair::Built& built,
+                                const Eigen::ArrayXXd& a_means, const Eigen::ArrayXXd& b_means) {
+  const auto share_a = panel_shares(rules.a, own_nodes(built.a), a_means);
+  const auto share_b = panel_shares(rules.b, own_nodes(built.b), b_means);
+  if (rules.a.disorder_ends().empty())  // bimodal: the same two atoms
+    return (share_a - share_b).abs().colwise().sum().transpose();
+  Eigen::ArrayXXd halves(share_a.rows(), share_a.cols());  // B's two halves of each A panel
+  for (Eigen::Index p = 0; p < share_a.rows(); ++p)
+    halves.row(p) = share_b.row(2 * p) + share_b.row(2 * p + 1);
+  return (share_a - halves).abs().colwise().sum().transpose();
+}
+
+// Raises every window's estimates of ⟨m⟩ and of the loss to their panel differences.
+void widen_to_panel_difference(const RulePair& rules, const RulePair::Built& built,
+                               PopulationEstimate& e) {
+  const auto widen = [](std::vector<double>& errors, const Eigen::ArrayXd& difference) {
+    for (std::size_t w = 0; w < errors.size(); ++w)
+      errors[w] = std::max(errors[w], difference[static_cast<Eigen::Index>(w)]);
+  };
+  widen(e.order_parameter_error,
+        panel_difference(rules, built, built.a.window_means, built.b.window_means));
+  widen(e.loss_error,
+        panel_difference(rules, built, built.a.window_loss_means, built.b.window_loss_means));
+}
+
 // Where the next level refines, from the riders of an integrated level.
 struct Refinement {
-  std::vector<double> ends;  // A's disorder panels, those with the largest Δ error bisected
+  std::vector<double> ends;  // A's disorder panels, those with the largest Δ error cut
   bool init_states = false;  // the φ(0) error is a sizeable part: double its panels
 };
 
 // Every window's error counts: each horizon is driven to the accuracy, not only the last.
 Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built) {
-  const auto share_a = panel_shares(rules.a, built.a_riders, built.b);
-  const auto share_coarse = panel_shares(rules.b_coarse, built.b_coarse_riders, built.b);
-  // B's own nodes are the population's first ones: its shares with its own weights.
-  Riders b_own{0, built.b.weight.head(static_cast<Eigen::Index>(built.b.node_of.size())),
-               built.b.node_of};
-  const auto share_b = panel_shares(rules.b, b_own, built.b);
+  const auto share_a = panel_shares(rules.a, built.a_riders, built.b.window_means);
+  const auto share_coarse =
+      panel_shares(rules.b_coarse, built.b_coarse_riders, built.b.window_means);
+  const auto share_b = panel_shares(rules.b, own_nodes(built.b), built.b.window_means);
   const double init_error = (share_b - share_coarse).abs().sum();
   Refinement plan;
   const auto& ends = rules.a.disorder_ends();
@@ -328,7 +370,9 @@ Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built) 
   }
   for (std::size_t p = 0; p < n; ++p) {
     plan.ends.push_back(ends[p]);
-    if (cut[p]) plan.ends.push_back(0.5 * (ends[p] + ends[p + 1]));
+    if (cut[p])
+      for (int part = 1; part < disorder_panel_split; ++part)
+        plan.ends.push_back(ends[p] + (ends[p + 1] - ends[p]) * part / disorder_panel_split);
   }
   plan.ends.push_back(ends.back());
   return plan;
@@ -497,13 +541,14 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
                         scratch_->a, m_b.data(), loss_b.data());
     }
     if (e.status != IntegrationStatus::done) return e;
-    // A and B can agree by chance, and near a transition the quadrature error of a level
-    // behaves like noise: the last two changes of each reported value between levels guard
+    widen_to_panel_difference(rules, built, e);
+    // Near a transition the quadrature error of a level behaves like noise, and A and B can
+    // still agree by chance: the last two changes of each reported value between levels guard
     // its estimate, and so does the previous level's estimate divided by
-    // max_error_reduction_per_level: an estimate that falls faster may be A and B agreeing by
-    // chance (D = 5, uniform disorder, σ = 2.2: 1.5e-3 after 1.3e-2 at the level before,
-    // actual error 3.8e-3, tests/e2e/test_infinite_reference.py; D = 3 at σ = 4.47 halves per
-    // level).
+    // max_error_reduction_per_level: an estimate that falls faster may be chance (D = 5,
+    // uniform disorder, σ = 2.2: 1.5e-3 after 1.3e-2 at the level before, actual error
+    // 3.8e-3, tests/e2e/test_infinite_reference.py; D = 3 at σ = 4.47 needs the change two
+    // levels back, bench/validate_infinite.py).
     for (std::size_t w = 0; w < previous.size(); ++w) {
       const double change = std::abs(e.order_parameter[w] - previous[w].value);
       if (level > 0)
@@ -556,8 +601,12 @@ IntegrationStatus PopulationSolver::start_chain(const PopulationProblem& problem
 PopulationEstimate PopulationSolver::continue_chain(const PopulationProblem& problem, double sigma,
                                                     double* m_trace, double* loss_trace) {
   choose_integrators(problem, sigma, integrator_, coarse_integrator_);
-  return compare_rules(problem, sigma, chain_->built.a, chain_->built.b, integrator_,
-                       coarse_integrator_, scratch_->a, m_trace, loss_trace);
+  PopulationEstimate e =
+      compare_rules(problem, sigma, chain_->built.a, chain_->built.b, integrator_,
+                    coarse_integrator_, scratch_->a, m_trace, loss_trace);
+  if (e.status == IntegrationStatus::done)
+    widen_to_panel_difference(chain_->rules, chain_->built, e);
+  return e;
 }
 
 }  // namespace cdl::theory

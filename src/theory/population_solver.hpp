@@ -4,10 +4,12 @@
 //
 // Two rules are compared at every level: rule A, whose populations are split at the
 // separatrices, and rule B with every disorder panel bisected and every initial-state panel cut
-// in two. B's result is reported and |A − B|, both integrated self-consistently, is its error
-// estimate. Where to refine is decided under one m(t): A's nodes and B's disorder nodes with A's
-// initial-state rule ride along B's population with zero weight, which separates each disorder
-// panel's error in Δ from the error in φ(0).
+// in two. B's result is reported; its error estimate is the sum over A's disorder panels of
+// |A − B| in that panel, both integrated self-consistently (so that panels' errors of opposite
+// sign cannot cancel), guarded across refinement levels (solve_point). Where to refine is decided
+// under one m(t): A's nodes and B's disorder nodes with A's initial-state rule ride along B's
+// population with zero weight, which separates each disorder panel's error in Δ from the error in
+// φ(0).
 #pragma once
 
 #include <Eigen/Core>
@@ -40,19 +42,22 @@ inline constexpr double separatrix_resolution = 1e-5;
 inline constexpr double ghost_rise = 0.2;
 inline constexpr double ghost_concentration = 0.5;
 
-// Refinement planning: the disorder panels with the largest error are bisected until they hold
-// refined_error_share of the total; the initial-state panels are doubled when their error is
-// more than init_error_share of the disorder panels'. The initial-state panels grow at most
-// max_init_panel_growth-fold (bimodal disorder, where φ(0) is all there is to refine:
-// max_init_panel_growth_bimodal).
+// Refinement planning: the disorder panels with the largest error are cut into
+// disorder_panel_split equal parts until they hold refined_error_share of the total; the
+// initial-state panels are doubled when their error is more than init_error_share of the disorder
+// panels'. The initial-state panels grow at most max_init_panel_growth-fold (bimodal disorder,
+// where φ(0) is all there is to refine: max_init_panel_growth_bimodal).
+inline constexpr int disorder_panel_split = 4;
 inline constexpr double refined_error_share = 0.5;
 inline constexpr double init_error_share = 0.25;
 inline constexpr int max_init_panel_growth = 16;
 inline constexpr int max_init_panel_growth_bimodal = 256;
 
-// At best a refinement level divides the error of a point by this: a level bisects the panels
-// where the state jumps or kinks in Δ, which at worst (a jump, O(h)) only halves that error.
-inline constexpr double max_error_reduction_per_level = 2;
+// At best a refinement level divides the error of a point by this: a level cuts the panels
+// where the state jumps or kinks in Δ into disorder_panel_split parts, which at worst (a jump,
+// O(h)) divides that error by as much. (Four parts rather than two: the same estimates in half
+// the levels at the onset of order, bench/RESULTS.md.)
+inline constexpr double max_error_reduction_per_level = disorder_panel_split;
 
 // Everything about an N → ∞ point but its coupling.
 struct PopulationProblem {

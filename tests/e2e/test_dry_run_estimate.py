@@ -9,7 +9,7 @@ Run from the repository root with
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Each case runs the
 dry run, then the real command with the same options and compares the times. The estimate held
 within 30 % on an idle machine over N = 20 to 10^5; the tests allow 50 %, for a loaded one, and
-take the faster of two real runs. The whole file takes about ten seconds on 2 cores.
+take the smaller of two estimates and the faster of two real runs. The whole file takes about ten seconds on 2 cores.
 """
 
 import math
@@ -24,8 +24,11 @@ from e2e_support import CdlTestCase, require_cdl, run_cdl, snapshot
 TOLERANCE = 0.5
 
 # Small and large N, each a second or less; the large one is where a formula fell short (cache
-# effects, steps growing with the extremes of the disorder).
-THEORY_SMALL = ["theory", "--units", "200", "--runs", "8", "--depths", "0,1,2", "--sigma",
+# effects, steps growing with the extremes of the disorder). The small one runs long enough
+# (about 0.35 s) that the estimate's fixed 0.05 s for the process (fitted on the reference
+# machine) is not most of it: with 8 runs (0.05 s in all) the ratio was 1.6–1.8 on a machine
+# whose processes start faster.
+THEORY_SMALL = ["theory", "--units", "200", "--runs", "64", "--depths", "0,1,2", "--sigma",
                 "log:-2:2:10", "--threads", "1"]
 THEORY_LARGE = ["theory", "--units", "50000", "--runs", "1", "--depths", "1,2", "--sigma",
                 "log:-2:2:4", "--protocols", "nonadiabatic,adiabatic_up", "--threads", "1"]
@@ -80,7 +83,9 @@ class DryRunEstimateTest(CdlTestCase):
 
     def assert_estimate_matches(self, command):
         with tempfile.TemporaryDirectory() as tmp:
-            estimate = estimated_seconds(self.dry_run(command, tmp))
+            # The dry run times a sample on this machine: like the real run, the faster of two,
+            # so that a load spike in either does not decide the comparison.
+            estimate = min(estimated_seconds(self.dry_run(command, tmp)) for _ in range(2))
             measured = self.wall_time(command, tmp)
             ratio = estimate / measured
             self.assertTrue(1 - TOLERANCE <= ratio <= 1 + TOLERANCE,

@@ -24,6 +24,12 @@ the separatrix cuts through the bulk of the population, so the point is not triv
 | bimodal:1.8:0.65, γ = 0.1 | 4 | 0.4467 | none up to σ = 1000 | 0.53 |
 | | 5 | 0.626 | none up to σ = 1000 | 0.75 |
 
+One more point is there for its history: D = 2, γ = 0.001, uniform:-4:4, σ = 10^−0.3 ≈ 0.501,
+t_end = 10 (bench/validate_infinite.py), where rules A and B once agreed by chance: |A − B| was
+8.7e-5 against an actual error of 2.7e-4, and the estimate is now the sum over disorder panels of
+|A − B| per panel (src/theory/population_solver.hpp). Its reference ladder is the uniform one;
+its uncertainty (≈ 6e-5) is small enough that the old estimate fails the check.
+
 (bimodal:A:P is Δ = +A with probability P and −A with probability 1 − P, in cdl
 (src/base/distribution.cpp) and in the reference.)
 
@@ -99,6 +105,7 @@ CASES = (
     (5, 0.01, "uniform:-4:4", 2.2, 5.0),
     (4, 0.1, "bimodal:1.8:0.65", 0.53, 10.0),
     (5, 0.1, "bimodal:1.8:0.65", 0.75, 10.0),
+    (2, 0.001, "uniform:-4:4", 0.5011872336272722, 10.0),
 )
 
 # Per law: (n_disorder ladder, n_init) and the n_init of the cross check (None: no cross check).
