@@ -47,7 +47,7 @@ inline constexpr double ghost_concentration = 0.5;
 // initial-state panels are doubled when their error is more than init_error_share of the disorder
 // panels'. The initial-state panels grow at most max_init_panel_growth-fold (bimodal disorder,
 // where φ(0) is all there is to refine: max_init_panel_growth_bimodal).
-inline constexpr int disorder_panel_split = 4;
+inline constexpr int disorder_panel_split = 2;
 inline constexpr double refined_error_share = 0.5;
 inline constexpr double init_error_share = 0.25;
 inline constexpr int max_init_panel_growth = 16;
@@ -55,8 +55,8 @@ inline constexpr int max_init_panel_growth_bimodal = 256;
 
 // At best a refinement level divides the error of a point by this: a level cuts the panels
 // where the state jumps or kinks in Δ into disorder_panel_split parts, which at worst (a jump,
-// O(h)) divides that error by as much. (Four parts rather than two: the same estimates in half
-// the levels at the onset of order, bench/RESULTS.md.)
+// O(h)) divides that error by as much. (Four parts and a guard of 4 took D = 5 at its onset from
+// 8.6 to 2.7 s but D = 3 from 10 to 17 s, bench/RESULTS.md.)
 inline constexpr double max_error_reduction_per_level = disorder_panel_split;
 
 // Everything about an N → ∞ point but its coupling.
