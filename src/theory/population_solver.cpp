@@ -27,7 +27,8 @@ using base::nan;
 struct PopulationRun {
   Eigen::ArrayXd disorder, initial_state, weight, phi;
   std::vector<int> node_of;  // the disorder node of every population node
-  // [node, estimated window]: the node's mean state and mean effective loss there
+  // [node, estimated window]: the node's mean state there, and the mean effective loss of its
+  // own nodes (those before any probes and riders; none unless asked for)
   Eigen::ArrayXXd window_means, window_loss_means;
 };
 
@@ -50,7 +51,7 @@ struct PopulationRecorder {
       if (k < window.first || k > window.last) continue;
       const auto column = static_cast<Eigen::Index>(w);
       window_means.col(column) += phi / window.size();
-      for (Eigen::Index i = 0; i < phi.size(); ++i)
+      for (Eigen::Index i = 0; i < window_loss_means.rows(); ++i)
         window_loss_means(i, column) +=
             effective_loss(phi[i], depth, mean_disorder) / window.size();
     }
@@ -60,17 +61,20 @@ struct PopulationRecorder {
 };
 
 // One population integrated over [0, t_end] at coupling σ from run.phi; m(t) and loss(t) go
-// to the rows, and run.window_means and run.window_loss_means are filled.
+// to the rows, and run.window_means is filled (run.window_loss_means when `own_node_losses`:
+// only the rules' comparison needs them).
 IntegrationResult integrate_population(const PopulationProblem& problem, double sigma,
                                        PopulationRun& run, PopulationIntegrator& integrator,
-                                       double* m_row, double* loss_row, double mean_disorder) {
+                                       double* m_row, double* loss_row, double mean_disorder,
+                                       bool own_node_losses = false) {
   const auto graph = coupling::CouplingGraph::weighted_complete(run.weight);
   EffectiveDynamics dynamics(problem.depth, problem.gamma, run.disorder, graph);
   dynamics.set_sigma(sigma);
   dynamics.set_threads(integrator.threads());
   const auto windows = static_cast<Eigen::Index>(problem.windows.size());
   run.window_means.setZero(run.phi.size(), windows);
-  run.window_loss_means.setZero(run.phi.size(), windows);
+  run.window_loss_means.setZero(own_node_losses ? static_cast<Eigen::Index>(run.node_of.size()) : 0,
+                                windows);
   PopulationRecorder recorder{m_row,      loss_row,         problem.depth,         mean_disorder,
                               run.weight, run.window_means, run.window_loss_means, problem.windows};
   return integrator.integrate(dynamics, run.phi, 0.0, problem.t_end, problem.times, recorder);
@@ -262,6 +266,14 @@ Eigen::ArrayXXd panel_shares(const PopulationQuadrature& q, const Riders& riders
   return share;
 }
 
+// Per disorder panel of A, the sum of the shares of B's two halves of it (B bisects A's panels).
+Eigen::ArrayXXd halves_per_panel(const Eigen::ArrayXXd& share) {
+  Eigen::ArrayXXd halves(share.rows() / 2, share.cols());
+  for (Eigen::Index p = 0; p < halves.rows(); ++p)
+    halves.row(p) = share.row(2 * p) + share.row(2 * p + 1);
+  return halves;
+}
+
 // A population's own nodes (those that carry weight, before any riders) as riders of itself.
 Riders own_nodes(const PopulationRun& run) {
   return {0, run.weight.head(static_cast<Eigen::Index>(run.node_of.size())), run.node_of};
@@ -310,10 +322,7 @@ Eigen::ArrayXd panel_difference(const RulePair& rules, const RulePair::Built& bu
   const auto share_b = panel_shares(rules.b, own_nodes(built.b), b_means);
   if (rules.a.disorder_ends().empty())  // bimodal: the same two atoms
     return (share_a - share_b).abs().colwise().sum().transpose();
-  Eigen::ArrayXXd halves(share_a.rows(), share_a.cols());  // B's two halves of each A panel
-  for (Eigen::Index p = 0; p < share_a.rows(); ++p)
-    halves.row(p) = share_b.row(2 * p) + share_b.row(2 * p + 1);
-  return (share_a - halves).abs().colwise().sum().transpose();
+  return (share_a - halves_per_panel(share_b)).abs().colwise().sum().transpose();
 }
 
 // Raises every window's estimates of ⟨m⟩ and of the loss to their panel differences.
@@ -351,10 +360,10 @@ Refinement plan_refinement(const RulePair& rules, const RulePair::Built& built) 
   const auto n = static_cast<std::size_t>(share_a.rows());
   std::vector<double> indicator(n);
   double total = 0;
+  const Eigen::ArrayXXd coarse_halves = halves_per_panel(share_coarse);
   for (std::size_t p = 0; p < n; ++p) {
     const auto q = static_cast<Eigen::Index>(p);
-    indicator[p] =
-        (share_coarse.row(2 * q) + share_coarse.row(2 * q + 1) - share_a.row(q)).abs().sum();
+    indicator[p] = (coarse_halves.row(q) - share_a.row(q)).abs().sum();
     total += indicator[p];
   }
   plan.init_states = init_error > init_error_share * total;
@@ -411,11 +420,11 @@ PopulationEstimate compare_rules(const PopulationProblem& problem, double sigma,
   IntegrationResult outcome_a, outcome_b;
   const auto integrate_a = [&] {
     outcome_a = integrate_population(problem, sigma, a, integrator_a, m_a.data(), loss_a.data(),
-                                     problem.mean_disorder);
+                                     problem.mean_disorder, true);
   };
   const auto integrate_b = [&] {
     outcome_b = integrate_population(problem, sigma, b, integrator_b, m_row, loss_row,
-                                     problem.mean_disorder);
+                                     problem.mean_disorder, true);
   };
   const int threads = integrator_b.threads();
   if (threads >= 2 && b.phi.size() < base::parallel_min_size) {

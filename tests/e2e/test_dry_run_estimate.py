@@ -9,7 +9,8 @@ Run from the repository root with
 `CDL_BIN` names the executable (default: build/cdl under the repository root). Each case runs the
 dry run, then the real command with the same options and compares the times. The estimate held
 within 30 % on an idle machine over N = 20 to 10^5; the tests allow 50 %, for a loaded one, and
-take the smaller of two estimates and the faster of two real runs. The whole file takes about ten seconds on 2 cores.
+take the smaller of two estimates and the faster of two real runs. The whole file takes about ten
+seconds on 2 cores.
 """
 
 import math
