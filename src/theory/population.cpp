@@ -47,7 +47,9 @@ PopulationQuadrature::PopulationQuadrature(const base::Distribution& disorder,
     case Kind::normal:
       disorder_ = composite_rule(disorder_ends_, disorder_panel_order,
                                  [](double z) { return std::exp(-0.5 * z * z); });
-      for (double& x : disorder_.nodes) x = disorder.a + disorder.b * x;
+      origin_ = disorder.a;
+      scale_ = disorder.b;
+      for (double& x : disorder_.nodes) x = disorder_at(x);
       break;
     case Kind::uniform:
       disorder_ = composite_rule(disorder_ends_, disorder_panel_order, [](double) { return 1.0; });

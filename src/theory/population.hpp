@@ -61,6 +61,8 @@ class PopulationQuadrature {
   int disorder_count() const { return static_cast<int>(disorder_.nodes.size()); }
   const QuadratureRule& disorder() const { return disorder_; }
   const std::vector<double>& disorder_ends() const { return disorder_ends_; }
+  // Δ at a point of the panels' coordinate (normal: mean + std · z; uniform: itself).
+  double disorder_at(double coordinate) const { return origin_ + scale_ * coordinate; }
   // The panel of disorder node j (bimodal: the atom).
   int panel_of(int j) const { return disorder_ends_.empty() ? j : j / disorder_panel_order; }
   int panel_count() const {
@@ -82,6 +84,7 @@ class PopulationQuadrature {
   double init_density(double phi) const;
   QuadratureRule disorder_;
   std::vector<double> disorder_ends_;
+  double origin_ = 0, scale_ = 1;  // Δ = origin_ + scale_ · coordinate
   base::Distribution init_;
   int init_panels_;
   int init_subdivision_;

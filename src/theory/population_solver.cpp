@@ -97,17 +97,175 @@ Separatrices unstable_roots(int depth, double gamma, double sigma, double m, dou
 // Separatrices a unit of depth D can have: two for odd D ≥ 3 (three wells), else one.
 int separatrix_count(int depth) { return depth >= 3 && depth % 2 == 1 ? 2 : 1; }
 
+// Where the time-averaged state steps in Δ at a fixed φ(0). Near the onset of order m(t) can
+// create a well and remove it again; units it held are released late, and those released
+// while ⟨m⟩ is measured make a steep step in Δ (D = 3, σ = 3.7 at the published setting: at
+// Δ ≈ 3.70, width ~0.02). Gauss panels lose their order across it and bisection only halves
+// that error per level; a panel end at the step restores it. The probes ride along the
+// separatrix passes on two lines, φ(0) at either end of its range, which no separatrix crosses:
+// a step on them is a step in Δ. The first pass scans the span of the disorder panels; later
+// passes narrow each step's bracket, as for a separatrix, under the converging m(t).
+class DisorderStepSearch {
+ public:
+  explicit DisorderStepSearch(const PopulationQuadrature& q) : q_(q) {}
+
+  // Appends this pass's probes to a built population (zero weight).
+  void append_probes(PopulationRun& run) {
+    first_probe_ = run.disorder.size();
+    std::vector<double> coordinate, phi;
+    const auto& ends = q_.disorder_ends();
+    if (!scanned_) {
+      for (const double line : {q_.init_lo(), q_.init_hi()})
+        for (int i = 0; i < disorder_step_scan; ++i) {
+          coordinate.push_back(ends.front() +
+                               (ends.back() - ends.front()) * i / (disorder_step_scan - 1));
+          phi.push_back(line);
+        }
+    } else {
+      for (const Bracket& b : brackets_)
+        if (!b.settled)
+          for (int i = 0; i < separatrix_probes; ++i) {
+            coordinate.push_back(b.lo + (b.hi - b.lo) * i / (separatrix_probes - 1));
+            phi.push_back(b.line);
+          }
+    }
+    const auto added = static_cast<Eigen::Index>(coordinate.size());
+    const Eigen::Index n = first_probe_ + added;
+    run.disorder.conservativeResize(n);
+    run.initial_state.conservativeResize(n);
+    run.weight.conservativeResize(n);
+    for (Eigen::Index i = 0; i < added; ++i) {
+      run.disorder[first_probe_ + i] = q_.disorder_at(coordinate[static_cast<std::size_t>(i)]);
+      run.initial_state[first_probe_ + i] = phi[static_cast<std::size_t>(i)];
+    }
+    run.weight.tail(added).setZero();
+  }
+
+  // Reads this pass's probes (their means over the measured window).
+  void narrow(const PopulationRun& run) {
+    const auto probe_means = run.window_means.col(0).tail(run.window_means.rows() - first_probe_);
+    if (!scanned_)
+      read_scan(probe_means);
+    else
+      narrow_brackets(probe_means);
+    const auto& ends = q_.disorder_ends();
+    for (Bracket& b : brackets_)
+      b.settled = b.hi - b.lo < disorder_step_resolution * (ends.back() - ends.front());
+  }
+
+  bool settled() const {
+    return scanned_ && std::all_of(brackets_.begin(), brackets_.end(),
+                                   [](const Bracket& b) { return b.settled; });
+  }
+
+  // The steps located, in the panels' coordinate.
+  std::vector<double> steps() const {
+    std::vector<double> out;
+    for (const Bracket& b : brackets_) out.push_back(0.5 * (b.lo + b.hi));
+    return out;
+  }
+
+ private:
+  struct Bracket {
+    double lo, hi;  // in the panels' coordinate
+    double line;    // φ(0) of the probes
+    double rise;    // the change across the scan's interval
+    bool settled;
+  };
+
+  // A bracket at every interval of the scan where the state steps (the largest steps first).
+  template <class Means>
+  void read_scan(const Means& mean) {
+    scanned_ = true;
+    const auto& ends = q_.disorder_ends();
+    const double spacing = (ends.back() - ends.front()) / (disorder_step_scan - 1);
+    for (int line = 0; line < 2; ++line) {
+      std::vector<double> change(disorder_step_scan - 1);
+      for (int i = 0; i + 1 < disorder_step_scan; ++i)
+        change[i] =
+            std::abs(mean[line * disorder_step_scan + i + 1] - mean[line * disorder_step_scan + i]);
+      for (int i = 0; i + 1 < disorder_step_scan; ++i) {
+        const double left = i > 0 ? change[i - 1] : 0;
+        const double right = i + 2 < disorder_step_scan ? change[i + 1] : 0;
+        if (change[i] < disorder_step_rise ||
+            change[i] < disorder_step_concentration * std::max(left, right))
+          continue;
+        const double lo = ends.front() + spacing * i;
+        const bool found = std::any_of(brackets_.begin(), brackets_.end(),
+                                       [&](const Bracket& b) { return b.lo == lo; });
+        if (!found)
+          brackets_.push_back(
+              {lo, lo + spacing, line == 0 ? q_.init_lo() : q_.init_hi(), change[i], false});
+      }
+    }
+    std::stable_sort(brackets_.begin(), brackets_.end(),
+                     [](const Bracket& x, const Bracket& y) { return x.rise > y.rise; });
+    if (brackets_.size() > max_disorder_steps) brackets_.resize(max_disorder_steps);
+  }
+
+  // Every unsettled bracket narrowed to its probes' interval of the largest change.
+  template <class Means>
+  void narrow_brackets(const Means& mean) {
+    Eigen::Index probe = 0;
+    for (Bracket& b : brackets_) {
+      if (b.settled) continue;
+      int steepest = 0;
+      for (int i = 1; i + 1 < separatrix_probes; ++i)
+        if (std::abs(mean[probe + i + 1] - mean[probe + i]) >
+            std::abs(mean[probe + steepest + 1] - mean[probe + steepest]))
+          steepest = i;
+      probe += separatrix_probes;
+      const double width = (b.hi - b.lo) / (separatrix_probes - 1);
+      b.lo += width * steepest;
+      b.hi = b.lo + width;
+    }
+  }
+
+  const PopulationQuadrature& q_;
+  bool scanned_ = false;
+  std::vector<Bracket> brackets_;
+  Eigen::Index first_probe_ = 0;
+};
+
+// Disorder panel ends with a panel end added at each step in Δ (unless one is within
+// disorder_step_gap of its panel's width already); whether any was added.
+bool add_disorder_steps(std::vector<double>& ends, const std::vector<double>& steps) {
+  bool added = false;
+  for (const double step : steps) {
+    const auto upper = std::upper_bound(ends.begin(), ends.end(), step);
+    if (upper == ends.begin() || upper == ends.end()) continue;
+    const double lo = *(upper - 1), hi = *upper;
+    if (std::min(step - lo, hi - step) <= disorder_step_gap * (hi - lo)) continue;
+    ends.insert(upper, step);
+    added = true;
+  }
+  return added;
+}
+
+// The largest change of a window's |average of m| between two traces.
+double largest_window_change(const PopulationProblem& problem, const std::vector<double>& before,
+                             const std::vector<double>& after) {
+  using Row = Eigen::Map<const Eigen::ArrayXd>;
+  const auto n = static_cast<Eigen::Index>(problem.times.size());
+  double largest = 0;
+  for (const base::SampleWindow& window : problem.windows)
+    largest =
+        std::max(largest, std::abs(std::abs(base::window_mean(Row(after.data(), n), window)) -
+                                   std::abs(base::window_mean(Row(before.data(), n), window))));
+  return largest;
+}
+
 // Locates, for every disorder node, the initial states whose paths end at the unstable roots
 // at t_end (each separatrix of Separatrices), with zero-weight probes riding along the
 // population: each pass narrows every bracket by a factor probes − 1, and the population is
 // rebuilt split at the current estimates so that m(t) converges together with them. `split`
 // holds first guesses (NaN: none), which split the first pass's population; every bracket
 // starts from the whole range, since one warm-started from a guess can lock onto a stale step.
-std::vector<Separatrices> locate_separatrix(const PopulationProblem& problem,
-                                            const PopulationQuadrature& q, double sigma,
-                                            std::vector<Separatrices> split,
-                                            PopulationIntegrator& integrator,
-                                            IntegrationStatus& status) {
+// With `steps` the search for steps in Δ rides along; `pass_m` receives the last pass's m(t).
+std::vector<Separatrices> locate_separatrix(
+    const PopulationProblem& problem, const PopulationQuadrature& q, double sigma,
+    std::vector<Separatrices> split, PopulationIntegrator& integrator, IntegrationStatus& status,
+    DisorderStepSearch* steps = nullptr, std::vector<double>* pass_m = nullptr) {
   constexpr int probes = separatrix_probes;
   const int n = q.disorder_count();
   const int count = separatrix_count(problem.depth);
@@ -120,14 +278,15 @@ std::vector<Separatrices> locate_separatrix(const PopulationProblem& problem,
   std::vector<double> m_scratch(problem.times.size()), loss_scratch(problem.times.size());
   for (int pass = 0; pass < separatrix_passes; ++pass) {
     q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
+    const Eigen::Index first_probe =
+        run.disorder.size() - static_cast<Eigen::Index>(bracket.size()) * probes;
+    if (steps) steps->append_probes(run);
     run.phi = run.initial_state;
     status = integrate_population(problem, sigma, run, integrator, m_scratch.data(),
                                   loss_scratch.data(), 0)
                  .status;
     if (status != IntegrationStatus::done) return split;
     const double m_end = base::fixed_order_weighted_mean(run.phi, run.weight);
-    const Eigen::Index first_probe =
-        run.phi.size() - static_cast<Eigen::Index>(bracket.size()) * probes;
     bool settled = true;
     Separatrices roots = no_separatrix;  // node j's, for every bracket of j
     for (std::size_t b = 0; b < bracket.size(); ++b) {
@@ -180,8 +339,10 @@ std::vector<Separatrices> locate_separatrix(const PopulationProblem& problem,
       separatrix = 0.5 * (bracket[b][0] + bracket[b][1]);
       settled &= bracket[b][1] - bracket[b][0] < separatrix_resolution * full;
     }
-    if (settled) break;
+    if (steps) steps->narrow(run);
+    if (settled && (!steps || steps->settled())) break;
   }
+  if (pass_m) *pass_m = m_scratch;
   return split;
 }
 
@@ -525,6 +686,7 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
   int init_panels = problem.rule.init_panels;
   const int init_order = problem.rule.init_order;
   PopulationEstimate best;
+  bool best_unconfirmed = false;  // see `unconfirmed` below
   // Per estimated window: the previous level's value, its change from the level before and
   // its estimate.
   struct Previous {
@@ -535,12 +697,20 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
   std::vector<double> split_nodes;  // and their Δ nodes
   RulePair::Built& built = scratch_->built;
   for (int level = 0; level <= problem.refine_levels; ++level) {
-    const RulePair rules(problem, ends, init_panels, init_order);
-    auto guess = level > 0 ? interpolate_splits(split_nodes, split, rules.a)
-                           : std::vector<Separatrices>(rules.a.disorder_count(), no_separatrix);
+    const PopulationQuadrature located(problem.disorder, problem.initial_state, ends, init_panels,
+                                       init_order);
+    auto guess = level > 0 ? interpolate_splits(split_nodes, split, located)
+                           : std::vector<Separatrices>(located.disorder_count(), no_separatrix);
     auto status = IntegrationStatus::done;
-    split = locate_separatrix(problem, rules.a, sigma, guess, integrator_, status);
+    DisorderStepSearch steps(located);
+    std::vector<double> pass_m;
+    split = locate_separatrix(problem, located, sigma, guess, integrator_, status,
+                              level > 0 || ends.empty() ? nullptr : &steps, &pass_m);
     if (level == 0) base_split = split;
+    const bool stepped =
+        status == IntegrationStatus::done && add_disorder_steps(ends, steps.steps());
+    const RulePair rules(problem, ends, init_panels, init_order);
+    if (stepped) split = interpolate_splits(located.disorder().nodes, split, rules.a);
     PopulationEstimate e;
     e.status = status;
     if (status == IntegrationStatus::done) {
@@ -566,12 +736,21 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
                       previous[w].error / max_error_reduction_per_level});
       previous[w] = {e.order_parameter[w], level > 0 ? change : 0.0, e.order_parameter_error[w]};
     }
-    if (best.order_parameter.empty() || e.worst_error() < best.worst_error()) {
+    // A first level whose panel ends at steps in Δ moved rule A by more than the accuracy is at a
+    // hard point, where A and B can agree by chance (D = 5, uniform disorder, σ = 2.2, t_end = 5:
+    // A moved by 2e-2, then A and B were 5e-4 apart and both 1.8e-3 off, in φ(0)). Its estimate
+    // is not trusted until the next level, whose change from this one guards it, confirms it;
+    // that level's result replaces it.
+    const bool unconfirmed =
+        level == 0 && stepped &&
+        largest_window_change(problem, pass_m, scratch_->a.m) > problem.accuracy;
+    if (best.order_parameter.empty() || best_unconfirmed || e.worst_error() < best.worst_error()) {
       best = e;
+      best_unconfirmed = unconfirmed;
       std::copy(m_b.begin(), m_b.end(), m_trace);
       std::copy(loss_b.begin(), loss_b.end(), loss_trace);
     }
-    if (e.worst_error() <= problem.accuracy) break;
+    if (e.worst_error() <= problem.accuracy && !unconfirmed) break;
     if (level == problem.refine_levels) break;
     if (level == 0) {  // B again, with the riders (its traces are kept already)
       rules.build_b(split, true, built);

@@ -42,6 +42,20 @@ inline constexpr double separatrix_resolution = 1e-5;
 inline constexpr double ghost_rise = 0.2;
 inline constexpr double ghost_concentration = 0.5;
 
+// The search for steps in Δ (units released from a transient well while ⟨m⟩ is measured, see
+// population_solver.cpp): probes at disorder_step_scan points over the disorder panels' span in
+// the first separatrix pass; an interval between two is a step when the state changes there by
+// at least disorder_step_rise and by disorder_step_concentration times as much as in either
+// neighbouring interval; at most max_disorder_steps of them, each then narrowed like a
+// separatrix bracket down to disorder_step_resolution of the span, and made a panel end unless
+// one lies within disorder_step_gap of the panel's width.
+inline constexpr int disorder_step_scan = 256;
+inline constexpr double disorder_step_rise = 0.01;
+inline constexpr double disorder_step_concentration = 3;
+inline constexpr int max_disorder_steps = 8;
+inline constexpr double disorder_step_resolution = 1e-4;
+inline constexpr double disorder_step_gap = 0.01;
+
 // Refinement planning: the disorder panels with the largest error are cut into
 // disorder_panel_split equal parts until they hold refined_error_share of the total; the
 // initial-state panels are doubled when their error is more than init_error_share of the disorder
