@@ -194,6 +194,8 @@ struct Problem {
   double sigma = 1;
   Disorder disorder;
   double init_lo = -1.7, init_hi = 2.3;
+  bool normal_init = false;  // --init normal:MU:STD: midpoint quantiles of init_law instead
+  Disorder init_law;
   double t_end = 10;
   int samples = 100;
   double rtol = 1e-8, atol = 1e-10;
@@ -249,9 +251,13 @@ class Population {
         row_weight_(pr.disorder.weights()) {
     y_.resize(n_);
     for (auto* k : {&k1_, &k2_, &k3_, &k4_, &k5_, &stage_, &ynew_}) k->resize(n_);
+    const std::vector<double> normal_starts =
+        pr.normal_init ? pr.init_law.nodes(n_init) : std::vector<double>{};
     for (long j = 0; j < rows_; ++j)
       for (long k = 0; k < cols_; ++k)
-        y_[j * cols_ + k] = pr.init_lo + (pr.init_hi - pr.init_lo) * ((k + 0.5) / n_init);
+        y_[j * cols_ + k] = pr.normal_init
+                                ? normal_starts[static_cast<std::size_t>(k)]
+                                : pr.init_lo + (pr.init_hi - pr.init_lo) * ((k + 0.5) / n_init);
     rows_per_chunk_ = std::max(1L, kChunkUnits / cols_);
     n_chunks_ = (rows_ + rows_per_chunk_ - 1) / rows_per_chunk_;
     partial_.resize(n_chunks_);
@@ -521,7 +527,7 @@ void usage() {
          "      [--rtol R] [--atol A] [--trace]\n"
          "  population_reference --points FILE --output CSV [--runs-log LOG] [--target 3e-4]\n"
          "      [--budget 240] [--rtol R] [--atol A]\n"
-         "common: --init LO:HI (default -1.7:2.3), --t-end 10, --samples 100, --threads T\n"
+         "common: --init LO:HI (default -1.7:2.3) or normal:MU:STD, --t-end 10, --samples 100, --threads T\n"
          "Prints <m> = |mean of m(t_k), k >= samples/2| and the wall time per resolution.\n";
 }
 
@@ -753,6 +759,11 @@ int main(int argc, char** argv) {
         pr.disorder = Disorder::parse(value());
       } else if (a == "--init") {
         const std::string v = value();
+        if (v.rfind("normal:", 0) == 0) {
+          pr.init_law = Disorder::parse(v);
+          pr.normal_init = true;
+          continue;
+        }
         const auto c = v.find(':');
         if (c == std::string::npos) throw std::invalid_argument("--init LO:HI");
         pr.init_lo = std::stod(v.substr(0, c));
