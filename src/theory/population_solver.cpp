@@ -227,19 +227,36 @@ class DisorderStepSearch {
   Eigen::Index first_probe_ = 0;
 };
 
-// Disorder panel ends with a panel end added at each step in Δ (unless one is within
-// disorder_step_gap of its panel's width already); whether any was added.
-bool add_disorder_steps(std::vector<double>& ends, const std::vector<double>& steps) {
-  bool added = false;
+// Places a panel end at each step in Δ: a step in a panel next to an end placed at a step
+// before moves that end (the step moves with m(t) from level to level, and an end left a little
+// off a sharp step biases A and B alike: both put the units between the two on the wrong side);
+// another step gets an end of its own unless one lies within disorder_step_gap of the panel's
+// width. `step_ends` are the ends placed so far; whether the ends changed.
+bool place_disorder_steps(std::vector<double>& ends, std::vector<double>& step_ends,
+                          const std::vector<double>& steps) {
+  bool changed = false;
   for (const double step : steps) {
     const auto upper = std::upper_bound(ends.begin(), ends.end(), step);
     if (upper == ends.begin() || upper == ends.end()) continue;
-    const double lo = *(upper - 1), hi = *upper;
+    auto& lo = *(upper - 1);
+    auto& hi = *upper;
+    const auto placed = [&](double end) {
+      return std::find(step_ends.begin(), step_ends.end(), end) != step_ends.end();
+    };
+    double* moved = placed(lo) ? &lo : placed(hi) ? &hi : nullptr;
+    if (moved) {
+      if (*moved == step) continue;
+      std::replace(step_ends.begin(), step_ends.end(), *moved, step);
+      *moved = step;
+      changed = true;
+      continue;
+    }
     if (std::min(step - lo, hi - step) <= disorder_step_gap * (hi - lo)) continue;
     ends.insert(upper, step);
-    added = true;
+    step_ends.push_back(step);
+    changed = true;
   }
-  return added;
+  return changed;
 }
 
 // The largest change of a window's |average of m| between two traces.
@@ -695,6 +712,7 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
   std::vector<Previous> previous(problem.windows.size());
   std::vector<Separatrices> split;  // the previous level's separatrices
   std::vector<double> split_nodes;  // and their Δ nodes
+  std::vector<double> step_ends;    // the panel ends placed at steps in Δ
   RulePair::Built& built = scratch_->built;
   for (int level = 0; level <= problem.refine_levels; ++level) {
     const PopulationQuadrature located(problem.disorder, problem.initial_state, ends, init_panels,
@@ -705,10 +723,10 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
     DisorderStepSearch steps(located);
     std::vector<double> pass_m;
     split = locate_separatrix(problem, located, sigma, guess, integrator_, status,
-                              level > 0 || ends.empty() ? nullptr : &steps, &pass_m);
+                              ends.empty() ? nullptr : &steps, &pass_m);
     if (level == 0) base_split = split;
     const bool stepped =
-        status == IntegrationStatus::done && add_disorder_steps(ends, steps.steps());
+        status == IntegrationStatus::done && place_disorder_steps(ends, step_ends, steps.steps());
     const RulePair rules(problem, ends, init_panels, init_order);
     if (stepped) split = interpolate_splits(located.disorder().nodes, split, rules.a);
     PopulationEstimate e;
