@@ -527,7 +527,8 @@ void usage() {
          "      [--rtol R] [--atol A] [--trace]\n"
          "  population_reference --points FILE --output CSV [--runs-log LOG] [--target 3e-4]\n"
          "      [--budget 240] [--rtol R] [--atol A]\n"
-         "common: --init LO:HI (default -1.7:2.3) or normal:MU:STD, --t-end 10, --samples 100, --threads T\n"
+         "common: --init LO:HI (default -1.7:2.3) or normal:MU:STD, --t-end 10, --samples 100, "
+         "--threads T\n"
          "Prints <m> = |mean of m(t_k), k >= samples/2| and the wall time per resolution.\n";
 }
 
