@@ -47,8 +47,9 @@ inline constexpr double ghost_concentration = 0.5;
 // the first separatrix pass; an interval between two is a step when the state changes there by
 // at least disorder_step_rise and by disorder_step_concentration times as much as in either
 // neighbouring interval; at most max_disorder_steps of them, each then narrowed like a
-// separatrix bracket down to disorder_step_resolution of the span, and made a panel end unless
-// one lies within disorder_step_gap of the panel's width.
+// separatrix bracket down to disorder_step_resolution of the span. Every level searches again: a
+// step next to an end placed at a step moves that end, another becomes a panel end unless one
+// lies within disorder_step_gap of the panel's width.
 inline constexpr int disorder_step_scan = 256;
 inline constexpr double disorder_step_rise = 0.01;
 inline constexpr double disorder_step_concentration = 3;
