@@ -97,6 +97,19 @@ Separatrices unstable_roots(int depth, double gamma, double sigma, double m, dou
 // Separatrices a unit of depth D can have: two for odd D ≥ 3 (three wells), else one.
 int separatrix_count(int depth) { return depth >= 3 && depth % 2 == 1 ? 2 : 1; }
 
+// Appends units that ride along with zero weight (they feel m(t) without changing it).
+void append_zero_weight(PopulationRun& run, const Eigen::ArrayXd& disorder,
+                        const Eigen::ArrayXd& initial_state) {
+  const Eigen::Index added = disorder.size();
+  const Eigen::Index n = run.disorder.size() + added;
+  run.disorder.conservativeResize(n);
+  run.initial_state.conservativeResize(n);
+  run.weight.conservativeResize(n);
+  run.disorder.tail(added) = disorder;
+  run.initial_state.tail(added) = initial_state;
+  run.weight.tail(added).setZero();
+}
+
 // Where the time-averaged state steps in Δ at a fixed φ(0). Near the onset of order m(t) can
 // create a well and remove it again; units it held are released late, and those released
 // while ⟨m⟩ is measured make a steep step in Δ (D = 3, σ = 3.7 at the published setting: at
@@ -112,33 +125,26 @@ class DisorderStepSearch {
   // Appends this pass's probes to a built population (zero weight).
   void append_probes(PopulationRun& run) {
     first_probe_ = run.disorder.size();
-    std::vector<double> coordinate, phi;
+    std::vector<double> delta, phi;
     const auto& ends = q_.disorder_ends();
     if (!scanned_) {
       for (const double line : {q_.init_lo(), q_.init_hi()})
         for (int i = 0; i < disorder_step_scan; ++i) {
-          coordinate.push_back(ends.front() +
-                               (ends.back() - ends.front()) * i / (disorder_step_scan - 1));
+          delta.push_back(q_.disorder_at(ends.front() + (ends.back() - ends.front()) * i /
+                                                            (disorder_step_scan - 1)));
           phi.push_back(line);
         }
     } else {
       for (const Bracket& b : brackets_)
         if (!b.settled)
           for (int i = 0; i < separatrix_probes; ++i) {
-            coordinate.push_back(b.lo + (b.hi - b.lo) * i / (separatrix_probes - 1));
+            delta.push_back(q_.disorder_at(b.lo + (b.hi - b.lo) * i / (separatrix_probes - 1)));
             phi.push_back(b.line);
           }
     }
-    const auto added = static_cast<Eigen::Index>(coordinate.size());
-    const Eigen::Index n = first_probe_ + added;
-    run.disorder.conservativeResize(n);
-    run.initial_state.conservativeResize(n);
-    run.weight.conservativeResize(n);
-    for (Eigen::Index i = 0; i < added; ++i) {
-      run.disorder[first_probe_ + i] = q_.disorder_at(coordinate[static_cast<std::size_t>(i)]);
-      run.initial_state[first_probe_ + i] = phi[static_cast<std::size_t>(i)];
-    }
-    run.weight.tail(added).setZero();
+    const auto added = static_cast<Eigen::Index>(delta.size());
+    append_zero_weight(run, Eigen::Map<const Eigen::ArrayXd>(delta.data(), added),
+                       Eigen::Map<const Eigen::ArrayXd>(phi.data(), added));
   }
 
   // Reads this pass's probes (their means over the measured window).
@@ -423,13 +429,7 @@ Riders append_riders(const PopulationQuadrature& q, const std::vector<Separatric
   Eigen::ArrayXd disorder, initial_state;
   q.build(split, {}, 0, disorder, initial_state, riders.weight, &riders.node_of);
   riders.offset = run.disorder.size();
-  const Eigen::Index n = riders.offset + disorder.size();
-  run.disorder.conservativeResize(n);
-  run.initial_state.conservativeResize(n);
-  run.weight.conservativeResize(n);
-  run.disorder.tail(disorder.size()) = disorder;
-  run.initial_state.tail(disorder.size()) = initial_state;
-  run.weight.tail(disorder.size()).setZero();
+  append_zero_weight(run, disorder, initial_state);
   return riders;
 }
 
