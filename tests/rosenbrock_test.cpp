@@ -77,10 +77,16 @@ TEST_CASE("fixed-step Rosenbrock is fourth order on the mean-field dynamics") {
 TEST_CASE("Rosenbrock takes accuracy-limited steps on a stiff decay") {
   // y' = −1000 y: DOPRI5 needs ~3000 stability-limited steps over [0, 10] (integrator_test).
   struct Decay {
-    void operator()(const Array& y, Array& dydt) const { dydt = -1000.0 * y; }
-    void jacobian_diagonal(const Array& y, Array& d) const { d.setConstant(y.size(), -1000.0); }
     double mean_field_strength() const { return 0; }
-    double mean_field(const Array&) const { return 0; }
+    const double* mean_field_weights() const { return nullptr; }
+    void local_force(Eigen::Index, Eigen::Index n, const double* y, double* force) const {
+      for (Eigen::Index i = 0; i < n; ++i) force[i] = -1000.0 * y[i];
+    }
+    void local_force_and_slope(Eigen::Index first, Eigen::Index n, const double* y, double* force,
+                               double* slope) const {
+      local_force(first, n, y, force);
+      for (Eigen::Index i = 0; i < n; ++i) slope[i] = -1000.0;
+    }
   } decay;
   Rosenbrock4 stepper;
   Array y = Array::Constant(4, 1.0);
@@ -140,4 +146,29 @@ TEST_CASE("Rosenbrock gives the same bits on 1, 2 and 3 threads") {
   }
   CHECK(same_bits(finals[0], finals[1]));
   CHECK(same_bits(finals[0], finals[2]));
+}
+
+TEST_CASE("Rosenbrock agrees with DOPRI5 over several chunks, with uniform and node weights") {
+  // 10 000 units: two full chunks of base::sum_chunk and a partial one, so a unit placed in the
+  // wrong chunk, or a chunk's sum added twice, moves the mean field.
+  const int n = 10000;
+  const Population weighted(n, 6);
+  const auto uniform = coupling::CouplingGraph::complete(n);
+  for (const coupling::CouplingGraph* graph : {&weighted.graph, &uniform}) {
+    theory::EffectiveDynamics f(3, 0.01, weighted.disorder, *graph);
+    f.set_sigma(3);
+    f.set_threads(2);
+    const std::vector<double> times{0.0, 1.0, 2.0};
+    Array reference = weighted.initial_state;
+    Samples exact;
+    theory::Dopri5({1e-11, 1e-13, 10000000}).integrate(f, reference, 0.0, 2.0, times, exact);
+    Rosenbrock4 stepper({1e-7, 1e-10, 100000});
+    stepper.set_threads(2);
+    Array y = weighted.initial_state;
+    Samples samples;
+    REQUIRE(stepper.integrate(f, y, 0.0, 2.0, times, samples).status == IntegrationStatus::done);
+    const double worst = (y - reference).abs().maxCoeff();
+    INFO((graph == &uniform ? "uniform" : "node") << " weights: worst final error " << worst);
+    CHECK(worst < 1e-5);
+  }
 }

@@ -45,6 +45,8 @@ class CouplingGraph {
 
   int units() const { return units_; }
   bool is_complete() const { return complete_; }
+  // The nodes' weights of weighted_complete (empty for every other graph).
+  const Eigen::ArrayXd& node_weights() const { return weights_; }
   std::int64_t edge_count() const;
 
   // out_i += (σ/N) Σ_j A_ij (x_j − x_i). Allocation-free.

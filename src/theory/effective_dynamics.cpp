@@ -44,8 +44,8 @@ void with_depth(int depth, const Body& body) {
 
 // The local force −U'(φ) of n units.
 template <class Depth>
-void local_force(Depth depth, const double* x, const double* delta, double gamma, double* f,
-                 Eigen::Index n) {
+void local_force_of(Depth depth, const double* x, const double* delta, double gamma, double* f,
+                    Eigen::Index n) {
   for (Eigen::Index i = 0; i < n; ++i) f[i] = unit_force(depth, gamma, delta[i], x[i]);
 }
 
@@ -57,25 +57,36 @@ void EffectiveDynamics::operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dp
   const double m = all_to_all ? graph_.mean_field(phi, threads_) : 0.0;
   base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
     with_depth(depth_, [&](auto depth) {
-      local_force(depth, phi.data() + first, disorder_.data() + first, gamma_,
-                  dphi_dt.data() + first, n);
+      local_force_of(depth, phi.data() + first, disorder_.data() + first, gamma_,
+                     dphi_dt.data() + first, n);
     });
     if (all_to_all) dphi_dt.segment(first, n) += sigma_ * (m - phi.segment(first, n));
   });
   if (sigma_ != 0 && !all_to_all) graph_.add_coupling(sigma_, phi, dphi_dt);
 }
 
-void EffectiveDynamics::jacobian_diagonal(const Eigen::ArrayXd& phi,
-                                          Eigen::ArrayXd& diagonal) const {
+const double* EffectiveDynamics::mean_field_weights() const {
   if (!graph_.is_complete())
     throw RuntimeError(
         "effective dynamics: a Jacobian of rank-one coupling needs the complete graph");
-  // d/dφ [−U'(φ) + σ(m − φ)] at fixed m.
-  base::for_chunks(phi.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
-    with_depth(depth_, [&](auto depth) {
-      for (Eigen::Index i = first; i < first + n; ++i)
-        diagonal[i] = -unit_curvature(depth, gamma_, disorder_[i], phi[i]) - sigma_;
-    });
+  return graph_.node_weights().size() == 0 ? nullptr : graph_.node_weights().data();
+}
+
+void EffectiveDynamics::local_force(Eigen::Index first, Eigen::Index n, const double* phi,
+                                    double* force) const {
+  with_depth(depth_, [&](auto depth) {
+    local_force_of(depth, phi, disorder_.data() + first, gamma_, force, n);
+  });
+}
+
+void EffectiveDynamics::local_force_and_slope(Eigen::Index first, Eigen::Index n, const double* phi,
+                                              double* force, double* slope) const {
+  const double* delta = disorder_.data() + first;
+  with_depth(depth_, [&](auto depth) {
+    for (Eigen::Index i = 0; i < n; ++i) {
+      force[i] = unit_force(depth, gamma_, delta[i], phi[i]);
+      slope[i] = -unit_curvature(depth, gamma_, delta[i], phi[i]);
+    }
   });
 }
 

@@ -25,12 +25,15 @@ class EffectiveDynamics {
 
   // dφ/dt; the system callable of the integrator. Allocation-free.
   void operator()(const Eigen::ArrayXd& phi, Eigen::ArrayXd& dphi_dt) const;
-  // For the Rosenbrock integrator (theory/rosenbrock4.hpp), whose Jacobian is
-  // diag(d) + s 1 wᵀ: each unit's own derivative d_i = ∂(dφ_i/dt)/∂φ_i without the mean field's
-  // part, s = σ, and the mean field Σ w_j x_j. Only on the complete graph (all-to-all).
-  void jacobian_diagonal(const Eigen::ArrayXd& phi, Eigen::ArrayXd& diagonal) const;
+  // For the Rosenbrock integrator (theory/rosenbrock4.hpp), on the complete graph only: the
+  // mean field's strength s = σ and weights w (nullptr: uniform; throws on other graphs), and
+  // for the units [first, first + n) at states phi the local force F = −U'(φ) and its slope
+  // F' = −U''(φ), the dynamics being F_i + σ (m − φ_i).
   double mean_field_strength() const { return sigma_; }
-  double mean_field(const Eigen::ArrayXd& x) const { return graph_.mean_field(x, threads_); }
+  const double* mean_field_weights() const;
+  void local_force(Eigen::Index first, Eigen::Index n, const double* phi, double* force) const;
+  void local_force_and_slope(Eigen::Index first, Eigen::Index n, const double* phi, double* force,
+                             double* slope) const;
   // H(φ), non-increasing along exact trajectories.
   double lyapunov(const Eigen::ArrayXd& phi) const;
 

@@ -9,19 +9,32 @@
 // steps at D = 8 against 170 at D = 2. A Rosenbrock method is stable there (A-stable, γ = 1/2)
 // and takes the steps the accuracy needs.
 //
-// The linear systems are O(N): a mean-field system has the Jacobian J = diag(d) + s 1 wᵀ (each
-// unit's own derivative d_i, and the mean field m = Σ w_j y_j acting on every unit with
-// strength s), inverted by the Sherman–Morrison formula. The System provides, besides
-// f(y, dydt): jacobian_diagonal(y, d), mean_field_strength() (s) and mean_field(x) (Σ w_j x_j,
-// summed in a fixed order). Steps land exactly on the sample times (no interpolation).
+// The System is a mean-field population, dy_i/dt = F_i(y_i) + s (m − y_i) with m = Σ_j w_j y_j.
+// Its Jacobian diag(F_i' − s) + s 1 wᵀ is inverted in O(N) by the Sherman–Morrison formula.
+// The System provides mean_field_strength() (s), mean_field_weights() (w; nullptr: every
+// w_j = 1/N), and, for the units [first, first + n) at states y, local_force(first, n, y, F)
+// and local_force_and_slope(first, n, y, F, F'). Steps land exactly on the sample times (no
+// interpolation).
+//
+// Why fused: a step is five passes over the units, one per global sum it needs (the
+// Sherman–Morrison mean of each of the four stages and the new mean field; the mean fields of
+// the stages follow from those sums, m + Σ a_k M_k). Written stage by stage it was ~20 passes
+// reading and writing ~100 arrays of N doubles: a population larger than the core's cache
+// (D = 3 at the onset, ~100 000 nodes) ran at 19 ns a node and step against 7 ns for one that
+// fits (bench/RESULTS.md, "Every depth").
 #pragma once
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "base/fixed_order_sum.hpp"
 #include "theory/dopri5.hpp"
@@ -46,13 +59,15 @@ class Rosenbrock4 {
   explicit Rosenbrock4(Dopri5Settings settings = {}) : settings_(settings) {}
 
   const Dopri5Settings& settings() const { return settings_; }
-  // Threads that share the elementwise work of long states, in whole chunks (the sums are
-  // chunked whatever the count, so results do not depend on it).
+  // Threads that share the units of long states, in whole chunks of base::sum_chunk (every sum
+  // is over the same chunks, added in chunk order, whatever the count: results do not depend
+  // on it).
   void set_threads(int threads) { threads_ = threads < 1 ? 1 : threads; }
   int threads() const { return threads_; }
 
   // Integrates y from t0 to t_end in place; at every time of `sample_times` (ascending, within
   // [t0, t_end]) the observer's sample(k, y_k) receives the state, steps landing on each.
+  // Allocation-free once the workspace has the system's size.
   template <class System, class Observer>
   IntegrationResult integrate(System& f, Array& y, double t0, double t_end,
                               std::span<const double> sample_times, Observer& observer);
@@ -63,97 +78,241 @@ class Rosenbrock4 {
   double fixed_step(System& f, Array& y, double h);
 
  private:
-  // Stages of a step from y (f(y) in dydt_); false if the linear systems are singular.
+  // Sums per pass: at most this many, each a fixed-order sum over every chunk.
+  static constexpr int max_sums = 4;
+  // A trial step from y (mean field m) of size h: y_new_ and, below, what it gives.
+  struct Trial {
+    bool derivative_finite = true;  // f(y): false means the state diverged
+    double error = 0;  // RMS of the error estimate in units of atol + rtol·|y| (NaN: reject)
+    double mean = 0;   // the mean field of y_new_
+  };
   template <class System>
-  bool trial_step(System& f, const Array& y, double h);
+  Trial trial_step(System& f, const Array& y, double m, double h, double atol, double rtol);
+  // One pass over the units: chunk(first, n, work, terms) handles units [first, first + n)
+  // with its thread's work columns and fills `sums` terms (work columns terms_column + k, one
+  // per unit); returns the terms' sums, each a fixed-order sum per chunk added in chunk order.
+  template <int Sums, class Chunk>
+  std::array<double, Sums> pass(Eigen::Index n, Chunk chunk);
   template <class System>
-  void solve(System& f, Array& g);
-  double error_norm(const Array& y) const;
+  double weighted_mean(const System& f, const Array& y);
+  // The system's mean-field weights, or uniform_ filled with 1/n.
+  template <class System>
+  const double* weights(const System& f, Eigen::Index n);
   void resize(Eigen::Index n);
-  // out = y + combination(at) chunk by chunk, `at` giving each array's chunk.
-  template <class Combination>
-  void elementwise(Array& out, Combination combination) const;
+
+  // Work columns per thread: the stage state, the local force, then the terms of the sums.
+  static constexpr Eigen::Index stage_column = 0, force_column = 1, terms_column = 2;
 
   Dopri5Settings settings_;
   int threads_ = 1;
-  Array dydt_, stage_dydt_, inverse_, scratch_, g1_, g2_, g3_, g4_, y_stage_, y_new_;
-  double strength_ = 0, denominator_ = 1;
+  // inverse_ = 1/(1/(γh) − F' + s); residual_ holds r1, r2, r3 in turn, residual4_ r4; g1–g3
+  // the solved stages (g4 is used where it is formed).
+  Array inverse_, residual_, residual4_, g1_, g2_, g3_, y_new_, uniform_;
+  std::vector<Eigen::ArrayXXd> work_;  // per thread: sum_chunk × (terms_column + max_sums)
+  std::vector<double> partial_;        // per chunk and sum
 };
 
 inline void Rosenbrock4::resize(Eigen::Index n) {
-  if (dydt_.size() == n) return;
-  for (Array* a :
-       {&dydt_, &stage_dydt_, &inverse_, &scratch_, &g1_, &g2_, &g3_, &g4_, &y_stage_, &y_new_})
-    a->resize(n);
+  const int threads = std::max(threads_, 1);
+  if (static_cast<int>(work_.size()) < threads)
+    work_.resize(static_cast<std::size_t>(threads),
+                 Eigen::ArrayXXd(base::sum_chunk, terms_column + max_sums));
+  const Eigen::Index chunks = (n + base::sum_chunk - 1) / base::sum_chunk;
+  if (static_cast<Eigen::Index>(partial_.size()) < chunks * max_sums)
+    partial_.resize(static_cast<std::size_t>(chunks * max_sums));
+  if (inverse_.size() == n) return;
+  for (Array* a : {&inverse_, &residual_, &residual4_, &g1_, &g2_, &g3_, &y_new_}) a->resize(n);
 }
 
-template <class Combination>
-void Rosenbrock4::elementwise(Array& out, Combination combination) const {
-  base::for_chunks(out.size(), threads_, [&](Eigen::Index first, Eigen::Index n) {
-    out.segment(first, n) = combination([&](const Array& a) { return a.segment(first, n); });
-  });
-}
-
-// g ← (I/(γh) − diag(d) − s 1 wᵀ)⁻¹ g, with inverse_ = 1/(1/(γh) − d): Sherman–Morrison,
-// x = inverse ∘ (g + s M 1), M = Σ w (inverse ∘ g) / (1 − s Σ w inverse).
-template <class System>
-void Rosenbrock4::solve(System& f, Array& g) {
-  if (strength_ == 0) {
-    elementwise(g, [&](auto at) { return at(inverse_) * at(g); });
-    return;
+template <int Sums, class Chunk>
+std::array<double, Sums> Rosenbrock4::pass(Eigen::Index n, Chunk chunk) {
+  static_assert(Sums <= max_sums);
+  const Eigen::Index chunks = (n + base::sum_chunk - 1) / base::sum_chunk;
+  double* partial = partial_.data();
+  const auto one = [&](Eigen::Index c, Eigen::ArrayXXd& work) {
+    const Eigen::Index first = c * base::sum_chunk, size = std::min(base::sum_chunk, n - first);
+    chunk(first, size, work);
+    for (int k = 0; k < Sums; ++k) {
+      const double* term = work.col(terms_column + k).data();
+      partial[c * Sums + k] = base::fixed_order_sum(size, [&](Eigen::Index i) { return term[i]; });
+    }
+  };
+  // No OpenMP construct on one thread (see base::chunked_sum).
+  if (threads_ <= 1 || n < base::parallel_min_size) {
+    for (Eigen::Index c = 0; c < chunks; ++c) one(c, work_[0]);
+  } else {
+#pragma omp parallel for num_threads(threads_) schedule(static)
+    for (Eigen::Index c = 0; c < chunks; ++c) {
+#ifdef _OPENMP
+      one(c, work_[static_cast<std::size_t>(omp_get_thread_num())]);
+#else
+      one(c, work_[0]);
+#endif
+    }
   }
-  elementwise(scratch_, [&](auto at) { return at(inverse_) * at(g); });
-  const double mean = f.mean_field(scratch_) / denominator_;
-  elementwise(g, [&](auto at) { return at(inverse_) * (at(g) + strength_ * mean); });
+  std::array<double, Sums> sums{};
+  for (Eigen::Index c = 0; c < chunks; ++c)
+    for (int k = 0; k < Sums; ++k) sums[static_cast<std::size_t>(k)] += partial[c * Sums + k];
+  return sums;
 }
 
 template <class System>
-bool Rosenbrock4::trial_step(System& f, const Array& y, double h) {
-  using namespace rosenbrock4_coefficients;
-  // The Jacobian at y, its shifted inverse and the rank-one denominator.
-  f.jacobian_diagonal(y, inverse_);
-  const double shift = 1 / (gamma * h);
-  elementwise(inverse_, [&](auto at) { return 1 / (shift - at(inverse_)); });
-  if (!all_finite(inverse_)) return false;
-  strength_ = f.mean_field_strength();
-  denominator_ = strength_ == 0 ? 1.0 : 1 - strength_ * f.mean_field(inverse_);
-  // A near-singular system (a unit's growth rate close to 1/(γh)): a smaller step.
-  if (!(std::abs(denominator_) > 1e-8)) return false;
-
-  g1_ = dydt_;
-  solve(f, g1_);
-  elementwise(y_stage_, [&](auto at) { return at(y) + a21 * at(g1_); });
-  f(y_stage_, stage_dydt_);
-  elementwise(g2_, [&](auto at) { return at(stage_dydt_) + (c21 / h) * at(g1_); });
-  solve(f, g2_);
-  elementwise(y_stage_, [&](auto at) { return at(y) + a31 * at(g1_) + a32 * at(g2_); });
-  f(y_stage_, stage_dydt_);
-  elementwise(g3_,
-              [&](auto at) { return at(stage_dydt_) + (c31 / h) * at(g1_) + (c32 / h) * at(g2_); });
-  solve(f, g3_);
-  elementwise(g4_, [&](auto at) {
-    return at(stage_dydt_) + (c41 / h) * at(g1_) + (c42 / h) * at(g2_) + (c43 / h) * at(g3_);
-  });
-  solve(f, g4_);
-  elementwise(y_new_, [&](auto at) {
-    return at(y) + b1 * at(g1_) + b2 * at(g2_) + b3 * at(g3_) + b4 * at(g4_);
-  });
-  return all_finite(y_new_);
+const double* Rosenbrock4::weights(const System& f, Eigen::Index n) {
+  if (const double* w = f.mean_field_weights()) return w;
+  if (uniform_.size() != n) uniform_.setConstant(n, 1.0 / static_cast<double>(n));
+  return uniform_.data();
 }
 
-// Root-mean-square of the local error estimate in units of atol + rtol·|y| (as DOPRI5's).
-inline double Rosenbrock4::error_norm(const Array& y) const {
+template <class System>
+double Rosenbrock4::weighted_mean(const System& f, const Array& y) {
+  const double* w = weights(f, y.size());
+  return pass<1>(y.size(), [&](Eigen::Index first, Eigen::Index n, Eigen::ArrayXXd& work) {
+    double* term = work.col(terms_column).data();
+#pragma GCC ivdep
+    for (Eigen::Index j = 0; j < n; ++j) term[j] = w[first + j] * y[first + j];
+  })[0];
+}
+
+template <class System>
+Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, double h,
+                                           double atol, double rtol) {
   using namespace rosenbrock4_coefficients;
-  const double rtol = settings_.rtol, atol = settings_.atol;
-  const double sum = base::chunked_sum(
-      y.size(),
-      [&](Eigen::Index i) {
-        const double scale = atol + rtol * std::max(std::abs(y[i]), std::abs(y_new_[i]));
-        const double scaled = (e1 * g1_[i] + e2 * g2_[i] + e4 * g4_[i]) / scale;
-        return scaled * scaled;
-      },
-      threads_);
-  return std::sqrt(sum / static_cast<double>(y.size()));
+  const Eigen::Index units = y.size();
+  const double s = f.mean_field_strength();
+  const double* w = weights(f, units);
+  const double* y0 = y.data();
+  const double shift = 1 / (gamma * h);
+  Trial trial;
+  // Pass 1: r1 = f(y), the shifted inverse of the Jacobian's diagonal, and the sums of the
+  // Sherman–Morrison denominator and of g1's mean (0·x sums check finiteness).
+  const auto first_pass =
+      pass<4>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+        double* r = residual_.data() + a;
+        double* inverse = inverse_.data() + a;
+        f.local_force_and_slope(a, n, y.data() + a, r, inverse);
+        double* t0 = work.col(terms_column).data();
+        double* t1 = work.col(terms_column + 1).data();
+        double* t2 = work.col(terms_column + 2).data();
+        double* t3 = work.col(terms_column + 3).data();
+#pragma GCC ivdep
+        for (Eigen::Index j = 0; j < n; ++j) {
+          const double weight = w[a + j];
+          r[j] += s * (m - y0[a + j]);
+          inverse[j] = 1 / (shift - inverse[j] + s);
+          t0[j] = weight * inverse[j];
+          t1[j] = weight * inverse[j] * r[j];
+          t2[j] = 0 * r[j];
+          t3[j] = 0 * inverse[j];
+        }
+      });
+  if (!std::isfinite(first_pass[2])) {
+    trial.derivative_finite = false;
+    return trial;
+  }
+  trial.error = std::numeric_limits<double>::quiet_NaN();
+  if (!std::isfinite(first_pass[3])) return trial;
+  const double denominator = s == 0 ? 1.0 : 1 - s * first_pass[0];
+  // A near-singular system (a unit's growth rate close to 1/(γh)): a smaller step.
+  if (!(std::abs(denominator) > 1e-8)) return trial;
+  // M_k = Σ w g_k, the mean of stage k, shifts every unit's solve by s M_k.
+  const double mean1 = first_pass[1] / denominator;
+
+  // Pass 2: g1, the stage state y + a21 g1 and r2 = f(·) + (c21/h) g1.
+  const double m2 = m + a21 * mean1;
+  const double mean2 = pass<1>(units,
+                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+                                 const double* inverse = inverse_.data() + a;
+                                 double* r = residual_.data() + a;
+                                 double* g1 = g1_.data() + a;
+                                 double* stage = work.col(stage_column).data();
+                                 double* force = work.col(force_column).data();
+                                 double* t0 = work.col(terms_column).data();
+#pragma GCC ivdep
+                                 for (Eigen::Index j = 0; j < n; ++j) {
+                                   g1[j] = inverse[j] * (r[j] + s * mean1);
+                                   stage[j] = y0[a + j] + a21 * g1[j];
+                                 }
+                                 f.local_force(a, n, stage, force);
+#pragma GCC ivdep
+                                 for (Eigen::Index j = 0; j < n; ++j) {
+                                   r[j] = force[j] + s * (m2 - stage[j]) + (c21 / h) * g1[j];
+                                   t0[j] = w[a + j] * inverse[j] * r[j];
+                                 }
+                               })[0] /
+                       denominator;
+
+  // Pass 3: g2, the stage state y + a31 g1 + a32 g2 evaluated once for r3 and (without g3) r4.
+  const double m3 = m + a31 * mean1 + a32 * mean2;
+  const double mean3 = pass<1>(units,
+                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+                                 const double* inverse = inverse_.data() + a;
+                                 const double* g1 = g1_.data() + a;
+                                 double* r = residual_.data() + a;
+                                 double* r4 = residual4_.data() + a;
+                                 double* g2 = g2_.data() + a;
+                                 double* stage = work.col(stage_column).data();
+                                 double* force = work.col(force_column).data();
+                                 double* t0 = work.col(terms_column).data();
+#pragma GCC ivdep
+                                 for (Eigen::Index j = 0; j < n; ++j) {
+                                   g2[j] = inverse[j] * (r[j] + s * mean2);
+                                   stage[j] = y0[a + j] + a31 * g1[j] + a32 * g2[j];
+                                 }
+                                 f.local_force(a, n, stage, force);
+#pragma GCC ivdep
+                                 for (Eigen::Index j = 0; j < n; ++j) {
+                                   const double f3 = force[j] + s * (m3 - stage[j]);
+                                   r[j] = f3 + (c31 / h) * g1[j] + (c32 / h) * g2[j];
+                                   r4[j] = f3 + (c41 / h) * g1[j] + (c42 / h) * g2[j];
+                                   t0[j] = w[a + j] * inverse[j] * r[j];
+                                 }
+                               })[0] /
+                       denominator;
+
+  // Pass 4: g3, and r4 completed with it.
+  const double mean4 = pass<1>(units,
+                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+                                 const double* inverse = inverse_.data() + a;
+                                 const double* r = residual_.data() + a;
+                                 double* r4 = residual4_.data() + a;
+                                 double* g3 = g3_.data() + a;
+                                 double* t0 = work.col(terms_column).data();
+#pragma GCC ivdep
+                                 for (Eigen::Index j = 0; j < n; ++j) {
+                                   g3[j] = inverse[j] * (r[j] + s * mean3);
+                                   r4[j] += (c43 / h) * g3[j];
+                                   t0[j] = w[a + j] * inverse[j] * r4[j];
+                                 }
+                               })[0] /
+                       denominator;
+
+  // Pass 5: g4, the new state, its error estimate and its mean field.
+  const auto last_pass = pass<3>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+    const double* inverse = inverse_.data() + a;
+    const double* r4 = residual4_.data() + a;
+    const double* g1 = g1_.data() + a;
+    const double* g2 = g2_.data() + a;
+    const double* g3 = g3_.data() + a;
+    double* y_new = y_new_.data() + a;
+    double* t0 = work.col(terms_column).data();
+    double* t1 = work.col(terms_column + 1).data();
+    double* t2 = work.col(terms_column + 2).data();
+#pragma GCC ivdep
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const double g4 = inverse[j] * (r4[j] + s * mean4);
+      const double start = y0[a + j];
+      y_new[j] = start + b1 * g1[j] + b2 * g2[j] + b3 * g3[j] + b4 * g4;
+      const double scale = atol + rtol * std::max(std::abs(start), std::abs(y_new[j]));
+      const double scaled = (e1 * g1[j] + e2 * g2[j] + e4 * g4) / scale;
+      t0[j] = scaled * scaled;
+      t1[j] = w[a + j] * y_new[j];
+      t2[j] = 0 * y_new[j];
+    }
+  });
+  if (!std::isfinite(last_pass[2])) return trial;
+  trial.error = std::sqrt(last_pass[0] / static_cast<double>(units));
+  trial.mean = last_pass[1];
+  return trial;
 }
 
 template <class System, class Observer>
@@ -167,12 +326,11 @@ IntegrationResult Rosenbrock4::integrate(System& f, Array& y, double t0, double 
     while (next_sample < sample_times.size() && sample_times[next_sample] <= t)
       observer.sample(static_cast<int>(next_sample++), y);
   };
-  f(y, dydt_);
-  result.rhs_evaluations = 1;
-  if (!all_finite(y) || !all_finite(dydt_)) {
+  if (!all_finite(y)) {
     result.status = IntegrationStatus::diverged;
     return result;
   }
+  double m = weighted_mean(f, y);
   emit_samples_at_or_before(t0);
   if (t_end <= t0) return result;
 
@@ -194,9 +352,13 @@ IntegrationResult Rosenbrock4::integrate(System& f, Array& y, double t0, double 
         next_sample < sample_times.size() ? std::min(sample_times[next_sample], t_end) : t_end;
     const bool lands = t + 1.01 * h >= target;
     const double step = lands ? target - t : h;
-    const bool finite = trial_step(f, y, step);
-    result.rhs_evaluations += 2;
-    const double err = finite ? error_norm(y) : std::numeric_limits<double>::quiet_NaN();
+    const Trial trial = trial_step(f, y, m, step, settings_.atol, settings_.rtol);
+    result.rhs_evaluations += 3;
+    if (!trial.derivative_finite) {
+      result.status = IntegrationStatus::diverged;
+      return result;
+    }
+    const double err = trial.error;
     if (!(err <= 1.0)) {  // also a singular or non-finite trial
       h = step * (std::isfinite(err) ? std::max(shrink, safety * std::pow(err, -0.25)) : shrink);
       last_rejected = true;
@@ -205,13 +367,8 @@ IntegrationResult Rosenbrock4::integrate(System& f, Array& y, double t0, double 
     }
     ++result.accepted_steps;
     y.swap(y_new_);
+    m = trial.mean;
     t = lands ? target : t + step;
-    f(y, dydt_);
-    result.rhs_evaluations += 1;
-    if (!all_finite(dydt_)) {
-      result.status = IntegrationStatus::diverged;
-      return result;
-    }
     emit_samples_at_or_before(t);
     if constexpr (requires { observer.step(t, y); }) observer.step(t, y);
     double h_new = step * std::min(grow, safety * std::pow(std::max(err, 1e-12), -0.25));
@@ -226,13 +383,10 @@ IntegrationResult Rosenbrock4::integrate(System& f, Array& y, double t0, double 
 
 template <class System>
 double Rosenbrock4::fixed_step(System& f, Array& y, double h) {
-  using namespace rosenbrock4_coefficients;
   resize(y.size());
-  f(y, dydt_);
-  trial_step(f, y, h);
-  const Array error = e1 * g1_ + e2 * g2_ + e4 * g4_;
+  const Trial trial = trial_step(f, y, weighted_mean(f, y), h, 1.0, 0.0);
   y.swap(y_new_);
-  return std::sqrt(error.square().mean());
+  return trial.error;
 }
 
 }  // namespace cdl::theory
