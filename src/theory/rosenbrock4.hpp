@@ -20,8 +20,8 @@
 // Sherman–Morrison mean of each of the four stages and the new mean field; the mean fields of
 // the stages follow from those sums, m + Σ a_k M_k). Written stage by stage it was ~20 passes
 // reading and writing ~100 arrays of N doubles: a population larger than the core's cache
-// (D = 3 at the onset, ~100 000 nodes) ran at 19 ns a node and step against 7 ns for one that
-// fits (bench/RESULTS.md, "Every depth").
+// (D = 3 at the onset, ~100 000 nodes) ran at 23–29 ns a node and step against 8–9 ns for one
+// that fits; fused, 16 ns (bench/rosenbrock_step_bench.cpp, bench/RESULTS.md "Every depth").
 #pragma once
 
 #include <Eigen/Core>
