@@ -172,3 +172,39 @@ TEST_CASE("Rosenbrock agrees with DOPRI5 over several chunks, with uniform and n
     CHECK(worst < 1e-5);
   }
 }
+
+TEST_CASE("Rosenbrock reports a non-finite force or a blow-up, also in a unit of zero weight") {
+  // y' = y² (blows up at t = 1/y(0)), or a force that is NaN beyond y = 0.9 (so at the start
+  // for the last unit); the mean field is weighted, the last unit with weight 0 (as the N → ∞
+  // riders are). A NaN met only at a stage rejects the step instead (a smaller one may avoid it).
+  struct Blowup {
+    bool nan_beyond = false;
+    Array weight;
+    double mean_field_strength() const { return 0.5; }
+    const double* mean_field_weights() const { return weight.data(); }
+    void local_force(Eigen::Index, Eigen::Index n, const double* y, double* force) const {
+      for (Eigen::Index i = 0; i < n; ++i)
+        force[i] = nan_beyond && y[i] > 0.9 ? std::nan("") : y[i] * y[i];
+    }
+    void local_force_and_slope(Eigen::Index first, Eigen::Index n, const double* y, double* force,
+                               double* slope) const {
+      local_force(first, n, y, force);
+      for (Eigen::Index i = 0; i < n; ++i) slope[i] = 2 * y[i];
+    }
+  };
+  const std::vector<double> times{0.0, 2.0};
+  for (const bool nan_beyond : {false, true}) {
+    Blowup blowup{nan_beyond, Array(3)};
+    blowup.weight << 0.5, 0.5, 0.0;
+    Array y(3);
+    y << 0.1, 0.1, 1.0;  // the unit of weight 0 runs away
+    Samples samples;
+    Rosenbrock4 stepper;
+    const auto status = stepper.integrate(blowup, y, 0.0, 2.0, times, samples).status;
+    INFO("NaN beyond 0.9: " << nan_beyond << ", status " << static_cast<int>(status));
+    if (nan_beyond)
+      CHECK(status == IntegrationStatus::diverged);
+    else
+      CHECK((status == IntegrationStatus::step_underflow || status == IntegrationStatus::diverged));
+  }
+}

@@ -79,7 +79,7 @@ class Rosenbrock4 {
 
  private:
   // Sums per pass: at most this many, each a fixed-order sum over every chunk.
-  static constexpr int max_sums = 4;
+  static constexpr int max_sums = 2;
   // A trial step from y (mean field m) of size h: y_new_ and, below, what it gives.
   struct Trial {
     bool derivative_finite = true;  // f(y): false means the state diverged
@@ -184,16 +184,15 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
   const double shift = 1 / (gamma * h);
   Trial trial;
   // Pass 1: r1 = f(y), the shifted inverse of the Jacobian's diagonal, and the sums of the
-  // Sherman–Morrison denominator and of g1's mean (0·x sums check finiteness).
+  // Sherman–Morrison denominator and of g1's mean. The sums check finiteness too: w·x is not
+  // finite for a non-finite x even where w = 0 (0·∞ is NaN).
   const auto first_pass =
-      pass<4>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+      pass<2>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
         double* r = residual_.data() + a;
         double* inverse = inverse_.data() + a;
         f.local_force_and_slope(a, n, y.data() + a, r, inverse);
         double* t0 = work.col(terms_column).data();
         double* t1 = work.col(terms_column + 1).data();
-        double* t2 = work.col(terms_column + 2).data();
-        double* t3 = work.col(terms_column + 3).data();
 #pragma GCC ivdep
         for (Eigen::Index j = 0; j < n; ++j) {
           const double weight = w[a + j];
@@ -201,16 +200,17 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
           inverse[j] = 1 / (shift - inverse[j] + s);
           t0[j] = weight * inverse[j];
           t1[j] = weight * inverse[j] * r[j];
-          t2[j] = 0 * r[j];
-          t3[j] = 0 * inverse[j];
         }
       });
-  if (!std::isfinite(first_pass[2])) {
+  trial.error = std::numeric_limits<double>::quiet_NaN();
+  // A non-finite inverse (a unit's growth rate at 1/(γh)): a smaller step.
+  if (!std::isfinite(first_pass[0])) return trial;
+  // Every w·inverse finite, so (w·inverse)·r is not finite only for a non-finite r = f(y) (or
+  // one beyond ~1e300): the state diverged.
+  if (!std::isfinite(first_pass[1])) {
     trial.derivative_finite = false;
     return trial;
   }
-  trial.error = std::numeric_limits<double>::quiet_NaN();
-  if (!std::isfinite(first_pass[3])) return trial;
   const double denominator = s == 0 ? 1.0 : 1 - s * first_pass[0];
   // A near-singular system (a unit's growth rate close to 1/(γh)): a smaller step.
   if (!(std::abs(denominator) > 1e-8)) return trial;
@@ -286,8 +286,9 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
                                })[0] /
                        denominator;
 
-  // Pass 5: g4, the new state, its error estimate and its mean field.
-  const auto last_pass = pass<3>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+  // Pass 5: g4, the new state, its error estimate and its mean field (not finite when a new
+  // state is not).
+  const auto last_pass = pass<2>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
     const double* inverse = inverse_.data() + a;
     const double* r4 = residual4_.data() + a;
     const double* g1 = g1_.data() + a;
@@ -296,7 +297,6 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
     double* y_new = y_new_.data() + a;
     double* t0 = work.col(terms_column).data();
     double* t1 = work.col(terms_column + 1).data();
-    double* t2 = work.col(terms_column + 2).data();
 #pragma GCC ivdep
     for (Eigen::Index j = 0; j < n; ++j) {
       const double g4 = inverse[j] * (r4[j] + s * mean4);
@@ -306,10 +306,9 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
       const double scaled = (e1 * g1[j] + e2 * g2[j] + e4 * g4) / scale;
       t0[j] = scaled * scaled;
       t1[j] = w[a + j] * y_new[j];
-      t2[j] = 0 * y_new[j];
     }
   });
-  if (!std::isfinite(last_pass[2])) return trial;
+  if (!std::isfinite(last_pass[1])) return trial;
   trial.error = std::sqrt(last_pass[0] / static_cast<double>(units));
   trial.mean = last_pass[1];
   return trial;
