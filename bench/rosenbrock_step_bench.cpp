@@ -21,6 +21,11 @@ using Clock = std::chrono::steady_clock;
 int main(int argc, char** argv) {
   const int depth = argc > 1 ? std::atoi(argv[1]) : 3;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 200;
+  if (depth < 1 || depth > 8 || steps < 1) {
+    std::fprintf(stderr, "cdl_rosenbrock_bench: depth must be 1…8 and steps ≥ 1 (got '%s', '%s')\n",
+                 argc > 1 ? argv[1] : "3", argc > 2 ? argv[2] : "200");
+    return 2;
+  }
   for (const int nodes : {4000, 40000, 100000, 400000}) {
     const Eigen::ArrayXd disorder = Eigen::ArrayXd::LinSpaced(nodes, -12, 12);
     Eigen::ArrayXd weight(nodes);

@@ -166,11 +166,8 @@ const double* Rosenbrock4::weights(const System& f, Eigen::Index n) {
 template <class System>
 double Rosenbrock4::weighted_mean(const System& f, const Array& y) {
   const double* w = weights(f, y.size());
-  return pass<1>(y.size(), [&](Eigen::Index first, Eigen::Index n, Eigen::ArrayXXd& work) {
-    double* term = work.col(terms_column).data();
-#pragma GCC ivdep
-    for (Eigen::Index j = 0; j < n; ++j) term[j] = w[first + j] * y[first + j];
-  })[0];
+  return base::chunked_sum(
+      y.size(), [&](Eigen::Index i) { return w[i] * y[i]; }, threads_);
 }
 
 template <class System>
@@ -219,72 +216,69 @@ Rosenbrock4::Trial Rosenbrock4::trial_step(System& f, const Array& y, double m, 
 
   // Pass 2: g1, the stage state y + a21 g1 and r2 = f(·) + (c21/h) g1.
   const double m2 = m + a21 * mean1;
-  const double mean2 = pass<1>(units,
-                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
-                                 const double* inverse = inverse_.data() + a;
-                                 double* r = residual_.data() + a;
-                                 double* g1 = g1_.data() + a;
-                                 double* stage = work.col(stage_column).data();
-                                 double* force = work.col(force_column).data();
-                                 double* t0 = work.col(terms_column).data();
+  const auto sum2 = pass<1>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+    const double* inverse = inverse_.data() + a;
+    double* r = residual_.data() + a;
+    double* g1 = g1_.data() + a;
+    double* stage = work.col(stage_column).data();
+    double* force = work.col(force_column).data();
+    double* t0 = work.col(terms_column).data();
 #pragma GCC ivdep
-                                 for (Eigen::Index j = 0; j < n; ++j) {
-                                   g1[j] = inverse[j] * (r[j] + s * mean1);
-                                   stage[j] = y0[a + j] + a21 * g1[j];
-                                 }
-                                 f.local_force(a, n, stage, force);
+    for (Eigen::Index j = 0; j < n; ++j) {
+      g1[j] = inverse[j] * (r[j] + s * mean1);
+      stage[j] = y0[a + j] + a21 * g1[j];
+    }
+    f.local_force(a, n, stage, force);
 #pragma GCC ivdep
-                                 for (Eigen::Index j = 0; j < n; ++j) {
-                                   r[j] = force[j] + s * (m2 - stage[j]) + (c21 / h) * g1[j];
-                                   t0[j] = w[a + j] * inverse[j] * r[j];
-                                 }
-                               })[0] /
-                       denominator;
+    for (Eigen::Index j = 0; j < n; ++j) {
+      r[j] = force[j] + s * (m2 - stage[j]) + (c21 / h) * g1[j];
+      t0[j] = w[a + j] * inverse[j] * r[j];
+    }
+  });
+  const double mean2 = sum2[0] / denominator;
 
   // Pass 3: g2, the stage state y + a31 g1 + a32 g2 evaluated once for r3 and (without g3) r4.
   const double m3 = m + a31 * mean1 + a32 * mean2;
-  const double mean3 = pass<1>(units,
-                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
-                                 const double* inverse = inverse_.data() + a;
-                                 const double* g1 = g1_.data() + a;
-                                 double* r = residual_.data() + a;
-                                 double* r4 = residual4_.data() + a;
-                                 double* g2 = g2_.data() + a;
-                                 double* stage = work.col(stage_column).data();
-                                 double* force = work.col(force_column).data();
-                                 double* t0 = work.col(terms_column).data();
+  const auto sum3 = pass<1>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+    const double* inverse = inverse_.data() + a;
+    const double* g1 = g1_.data() + a;
+    double* r = residual_.data() + a;
+    double* r4 = residual4_.data() + a;
+    double* g2 = g2_.data() + a;
+    double* stage = work.col(stage_column).data();
+    double* force = work.col(force_column).data();
+    double* t0 = work.col(terms_column).data();
 #pragma GCC ivdep
-                                 for (Eigen::Index j = 0; j < n; ++j) {
-                                   g2[j] = inverse[j] * (r[j] + s * mean2);
-                                   stage[j] = y0[a + j] + a31 * g1[j] + a32 * g2[j];
-                                 }
-                                 f.local_force(a, n, stage, force);
+    for (Eigen::Index j = 0; j < n; ++j) {
+      g2[j] = inverse[j] * (r[j] + s * mean2);
+      stage[j] = y0[a + j] + a31 * g1[j] + a32 * g2[j];
+    }
+    f.local_force(a, n, stage, force);
 #pragma GCC ivdep
-                                 for (Eigen::Index j = 0; j < n; ++j) {
-                                   const double f3 = force[j] + s * (m3 - stage[j]);
-                                   r[j] = f3 + (c31 / h) * g1[j] + (c32 / h) * g2[j];
-                                   r4[j] = f3 + (c41 / h) * g1[j] + (c42 / h) * g2[j];
-                                   t0[j] = w[a + j] * inverse[j] * r[j];
-                                 }
-                               })[0] /
-                       denominator;
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const double f3 = force[j] + s * (m3 - stage[j]);
+      r[j] = f3 + (c31 / h) * g1[j] + (c32 / h) * g2[j];
+      r4[j] = f3 + (c41 / h) * g1[j] + (c42 / h) * g2[j];
+      t0[j] = w[a + j] * inverse[j] * r[j];
+    }
+  });
+  const double mean3 = sum3[0] / denominator;
 
   // Pass 4: g3, and r4 completed with it.
-  const double mean4 = pass<1>(units,
-                               [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
-                                 const double* inverse = inverse_.data() + a;
-                                 const double* r = residual_.data() + a;
-                                 double* r4 = residual4_.data() + a;
-                                 double* g3 = g3_.data() + a;
-                                 double* t0 = work.col(terms_column).data();
+  const auto sum4 = pass<1>(units, [&](Eigen::Index a, Eigen::Index n, Eigen::ArrayXXd& work) {
+    const double* inverse = inverse_.data() + a;
+    const double* r = residual_.data() + a;
+    double* r4 = residual4_.data() + a;
+    double* g3 = g3_.data() + a;
+    double* t0 = work.col(terms_column).data();
 #pragma GCC ivdep
-                                 for (Eigen::Index j = 0; j < n; ++j) {
-                                   g3[j] = inverse[j] * (r[j] + s * mean3);
-                                   r4[j] += (c43 / h) * g3[j];
-                                   t0[j] = w[a + j] * inverse[j] * r4[j];
-                                 }
-                               })[0] /
-                       denominator;
+    for (Eigen::Index j = 0; j < n; ++j) {
+      g3[j] = inverse[j] * (r[j] + s * mean3);
+      r4[j] += (c43 / h) * g3[j];
+      t0[j] = w[a + j] * inverse[j] * r4[j];
+    }
+  });
+  const double mean4 = sum4[0] / denominator;
 
   // Pass 5: g4, the new state, its error estimate and its mean field (not finite when a new
   // state is not).
