@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <functional>
 #include <limits>
 
 #include "base/fixed_order_sum.hpp"
@@ -585,11 +586,13 @@ struct Traces {
 };
 
 // Integrates both rules' populations (already built) and compares them; B's traces go to the
-// rows, A's to `traces_a`.
+// rows, A's to `traces_a`. `after_a`, if given, runs once A is integrated and before B is (it
+// may rebuild B), so the two rules then run one after the other.
 PopulationEstimate compare_rules(const PopulationProblem& problem, double sigma, PopulationRun& a,
                                  PopulationRun& b, PopulationIntegrator& integrator_b,
                                  PopulationIntegrator& integrator_a, Traces& traces_a,
-                                 double* m_row, double* loss_row) {
+                                 double* m_row, double* loss_row,
+                                 const std::function<void()>& after_a = {}) {
   PopulationEstimate e;
   const std::size_t samples = problem.times.size();
   traces_a.m.resize(samples);
@@ -606,7 +609,7 @@ PopulationEstimate compare_rules(const PopulationProblem& problem, double sigma,
                                      problem.mean_disorder, true);
   };
   const int threads = integrator_b.threads();
-  if (threads >= 2 && b.phi.size() < base::parallel_min_size) {
+  if (threads >= 2 && b.phi.size() < base::parallel_min_size && !after_a) {
     // The two rules are independent populations, too short to share their steps (see
     // base::parallel_min_size): one thread each, no synchronisation until both are done. B is
     // then integrated even when A fails; its result is not used.
@@ -634,7 +637,10 @@ PopulationEstimate compare_rules(const PopulationProblem& problem, double sigma,
       if (failure) std::rethrow_exception(failure);
   } else {
     integrate_a();
-    if (outcome_a.status == IntegrationStatus::done) integrate_b();
+    if (outcome_a.status == IntegrationStatus::done) {
+      if (after_a) after_a();
+      integrate_b();
+    }
   }
   e.status = outcome_a.status;
   if (e.status != IntegrationStatus::done) return e;
@@ -735,10 +741,22 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
     if (stepped) split = interpolate_splits(located.disorder().nodes, split, rules.a);
     PopulationEstimate e;
     e.status = status;
+    bool b_has_riders = riders_at_once;
     if (status == IntegrationStatus::done) {
       rules.build(split, riders_at_once, built);
+      // A first level whose A the steps in Δ moved by more than the accuracy is followed by
+      // another (see `unconfirmed` below) planned from B's riders: B carries them at once
+      // rather than running again (A runs first, so its m(t) decides).
+      const auto riders_if_unconfirmed = [&] {
+        if (largest_window_change(problem, pass_m, scratch_->a.m) <= problem.accuracy) return;
+        rules.build_b(split, true, built);
+        b_has_riders = true;
+      };
+      const bool may_be_unconfirmed = level == 0 && stepped && problem.refine_levels > 0;
       e = compare_rules(problem, sigma, built.a, built.b, integrator_, coarse_integrator_,
-                        scratch_->a, m_b.data(), loss_b.data());
+                        scratch_->a, m_b.data(), loss_b.data(),
+                        may_be_unconfirmed ? std::function<void()>(riders_if_unconfirmed)
+                                           : std::function<void()>());
     }
     if (e.status != IntegrationStatus::done) return e;
     widen_to_panel_difference(rules, built, e);
@@ -779,7 +797,7 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
     // last (D = 6 and 8 inside the window, most points at the onset of order), and B runs
     // again with them only if it is not: 35 000 nodes of B instead of 62 000 at D = 6, σ = 10.
     const bool bimodal = ends.empty();
-    const bool had_riders = riders_at_once;
+    const bool had_riders = b_has_riders;
     riders_at_once = !bimodal && level + 1 < problem.refine_levels &&
                      e.worst_error() / max_error_reduction_per_level > problem.accuracy;
     if (!had_riders && !bimodal) {  // B again, with the riders (its traces are kept already)
