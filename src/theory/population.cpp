@@ -76,10 +76,9 @@ double PopulationQuadrature::init_density(double phi) const {
   return std::exp(-0.5 * z * z) / (init_.b * std::sqrt(2 * M_PI));
 }
 
-void PopulationQuadrature::build(const std::vector<Separatrices>& split,
-                                 const std::vector<std::array<double, 2>>& bracket, int probes,
-                                 Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state,
-                                 Eigen::ArrayXd& weight, std::vector<int>* node_of) const {
+void PopulationQuadrature::build(const std::vector<Separatrices>& split, Eigen::ArrayXd& disorder,
+                                 Eigen::ArrayXd& initial_state, Eigen::ArrayXd& weight,
+                                 std::vector<int>* node_of) const {
   std::vector<double> delta, phi, w;
   if (node_of) node_of->clear();
   const int n = disorder_count();
@@ -115,16 +114,6 @@ void PopulationQuadrature::build(const std::vector<Separatrices>& split,
           if (node_of) node_of->push_back(j);
         }
       }
-    }
-  }
-  const std::size_t per_node = n > 0 ? bracket.size() / static_cast<std::size_t>(n) : 0;
-  for (std::size_t b = 0; b < bracket.size() && probes > 0; ++b) {
-    const int j = static_cast<int>(b / per_node);
-    for (int k = 0; k < probes; ++k) {
-      delta.push_back(disorder_.nodes[j]);
-      phi.push_back(bracket[b][0] + (bracket[b][1] - bracket[b][0]) * k / (probes - 1));
-      w.push_back(0.0);
-      if (node_of) node_of->push_back(j);
     }
   }
   disorder =

@@ -72,12 +72,10 @@ class PopulationQuadrature {
   double init_hi() const { return init_hi_; }
 
   // Population nodes, Δ node by Δ node, with the φ(0) panels of node j also split at its
-  // separatrices split[j] (NaN: none), followed by `probes` zero-weight nodes per bracket evenly
-  // spaced over it (both ends included); `bracket` holds the same number of brackets per Δ node,
-  // node by node. `node_of` (when given) receives the Δ node of each population node.
-  void build(const std::vector<Separatrices>& split,
-             const std::vector<std::array<double, 2>>& bracket, int probes,
-             Eigen::ArrayXd& disorder, Eigen::ArrayXd& initial_state, Eigen::ArrayXd& weight,
+  // separatrices split[j] (NaN: none). `node_of` (when given) receives the Δ node of each
+  // population node.
+  void build(const std::vector<Separatrices>& split, Eigen::ArrayXd& disorder,
+             Eigen::ArrayXd& initial_state, Eigen::ArrayXd& weight,
              std::vector<int>* node_of = nullptr) const;
 
  private:

@@ -279,6 +279,32 @@ double largest_window_change(const PopulationProblem& problem, const std::vector
   return largest;
 }
 
+// Appends separatrix_probes zero-weight probes evenly over each bracket (both ends included) of
+// the brackets b = j · count + k (node j's separatrix k); `first_probe` receives where each
+// bracket's probes start. A node's brackets over the same range share their probes: their
+// paths are the same (most brackets span the whole range where a node has no crossing; at
+// odd D ≥ 3 both of such a node's brackets do).
+void append_bracket_probes(const PopulationQuadrature& q,
+                           const std::vector<std::array<double, 2>>& bracket, int count,
+                           PopulationRun& run, std::vector<Eigen::Index>& first_probe) {
+  constexpr int probes = separatrix_probes;
+  std::vector<double> delta, phi;
+  for (std::size_t b = 0; b < bracket.size(); ++b) {
+    if (b % count > 0 && bracket[b] == bracket[b - 1]) {
+      first_probe[b] = first_probe[b - 1];
+      continue;
+    }
+    first_probe[b] = run.disorder.size() + static_cast<Eigen::Index>(delta.size());
+    for (int k = 0; k < probes; ++k) {
+      delta.push_back(q.disorder().nodes[static_cast<int>(b) / count]);
+      phi.push_back(bracket[b][0] + (bracket[b][1] - bracket[b][0]) * k / (probes - 1));
+    }
+  }
+  const auto added = static_cast<Eigen::Index>(delta.size());
+  append_zero_weight(run, Eigen::Map<const Eigen::ArrayXd>(delta.data(), added),
+                     Eigen::Map<const Eigen::ArrayXd>(phi.data(), added));
+}
+
 // Locates, for every disorder node, the initial states whose paths end at the unstable roots
 // at t_end (each separatrix of Separatrices), with zero-weight probes riding along the
 // population: each pass narrows every bracket by a factor probes − 1, and the population is
@@ -300,10 +326,10 @@ std::vector<Separatrices> locate_separatrix(
   std::vector<bool> ghost(bracket.size(), false);  // split at a steep step, not a crossing
   PopulationRun run;
   std::vector<double> m_scratch(problem.times.size()), loss_scratch(problem.times.size());
+  std::vector<Eigen::Index> first_probe(bracket.size());  // of each bracket in the population
   for (int pass = 0; pass < separatrix_passes; ++pass) {
-    q.build(split, bracket, probes, run.disorder, run.initial_state, run.weight);
-    const Eigen::Index first_probe =
-        run.disorder.size() - static_cast<Eigen::Index>(bracket.size()) * probes;
+    q.build(split, run.disorder, run.initial_state, run.weight);
+    append_bracket_probes(q, bracket, count, run, first_probe);
     if (steps) steps->append_probes(run);
     run.phi = run.initial_state;
     status = integrate_population(problem, sigma, run, integrator, m_scratch.data(),
@@ -318,7 +344,7 @@ std::vector<Separatrices> locate_separatrix(
       if (which == 0)
         roots = unstable_roots(problem.depth, problem.gamma, sigma, m_end, q.disorder().nodes[j]);
       const double boundary = roots[which];
-      const Eigen::Index probe = first_probe + static_cast<Eigen::Index>(b) * probes;
+      const Eigen::Index probe = first_probe[b];
       const double* ends = run.phi.data() + probe;
       int k = -1;  // the probe interval the separatrix lies in
       if (!std::isnan(boundary))
@@ -428,7 +454,7 @@ Riders append_riders(const PopulationQuadrature& q, const std::vector<Separatric
                      PopulationRun& run) {
   Riders riders;
   Eigen::ArrayXd disorder, initial_state;
-  q.build(split, {}, 0, disorder, initial_state, riders.weight, &riders.node_of);
+  q.build(split, disorder, initial_state, riders.weight, &riders.node_of);
   riders.offset = run.disorder.size();
   append_zero_weight(run, disorder, initial_state);
   return riders;
@@ -475,13 +501,13 @@ struct RulePair {
   };
   // Both populations, with the riders in B's when `riders` (they only serve refinement).
   void build(const std::vector<Separatrices>& split, bool riders, Built& out) const {
-    a.build(split, {}, 0, out.a.disorder, out.a.initial_state, out.a.weight, &out.a.node_of);
+    a.build(split, out.a.disorder, out.a.initial_state, out.a.weight, &out.a.node_of);
     out.a.phi = out.a.initial_state;
     build_b(split, riders, out);
   }
   void build_b(const std::vector<Separatrices>& split, bool riders, Built& out) const {
     const auto split_b = interpolate_splits(a.disorder().nodes, split, b);
-    b.build(split_b, {}, 0, out.b.disorder, out.b.initial_state, out.b.weight, &out.b.node_of);
+    b.build(split_b, out.b.disorder, out.b.initial_state, out.b.weight, &out.b.node_of);
     if (riders) {
       out.a_riders = append_riders(a, split, out.b);
       out.b_coarse_riders = append_riders(b_coarse, split_b, out.b);
