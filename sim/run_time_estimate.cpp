@@ -635,8 +635,8 @@ RunTimeEstimate estimate_theory_run_time(const experiments::TheorySweep& sweep, 
     // Rough: one point of the default rule over t_end = 10, inside the ordered window, took
     // 0.06–0.3 s for D = 1…7 and 0.8 s at D = 8 on the reference machine (bench/RESULTS.md,
     // "Every depth"), about 40 ms × (D + 1), scaled by t_end and the rule's size; points at
-    // the onset of order are refined over several levels and cost far more (1.5–3.1 s for D ≥ 3
-    // on an Intel Xeon core since the fused Rosenbrock step).
+    // the onset of order are refined over several levels and cost far more (0.5–1.3 s for D ≥ 3
+    // on an AMD EPYC core at 6c5203c, 1.5–3.1 s on the Intel Xeon before it).
     const double rule = (static_cast<double>(sweep.units) / 104) *
                         (sweep.population.init_panels * sweep.population.init_order / 24.0);
     const auto point_seconds = [&](int depth_index) {
