@@ -823,10 +823,9 @@ PopulationEstimate PopulationSolver::solve_point(const PopulationProblem& proble
     // last (D = 6 and 8 inside the window, most points at the onset of order), and B runs
     // again with them only if it is not: 35 000 nodes of B instead of 62 000 at D = 6, σ = 10.
     const bool bimodal = ends.empty();
-    const bool had_riders = b_has_riders;
     riders_at_once = !bimodal && level + 1 < problem.refine_levels &&
                      e.worst_error() / max_error_reduction_per_level > problem.accuracy;
-    if (!had_riders && !bimodal) {  // B again, with the riders (its traces are kept already)
+    if (!b_has_riders && !bimodal) {  // B again, with the riders (its traces are kept already)
       rules.build_b(split, true, built);
       const auto status_b = integrate_population(problem, sigma, built.b, integrator_, m_b.data(),
                                                  loss_b.data(), problem.mean_disorder)
